@@ -1,0 +1,57 @@
+import { z } from "zod";
+import { isolationLevelSchema } from "./isolation-level.js";
+import { policyFields } from "./policy.js";
+
+export const fieldCapabilitySchema = z.object({
+  /** The provider delivers this field as the contract defines it. */
+  enforced: z.boolean(),
+  /** How, in a few words an operator understands ("cgroup memory.max", "NetworkMode none"). */
+  mechanism: z.string().min(1),
+  /**
+   * Accepted and recorded but not enforced. Only the stub's advisory mode sets this, so that
+   * cadre core's unit tests can pass real policies; checkPolicy() lets such fields through.
+   */
+  advisory: z.boolean().optional(),
+  /** Numeric range the provider can deliver, in the field's unit. */
+  limits: z.object({ min: z.number().optional(), max: z.number().optional() }).optional(),
+});
+export type FieldCapability = z.infer<typeof fieldCapabilitySchema>;
+
+export const featuresSchema = z.object({
+  /** onStdout / onStderr receive chunks as they arrive. */
+  streaming: z.boolean(),
+  /** exec accepts stdin. */
+  stdin: z.boolean(),
+  /** writeFile / readFile / tar transfer (planned, v1 providers report false). */
+  files: z.boolean(),
+  /** policy.ttlMs destroys the session even if nobody calls destroySession. */
+  ttl: z.boolean(),
+  /** listSessions / reap read the backend, so they work after a restart. */
+  persistentSessions: z.boolean(),
+});
+export type ProviderFeatures = z.infer<typeof featuresSchema>;
+
+const policyCapabilitiesShape = Object.fromEntries(
+  policyFields.map((f) => [f, fieldCapabilitySchema]),
+) as { [K in (typeof policyFields)[number]]: typeof fieldCapabilitySchema };
+
+export const capabilityReportSchema = z.object({
+  providerId: z.string().min(1),
+  /** A variant of the provider, e.g. the Docker runtime "runsc". */
+  variant: z.string().optional(),
+  isolation: isolationLevelSchema,
+  policy: z.object(policyCapabilitiesShape),
+  features: featuresSchema,
+});
+
+/**
+ * What a provider instance enforces on this host. An instance's report may be narrower than the
+ * provider's static row when the host lacks something.
+ */
+export type CapabilityReport = z.infer<typeof capabilityReportSchema>;
+
+/**
+ * A provider's static row for docs/capability-matrix.md: what it enforces on a host that has
+ * everything it needs. Same shape as a report.
+ */
+export type CapabilityRow = CapabilityReport;

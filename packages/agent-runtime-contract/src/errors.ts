@@ -1,0 +1,161 @@
+import type { DoctorCheck } from "./doctor.js";
+
+/** Stable error codes. Messages may change between releases; codes never do. */
+export type AgentRuntimeErrorCode =
+  | "POLICY_INVALID"
+  | "CAPABILITY_MISMATCH"
+  | "SESSION_NOT_FOUND"
+  | "SESSION_NOT_RUNNING"
+  | "PROVIDER_UNAVAILABLE"
+  | "RESOURCE_LIMIT"
+  | "BACKEND_ERROR";
+
+// A global symbol, so that two copies of this package in one process recognise each other's errors.
+const brand = Symbol.for("cadre.agent-runtime.error");
+
+export interface AgentRuntimeErrorOptions {
+  providerId?: string;
+  cause?: unknown;
+}
+
+/**
+ * Base class of every error a provider throws on purpose. Check with the static `isInstance()`
+ * rather than `instanceof` when more than one copy of the contract may be installed.
+ */
+export class AgentRuntimeError extends Error {
+  static readonly code: AgentRuntimeErrorCode | undefined = undefined;
+  readonly [brand] = true;
+  readonly code: AgentRuntimeErrorCode;
+  readonly providerId: string | undefined;
+
+  constructor(code: AgentRuntimeErrorCode, message: string, options: AgentRuntimeErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.providerId = options.providerId;
+  }
+
+  /** True for an error of this class (matched by code) from any copy of the contract. */
+  static isInstance<T>(
+    this: { readonly code: AgentRuntimeErrorCode | undefined; prototype: T },
+    error: unknown,
+  ): error is T {
+    if (typeof error !== "object" || error === null) return false;
+    if ((error as Record<symbol, unknown>)[brand] !== true) return false;
+    return this.code === undefined || (error as AgentRuntimeError).code === this.code;
+  }
+}
+
+export interface PolicyIssue {
+  /** Path of the bad value, e.g. "memory", "env.PATH", "argv[2]". */
+  path: string;
+  message: string;
+}
+
+/** The input does not have the right shape: a policy, an argv, exec options or a config. */
+export class PolicyValidationError extends AgentRuntimeError {
+  static override readonly code = "POLICY_INVALID";
+  readonly issues: PolicyIssue[];
+
+  constructor(issues: PolicyIssue[], options: AgentRuntimeErrorOptions & { subject?: string } = {}) {
+    const subject = options.subject ?? "isolation policy";
+    const list = issues.map((i) => `${i.path || "(root)"}: ${i.message}`).join("; ");
+    super("POLICY_INVALID", `Invalid ${subject}: ${list}. Fix these values and call again.`, options);
+    this.issues = issues;
+  }
+}
+
+/**
+ * The provider cannot deliver what was asked for: a field it does not enforce on this host, a
+ * value outside its limits, an isolation level above its own, or a field it does not know.
+ * Nothing was created. There is no silent downgrade.
+ */
+export class CapabilityMismatchError extends AgentRuntimeError {
+  static override readonly code = "CAPABILITY_MISMATCH";
+  /** The policy fields that cannot be honoured (the seed package's name for them). */
+  readonly unsupportedPolicies: string[];
+  /** Why, field by field. */
+  readonly reasons: Record<string, string>;
+
+  constructor(reasons: Record<string, string>, options: AgentRuntimeErrorOptions = {}) {
+    const fields = Object.keys(reasons);
+    const provider = options.providerId ? `provider "${options.providerId}"` : "this provider";
+    const detail = fields.map((f) => `${f} (${reasons[f]})`).join(", ");
+    super(
+      "CAPABILITY_MISMATCH",
+      `The ${provider} cannot honour: ${detail}. Remove these fields, or choose a provider whose capabilities() reports them as enforced.`,
+      options,
+    );
+    this.unsupportedPolicies = fields;
+    this.reasons = reasons;
+  }
+}
+
+export class SessionNotFoundError extends AgentRuntimeError {
+  static override readonly code = "SESSION_NOT_FOUND";
+  readonly sessionId: string;
+
+  constructor(sessionId: string, options: AgentRuntimeErrorOptions = {}) {
+    super(
+      "SESSION_NOT_FOUND",
+      `No session ${JSON.stringify(sessionId)} exists on this provider. Use an id returned by startSession() or listed by listSessions(); destroyed sessions are gone.`,
+      options,
+    );
+    this.sessionId = sessionId;
+  }
+}
+
+export class SessionNotRunningError extends AgentRuntimeError {
+  static override readonly code = "SESSION_NOT_RUNNING";
+  readonly sessionId: string;
+  readonly state: string;
+
+  constructor(sessionId: string, state: string, options: AgentRuntimeErrorOptions = {}) {
+    super(
+      "SESSION_NOT_RUNNING",
+      `Session ${sessionId} is ${state}, so it cannot run commands. Start a new session with startSession().`,
+      options,
+    );
+    this.sessionId = sessionId;
+    this.state = state;
+  }
+}
+
+/** The provider cannot work on this host: daemon down, prerequisite missing. */
+export class ProviderUnavailableError extends AgentRuntimeError {
+  static override readonly code = "PROVIDER_UNAVAILABLE";
+  /** The checks that failed, each with its fix. */
+  readonly checks: DoctorCheck[];
+
+  constructor(message: string, options: AgentRuntimeErrorOptions & { checks?: DoctorCheck[] } = {}) {
+    const checks = options.checks ?? [];
+    const fixes = checks
+      .filter((c) => !c.ok)
+      .map((c) => `\n  - ${c.title}: ${c.detail}${c.fix ? ` Fix: ${c.fix}` : ""}`)
+      .join("");
+    super("PROVIDER_UNAVAILABLE", `${message}${fixes}`, options);
+    this.checks = checks;
+  }
+}
+
+export type LimitedResource = "memory" | "pids" | "disk";
+
+/** A session hit one of its limits in a way that prevents the call from completing. */
+export class ResourceLimitError extends AgentRuntimeError {
+  static override readonly code = "RESOURCE_LIMIT";
+  readonly resource: LimitedResource;
+
+  constructor(resource: LimitedResource, message: string, options: AgentRuntimeErrorOptions = {}) {
+    super("RESOURCE_LIMIT", message, options);
+    this.resource = resource;
+  }
+}
+
+/** The engine answered with something unexpected. `cause` holds the engine's own error. */
+export class BackendError extends AgentRuntimeError {
+  static override readonly code = "BACKEND_ERROR";
+
+  constructor(message: string, options: AgentRuntimeErrorOptions = {}) {
+    super("BACKEND_ERROR", message, options);
+  }
+}

@@ -1,0 +1,90 @@
+import { z } from "zod";
+import { PolicyValidationError } from "./errors.js";
+import { absolutePathSchema, envSchema } from "./policy.js";
+import { toPolicyIssues } from "./zod-issues.js";
+
+/** Output kept per exec when the caller sets no maxOutputBytes: stdout and stderr together. */
+export const defaultMaxOutputBytes = 16 * 1024 * 1024;
+
+export interface ExecOptions {
+  /** Added to the session's environment for this command. */
+  env?: Record<string, string>;
+  /** Absolute working directory inside the sandbox. */
+  cwd?: string;
+  /** Written to the command's stdin, which is then closed. Without it stdin is empty. */
+  stdin?: string | Uint8Array;
+  /** At the deadline the command and all its children are killed; the result has timedOut. */
+  timeoutMs?: number;
+  /** On abort the command and all its children are killed and exec rejects with signal.reason. */
+  signal?: AbortSignal;
+  /** Bytes of stdout and stderr kept, together; the rest is dropped and truncated is set. */
+  maxOutputBytes?: number;
+  /** Receives stdout as it arrives: exactly the bytes that the result keeps. */
+  onStdout?: (chunk: Uint8Array) => void;
+  /** Receives stderr as it arrives: exactly the bytes that the result keeps. */
+  onStderr?: (chunk: Uint8Array) => void;
+}
+
+export interface ExecResult {
+  /** The command's exit status; 128 + n when it was killed by signal n. A non-zero exit is not an error. */
+  exitCode: number;
+  /** UTF-8 decoded; invalid sequences become U+FFFD. */
+  stdout: string;
+  stderr: string;
+  /** Name of the signal that ended the command, e.g. "SIGKILL". */
+  signal?: string;
+  timedOut: boolean;
+  truncated: boolean;
+  durationMs: number;
+  /** Set when the provider knows that a session limit ended the command (an OOM kill). */
+  limitExceeded?: "memory" | "pids";
+}
+
+const argvSchema = z
+  .array(z.string().refine((s) => !s.includes("\0"), { message: "must not contain NUL bytes" }), {
+    message: "argv must be an array of strings",
+  })
+  .min(1, { message: 'argv must name a program, e.g. ["ls", "-l"]' })
+  .refine((a) => a[0] !== "", { message: "argv[0] must not be empty", path: [0] });
+
+const callback = z.custom<(chunk: Uint8Array) => void>((v) => typeof v === "function", {
+  message: "must be a function",
+});
+
+const execOptionsSchema = z
+  .strictObject({
+    env: envSchema.optional(),
+    cwd: absolutePathSchema.optional(),
+    stdin: z.union([z.string(), z.instanceof(Uint8Array)]).optional(),
+    timeoutMs: z.number().int().positive().max(2_147_483_647).optional(),
+    signal: z.instanceof(AbortSignal).optional(),
+    maxOutputBytes: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
+    onStdout: callback.optional(),
+    onStderr: callback.optional(),
+  })
+  .optional();
+
+export interface ExecRequest {
+  argv: string[];
+  options: ExecOptions & { maxOutputBytes: number };
+}
+
+/** Validates exec's arguments; throws POLICY_INVALID naming every bad path. */
+export function parseExecRequest(
+  argv: unknown,
+  options: unknown,
+  providerId?: string,
+): ExecRequest {
+  const issues = [
+    ...toPolicyIssues(argvSchema.safeParse(argv).error, "argv"),
+    ...toPolicyIssues(execOptionsSchema.safeParse(options).error, "options"),
+  ];
+  if (issues.length > 0) {
+    throw new PolicyValidationError(issues, { subject: "exec request", providerId });
+  }
+  const opts = (options ?? {}) as ExecOptions;
+  return {
+    argv: argv as string[],
+    options: { ...opts, maxOutputBytes: opts.maxOutputBytes ?? defaultMaxOutputBytes },
+  };
+}

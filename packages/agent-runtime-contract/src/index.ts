@@ -1,0 +1,10 @@
+export * from "./capabilities.js";
+export * from "./check-policy.js";
+export * from "./doctor.js";
+export * from "./errors.js";
+export * from "./exec.js";
+export * from "./isolation-level.js";
+export * from "./policy.js";
+export * from "./provider.js";
+export * from "./session.js";
+export { toPolicyIssues } from "./zod-issues.js";

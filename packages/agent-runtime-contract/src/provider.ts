@@ -1,0 +1,36 @@
+import type { CapabilityReport } from "./capabilities.js";
+import type { DoctorReport } from "./doctor.js";
+import type { ExecOptions, ExecResult } from "./exec.js";
+import type { IsolationPolicy } from "./policy.js";
+import type { ReapOptions, SessionFilter, SessionInfo, SessionOptions } from "./session.js";
+
+export const specificationVersion = "isolation-provider/v1";
+
+/**
+ * What every isolation provider implements. Every method validates its input before any side
+ * effect and throws only AgentRuntimeError subclasses.
+ */
+export interface IsolationProvider {
+  readonly specificationVersion: typeof specificationVersion;
+  /** "kata", "docker", "stub", ... */
+  readonly id: string;
+  /** What this instance enforces on this host. */
+  capabilities(): Promise<CapabilityReport>;
+  /** Checks the policy (schema, then capabilities), then creates the sandbox. Returns its id. */
+  startSession(policy: IsolationPolicy, options?: SessionOptions): Promise<string>;
+  /** Runs argv (no shell) in the session. A non-zero exit is a result, not an error. */
+  exec(sessionId: string, argv: string[], options?: ExecOptions): Promise<ExecResult>;
+  /** Stops every process of the session; idempotent. */
+  stopSession(sessionId: string): Promise<void>;
+  /** Removes the session and everything it owns, from any state; idempotent. */
+  destroySession(sessionId: string): Promise<void>;
+  getSession(sessionId: string): Promise<SessionInfo>;
+  /** Reads the backend, not a map in memory. */
+  listSessions(filter?: SessionFilter): Promise<SessionInfo[]>;
+  /** Destroys sessions whose owner is gone or whose TTL ran out; returns their ids. */
+  reap(options?: ReapOptions): Promise<string[]>;
+  /** Readiness of this host for this provider, each failed check with its fix. */
+  doctor?(): Promise<DoctorReport>;
+  /** Releases connections and timers; sessions stay (use reap or destroySession for those). */
+  close?(): Promise<void>;
+}

@@ -1,0 +1,33 @@
+import type { IsolationPolicy, IsolationProvider } from "@cadre/agent-runtime-contract";
+
+export interface ConformanceOptions {
+  /** Shown in every test name, e.g. "docker (runsc)". */
+  name: string;
+  /** Called once per test file; the suite calls close() on it at the end when it has one. */
+  createProvider: () => IsolationProvider | Promise<IsolationProvider>;
+  /** The image every session uses (policy.image); omit for providers without images (stub). */
+  image?: string;
+  /** Merged into every policy the suite starts sessions with. */
+  basePolicy?: IsolationPolicy;
+  /**
+   * Set when the backend is not reachable on this host. Outside CI the suite is skipped with this
+   * reason; under CI=true it registers one failing test instead, so a missing engine never passes.
+   */
+  unavailableReason?: string;
+  /**
+   * Reads the backend directly (not through the provider) and returns the ids of every object
+   * still carrying all of these labels: containers, tasks, snapshots, directories. The suite
+   * labels each of its sessions and expects an empty list after destroy and at the end.
+   */
+  findBackendLeftovers?: (labels: Record<string, string>) => Promise<string[]>;
+  /**
+   * Path or file URL of an ES module whose default export builds the same provider, for the
+   * [MUST] test that kills an owner process with SIGKILL and reaps its session from this one. A
+   * child process imports it, starts a session and is killed.
+   */
+  providerModule?: string;
+  /** Multiplies the suite's per-test time limits on slow backends. Default 1. */
+  timeScale?: number;
+  /** Sessions started at once by the concurrency tests. Default 8. */
+  concurrentSessions?: number;
+}

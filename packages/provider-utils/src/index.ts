@@ -1,0 +1,12 @@
+export { ExecDeadline } from "./exec-deadline.js";
+export { OutputCollector } from "./output-collector.js";
+export { currentOwner, type OwnerStatus, ownerStatus } from "./ownership.js";
+export {
+  buildSessionLabels,
+  isReapable,
+  matchesLabels,
+  newSessionId,
+  type SessionLabelInput,
+  sessionInfoFromLabels,
+} from "./session-labels.js";
+export { exitCodeForSignal, signalForExitCode } from "./signals.js";

@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# Makes a fresh Debian host ready for the real-engine tests, idempotently and fast when already up:
+#   scripts/services.sh up      install Debian's engines, start them, build and import the test image
+#   scripts/services.sh down    stop only what `up` started
+#   scripts/services.sh status  print what is running
+# Needs root. Everything it writes lives under /var/lib/cadre-test and /run/cadre-test; see
+# docs/test-services.md.
+set -euo pipefail
+
+state=/var/lib/cadre-test
+run=/run/cadre-test
+containerd_sock="$run/containerd.sock"
+shim_bin="$state/shim-bin"
+image_ref="cadre-test/busybox:1"
+image_tar="$state/busybox.tar"
+namespace=cadre
+packages=(docker.io containerd runc runsc busybox-static tini iptables)
+
+log() { echo "services: $*" >&2; }
+
+need_root() {
+  if [ "$(id -u)" != 0 ]; then
+    log "must run as root (it installs packages and starts daemons)"
+    exit 1
+  fi
+}
+
+install_packages() {
+  local missing=()
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+wait_for() { # description, command...
+  local what=$1; shift
+  for _ in $(seq 1 120); do
+    "$@" >/dev/null 2>&1 && return 0
+    sleep 0.25
+  done
+  log "timed out waiting for $what"
+  return 1
+}
+
+# The stand-in for Kata's shim: runc's shim under Kata's name, on a PATH only our private containerd
+# sees. It gives no VM. It exists so CI can drive the Kata provider's containerd path end to end.
+install_shims() {
+  mkdir -p "$shim_bin"
+  install -m 0755 /usr/bin/containerd-shim-runc-v2 "$shim_bin/containerd-shim-kata-v2"
+  # gVisor through containerd: runc's shim with BinaryName pointing here (ptrace platform, no netstack).
+  cat >"$shim_bin/runsc-cadre" <<'EOF'
+#!/bin/sh
+exec /usr/bin/runsc --platform=ptrace --network=none "$@"
+EOF
+  chmod 0755 "$shim_bin/runsc-cadre"
+}
+
+start_containerd() {
+  if [ -S "$containerd_sock" ] && ctr --address "$containerd_sock" version >/dev/null 2>&1; then return 0; fi
+  mkdir -p "$run" "$state/containerd"
+  cat >"$state/containerd.toml" <<EOF
+version = 2
+root = "$state/containerd"
+state = "$run/containerd"
+[grpc]
+  address = "$containerd_sock"
+[ttrpc]
+  address = "$run/containerd.sock.ttrpc"
+[debug]
+  address = "$run/containerd-debug.sock"
+[metrics]
+  address = ""
+[plugins."io.containerd.grpc.v1.cri"]
+  disable_apparmor = true
+EOF
+  log "starting containerd on $containerd_sock"
+  PATH="$shim_bin:$PATH" nohup containerd --config "$state/containerd.toml" >"$state/containerd.log" 2>&1 &
+  echo $! >"$run/containerd.pid"
+  wait_for containerd ctr --address "$containerd_sock" version
+}
+
+start_dockerd() {
+  if docker_ready; then
+    docker info --format '{{json .Runtimes}}' | grep -q '"runsc"' ||
+      log "warning: a Docker daemon not started by this script is running without runsc; the gVisor tests will fail. Register runsc in /etc/docker/daemon.json (see docs/test-services.md)."
+    return 0
+  fi
+  mkdir -p "$run" "$state"
+  cat >"$state/daemon.json" <<'EOF'
+{
+  "runtimes": {
+    "runsc": { "path": "/usr/bin/runsc", "runtimeArgs": ["--platform=ptrace", "--network=none"] }
+  }
+}
+EOF
+  log "starting dockerd with runc and runsc"
+  nohup dockerd --config-file "$state/daemon.json" --pidfile "$run/dockerd.pid" >"$state/dockerd.log" 2>&1 &
+  wait_for dockerd docker_ready
+}
+
+docker_ready() { docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+
+# The test image: busybox-static as the whole root filesystem, built without any registry.
+build_image() {
+  if ! docker image inspect "$image_ref" >/dev/null 2>&1; then
+    log "building $image_ref from busybox-static"
+    local root
+    root=$(mktemp -d)
+    mkdir -p "$root/bin" "$root/tmp" "$root/etc" "$root/root" "$root/home/user"
+    cp /usr/bin/busybox "$root/bin/busybox"
+    for applet in $("$root/bin/busybox" --list); do
+      [ "$applet" = busybox ] || ln -s busybox "$root/bin/$applet"
+    done
+    printf 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$root/etc/passwd"
+    printf 'root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n' >"$root/etc/group"
+    chmod 1777 "$root/tmp"
+    chown 1000:1000 "$root/home/user"
+    tar -C "$root" -cf "$root.tar" .
+    docker import --change 'ENV PATH=/bin' --change 'CMD ["sh"]' "$root.tar" "$image_ref" >/dev/null
+    rm -rf "$root" "$root.tar"
+    rm -f "$image_tar"
+  fi
+  [ -f "$image_tar" ] || docker save -o "$image_tar" "$image_ref"
+  if ! ctr --address "$containerd_sock" -n "$namespace" images ls -q | grep -q "cadre-test/busybox:1"; then
+    log "importing $image_ref into containerd namespace $namespace"
+    ctr --address "$containerd_sock" -n "$namespace" images import "$image_tar" >/dev/null
+  fi
+}
+
+up() {
+  need_root
+  install_packages
+  install_shims
+  start_containerd
+  start_dockerd
+  build_image
+  log "ready: docker ($(docker version --format '{{.Server.Version}}')), containerd on $containerd_sock, image $image_ref"
+}
+
+stop_pidfile() {
+  local file=$1
+  [ -f "$file" ] || return 0
+  local pid
+  pid=$(cat "$file")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill "$pid"
+    for _ in $(seq 1 80); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+  fi
+  rm -f "$file"
+}
+
+down() {
+  need_root
+  stop_pidfile "$run/dockerd.pid"
+  stop_pidfile "$run/containerd.pid"
+  log "stopped what services.sh started"
+}
+
+status() {
+  docker_ready && echo "dockerd: up" || echo "dockerd: down"
+  ctr --address "$containerd_sock" version >/dev/null 2>&1 && echo "containerd: up ($containerd_sock)" || echo "containerd: down"
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+esac
