@@ -1,7 +1,7 @@
 import type { CapabilityReport } from "./capabilities.js";
 import { CapabilityMismatchError, PolicyValidationError } from "./errors.js";
 import { isolationSatisfies } from "./isolation-level.js";
-import { isPolicyField, isolationPolicySchema, type ValidatedPolicy } from "./policy.js";
+import { isolationPolicySchema, isPolicyField, type ValidatedPolicy } from "./policy.js";
 import { toPolicyIssues } from "./zod-issues.js";
 
 /**

@@ -28,7 +28,11 @@ export class AgentRuntimeError extends Error {
   readonly code: AgentRuntimeErrorCode;
   readonly providerId: string | undefined;
 
-  constructor(code: AgentRuntimeErrorCode, message: string, options: AgentRuntimeErrorOptions = {}) {
+  constructor(
+    code: AgentRuntimeErrorCode,
+    message: string,
+    options: AgentRuntimeErrorOptions = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
@@ -57,10 +61,17 @@ export class PolicyValidationError extends AgentRuntimeError {
   static override readonly code = "POLICY_INVALID";
   readonly issues: PolicyIssue[];
 
-  constructor(issues: PolicyIssue[], options: AgentRuntimeErrorOptions & { subject?: string } = {}) {
+  constructor(
+    issues: PolicyIssue[],
+    options: AgentRuntimeErrorOptions & { subject?: string } = {},
+  ) {
     const subject = options.subject ?? "isolation policy";
     const list = issues.map((i) => `${i.path || "(root)"}: ${i.message}`).join("; ");
-    super("POLICY_INVALID", `Invalid ${subject}: ${list}. Fix these values and call again.`, options);
+    super(
+      "POLICY_INVALID",
+      `Invalid ${subject}: ${list}. Fix these values and call again.`,
+      options,
+    );
     this.issues = issues;
   }
 }
@@ -127,7 +138,10 @@ export class ProviderUnavailableError extends AgentRuntimeError {
   /** The checks that failed, each with its fix. */
   readonly checks: DoctorCheck[];
 
-  constructor(message: string, options: AgentRuntimeErrorOptions & { checks?: DoctorCheck[] } = {}) {
+  constructor(
+    message: string,
+    options: AgentRuntimeErrorOptions & { checks?: DoctorCheck[] } = {},
+  ) {
     const checks = options.checks ?? [];
     const fixes = checks
       .filter((c) => !c.ok)

@@ -41,9 +41,12 @@ export interface ExecResult {
 }
 
 const argvSchema = z
-  .array(z.string().refine((s) => !s.includes("\0"), { message: "must not contain NUL bytes" }), {
-    message: "argv must be an array of strings",
-  })
+  .array(
+    z.string().refine((s) => !s.includes("\0"), { message: "must not contain NUL bytes" }),
+    {
+      message: "argv must be an array of strings",
+    },
+  )
   .min(1, { message: 'argv must name a program, e.g. ["ls", "-l"]' })
   .refine((a) => a[0] !== "", { message: "argv[0] must not be empty", path: [0] });
 

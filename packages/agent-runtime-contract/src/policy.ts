@@ -56,7 +56,10 @@ export const isolationPolicySchema = z.looseObject({
     .optional(),
   env: envSchema.optional(),
   workdir: absolutePathSchema.optional(),
-  user: z.string().regex(userSpec, { message: 'use "uid", "uid:gid", "name" or "name:group"' }).optional(),
+  user: z
+    .string()
+    .regex(userSpec, { message: 'use "uid", "uid:gid", "name" or "name:group"' })
+    .optional(),
   labels: labelsSchema.optional(),
   /** The session is destroyed this many milliseconds after it started. */
   ttlMs: z

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
-  type CapabilityReport,
   CapabilityMismatchError,
+  type CapabilityReport,
   checkPolicy,
   PolicyValidationError,
   policyFields,
@@ -45,15 +45,18 @@ describe("checkPolicy: schema step", () => {
 
   it("rejects a policy that is not an object", () => {
     expect(PolicyValidationError.isInstance(thrown(() => checkPolicy("x", report([]))))).toBe(true);
-    expect(PolicyValidationError.isInstance(thrown(() => checkPolicy(null, report([]))))).toBe(true);
+    expect(PolicyValidationError.isInstance(thrown(() => checkPolicy(null, report([]))))).toBe(
+      true,
+    );
   });
 
   it("rejects reserved label keys and NUL bytes", () => {
-    const error = thrown(() =>
-      checkPolicy(
-        { labels: { "cadre.agent-runtime/owner": "me" }, env: { A: "x\0y" } },
-        report([...policyFields]),
-      ) as PolicyValidationError,
+    const error = thrown(
+      () =>
+        checkPolicy(
+          { labels: { "cadre.agent-runtime/owner": "me" }, env: { A: "x\0y" } },
+          report([...policyFields]),
+        ) as PolicyValidationError,
     ) as PolicyValidationError;
     expect(error.issues.map((i) => i.path).sort()).toEqual([
       "env.A",
@@ -82,7 +85,10 @@ describe("checkPolicy: capability step", () => {
 
   it("lets false and empty maps through: they ask for nothing", () => {
     expect(
-      checkPolicy({ networkIsolation: false, readOnlyRootfs: false, env: {}, labels: {} }, report([])),
+      checkPolicy(
+        { networkIsolation: false, readOnlyRootfs: false, env: {}, labels: {} },
+        report([]),
+      ),
     ).toEqual({ networkIsolation: false, readOnlyRootfs: false, env: {}, labels: {} });
   });
 

@@ -42,7 +42,14 @@ describe("errors", () => {
   it("ProviderUnavailableError carries the failed checks and their fixes", () => {
     const error = new ProviderUnavailableError("Docker is not reachable.", {
       checks: [
-        { id: "docker.daemon", title: "Docker daemon", ok: false, required: true, detail: "ECONNREFUSED", fix: "start dockerd" },
+        {
+          id: "docker.daemon",
+          title: "Docker daemon",
+          ok: false,
+          required: true,
+          detail: "ECONNREFUSED",
+          fix: "start dockerd",
+        },
         { id: "docker.image", title: "Image", ok: true, required: true, detail: "present" },
       ],
     });

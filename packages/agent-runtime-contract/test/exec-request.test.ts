@@ -28,7 +28,12 @@ describe("parseExecRequest", () => {
 
   it("rejects bad options, naming each", () => {
     expect(
-      issuesOf(["true"], { timeoutMs: -5, maxOutputBytes: Number.NaN, cwd: "relative", bogus: 1 }).sort(),
+      issuesOf(["true"], {
+        timeoutMs: -5,
+        maxOutputBytes: Number.NaN,
+        cwd: "relative",
+        bogus: 1,
+      }).sort(),
     ).toEqual(["options", "options.cwd", "options.maxOutputBytes", "options.timeoutMs"]);
     expect(issuesOf(["true"], { onStdout: "not a function" })).toEqual(["options.onStdout"]);
   });

@@ -72,7 +72,10 @@ function userLabels(labels: Record<string, string>): Record<string, string> {
   );
 }
 
-export function matchesLabels(info: SessionInfo, wanted: Record<string, string> | undefined): boolean {
+export function matchesLabels(
+  info: SessionInfo,
+  wanted: Record<string, string> | undefined,
+): boolean {
   if (!wanted) return true;
   return Object.entries(wanted).every(([k, v]) => info.labels[k] === v);
 }

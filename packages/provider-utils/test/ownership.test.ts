@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { hostname } from "node:os";
+import { isSessionId } from "@cadre/agent-runtime-contract";
 import { describe, expect, it } from "vitest";
 import {
   buildSessionLabels,
@@ -11,7 +12,6 @@ import {
   ownerStatus,
   sessionInfoFromLabels,
 } from "../src/index.js";
-import { isSessionId } from "@cadre/agent-runtime-contract";
 
 describe("ownership", () => {
   it("the current process is alive", () => {
