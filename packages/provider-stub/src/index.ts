@@ -1,0 +1,9 @@
+export { stubCapabilities, stubCapabilityRows, stubProviderId } from "./capabilities.js";
+export {
+  defaultStateDir,
+  type ScriptedExec,
+  type ScriptFunction,
+  type StubProviderOptions,
+} from "./options.js";
+export { execTag, findTaggedProcesses, sessionTag } from "./process-tree.js";
+export { createStubProvider, StubProvider } from "./stub-provider.js";

@@ -1,0 +1,35 @@
+import { join } from "node:path";
+import { execTag, sessionTag } from "./process-tree.js";
+
+/**
+ * The session's scratch root stands in for "/": policy.workdir and exec cwd are paths inside it,
+ * so "/src" is `<root>/src`. A path that already lies inside the root (as `pwd` prints it) is
+ * taken as it is, so that a directory a command reported can be passed back as cwd.
+ */
+export function hostPath(root: string, sandboxPath: string): string {
+  if (sandboxPath === root || sandboxPath.startsWith(`${root}/`)) return sandboxPath;
+  return join(root, sandboxPath);
+}
+
+export interface EnvironmentInput {
+  root: string;
+  sessionId: string;
+  execToken: string;
+  policyEnv: Record<string, string> | undefined;
+  execEnv: Record<string, string> | undefined;
+}
+
+/**
+ * Nothing of the host's environment but PATH; HOME is the scratch root. The caller's variables
+ * override both. The two tags come last: they are how the whole process tree is found and killed.
+ */
+export function commandEnvironment(input: EnvironmentInput): Record<string, string> {
+  return {
+    PATH: process.env.PATH || "/usr/local/bin:/usr/bin:/bin",
+    HOME: input.root,
+    ...input.policyEnv,
+    ...input.execEnv,
+    [sessionTag]: input.sessionId,
+    [execTag]: input.execToken,
+  };
+}

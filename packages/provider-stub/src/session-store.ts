@@ -1,0 +1,96 @@
+import { randomBytes } from "node:crypto";
+import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { isSessionId, type SessionState } from "@cadre/agent-runtime-contract";
+
+/** What session.json holds: the session's labels (buildSessionLabels) and its state. */
+export interface SessionRecord {
+  labels: Record<string, string>;
+  state: SessionState;
+}
+
+const recordFile = "session.json";
+const states: readonly SessionState[] = ["running", "stopped", "failed"];
+
+/**
+ * Sessions on disk: `<stateDir>/<id>/session.json` and the scratch root `<stateDir>/<id>/root`.
+ * The disk is the truth, so another process (or a later one) sees the same sessions.
+ */
+export class SessionStore {
+  constructor(readonly stateDir: string) {}
+
+  sessionDir(id: string): string {
+    return join(this.stateDir, id);
+  }
+
+  rootDir(id: string): string {
+    return join(this.stateDir, id, "root");
+  }
+
+  /** Creates the session's directory and record; fails if the id is taken. */
+  async create(id: string, record: SessionRecord): Promise<void> {
+    await mkdir(this.stateDir, { recursive: true, mode: 0o700 });
+    await mkdir(this.sessionDir(id), { mode: 0o700 });
+    await this.write(id, record);
+    await mkdir(this.rootDir(id), { mode: 0o700 });
+  }
+
+  async read(id: string): Promise<SessionRecord | undefined> {
+    let text: string;
+    try {
+      text = await readFile(join(this.sessionDir(id), recordFile), "utf8");
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
+    return parseRecord(text);
+  }
+
+  /** Atomic: readers see the old or the new record, never half of one. */
+  async write(id: string, record: SessionRecord): Promise<void> {
+    const target = join(this.sessionDir(id), recordFile);
+    const temporary = `${target}.${randomBytes(4).toString("hex")}.tmp`;
+    await writeFile(temporary, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
+    await rename(temporary, target);
+  }
+
+  /** Ids of every session directory that holds a readable record. */
+  async list(): Promise<Array<{ id: string; record: SessionRecord }>> {
+    let names: string[];
+    try {
+      names = await readdir(this.stateDir);
+    } catch (error) {
+      if (isMissing(error)) return [];
+      throw error;
+    }
+    const found = await Promise.all(
+      names.filter(isSessionId).map(async (id) => {
+        const record = await this.read(id).catch(() => undefined);
+        return record ? { id, record } : undefined;
+      }),
+    );
+    return found.filter((entry) => entry !== undefined);
+  }
+
+  async remove(id: string): Promise<void> {
+    await rm(this.sessionDir(id), { recursive: true, force: true, maxRetries: 3 });
+  }
+}
+
+function parseRecord(text: string): SessionRecord | undefined {
+  try {
+    const value = JSON.parse(text) as Partial<SessionRecord>;
+    const labels = value.labels;
+    if (typeof labels !== "object" || labels === null) return undefined;
+    if (!Object.values(labels).every((v) => typeof v === "string")) return undefined;
+    if (!states.includes(value.state as SessionState)) return undefined;
+    return { labels, state: value.state as SessionState };
+  } catch {
+    return undefined;
+  }
+}
+
+function isMissing(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === "ENOENT" || code === "ENOTDIR";
+}
