@@ -1,9 +1,17 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: ["src/index.ts"],
+  entry: {
+    index: "src/index.ts",
+    cli: "src/cli.ts",
+    // Shipped for `cadre-runtime conformance`: the test file vitest runs, and the module the
+    // suite's owner-crash test imports in a child process.
+    "conformance/host-suite": "src/conformance/host-suite.ts",
+    "conformance/provider-module": "src/conformance/provider-module.ts",
+    "config-doc": "src/config/render-doc.ts",
+  },
   format: ["esm"],
-  dts: true,
+  dts: { entry: { index: "src/index.ts" } },
   clean: true,
   sourcemap: true,
   target: "node20",

@@ -1,0 +1,88 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { ParsedIsolationConfig } from "../config/parse.js";
+import { type ConformanceSettings, conformanceSettingsEnv } from "../conformance/settings.js";
+import { printJson, progress } from "./output.js";
+import { parseFlags } from "./parse-flags.js";
+import { configFromFlags, providerFlagSpec } from "./provider-choice.js";
+import { UsageError } from "./usage-error.js";
+import { runSuiteFile, type SuiteCounts } from "./vitest-runner.js";
+
+export const conformanceHelp = `Usage: cadre-runtime conformance --provider P [options]
+
+Runs the conformance suite against provider P on this host, with real sessions, and prints how
+many tests passed, failed and were skipped.
+
+Options:
+  -p, --provider P   stub, docker or kata (required unless --config names one)
+  -c, --config F     use the provider and options of this cadre.config.json
+      --runtime R    docker: runc or runsc; kata: containerd runtime name
+      --image I      image of the suite's sessions (default: the provider's)
+      --json         print { passed, failed, skipped, errors, provider } as JSON
+  -h, --help         show this help
+
+Exit status: 0 when nothing failed, 1 otherwise.`;
+
+const flagSpec = {
+  ...providerFlagSpec,
+  image: { type: "string" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+const suiteFile = fileURLToPath(new URL("./conformance/host-suite.js", import.meta.url));
+
+export async function conformanceCommand(args: string[]): Promise<number> {
+  const { values } = parseFlags(args, flagSpec, "conformance");
+  if (values.help) {
+    process.stdout.write(`${conformanceHelp}\n`);
+    return 0;
+  }
+  const config = await configFromFlags(values, "conformance");
+  if (!config) throw new UsageError("--provider (or --config) is required", "conformance");
+
+  // The suite reaps orphans; a stub without a configured state dir gets a private one, so a
+  // conformance run never touches the sessions of the user's own `run`s.
+  const scratch =
+    config.provider === "stub" && !values.config ? await privateStateDir() : undefined;
+  if (scratch) config.stub = { ...config.stub, stateDir: scratch };
+
+  const settings: ConformanceSettings = {
+    name: suiteName(config),
+    config,
+    image: values.image ?? config.docker?.image ?? config.kata?.image,
+  };
+  if (config.provider !== "docker" && config.provider !== "kata") delete settings.image;
+  process.env[conformanceSettingsEnv] = JSON.stringify(settings);
+
+  progress(`running the conformance suite against ${settings.name}; this takes a while`);
+  let counts: SuiteCounts;
+  try {
+    counts = await runSuiteFile(dirname(suiteFile), suiteFile);
+  } finally {
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  }
+
+  const ok = counts.failed === 0 && counts.errors === 0 && counts.passed > 0;
+  if (values.json) printJson({ provider: settings.name, ...counts });
+  else {
+    process.stdout.write(
+      `${settings.name}: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped` +
+        `${counts.errors ? `, ${counts.errors} errors outside tests` : ""}\n`,
+    );
+  }
+  return ok ? 0 : 1;
+}
+
+function suiteName(config: ParsedIsolationConfig): string {
+  if (config.provider === "docker")
+    return `docker (${config.docker?.runtime ?? "default runtime"})`;
+  if (config.provider === "kata" && config.kata?.runtime) return `kata (${config.kata.runtime})`;
+  return config.provider;
+}
+
+async function privateStateDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), "cadre-runtime-conformance-"));
+}

@@ -1,0 +1,49 @@
+import { conformanceCommand } from "./conformance-command.js";
+import { doctorCommand } from "./doctor-command.js";
+import { describeError } from "./output.js";
+import { runCommand, runFailureExitCode } from "./run-command.js";
+import { sessionsCommand } from "./sessions-command.js";
+import { UsageError } from "./usage-error.js";
+
+export const mainHelp = `Usage: cadre-runtime <command> [options]
+
+Runs commands in isolated sessions through cadre's isolation providers (stub, docker, kata).
+
+Commands:
+  run [options] -- CMD [ARGS...]   run CMD in a fresh session, stream its output, exit with its code
+  doctor [--provider P] [--json]   readiness of each provider on this host, with fixes
+  conformance --provider P         run the conformance suite against P on this host
+  sessions list | reap             list the sessions of each provider, or reap orphans
+
+Run "cadre-runtime <command> --help" for a command's options.
+Exit status: 2 for usage errors; see each command for the rest.`;
+
+const commands: Record<string, (args: string[]) => Promise<number>> = {
+  run: runCommand,
+  doctor: doctorCommand,
+  conformance: conformanceCommand,
+  sessions: sessionsCommand,
+};
+
+/** Runs one command line and returns its exit status; never throws. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === "--help" || name === "-h" || name === "help") {
+    process.stdout.write(`${mainHelp}\n`);
+    return 0;
+  }
+  const command = name === undefined ? undefined : commands[name];
+  try {
+    if (name === undefined)
+      throw new UsageError("missing command (run, doctor, conformance, sessions)");
+    if (!command) throw new UsageError(`unknown command "${name}"`);
+    return await command(args);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`cadre-runtime: ${error.message}. ${error.hint}\n`);
+      return 2;
+    }
+    process.stderr.write(`cadre-runtime: ${describeError(error)}\n`);
+    return name === "run" ? runFailureExitCode : 1;
+  }
+}

@@ -1,0 +1,28 @@
+import { AgentRuntimeError } from "@cadre/agent-runtime-contract";
+
+/** Status and progress go to stderr, so stdout stays the command's output or the JSON. */
+export function progress(message: string): void {
+  process.stderr.write(`cadre-runtime: ${message}\n`);
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** One error, with its stable code when it is one of the runtime's typed errors. */
+export function describeError(error: unknown): string {
+  if (AgentRuntimeError.isInstance(error)) {
+    const err = error as AgentRuntimeError;
+    return `${err.code}: ${err.message}`;
+  }
+  if (error instanceof Error) return error.stack ?? error.message;
+  return String(error);
+}
+
+export function errorJson(error: unknown): { code: string; message: string } {
+  if (AgentRuntimeError.isInstance(error)) {
+    const err = error as AgentRuntimeError;
+    return { code: err.code, message: err.message };
+  }
+  return { code: "INTERNAL", message: error instanceof Error ? error.message : String(error) };
+}

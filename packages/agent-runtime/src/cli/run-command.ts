@@ -1,0 +1,195 @@
+import { constants } from "node:os";
+import type { IsolationPolicy, IsolationProvider } from "@cadre/agent-runtime-contract";
+import { createProvider } from "../providers/create-provider.js";
+import { selectBestProvider } from "../providers/select-best.js";
+import { describeError, progress } from "./output.js";
+import { parseFlags } from "./parse-flags.js";
+import {
+  configFromFlags,
+  defaultConfigFor,
+  describeProvider,
+  providerFlagSpec,
+} from "./provider-choice.js";
+import { parseDuration, parsePositiveNumber, parseSize } from "./units.js";
+import { UsageError } from "./usage-error.js";
+
+export const runHelp = `Usage: cadre-runtime run [options] -- CMD [ARGS...]
+
+Starts a session, runs CMD in it with its output streamed live, destroys the session and exits
+with CMD's exit code. Ctrl-C (SIGINT) or SIGTERM destroys the session too (exit 130 / 143).
+
+Options:
+  -p, --provider P     stub, docker or kata (default: the best one available: docker with
+                       runsc, then docker with runc, then kata, else the stub, which gives
+                       no isolation)
+  -c, --config F       cadre.config.json whose "isolation" section chooses the provider
+      --runtime R      docker: runc or runsc; kata: containerd runtime name
+      --memory SIZE    memory limit, e.g. 512m, 1g
+      --cpu N          CPU quota in cores, e.g. 1 or 0.5
+      --pids N         most processes at once
+      --network M      none (no network) or default
+      --read-only      read-only root filesystem (writable /tmp)
+      --image I        image of the session (docker, kata)
+  -e, --env K=V        environment variable of CMD (repeatable)
+  -w, --workdir DIR    working directory of CMD
+      --timeout T      kill CMD after T, e.g. 30s, 500ms, 2m
+  -h, --help           show this help
+
+Exit status: CMD's exit code; 125 when cadre-runtime itself fails; 2 for usage errors.`;
+
+/** Exit status of `run` when cadre-runtime itself failed, as `docker run` does. */
+export const runFailureExitCode = 125;
+
+const flagSpec = {
+  ...providerFlagSpec,
+  memory: { type: "string" },
+  cpu: { type: "string" },
+  pids: { type: "string" },
+  network: { type: "string" },
+  "read-only": { type: "boolean" },
+  image: { type: "string" },
+  env: { type: "string", short: "e", multiple: true },
+  workdir: { type: "string", short: "w" },
+  timeout: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+const cmd = "run";
+
+interface RunRequest {
+  policy: IsolationPolicy;
+  argv: string[];
+  timeoutMs: number | undefined;
+}
+
+export async function runCommand(args: string[]): Promise<number> {
+  const split = args.indexOf("--");
+  const optionArgs = split === -1 ? args : args.slice(0, split);
+  const { values, positionals } = parseFlags(optionArgs, flagSpec, cmd, true);
+  if (values.help) {
+    process.stdout.write(`${runHelp}\n`);
+    return 0;
+  }
+  const argv = split === -1 ? positionals : [...positionals, ...args.slice(split + 1)];
+  if (argv.length === 0) throw new UsageError("missing the command to run after --", cmd);
+  const request = buildRequest(values, argv);
+  const config = await configFromFlags(values, cmd);
+
+  const provider = config ? await createProvider(config) : await pickProvider();
+  try {
+    progress(`provider ${await describeProvider(provider)}`);
+    if (provider.id === "stub") {
+      progress("WARNING: no isolation: the stub runs the command as a plain process on this host");
+    }
+    return await runInSession(provider, request);
+  } finally {
+    await provider.close?.();
+  }
+}
+
+function buildRequest(
+  values: ReturnType<typeof parseFlags<typeof flagSpec>>["values"],
+  argv: string[],
+): RunRequest {
+  const policy: IsolationPolicy = {};
+  if (values.memory !== undefined) policy.memory = parseSize(values.memory, "--memory", cmd);
+  if (values.cpu !== undefined) policy.cpu = parsePositiveNumber(values.cpu, "--cpu", cmd, false);
+  if (values.pids !== undefined)
+    policy.pids = parsePositiveNumber(values.pids, "--pids", cmd, true);
+  if (values.network !== undefined) {
+    if (values.network !== "none" && values.network !== "default") {
+      throw new UsageError(`--network is none or default, not "${values.network}"`, cmd);
+    }
+    if (values.network === "none") policy.networkIsolation = true;
+  }
+  if (values["read-only"]) policy.readOnlyRootfs = true;
+  if (values.image !== undefined) policy.image = values.image;
+  if (values.workdir !== undefined) policy.workdir = values.workdir;
+  if (values.env !== undefined) policy.env = parseEnv(values.env);
+  const timeoutMs =
+    values.timeout === undefined ? undefined : parseDuration(values.timeout, "--timeout", cmd);
+  return { policy, argv, timeoutMs };
+}
+
+function parseEnv(entries: string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const entry of entries) {
+    const eq = entry.indexOf("=");
+    if (eq <= 0) throw new UsageError(`--env takes KEY=VALUE, not "${entry}"`, cmd);
+    env[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
+  return env;
+}
+
+async function pickProvider(): Promise<IsolationProvider> {
+  progress("no --provider or --config: looking for the best provider on this host");
+  const docker = (runtime: "runsc" | "runc") => ({
+    label: `docker (${runtime})`,
+    config: { provider: "docker" as const, docker: { runtime } },
+    isolation: runtime === "runsc" ? ("user-kernel" as const) : ("container" as const),
+  });
+  const selected = await selectBestProvider([
+    docker("runsc"),
+    docker("runc"),
+    { label: "kata", config: { provider: "kata" }, isolation: "vm" },
+  ]);
+  if (selected.provider) return selected.provider;
+  for (const { label, reason } of selected.skipped) progress(`${label} not used: ${reason}`);
+  return createProvider(defaultConfigFor("stub"));
+}
+
+const signalExitCodes = {
+  SIGINT: 128 + constants.signals.SIGINT,
+  SIGTERM: 128 + constants.signals.SIGTERM,
+};
+type HandledSignal = keyof typeof signalExitCodes;
+
+async function runInSession(provider: IsolationProvider, request: RunRequest): Promise<number> {
+  const interrupt = new AbortController();
+  let received: HandledSignal | undefined;
+  const onSignal = (signal: HandledSignal) => {
+    if (received) {
+      progress(`${signal} again: exiting now; "cadre-runtime sessions reap" removes what is left`);
+      process.exit(signalExitCodes[signal]);
+    }
+    received = signal;
+    progress(`${signal}: stopping the command and destroying the session`);
+    interrupt.abort(new Error(`interrupted by ${signal}`));
+  };
+  const onSigint = () => onSignal("SIGINT");
+  const onSigterm = () => onSignal("SIGTERM");
+  process.on("SIGINT", onSigint);
+  process.on("SIGTERM", onSigterm);
+
+  let sessionId: string | undefined;
+  try {
+    sessionId = await provider.startSession(request.policy, { signal: interrupt.signal });
+    if (received) return signalExitCodes[received];
+    const result = await provider.exec(sessionId, request.argv, {
+      signal: interrupt.signal,
+      timeoutMs: request.timeoutMs,
+      onStdout: (chunk) => process.stdout.write(chunk),
+      onStderr: (chunk) => process.stderr.write(chunk),
+    });
+    if (result.timedOut)
+      progress(`the command timed out and was killed (${result.signal ?? "exit"})`);
+    if (result.truncated) progress("output beyond the limit was dropped");
+    return result.exitCode;
+  } catch (error) {
+    if (received) return signalExitCodes[received];
+    throw error;
+  } finally {
+    if (sessionId) await destroyQuietly(provider, sessionId);
+    process.off("SIGINT", onSigint);
+    process.off("SIGTERM", onSigterm);
+  }
+}
+
+async function destroyQuietly(provider: IsolationProvider, sessionId: string): Promise<void> {
+  try {
+    await provider.destroySession(sessionId);
+  } catch (error) {
+    progress(`could not destroy session ${sessionId}: ${describeError(error)}`);
+    progress('"cadre-runtime sessions reap" removes it once this process is gone');
+  }
+}

@@ -1,0 +1,88 @@
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { ConfigFileError, type ConfigFileLocation } from "./errors.js";
+import { type ParsedIsolationConfig, parseIsolationConfig } from "./parse.js";
+
+/**
+ * Reads cadre.config.json and returns its validated `isolation` section. Other top-level keys
+ * belong to the rest of cadre and are left alone.
+ */
+export async function loadConfig(path: string): Promise<ParsedIsolationConfig> {
+  const filePath = resolve(path);
+  const text = await readConfigText(filePath);
+  const document = parseJson(filePath, text);
+  if (typeof document !== "object" || document === null || Array.isArray(document)) {
+    throw new ConfigFileError(
+      filePath,
+      "the file must hold a JSON object",
+      'Write an object such as { "isolation": { "provider": "docker" } }.',
+    );
+  }
+  if (!("isolation" in document)) {
+    throw new ConfigFileError(
+      filePath,
+      'no "isolation" section',
+      'Add one, e.g. "isolation": { "provider": "docker" } (see docs/config-schema.md).',
+    );
+  }
+  return parseIsolationConfig((document as { isolation: unknown }).isolation, {
+    subject: `isolation config in ${filePath}`,
+  });
+}
+
+async function readConfigText(filePath: string): Promise<string> {
+  try {
+    return await readFile(filePath, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const problem =
+      code === "ENOENT"
+        ? "no such file"
+        : code === "EISDIR"
+          ? "is a directory, not a file"
+          : code === "EACCES"
+            ? "permission denied"
+            : `cannot be read (${code ?? String(error)})`;
+    throw new ConfigFileError(
+      filePath,
+      problem,
+      "Pass the path of an existing cadre.config.json.",
+      {
+        cause: error,
+      },
+    );
+  }
+}
+
+function parseJson(filePath: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : String(error);
+    throw new ConfigFileError(
+      filePath,
+      `not valid JSON (${detail})`,
+      "Fix the JSON syntax there.",
+      {
+        location: locateSyntaxError(text, detail),
+        cause: error,
+      },
+    );
+  }
+}
+
+/** Node 20 reports a syntax error's offset ("at position 42"); newer versions add line and column. */
+function locateSyntaxError(text: string, message: string): ConfigFileLocation | undefined {
+  const lineColumn = /line (\d+) column (\d+)/.exec(message);
+  if (lineColumn) return { line: Number(lineColumn[1]), column: Number(lineColumn[2]) };
+  const position = /at position (\d+)/.exec(message);
+  const offset = position
+    ? Number(position[1])
+    : /end of JSON input/.test(message)
+      ? text.length
+      : -1;
+  if (offset < 0) return undefined;
+  const before = text.slice(0, offset);
+  const line = before.split("\n").length;
+  return { line, column: offset - before.lastIndexOf("\n") };
+}

@@ -1,0 +1,22 @@
+export { ConfigFileError, type ConfigFileLocation } from "./config/errors.js";
+export { loadConfig } from "./config/load.js";
+export {
+  type ParseConfigOptions,
+  type ParsedIsolationConfig,
+  parseIsolationConfig,
+} from "./config/parse.js";
+export {
+  type DockerConfig,
+  dockerConfigSchema,
+  type IsolationConfig,
+  isolationConfigSchema,
+  type KataConfig,
+  kataConfigSchema,
+  type ProviderName,
+  providerNames,
+  type StubConfig,
+  stubConfigSchema,
+} from "./config/schema.js";
+export { type CreateProviderOptions, createProvider } from "./providers/create-provider.js";
+export { importProviderModule, type ModuleImporter } from "./providers/import-provider.js";
+export { providerPackages } from "./providers/packages.js";
