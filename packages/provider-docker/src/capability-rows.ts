@@ -1,0 +1,76 @@
+import type { CapabilityReport, CapabilityRow } from "@cadre/agent-runtime-contract";
+import type { DockerRuntime } from "./options.js";
+
+/** Docker refuses memory limits under 6 MiB. */
+export const minimumMemoryBytes = 6 * 1024 * 1024;
+/** The init and the keep-alive process take two pids, an exec and the exec killer one each. */
+export const minimumPids = 4;
+
+const features: CapabilityReport["features"] = {
+  streaming: true,
+  stdin: true,
+  files: false,
+  ttl: true,
+  persistentSessions: true,
+};
+
+const sessionFields = {
+  image: { enforced: true, mechanism: "container image" },
+  env: { enforced: true, mechanism: "container Env" },
+  workdir: { enforced: true, mechanism: "container WorkingDir" },
+  user: { enforced: true, mechanism: "container User" },
+  labels: { enforced: true, mechanism: "container labels" },
+  ttlMs: { enforced: true, mechanism: "timer in the owner process, then reap()" },
+} as const;
+
+export const runsc = {
+  pidsReason:
+    "not enforced under runsc: the host pids cgroup also counts gVisor's own Sentry and gofer threads, so a low limit keeps the sandbox from starting and a fork bomb kills the whole sandbox",
+  network: "runsc --network=none: loopback only",
+};
+
+const runcRow: CapabilityRow = {
+  providerId: "docker",
+  variant: "runc",
+  isolation: "container",
+  policy: {
+    memory: {
+      enforced: true,
+      mechanism: "cgroup memory limit, swap equal to memory (HostConfig.Memory, MemorySwap)",
+      limits: { min: minimumMemoryBytes },
+    },
+    cpu: { enforced: true, mechanism: "CFS quota (HostConfig.NanoCpus)", limits: { min: 0.01 } },
+    networkIsolation: { enforced: true, mechanism: 'NetworkMode "none": loopback only' },
+    readOnlyRootfs: { enforced: true, mechanism: "ReadonlyRootfs with a tmpfs /tmp" },
+    pids: { enforced: true, mechanism: "cgroup pids limit (HostConfig.PidsLimit)", limits: { min: minimumPids } },
+    minimumIsolation: { enforced: true, mechanism: "runc: Linux namespaces and cgroups" },
+    ...sessionFields,
+  },
+  features,
+};
+
+const runscRow: CapabilityRow = {
+  providerId: "docker",
+  variant: "runsc",
+  isolation: "user-kernel",
+  policy: {
+    ...runcRow.policy,
+    memory: {
+      enforced: true,
+      mechanism: "cgroup memory limit of the whole gVisor sandbox, swap equal to memory",
+      limits: { min: 64 * 1024 * 1024 },
+    },
+    cpu: { enforced: true, mechanism: "CFS quota of the gVisor sandbox (HostConfig.NanoCpus)", limits: { min: 0.01 } },
+    networkIsolation: { enforced: true, mechanism: runsc.network },
+    pids: { enforced: false, mechanism: runsc.pidsReason },
+    minimumIsolation: { enforced: true, mechanism: "runsc: gVisor user-space kernel" },
+  },
+  features,
+};
+
+/** What each runtime enforces on a host that has everything (rows of docs/capability-matrix.md). */
+export const dockerCapabilityRows: CapabilityRow[] = [runcRow, runscRow];
+
+export function staticRow(runtime: DockerRuntime): CapabilityRow {
+  return runtime === "runsc" ? runscRow : runcRow;
+}

@@ -1,0 +1,311 @@
+import {
+  AgentRuntimeError,
+  type CapabilityReport,
+  checkPolicy,
+  type DoctorReport,
+  type ExecOptions,
+  type ExecResult,
+  type IsolationPolicy,
+  type IsolationProvider,
+  isSessionId,
+  ProviderUnavailableError,
+  parseExecRequest,
+  type ReapOptions,
+  type SessionFilter,
+  type SessionInfo,
+  SessionNotFoundError,
+  type SessionOptions,
+  sessionLabels,
+  specificationVersion,
+} from "@cadre/agent-runtime-contract";
+import {
+  buildSessionLabels,
+  isReapable,
+  newSessionId,
+  sessionInfoFromLabels,
+} from "@cadre/agent-runtime-provider-utils";
+import Docker from "dockerode";
+import { staticRow } from "./capability-rows.js";
+import { containerSpec } from "./container-spec.js";
+import {
+  backendError,
+  daemonMessage,
+  isConnectionError,
+  sessionCallError,
+  statusOf,
+  unavailable,
+} from "./docker-errors.js";
+import { imageCheck, runDoctor, runtimeCheck } from "./doctor.js";
+import { type ExecTarget, runExec } from "./exec-runner.js";
+import { type HostFacts, hostFactsFromInfo, runtimeRegistered } from "./host-facts.js";
+import { reportForHost } from "./host-report.js";
+import { LabelCodec } from "./labels.js";
+import { OomDetector } from "./oom-detector.js";
+import {
+  connectionOptions,
+  type DockerProviderOptions,
+  type DockerRuntime,
+  defaultImage,
+  describeConnection,
+} from "./options.js";
+import { sessionState } from "./session-state.js";
+
+/** Seconds Docker waits after SIGTERM before SIGKILL when a session stops. */
+const stopGraceSeconds = 2;
+
+/**
+ * Sessions as Docker containers, through the Engine API (dockerode). Runtime "runc" gives a
+ * hardened container, "runsc" a gVisor sandbox.
+ */
+export class DockerProvider implements IsolationProvider {
+  readonly specificationVersion = specificationVersion;
+  readonly id = "docker";
+  readonly runtime: DockerRuntime;
+  readonly image: string;
+  private readonly docker: Docker;
+  private readonly address: string;
+  private readonly labels: LabelCodec;
+  private readonly oom: OomDetector;
+  private readonly ttlTimers = new Map<string, NodeJS.Timeout>();
+  private factsPromise: Promise<HostFacts> | undefined;
+
+  constructor(options: DockerProviderOptions = {}) {
+    const connection = connectionOptions(options);
+    this.docker = new Docker(connection);
+    this.address = describeConnection(connection);
+    this.runtime = options.runtime ?? "runc";
+    this.image = options.image ?? defaultImage;
+    this.labels = new LabelCodec(options.labelPrefix);
+    this.oom = new OomDetector(async () => (await this.hostFacts()).cgroupVersion);
+  }
+
+  async capabilities(): Promise<CapabilityReport> {
+    const facts = await this.hostFacts();
+    if (!runtimeRegistered(facts, this.runtime)) {
+      throw new ProviderUnavailableError(
+        `The Docker daemon at ${this.address} has no runtime "${this.runtime}"; the provider never falls back to another runtime.`,
+        { providerId: this.id, checks: [runtimeCheck(facts, this.runtime)] },
+      );
+    }
+    return reportForHost(this.runtime, facts);
+  }
+
+  async startSession(input: IsolationPolicy, options: SessionOptions = {}): Promise<string> {
+    const report = await this.capabilities().catch((error: unknown) => {
+      // Bad input is reported as such even when the daemon is down.
+      checkPolicy(input, staticRow(this.runtime));
+      throw error;
+    });
+    const policy = checkPolicy(input, report);
+    options.signal?.throwIfAborted();
+
+    const sessionId = newSessionId();
+    const image = policy.image ?? this.image;
+    const labels = this.labels.toDocker(buildSessionLabels({ sessionId, providerId: this.id, policy }));
+    const spec = containerSpec({ sessionId, image, runtime: this.runtime, policy, labels });
+
+    let container: Docker.Container;
+    try {
+      container = await this.docker.createContainer(spec);
+    } catch (error) {
+      throw this.createError(error, image);
+    }
+    try {
+      options.signal?.throwIfAborted();
+      await container.start();
+      options.signal?.throwIfAborted();
+    } catch (error) {
+      await container.remove({ force: true, v: true }).catch(() => {});
+      if (options.signal?.aborted) throw options.signal.reason;
+      throw this.callError(error, sessionId, "start the session's container");
+    }
+    if (policy.ttlMs !== undefined) this.armTtl(sessionId, policy.ttlMs);
+    return sessionId;
+  }
+
+  async exec(sessionId: string, argv: string[], options?: ExecOptions): Promise<ExecResult> {
+    const request = parseExecRequest(argv, options, this.id);
+    if (!this.isOwnId(sessionId)) throw new SessionNotFoundError(sessionId, { providerId: this.id });
+    return runExec(this.execTarget(sessionId), request);
+  }
+
+  async stopSession(sessionId: string): Promise<void> {
+    const found = await this.findContainer(sessionId);
+    if (!found || !found.info.State.Running) return;
+    try {
+      await found.container.stop({ t: stopGraceSeconds });
+    } catch (error) {
+      // 304: already stopped; 404: removed meanwhile. Both leave the session stopped.
+      const status = statusOf(error);
+      if (status !== 304 && status !== 404) throw this.callError(error, sessionId, "stop the session");
+    }
+  }
+
+  async destroySession(sessionId: string): Promise<void> {
+    this.disarmTtl(sessionId);
+    this.oom.forget(sessionId);
+    const found = await this.findContainer(sessionId);
+    if (!found) return;
+    try {
+      await found.container.remove({ force: true, v: true });
+    } catch (error) {
+      // 404: gone already; 409: another caller's removal is in progress.
+      const status = statusOf(error);
+      if (status === 404) return;
+      if (status === 409 && /already in progress/i.test(daemonMessage(error))) return;
+      throw this.callError(error, sessionId, "remove the session's container");
+    }
+  }
+
+  async getSession(sessionId: string): Promise<SessionInfo> {
+    const found = await this.findContainer(sessionId);
+    const info =
+      found &&
+      sessionInfoFromLabels(
+        this.labels.fromDocker(found.info.Config.Labels ?? {}),
+        sessionState(found.info.State.Status, found.info.State.OOMKilled),
+      );
+    if (!info) throw new SessionNotFoundError(sessionId, { providerId: this.id });
+    return info;
+  }
+
+  async listSessions(filter: SessionFilter = {}): Promise<SessionInfo[]> {
+    const wanted = Object.entries(filter.labels ?? {}).map(([k, v]) => `${k}=${v}`);
+    let containers: Docker.ContainerInfo[];
+    try {
+      containers = await this.docker.listContainers({
+        all: true,
+        filters: { label: [...this.ownLabelFilter(), ...wanted] },
+      });
+    } catch (error) {
+      throw this.daemonError(error, "list the session containers");
+    }
+    return containers.flatMap((c) => {
+      const info = sessionInfoFromLabels(this.labels.fromDocker(c.Labels ?? {}), sessionState(c.State));
+      return info ? [info] : [];
+    });
+  }
+
+  async reap(options: ReapOptions = {}): Promise<string[]> {
+    const now = Date.now();
+    const reapable = (await this.listSessions()).filter((s) => isReapable(s, now, options.olderThanMs));
+    await Promise.all(reapable.map((s) => this.destroySession(s.id)));
+    return reapable.map((s) => s.id);
+  }
+
+  async doctor(): Promise<DoctorReport> {
+    return runDoctor({
+      docker: this.docker,
+      address: this.address,
+      runtime: this.runtime,
+      image: this.image,
+      providerId: this.id,
+      facts: () => this.hostFacts(),
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const timer of this.ttlTimers.values()) clearTimeout(timer);
+    this.ttlTimers.clear();
+  }
+
+  /** The daemon's facts, read once per instance (again after a failure). */
+  private hostFacts(): Promise<HostFacts> {
+    if (!this.factsPromise) {
+      this.factsPromise = Promise.all([this.docker.info(), this.docker.version()])
+        .then(([info, version]) => hostFactsFromInfo(info as Record<string, unknown>, version.ApiVersion))
+        .catch((error: unknown) => {
+          this.factsPromise = undefined;
+          throw this.daemonError(error, "read the daemon's info");
+        });
+    }
+    return this.factsPromise;
+  }
+
+  /**
+   * Session ids are container names. An all-hex string could also match another container's id
+   * prefix, so only ids with a non-hex character (like newSessionId()'s "cadre-...") are ours.
+   */
+  private isOwnId(sessionId: string): boolean {
+    return isSessionId(sessionId) && !/^[0-9a-f]+$/.test(sessionId);
+  }
+
+  private ownLabelFilter(): string[] {
+    return [
+      this.labels.toDockerKey(sessionLabels.sessionId),
+      `${this.labels.toDockerKey(sessionLabels.provider)}=${this.id}`,
+    ];
+  }
+
+  /** The session's container, when it exists and carries this session's label. */
+  private async findContainer(
+    sessionId: string,
+  ): Promise<{ container: Docker.Container; info: Docker.ContainerInspectInfo } | undefined> {
+    if (!this.isOwnId(sessionId)) return undefined;
+    const container = this.docker.getContainer(sessionId);
+    let info: Docker.ContainerInspectInfo;
+    try {
+      info = await container.inspect();
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw this.callError(error, sessionId, "inspect the session's container");
+    }
+    const labels = info.Config.Labels ?? {};
+    if (labels[this.labels.toDockerKey(sessionLabels.sessionId)] !== sessionId) return undefined;
+    return { container, info };
+  }
+
+  private execTarget(sessionId: string): ExecTarget {
+    const container = this.docker.getContainer(sessionId);
+    return {
+      container,
+      toError: (error, action) => this.callError(error, sessionId, action),
+      restartSession: async () => {
+        await container.restart({ t: 0 }).catch((error: unknown) => {
+          throw this.callError(error, sessionId, "restart the session to kill a command");
+        });
+      },
+      wasOomKilled: () => this.oom.wasOomKilled(sessionId, container),
+    };
+  }
+
+  private armTtl(sessionId: string, ttlMs: number): void {
+    const timer = setTimeout(() => {
+      this.ttlTimers.delete(sessionId);
+      // Nobody awaits this; a failure leaves the session to the next reap(), which sees the TTL.
+      this.destroySession(sessionId).catch(() => {});
+    }, ttlMs);
+    timer.unref();
+    this.ttlTimers.set(sessionId, timer);
+  }
+
+  private disarmTtl(sessionId: string): void {
+    clearTimeout(this.ttlTimers.get(sessionId));
+    this.ttlTimers.delete(sessionId);
+  }
+
+  private callError(error: unknown, sessionId: string, action: string): AgentRuntimeError {
+    return sessionCallError(error, { sessionId, action, providerId: this.id, address: this.address });
+  }
+
+  private daemonError(error: unknown, action: string): AgentRuntimeError {
+    if (AgentRuntimeError.isInstance(error)) return error;
+    if (isConnectionError(error)) return unavailable(this.address, error, this.id);
+    return backendError(error, action, this.id);
+  }
+
+  private createError(error: unknown, image: string): AgentRuntimeError {
+    if (statusOf(error) === 404 && /no such image/i.test(daemonMessage(error))) {
+      return new ProviderUnavailableError(`The image ${image} is not in the Docker daemon's image store.`, {
+        providerId: this.id,
+        cause: error,
+        checks: [imageCheck(image, false)],
+      });
+    }
+    return this.daemonError(error, "create the session's container");
+  }
+}
+
+export function createDockerProvider(options?: DockerProviderOptions): DockerProvider {
+  return new DockerProvider(options);
+}

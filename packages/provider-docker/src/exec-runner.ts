@@ -1,0 +1,149 @@
+import { randomBytes } from "node:crypto";
+import type { Duplex, Readable } from "node:stream";
+import type { ExecRequest, ExecResult } from "@cadre/agent-runtime-contract";
+import { ExecDeadline, OutputCollector, signalForExitCode } from "@cadre/agent-runtime-provider-utils";
+import type Docker from "dockerode";
+import { execMarkerVariable, killerArgv } from "./exec-killer.js";
+import { execCapture, readFrames, waitForExitCode } from "./exec-capture.js";
+import { FrameParser } from "./frame-parser.js";
+
+/** What the runner needs from the provider for one session. */
+export interface ExecTarget {
+  container: Docker.Container;
+  /** Maps an error of a Docker call to the contract's errors. */
+  toError(error: unknown, action: string): Error;
+  /** Last resort when the exec's processes cannot be killed one by one: kills every process. */
+  restartSession(): Promise<void>;
+  /** Called after an exit 137 that the provider did not cause: was it the memory limit? */
+  wasOomKilled(): Promise<boolean>;
+}
+
+/** How long the output may stay open after the kill before the whole session is restarted. */
+const drainAfterKillMs = 3000;
+
+export async function runExec(target: ExecTarget, request: ExecRequest): Promise<ExecResult> {
+  const started = performance.now();
+  const { argv, options } = request;
+  using deadline = new ExecDeadline(options.timeoutMs, options.signal);
+  if (deadline.abortedByCaller) throw deadline.callerReason;
+
+  const stdin = toBuffer(options.stdin);
+  const marker = randomBytes(12).toString("hex");
+  const exec = await target.container
+    .exec({
+      Cmd: argv,
+      AttachStdin: stdin.length > 0,
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: false,
+      Env: [
+        ...Object.entries(options.env ?? {}).map(([k, v]) => `${k}=${v}`),
+        `${execMarkerVariable}=${marker}`,
+      ],
+      ...(options.cwd ? { WorkingDir: options.cwd } : {}),
+    })
+    .catch((error: unknown) => {
+      throw target.toError(error, "create an exec");
+    });
+
+  const stream = (await exec
+    .start({ hijack: stdin.length > 0, stdin: stdin.length > 0, Detach: false, Tty: false })
+    .catch((error: unknown) => {
+      throw target.toError(error, "start an exec");
+    })) as Duplex | Readable;
+
+  const collector = new OutputCollector(options.maxOutputBytes, {
+    onStdout: options.onStdout,
+    onStderr: options.onStderr,
+  });
+  const parser = new FrameParser((name, chunk) => collector.push(name, chunk));
+  const ended = readFrames(stream, parser);
+  if (stdin.length > 0) (stream as Duplex).end(stdin);
+
+  let killedByUs = false;
+  const kill = async () => {
+    killedByUs = true;
+    await killExecTree(target, marker, ended);
+  };
+  const killing = new Promise<void>((resolve, reject) => {
+    const onDeadline = () => kill().then(resolve, reject);
+    if (deadline.signal.aborted) onDeadline();
+    else deadline.signal.addEventListener("abort", onDeadline, { once: true });
+    // No deadline fired before the output ended: nothing to kill.
+    void ended.then(() => {
+      if (!deadline.signal.aborted) {
+        deadline.signal.removeEventListener("abort", onDeadline);
+        resolve();
+      }
+    });
+  });
+  await ended;
+  await killing;
+
+  if (deadline.abortedByCaller) throw deadline.callerReason;
+
+  let exitCode = 137;
+  let limitExceeded: ExecResult["limitExceeded"];
+  if (!killedByUs) {
+    const recorded = await waitForExitCode(exec).catch((error: unknown) => {
+      throw target.toError(error, "inspect an exec");
+    });
+    if (recorded === undefined) {
+      // The container died under the exec (gVisor's whole sandbox is killed at its memory limit).
+      if (await target.wasOomKilled()) limitExceeded = "memory";
+      else throw target.toError(new Error("the session's container stopped during the exec"), "run the exec");
+    } else {
+      exitCode = recorded;
+      if (exitCode === 137 && (await target.wasOomKilled())) limitExceeded = "memory";
+    }
+  }
+
+  const result: ExecResult = {
+    exitCode,
+    stdout: collector.text("stdout"),
+    stderr: collector.text("stderr"),
+    timedOut: deadline.timedOut,
+    truncated: collector.truncated,
+    durationMs: Math.round(performance.now() - started),
+  };
+  const signal = signalForExitCode(exitCode);
+  if (signal) result.signal = signal;
+  if (limitExceeded) result.limitExceeded = limitExceeded;
+  return result;
+}
+
+function toBuffer(stdin: string | Uint8Array | undefined): Buffer {
+  if (stdin === undefined) return Buffer.alloc(0);
+  return typeof stdin === "string" ? Buffer.from(stdin, "utf8") : Buffer.from(stdin);
+}
+
+/**
+ * Kills the exec's process tree from inside the container. When that is impossible (no shell in
+ * the image, every pid taken) or the output stays open afterwards, restarts the session's
+ * container, which kills every process in it.
+ */
+async function killExecTree(target: ExecTarget, marker: string, ended: Promise<void>): Promise<void> {
+  const killed = await runKiller(target.container, marker);
+  if (killed && (await settlesWithin(ended, drainAfterKillMs))) return;
+  await target.restartSession();
+  await ended;
+}
+
+async function runKiller(container: Docker.Container, marker: string): Promise<boolean> {
+  try {
+    return (await execCapture(container, killerArgv(marker))).exitCode === 0;
+  } catch {
+    return false;
+  }
+}
+
+function settlesWithin(promise: Promise<void>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    void promise.then(() => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+

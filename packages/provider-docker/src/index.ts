@@ -1,0 +1,3 @@
+export { dockerCapabilityRows } from "./capability-rows.js";
+export { createDockerProvider, DockerProvider } from "./docker-provider.js";
+export type { DockerProviderOptions, DockerRuntime } from "./options.js";
