@@ -292,7 +292,7 @@ export class StubProvider implements IsolationProvider {
 
   private async storageError(error: unknown, action: string): Promise<Error> {
     const code = (error as NodeJS.ErrnoException | undefined)?.code ?? "";
-    if (["EACCES", "EPERM", "EROFS", "ENOSPC", "EDQUOT"].includes(code)) {
+    if (["EACCES", "EPERM", "EROFS", "ENOSPC", "EDQUOT", "ENOTDIR", "EEXIST"].includes(code)) {
       return new ProviderUnavailableError(
         `The stub cannot ${action}: its state directory ${this.options.stateDir} is not usable (${code}).`,
         { providerId: this.id, cause: error, checks: [await stateDirCheck(this.options.stateDir)] },

@@ -1,0 +1,61 @@
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach } from "vitest";
+import { createStubProvider, type StubProvider, type StubProviderOptions } from "../src/index.js";
+
+/**
+ * A fresh state directory per test and a factory for providers on it. After each test every
+ * session in that directory is destroyed (which also kills its processes) and the directory goes.
+ */
+export function useStubProviders() {
+  const created: Array<{ provider: StubProvider; stateDir: string }> = [];
+
+  afterEach(async () => {
+    for (const { provider, stateDir } of created.splice(0)) {
+      for (const session of await provider.listSessions())
+        await provider.destroySession(session.id);
+      await provider.close();
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  });
+
+  return async (options: StubProviderOptions = {}): Promise<StubProvider> => {
+    const stateDir = options.stateDir ?? (await mkdtemp(join(tmpdir(), "cadre-stub-test-")));
+    const provider = createStubProvider({ ...options, stateDir });
+    created.push({ provider, stateDir });
+    return provider;
+  };
+}
+
+/** A number no other process on this host has on its command line. */
+export function uniqueSleepSeconds(): string {
+  return `${100000 + Math.floor(Math.random() * 800000)}.${Math.floor(Math.random() * 1000)}`;
+}
+
+/** Live (non-zombie) processes whose command line contains `token` as one argument. */
+export async function processesWithArgument(token: string): Promise<number[]> {
+  const found: number[] = [];
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const [cmdline, stat] = await Promise.all([
+        readFile(`/proc/${entry}/cmdline`, "utf8"),
+        readFile(`/proc/${entry}/stat`, "utf8"),
+      ]);
+      const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+      if (state !== "Z" && cmdline.split("\0").includes(token)) found.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return found;
+}
+
+export async function sessionDirectories(stateDir: string): Promise<string[]> {
+  try {
+    return (await readdir(stateDir)).filter((name) => !name.startsWith("."));
+  } catch {
+    return [];
+  }
+}

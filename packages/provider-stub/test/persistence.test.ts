@@ -1,0 +1,110 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { access } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it, vi } from "vitest";
+import { createStubProvider, findTaggedProcesses, sessionTag } from "../src/index.js";
+import {
+  processesWithArgument,
+  sessionDirectories,
+  uniqueSleepSeconds,
+  useStubProviders,
+} from "./helpers.js";
+
+const ownerFixture = fileURLToPath(new URL("./fixtures/owner-process.mjs", import.meta.url));
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+describe("sessions on disk", () => {
+  const stub = useStubProviders();
+
+  it("another provider instance on the same state directory sees and controls the session", async () => {
+    const first = await stub();
+    const second = await stub({ stateDir: first.stateDir });
+    const id = await first.startSession({ labels: { team: "a" }, env: { X: "1" } });
+
+    const seen = await second.getSession(id);
+    expect(seen).toMatchObject({ id, state: "running", providerId: "stub", labels: { team: "a" } });
+    expect(seen.policy).toEqual({ labels: { team: "a" }, env: { X: "1" } });
+    expect((await second.listSessions({ labels: { team: "a" } })).map((s) => s.id)).toEqual([id]);
+    expect(await second.listSessions({ labels: { team: "b" } })).toEqual([]);
+
+    await second.stopSession(id);
+    await expect(first.exec(id, ["true"])).rejects.toMatchObject({
+      code: "SESSION_NOT_RUNNING",
+    });
+    await second.destroySession(id);
+    await expect(first.getSession(id)).rejects.toMatchObject({ code: "SESSION_NOT_FOUND" });
+    expect(await sessionDirectories(first.stateDir)).toEqual([]);
+  });
+
+  it("reap() removes the session of a SIGKILLed owner and the processes it left", async () => {
+    const watcher = await stub();
+    const sleepSeconds = uniqueSleepSeconds();
+    const owner = spawn(process.execPath, [ownerFixture, watcher.stateDir, sleepSeconds], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const exited = once(owner, "exit");
+    const [line] = (await once(owner.stdout, "data")) as [Buffer];
+    const id = line.toString().trim();
+
+    // The owner's own command line holds the number too.
+    const sleeping = (await processesWithArgument(sleepSeconds)).filter((p) => p !== owner.pid);
+    expect(sleeping).toHaveLength(2);
+    owner.kill("SIGKILL");
+    await exited;
+
+    const orphan = await watcher.getSession(id);
+    expect(orphan).toMatchObject({ state: "running", labels: { fixture: "killed-owner" } });
+    expect(orphan.owner).toContain(`/${owner.pid}/`);
+
+    expect(await watcher.reap()).toEqual([id]);
+    expect(await sessionDirectories(watcher.stateDir)).toEqual([]);
+    expect(await processesWithArgument(sleepSeconds)).toEqual([]);
+    expect(await findTaggedProcesses(sessionTag, id)).toEqual([]);
+  });
+
+  it("reap() leaves sessions of a live owner alone unless they are older than asked", async () => {
+    const provider = await stub();
+    const id = await provider.startSession({});
+    expect(await provider.reap()).toEqual([]);
+    expect(await provider.reap({ olderThanMs: 60 * 60 * 1000 })).toEqual([]);
+    expect(await provider.reap({ olderThanMs: 0 })).toEqual([id]);
+    expect(await sessionDirectories(provider.stateDir)).toEqual([]);
+  });
+
+  it("a TTL destroys the session and kills its running command", async () => {
+    const provider = await stub();
+    const sleepSeconds = uniqueSleepSeconds();
+    const id = await provider.startSession({ ttlMs: 500 });
+    const info = await provider.getSession(id);
+    expect(Date.parse(info.expiresAt ?? "") - Date.parse(info.createdAt)).toBe(500);
+
+    const result = await provider.exec(id, ["sleep", sleepSeconds]);
+    expect(result).toMatchObject({ exitCode: 137, signal: "SIGKILL", timedOut: false });
+    await vi.waitFor(async () => expect(await exists(`${provider.stateDir}/${id}`)).toBe(false));
+    expect(await processesWithArgument(sleepSeconds)).toEqual([]);
+    await expect(provider.getSession(id)).rejects.toMatchObject({ code: "SESSION_NOT_FOUND" });
+  });
+
+  it("reap() removes an expired session whose timer is gone", async () => {
+    const stateDirOwner = await stub();
+    // A provider that is closed right away: its TTL timer never fires.
+    const short = createStubProvider({ stateDir: stateDirOwner.stateDir });
+    const id = await short.startSession({ ttlMs: 50 });
+    await short.close();
+    const expiresAt = Date.parse((await stateDirOwner.getSession(id)).expiresAt ?? "");
+
+    // Waiting for the clock is what a TTL is about.
+    await vi.waitFor(() => expect(Date.now()).toBeGreaterThan(expiresAt));
+    expect(await stateDirOwner.listSessions()).toEqual([]);
+    expect(await sessionDirectories(stateDirOwner.stateDir)).toEqual([id]);
+    expect(await stateDirOwner.reap()).toEqual([id]);
+    expect(await sessionDirectories(stateDirOwner.stateDir)).toEqual([]);
+  });
+});
