@@ -32,6 +32,7 @@ Options:
       --image I        image of the session (docker, kata)
   -e, --env K=V        environment variable of CMD (repeatable)
   -w, --workdir DIR    working directory of CMD
+  -l, --label K=V      label of the session, for sessions list and your own tools (repeatable)
       --timeout T      kill CMD after T, e.g. 30s, 500ms, 2m
   -h, --help           show this help
 
@@ -50,6 +51,7 @@ const flagSpec = {
   image: { type: "string" },
   env: { type: "string", short: "e", multiple: true },
   workdir: { type: "string", short: "w" },
+  label: { type: "string", short: "l", multiple: true },
   timeout: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -105,20 +107,21 @@ function buildRequest(
   if (values["read-only"]) policy.readOnlyRootfs = true;
   if (values.image !== undefined) policy.image = values.image;
   if (values.workdir !== undefined) policy.workdir = values.workdir;
-  if (values.env !== undefined) policy.env = parseEnv(values.env);
+  if (values.env !== undefined) policy.env = parsePairs(values.env, "--env");
+  if (values.label !== undefined) policy.labels = parsePairs(values.label, "--label");
   const timeoutMs =
     values.timeout === undefined ? undefined : parseDuration(values.timeout, "--timeout", cmd);
   return { policy, argv, timeoutMs };
 }
 
-function parseEnv(entries: string[]): Record<string, string> {
-  const env: Record<string, string> = {};
+function parsePairs(entries: string[], flag: string): Record<string, string> {
+  const pairs: Record<string, string> = {};
   for (const entry of entries) {
     const eq = entry.indexOf("=");
-    if (eq <= 0) throw new UsageError(`--env takes KEY=VALUE, not "${entry}"`, cmd);
-    env[entry.slice(0, eq)] = entry.slice(eq + 1);
+    if (eq <= 0) throw new UsageError(`${flag} takes KEY=VALUE, not "${entry}"`, cmd);
+    pairs[entry.slice(0, eq)] = entry.slice(eq + 1);
   }
-  return env;
+  return pairs;
 }
 
 async function pickProvider(): Promise<IsolationProvider> {

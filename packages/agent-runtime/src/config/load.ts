@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { ConfigFileError, type ConfigFileLocation } from "./errors.js";
+import { jsonErrorOffset } from "./json-error-offset.js";
 import { type ParsedIsolationConfig, parseIsolationConfig } from "./parse.js";
 
 /**
@@ -64,24 +65,16 @@ function parseJson(filePath: string, text: string): unknown {
       `not valid JSON (${detail})`,
       "Fix the JSON syntax there.",
       {
-        location: locateSyntaxError(text, detail),
+        location: locateSyntaxError(text),
         cause: error,
       },
     );
   }
 }
 
-/** Node 20 reports a syntax error's offset ("at position 42"); newer versions add line and column. */
-function locateSyntaxError(text: string, message: string): ConfigFileLocation | undefined {
-  const lineColumn = /line (\d+) column (\d+)/.exec(message);
-  if (lineColumn) return { line: Number(lineColumn[1]), column: Number(lineColumn[2]) };
-  const position = /at position (\d+)/.exec(message);
-  const offset = position
-    ? Number(position[1])
-    : /end of JSON input/.test(message)
-      ? text.length
-      : -1;
-  if (offset < 0) return undefined;
+function locateSyntaxError(text: string): ConfigFileLocation | undefined {
+  const offset = jsonErrorOffset(text);
+  if (offset === undefined) return undefined;
   const before = text.slice(0, offset);
   const line = before.split("\n").length;
   return { line, column: offset - before.lastIndexOf("\n") };

@@ -1,0 +1,70 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+export const binPath = fileURLToPath(new URL("../../bin/cadre-runtime.js", import.meta.url));
+const builtCli = fileURLToPath(new URL("../../dist/cli.js", import.meta.url));
+
+/** These tests drive the built command as a user would; they need `turbo run build` first. */
+export function assertBuilt(): void {
+  if (!existsSync(builtCli)) {
+    throw new Error(
+      `${builtCli} is missing: build first (pnpm turbo run build --filter=@cadre/agent-runtime...)`,
+    );
+  }
+}
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  return spawn(process.execPath, [binPath, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+}
+
+export function finished(child: ChildProcess): Promise<CliResult> {
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+    stderr += chunk;
+  });
+  return new Promise((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return finished(startCli(args, env));
+}
+
+/** Resolves when the child's stdout contains `text`: the event a test waits for, not a delay. */
+export function outputContains(child: ChildProcess, text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = "";
+    const onData = (chunk: Buffer) => {
+      seen += chunk.toString("utf8");
+      if (seen.includes(text)) {
+        child.stdout?.off("data", onData);
+        resolve();
+      }
+    };
+    child.stdout?.on("data", onData);
+    child.on("close", (code) =>
+      reject(
+        new Error(
+          `exited with ${code} before printing ${JSON.stringify(text)}; saw ${JSON.stringify(seen)}`,
+        ),
+      ),
+    );
+  });
+}
