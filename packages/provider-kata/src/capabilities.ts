@@ -1,0 +1,61 @@
+import { availableParallelism } from "node:os";
+import type { CapabilityReport, CapabilityRow, IsolationLevel } from "@cadre/agent-runtime-contract";
+
+export const providerId = "kata";
+
+const features = { streaming: true, stdin: true, files: false, ttl: true, persistentSessions: true };
+
+const mib = 1024 * 1024;
+
+/** What the provider enforces through a given kind of runtime. */
+export type RuntimeKind = "kata" | "runc" | "runsc";
+
+const isolationOf: Record<RuntimeKind, IsolationLevel> = { kata: "vm", runc: "container", runsc: "user-kernel" };
+
+function row(kind: RuntimeKind, variant: string, maxCpus?: number): CapabilityRow {
+  const vm = kind === "kata";
+  const cpuLimits = maxCpus === undefined ? { min: 0.01 } : { min: 0.01, max: maxCpus };
+  return {
+    providerId,
+    variant,
+    isolation: isolationOf[kind],
+    policy: {
+      memory: {
+        enforced: true,
+        mechanism: vm ? "VM size (default_memory annotation) and guest cgroup limit" : "cgroup memory limit, swap off",
+        limits: { min: vm ? 128 * mib : 6 * mib },
+      },
+      cpu: {
+        enforced: true,
+        mechanism: vm ? "vCPUs (default_vcpus annotation) and CFS quota" : "cgroup CFS quota",
+        limits: cpuLimits,
+      },
+      networkIsolation: {
+        enforced: true,
+        mechanism: vm ? "empty network namespace: the VM gets no NIC" : "empty network namespace (loopback only)",
+      },
+      readOnlyRootfs: { enforced: true, mechanism: "read-only root in the OCI spec, tmpfs /tmp" },
+      pids: { enforced: true, mechanism: vm ? "pids cgroup in the guest" : "pids cgroup" },
+      minimumIsolation: { enforced: true, mechanism: `${isolationOf[kind]} boundary` },
+      image: { enforced: true, mechanism: "containerd image in the provider's namespace" },
+      env: { enforced: true, mechanism: "OCI process env" },
+      workdir: { enforced: true, mechanism: "OCI process cwd" },
+      user: { enforced: true, mechanism: "OCI process user, resolved from the image's /etc/passwd" },
+      labels: { enforced: true, mechanism: "containerd container, snapshot and lease labels" },
+      ttlMs: { enforced: true, mechanism: "owner timer, then reap()" },
+    },
+    features,
+  };
+}
+
+/** The static rows: a host with Kata, and the same containerd path through runc and gVisor. */
+export const kataCapabilityRows: CapabilityRow[] = [
+  row("kata", "io.containerd.kata.v2"),
+  row("runc", "io.containerd.runc.v2"),
+  row("runsc", "io.containerd.runc.v2 + runsc"),
+];
+
+/** This instance's report, for the runtime kind actually found on this host. */
+export function capabilityReport(kind: RuntimeKind, variant: string): CapabilityReport {
+  return row(kind, variant, kind === "kata" ? undefined : availableParallelism());
+}

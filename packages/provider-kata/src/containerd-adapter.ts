@@ -1,0 +1,282 @@
+import { mkdir } from "node:fs/promises";
+import {
+  BackendError,
+  type CapabilityReport,
+  type DoctorReport,
+  type ExecRequest,
+  type ExecResult,
+  isSessionId,
+  type SessionInfo,
+  type SessionState,
+  SessionNotFoundError,
+  SessionNotRunningError,
+  sessionLabels,
+} from "@cadre/agent-runtime-contract";
+import { sessionInfoFromLabels } from "@cadre/agent-runtime-provider-utils";
+import type { KataSessionConfig, SessionBackend } from "./adapter.js";
+import { capabilityReport, providerId } from "./capabilities.js";
+import { ContainerdClient } from "./containerd/client.js";
+import { isNotFound } from "./containerd/grpc-errors.js";
+import { type ImportedImage, importArchive } from "./containerd/import-archive.js";
+import { normalizeImageRef } from "./containerd/image-ref.js";
+import { resolveImage, unpackImage } from "./containerd/image-layers.js";
+import type { Container } from "./containerd/messages.js";
+import { readRootfsFile } from "./containerd/rootfs-files.js";
+import { wrapBackendError } from "./errors.js";
+import { runExec } from "./exec/run-exec.js";
+import { runDoctor } from "./host/doctor.js";
+import { detectRuntime, type RuntimeProfile } from "./host/runtime-profile.js";
+import { SessionDirectories } from "./io/session-dir.js";
+import { type KataProviderOptions, type ResolvedKataOptions, resolveOptions } from "./options.js";
+import { type OciProcess, type OciSpec, specTypeUrl } from "./spec/oci-types.js";
+import { encodeRuntimeOptions } from "./spec/runtime-options.js";
+import { buildSessionSpec } from "./spec/session-spec.js";
+import { resolveUser } from "./spec/user.js";
+
+const SIGKILL = 9;
+const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+const noStdio = { stdin: "", stdout: "", stderr: "" };
+
+function mergeEnv(imageEnv: string[], policyEnv: Record<string, string> | undefined): string[] {
+  const byName = new Map<string, string>();
+  for (const entry of [defaultPath, ...imageEnv]) byName.set(entry.slice(0, entry.indexOf("=")), entry);
+  for (const [k, v] of Object.entries(policyEnv ?? {})) byName.set(k, `${k}=${v}`);
+  return [...byName.values()];
+}
+
+async function ignoreNotFound(call: Promise<unknown>): Promise<void> {
+  try {
+    await call;
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+  }
+}
+
+/**
+ * The real backend: each session is a containerd container with its task, a snapshot and a
+ * lease, created through containerd's gRPC API with runtime io.containerd.kata.v2 (by default).
+ */
+export class ContainerdKataAdapter implements SessionBackend {
+  readonly readsBackend = true;
+  readonly options: ResolvedKataOptions;
+  readonly client: ContainerdClient;
+  readonly directories: SessionDirectories;
+  private profile: Promise<RuntimeProfile> | undefined;
+  /** Main process spec of sessions seen by this process: the defaults of their execs. */
+  private readonly processes = new Map<string, OciProcess>();
+
+  constructor(options: KataProviderOptions = {}) {
+    this.options = resolveOptions(options);
+    this.client = new ContainerdClient({ address: this.options.address, namespace: this.options.namespace });
+    this.directories = new SessionDirectories(this.options.fifoDir);
+  }
+
+  runtimeProfile(): Promise<RuntimeProfile> {
+    this.profile ??= detectRuntime(this.options);
+    return this.profile;
+  }
+
+  async capabilities(): Promise<CapabilityReport> {
+    const profile = await this.runtimeProfile();
+    return capabilityReport(profile.kind, profile.variant);
+  }
+
+  async doctor(): Promise<DoctorReport> {
+    return runDoctor(this.client, this.options, await this.runtimeProfile());
+  }
+
+  private fail(error: unknown, action: string): never {
+    throw wrapBackendError(error, action, this.options.address);
+  }
+
+  async createSandbox(id: string, config: KataSessionConfig): Promise<void> {
+    const labels = config.sessionLabels;
+    const { snapshotter } = this.options;
+    const imageName = normalizeImageRef(config.image ?? this.options.image);
+    try {
+      await this.client.createLease(id, labels);
+      let image: Awaited<ReturnType<typeof resolveImage>>;
+      try {
+        image = await resolveImage(this.client, imageName);
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+        throw new BackendError(
+          `Image ${imageName} is not in containerd namespace ${this.options.namespace}. Import it with importImage(tarball) (no registry is used).`,
+          { providerId, cause: error },
+        );
+      }
+      await unpackImage(this.client, snapshotter, image, id);
+      const mounts = await this.client.prepareSnapshot(snapshotter, id, image.chainId, labels, { lease: id });
+      const user = resolveUser(
+        config.user ?? (image.user || "0"),
+        {
+          passwd: await readRootfsFile(mounts, "etc/passwd"),
+          group: await readRootfsFile(mounts, "etc/group"),
+        },
+        providerId,
+      );
+      const spec = buildSessionSpec({
+        sessionId: id,
+        policy: config,
+        user,
+        env: mergeEnv(image.env, config.env),
+        cwd: config.workdir ?? (image.workingDir || "/"),
+        cgroupParent: this.options.cgroupParent,
+      });
+      const runtimeOptions = encodeRuntimeOptions(this.options.runtimeOptions);
+      await this.client.createContainer(
+        {
+          id,
+          labels,
+          image: imageName,
+          runtime: { name: this.options.runtime, ...(runtimeOptions ? { options: runtimeOptions } : {}) },
+          spec: { type_url: specTypeUrl, value: Buffer.from(JSON.stringify(spec)) },
+          snapshotter,
+          snapshot_key: id,
+        },
+        { lease: id },
+      );
+      await this.directories.create(id, labels);
+      await this.client.createTask(id, mounts, noStdio);
+      await this.client.startProcess(id);
+      this.processes.set(id, spec.process);
+    } catch (error) {
+      await this.destroySandbox(id).catch(() => {});
+      this.fail(error, `start session ${id}`);
+    }
+  }
+
+  /** The stored spec of a session's container, as containerd holds it. */
+  async storedSpec(id: string): Promise<OciSpec> {
+    const container = await this.client.getContainer(id);
+    if (!container.spec) throw new BackendError(`container ${id} has no spec`, { providerId });
+    return JSON.parse(container.spec.value.toString("utf8")) as OciSpec;
+  }
+
+  private async execBase(id: string): Promise<OciProcess> {
+    const cached = this.processes.get(id);
+    if (cached) return cached;
+    let spec: OciSpec;
+    try {
+      spec = await this.storedSpec(id);
+    } catch (error) {
+      if (isNotFound(error)) throw new SessionNotFoundError(id, { providerId });
+      this.fail(error, `read session ${id}`);
+    }
+    await mkdir(this.directories.path(id), { recursive: true, mode: 0o700 });
+    this.processes.set(id, spec.process);
+    return spec.process;
+  }
+
+  async execInSandbox(id: string, cmd: string[], request?: ExecRequest): Promise<ExecResult> {
+    if (!isSessionId(id)) throw new SessionNotFoundError(String(id), { providerId });
+    const base = await this.execBase(id);
+    const full: ExecRequest = request ?? { argv: cmd, options: { maxOutputBytes: 16 * 1024 * 1024 } };
+    try {
+      return await runExec(
+        { client: this.client, containerId: id, fifoDir: this.directories.path(id), base },
+        { ...full, argv: cmd },
+      );
+    } catch (error) {
+      const signal = full.options.signal;
+      if (signal?.aborted && error === signal.reason) throw error;
+      if (isNotFound(error) || /not running|no running task|process already finished/i.test(String(error))) {
+        const state = await this.stateOf(id);
+        if (state === undefined) throw new SessionNotFoundError(id, { providerId, cause: error });
+        if (state !== "running") throw new SessionNotRunningError(id, state, { providerId, cause: error });
+      }
+      this.fail(error, `run ${JSON.stringify(cmd[0])} in session ${id}`);
+    }
+  }
+
+  /** Kills and deletes the task; the container, snapshot and lease stay. Idempotent. */
+  async stopSandbox(id: string): Promise<void> {
+    if (!isSessionId(id)) return;
+    try {
+      try {
+        await this.client.kill(id, SIGKILL);
+      } catch (error) {
+        if (isNotFound(error)) return;
+        // An already exited task answers "process already finished": go on and delete it.
+      }
+      await ignoreNotFound(this.client.wait(id));
+      await ignoreNotFound(this.client.deleteTask(id));
+    } catch (error) {
+      this.fail(error, `stop session ${id}`);
+    }
+  }
+
+  /** Removes task, container, snapshot, lease and FIFO directory, from any state. Idempotent. */
+  async destroySandbox(id: string): Promise<void> {
+    if (!isSessionId(id)) return;
+    this.processes.delete(id);
+    try {
+      await this.stopSandbox(id);
+      await ignoreNotFound(this.client.deleteContainer(id));
+      await ignoreNotFound(this.client.removeSnapshot(this.options.snapshotter, id));
+      await ignoreNotFound(this.client.deleteLease(id));
+      await this.directories.remove(id);
+    } catch (error) {
+      this.fail(error, `destroy session ${id}`);
+    }
+  }
+
+  private async taskState(id: string): Promise<SessionState> {
+    try {
+      const process = await this.client.getProcess(id);
+      // stopSession deletes the task, so a stopped task that is still there died on its own.
+      return process.status === "STOPPED" ? "failed" : "running";
+    } catch (error) {
+      if (isNotFound(error)) return "stopped";
+      throw error;
+    }
+  }
+
+  private async stateOf(id: string): Promise<SessionState | undefined> {
+    try {
+      await this.client.getContainer(id);
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+    return this.taskState(id);
+  }
+
+  private async toInfo(container: Container): Promise<SessionInfo | undefined> {
+    if (container.labels[sessionLabels.provider] !== providerId) return undefined;
+    return sessionInfoFromLabels(container.labels, await this.taskState(container.id));
+  }
+
+  async getSandbox(id: string): Promise<SessionInfo | undefined> {
+    if (!isSessionId(id)) return undefined;
+    try {
+      return await this.toInfo(await this.client.getContainer(id));
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      this.fail(error, `read session ${id}`);
+    }
+  }
+
+  async listSandboxes(): Promise<SessionInfo[]> {
+    try {
+      const containers = await this.client.listContainers([`labels."${sessionLabels.provider}"==${providerId}`]);
+      const infos = await Promise.all(containers.map((c) => this.toInfo(c)));
+      return infos.filter((i): i is SessionInfo => i !== undefined);
+    } catch (error) {
+      this.fail(error, "list sessions");
+    }
+  }
+
+  /** Loads a `docker save` or OCI archive into the namespace and unpacks it. */
+  async importImage(tarball: string, options: { name?: string } = {}): Promise<ImportedImage[]> {
+    try {
+      return await importArchive(this.client, this.options.snapshotter, tarball, options);
+    } catch (error) {
+      this.fail(error, `import ${tarball}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.client.close();
+  }
+}

@@ -1,0 +1,167 @@
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import type { Socket } from "node:net";
+import type { ExecRequest, ExecResult } from "@cadre/agent-runtime-contract";
+import { ExecDeadline, OutputCollector, signalForExitCode } from "@cadre/agent-runtime-provider-utils";
+import type { ContainerdClient } from "../containerd/client.js";
+import { openFifoReader, writeFifo } from "../io/fifo-stream.js";
+import { mkfifo } from "../io/mkfifo.js";
+import type { OciProcess } from "../spec/oci-types.js";
+import { processTypeUrl } from "../spec/oci-types.js";
+import { newExecId } from "./exec-id.js";
+import { execTagVariable, treeKillArgs } from "./tree-kill.js";
+
+export interface ExecTarget {
+  client: ContainerdClient;
+  containerId: string;
+  /** The session's FIFO directory. */
+  fifoDir: string;
+  /** The session's main process spec: user, env and cwd defaults for every exec. */
+  base: OciProcess;
+}
+
+const SIGKILL = 9;
+
+function mergeEnv(base: string[], extra: Record<string, string> | undefined, tag: string): string[] {
+  const byName = new Map<string, string>();
+  for (const entry of base) byName.set(entry.slice(0, entry.indexOf("=")), entry);
+  for (const [k, v] of Object.entries(extra ?? {})) byName.set(k, `${k}=${v}`);
+  byName.set(execTagVariable, `${execTagVariable}=${tag}`);
+  return [...byName.values()];
+}
+
+function drain(stream: Socket, onChunk: (chunk: Buffer) => void): Promise<void> {
+  return new Promise((resolve) => {
+    stream.on("data", onChunk);
+    stream.on("end", resolve);
+    stream.on("close", resolve);
+    stream.on("error", resolve);
+  });
+}
+
+/** Starts a process in the task; resolves with its exit status once it has exited and been deleted. */
+async function runDetached(target: ExecTarget, args: string[]): Promise<number> {
+  const { client, containerId, base } = target;
+  const execId = newExecId();
+  const spec = { ...base, args, env: base.env };
+  await client.exec(containerId, execId, { stdin: "", stdout: "", stderr: "" }, {
+    type_url: processTypeUrl,
+    value: Buffer.from(JSON.stringify(spec)),
+  });
+  try {
+    const exited = client.wait(containerId, execId);
+    await client.startProcess(containerId, execId);
+    return await exited;
+  } finally {
+    await client.deleteProcess(containerId, execId).catch(() => {});
+  }
+}
+
+/**
+ * Kills an exec's whole process tree from inside the sandbox (the only place that sees it under
+ * a VM runtime). Starting the killer can fail while a fork bomb holds every pid: retry a while.
+ */
+async function killTree(target: ExecTarget, execId: string, tag: string): Promise<void> {
+  await target.client.kill(target.containerId, SIGKILL, { execId }).catch(() => {});
+  for (let attempt = 0; attempt < 50; attempt++) {
+    try {
+      await runDetached(target, treeKillArgs(tag));
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, Math.min(20 * (attempt + 1), 200)));
+    }
+  }
+}
+
+/**
+ * Runs one command through Tasks.Exec with FIFOs for stdio: readers are open before the shim
+ * opens the writers, Wait is issued before Start so no exit is missed, stdin is written after
+ * Start (the shim opens its end then), output is drained to the end even past the cap.
+ */
+export async function runExec(target: ExecTarget, request: ExecRequest): Promise<ExecResult> {
+  const { client, containerId, fifoDir, base } = target;
+  const { argv, options } = request;
+  if (options.signal?.aborted) throw options.signal.reason;
+  const started = Date.now();
+  const execId = newExecId();
+  const paths = {
+    stdin: options.stdin === undefined ? "" : join(fifoDir, `${execId}-in`),
+    stdout: join(fifoDir, `${execId}-out`),
+    stderr: join(fifoDir, `${execId}-err`),
+  };
+  const collector = new OutputCollector(options.maxOutputBytes, {
+    onStdout: options.onStdout,
+    onStderr: options.onStderr,
+  });
+  const streams: Socket[] = [];
+  using deadline = new ExecDeadline(options.timeoutMs, options.signal);
+  let created = false;
+  try {
+    await mkfifo([paths.stdout, paths.stderr, ...(paths.stdin ? [paths.stdin] : [])]);
+    const stdout = await openFifoReader(paths.stdout);
+    const stderr = await openFifoReader(paths.stderr);
+    streams.push(stdout, stderr);
+    const drained = Promise.all([
+      drain(stdout, (c) => collector.push("stdout", c)),
+      drain(stderr, (c) => collector.push("stderr", c)),
+    ]);
+
+    const spec: OciProcess = {
+      ...base,
+      args: argv,
+      env: mergeEnv(base.env, options.env, execId),
+      cwd: options.cwd ?? base.cwd,
+    };
+    await client.exec(containerId, execId, paths, {
+      type_url: processTypeUrl,
+      value: Buffer.from(JSON.stringify(spec)),
+    });
+    created = true;
+    const exited = client.wait(containerId, execId);
+    // An early rejection must not go unhandled while Start is in flight.
+    exited.catch(() => {});
+
+    let killing: Promise<void> | undefined;
+    const onDeadline = () => {
+      killing ??= killTree(target, execId, execId);
+    };
+    deadline.signal.addEventListener("abort", onDeadline, { once: true });
+    if (deadline.signal.aborted) onDeadline();
+
+    await client.startProcess(containerId, execId);
+    if (paths.stdin && options.stdin !== undefined) {
+      const data = typeof options.stdin === "string" ? Buffer.from(options.stdin) : options.stdin;
+      await writeFifo(paths.stdin, data);
+      await client.closeStdin(containerId, execId).catch(() => {});
+    }
+
+    const exitStatus = await exited;
+    await drained;
+    deadline.signal.removeEventListener("abort", onDeadline);
+    await killing;
+
+    if (deadline.abortedByCaller) throw deadline.callerReason;
+    const signal = signalForExitCode(exitStatus);
+    const result: ExecResult = {
+      exitCode: exitStatus,
+      stdout: collector.text("stdout"),
+      stderr: collector.text("stderr"),
+      timedOut: deadline.timedOut,
+      truncated: collector.truncated,
+      durationMs: Date.now() - started,
+    };
+    if (signal) result.signal = signal;
+    return result;
+  } finally {
+    for (const s of streams) s.destroy();
+    if (created) {
+      // Gone already when the task died with it.
+      await client.deleteProcess(containerId, execId).catch(() => {});
+    }
+    await Promise.all(
+      Object.values(paths)
+        .filter(Boolean)
+        .map((p) => rm(p, { force: true })),
+    );
+  }
+}
