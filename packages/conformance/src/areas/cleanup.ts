@@ -1,0 +1,107 @@
+import { setTimeout as delay } from "node:timers/promises";
+import { AgentRuntimeError } from "@cadre/agent-runtime-contract";
+import { describe, expect, it } from "vitest";
+import { expectErrorCode } from "../expect-error.js";
+import { startOrphanOwner } from "../orphan-owner.js";
+import { clampToLimits } from "../policy-values.js";
+import type { ConformanceContext } from "../suite-context.js";
+import { testLabelKey } from "../suite-context.js";
+import { conformanceTestNames } from "../test-names.js";
+
+const names = conformanceTestNames.cleanup;
+
+async function exists(ctx: ConformanceContext, id: string): Promise<boolean> {
+  try {
+    await ctx.provider.getSession(id);
+    return true;
+  } catch (error) {
+    if (AgentRuntimeError.isInstance(error) && error.code === "SESSION_NOT_FOUND") return false;
+    throw error;
+  }
+}
+
+/**
+ * reap() must return `id` unless something else removed the session first (another run's reap
+ * on a shared engine); either way it must be gone afterwards.
+ */
+async function expectReaped(ctx: ConformanceContext, id: string): Promise<void> {
+  const before = await exists(ctx, id);
+  const reaped = await ctx.provider.reap();
+  if (before) expect(reaped, "reap() returns the orphan's id").toContain(id);
+  await expectErrorCode(ctx.provider.getSession(id), "SESSION_NOT_FOUND");
+}
+
+export function registerCleanup(ctx: ConformanceContext): void {
+  describe("cleanup", () => {
+    const timeout = () => ctx.ms(120_000);
+
+    it(
+      names.noLeftoversAfterDestroy,
+      async (test) => {
+        if (!ctx.options.findBackendLeftovers)
+          test.skip("no findBackendLeftovers option was given");
+        const labels = { [testLabelKey]: ctx.token("leftovers") };
+        const id = await ctx.start({ labels });
+        await ctx.provider.exec(id, ["sh", "-c", "echo data > /tmp/some-file"]);
+        expect(await ctx.leftovers(labels), "the backend holds the live session").not.toEqual([]);
+        await ctx.destroy(id);
+        expect(await ctx.leftovers(labels)).toEqual([]);
+        expect(await ctx.listedIds(labels)).toEqual([]);
+      },
+      timeout(),
+    );
+
+    it(
+      names.reapKilledOwner,
+      async (test) => {
+        const module = ctx.options.providerModule;
+        if (!module) test.skip("no providerModule option was given");
+        const labels = { [testLabelKey]: ctx.token("orphan") };
+        const owner = await startOrphanOwner(module!, ctx.policy({ labels }), ctx.ms(60_000));
+        ctx.track(owner.sessionId);
+        await owner.kill();
+        expect(await ctx.listedIds(labels), "the orphan is listed").toEqual([owner.sessionId]);
+        await expectReaped(ctx, owner.sessionId);
+        expect(await ctx.listedIds(labels)).toEqual([]);
+        expect(await ctx.leftovers(labels)).toEqual([]);
+      },
+      timeout(),
+    );
+
+    it(
+      names.reapSparesLiveOwner,
+      async () => {
+        const id = await ctx.start();
+        const reaped = await ctx.provider.reap();
+        expect(reaped).not.toContain(id);
+        expect((await ctx.provider.getSession(id)).state).toBe("running");
+      },
+      timeout(),
+    );
+
+    it(
+      names.reapExpired,
+      async (test) => {
+        if (!ctx.enforced("ttlMs")) test.skip("ttlMs is not enforced");
+        const labels = { [testLabelKey]: ctx.token("expired") };
+        const ttl = clampToLimits(ctx, "ttlMs", ctx.ms(1_500));
+        const owner = await ctx.options.createProvider();
+        let id: string;
+        try {
+          id = await owner.startSession(ctx.policy({ labels, ttlMs: ttl }));
+          ctx.track(id);
+        } finally {
+          // Closing releases the owner's TTL timer: only reap() can remove the session now.
+          await owner.close?.();
+        }
+        const info = await ctx.provider.getSession(id);
+        const wait = Date.parse(info.expiresAt ?? info.createdAt) - Date.now() + 50;
+        // The condition is the wall clock itself, so waiting for it is not a race.
+        if (wait > 0) await delay(wait);
+        await expectReaped(ctx, id);
+        expect(await ctx.leftovers(labels)).toEqual([]);
+      },
+      timeout(),
+    );
+  });
+}

@@ -1,0 +1,16 @@
+import { describe, expect, it } from "vitest";
+import type { ConformanceContext } from "../suite-context.js";
+import { conformanceTestNames } from "../test-names.js";
+
+export function registerLeakCheck(ctx: ConformanceContext): void {
+  describe("leaks", () => {
+    it(
+      conformanceTestNames.leaks.final,
+      async () => {
+        expect(await ctx.listedIds(), "sessions listed with this run's label").toEqual([]);
+        expect(await ctx.leftovers(), "backend objects with this run's label").toEqual([]);
+      },
+      ctx.ms(60_000),
+    );
+  });
+}

@@ -1,0 +1,10 @@
+export {
+  describeWhenAvailable,
+  engineUnavailableReason,
+  isCi,
+} from "./availability.js";
+export type { ConformanceOptions } from "./options.js";
+export { forkProbeArgv, lingeringTreeArgv, listProcessesArgv, memoryHogArgv } from "./probes.js";
+export { conformanceSuiteTitle, runConformance } from "./run-conformance.js";
+export { runLabelKey, testLabelKey } from "./suite-context.js";
+export { type ConformanceArea, conformanceTestNames } from "./test-names.js";

@@ -1,0 +1,41 @@
+import { afterAll, afterEach, beforeAll } from "vitest";
+import { registerCleanup } from "./areas/cleanup.js";
+import { registerConcurrency } from "./areas/concurrency.js";
+import { registerEnforcement } from "./areas/enforcement.js";
+import { registerExec } from "./areas/exec.js";
+import { registerIsolation } from "./areas/isolation.js";
+import { registerLeakCheck } from "./areas/leaks.js";
+import { registerLifecycle } from "./areas/lifecycle.js";
+import { registerPolicy } from "./areas/policy.js";
+import { registerReport } from "./areas/report.js";
+import { describeWhenAvailable } from "./availability.js";
+import type { ConformanceOptions } from "./options.js";
+import { ConformanceContext } from "./suite-context.js";
+
+/** Title of the top-level describe block runConformance() registers. */
+export function conformanceSuiteTitle(name: string): string {
+  return `conformance: ${name}`;
+}
+
+/**
+ * Registers the conformance suite for one provider with vitest: call it at the top level of a
+ * test file. Tests run in order; the last one checks that nothing of this run is left behind.
+ */
+export function runConformance(options: ConformanceOptions): void {
+  describeWhenAvailable(conformanceSuiteTitle(options.name), options.unavailableReason, () => {
+    const ctx = new ConformanceContext(options);
+    beforeAll(() => ctx.setUp(), ctx.ms(60_000));
+    afterEach(() => ctx.destroyPerTest(), ctx.ms(60_000));
+    afterAll(() => ctx.tearDown(), ctx.ms(60_000));
+
+    registerReport(ctx);
+    registerLifecycle(ctx);
+    registerExec(ctx);
+    registerPolicy(ctx);
+    registerEnforcement(ctx);
+    registerIsolation(ctx);
+    registerConcurrency(ctx);
+    registerCleanup(ctx);
+    registerLeakCheck(ctx);
+  });
+}

@@ -1,0 +1,101 @@
+import type { PolicyField } from "@cadre/agent-runtime-contract";
+
+/**
+ * Titles of the suite's tests, by area. Tests are registered under
+ * `conformance: <name>` > `<area>` > `<title>`. The self-test and providers' own tests may refer
+ * to these constants instead of copying the strings.
+ */
+export const conformanceTestNames = {
+  lifecycle: {
+    startRunning: "startSession returns an id that getSession reports as running [MUST]",
+    execRuns: "exec runs a command in a running session [MUST]",
+    sessionInfo: "getSession reports state, policy, labels and createdAt [MUST]",
+    stopStops: "stopSession stops the session and exec then fails with SESSION_NOT_RUNNING [MUST]",
+    stopTwice: "stopSession twice resolves both times [MUST]",
+    stopUnknown: "stopSession on an unknown well-formed id resolves [MUST]",
+    destroyRunning:
+      "destroySession removes a running session: getSession gives SESSION_NOT_FOUND [MUST]",
+    destroyStopped: "destroySession removes a stopped session [MUST]",
+    destroyTwice: "destroySession twice resolves and the session stays gone [MUST]",
+    destroyUnknown: "destroySession on an unknown well-formed id resolves [MUST]",
+    execAfterDestroy: "exec after destroySession fails with SESSION_NOT_FOUND [MUST]",
+    listReportsState:
+      "listSessions reports each session with its state, and drops destroyed ones [MUST]",
+    listFilters: "listSessions filters by labels [MUST]",
+    listFromBackend:
+      "a second provider instance lists the same sessions (state lives in the backend) [MUST]",
+  },
+  exec: {
+    exitCodes: "exit codes 0, 3 and 255 come back as results [MUST]",
+    stdoutStderrApart: "stdout and stderr are kept apart, also when interleaved [MUST]",
+    callbacksApart:
+      "onStdout and onStderr receive exactly the kept bytes of their own stream [MUST]",
+    streaming: "onStdout receives output before the command ends [MUST]",
+    env: "exec env reaches the command and wins over policy.env [MUST]",
+    cwd: "cwd sets the working directory [MUST]",
+    stdinText: "stdin text reaches the command, then EOF [MUST]",
+    stdinAbsent: "without stdin the command reads EOF at once [MUST]",
+    binaryRoundTrip:
+      "binary stdin comes back byte for byte through cat (2 MiB, every byte value) [MUST]",
+    invalidUtf8:
+      "output that is not valid UTF-8 decodes with U+FFFD and does not break the result [MUST]",
+    largeOutput: "several MB of output arrive intact and in order [MUST]",
+    noShell: "argv reaches the program literally, without a shell ($HOME ; * quotes) [MUST]",
+    missingProgram: "a program that does not exist gives a non-zero result, not a crash [MUST]",
+    missingProgram127: "a program that does not exist gives exit code 127 [SHOULD]",
+    timeout: "a timeout ends the command with timedOut and leaves no process behind [MUST]",
+    abort: "an abort rejects with the signal's reason and leaves no process behind [MUST]",
+    outputCapEndless:
+      "maxOutputBytes caps an endless writer: truncated, kept bytes within the cap [MUST]",
+    outputCapDrains: "past maxOutputBytes the output is drained, so the command finishes [MUST]",
+    outputCapShared: "maxOutputBytes caps stdout and stderr together [MUST]",
+    parallel: "parallel execs in one session each get their own result [MUST]",
+  },
+  policy: {
+    invalidPaths:
+      "a bad policy gives POLICY_INVALID naming every bad path, and creates nothing [MUST]",
+    notAnObject: "a policy that is not an object gives POLICY_INVALID [MUST]",
+    unknownFields:
+      "unknown fields give CAPABILITY_MISMATCH listing each, and create nothing [MUST]",
+    allListed: "every unsupported field of one policy is listed in unsupportedPolicies [MUST]",
+    isolationAbove: "minimumIsolation above the provider's level gives CAPABILITY_MISMATCH [MUST]",
+    isolationEqual: "minimumIsolation at the provider's own level is accepted [MUST]",
+    badArgv: "an empty argv, non-string items and NUL bytes give POLICY_INVALID [MUST]",
+    badExecOptions: "malformed exec options give POLICY_INVALID [MUST]",
+    badSessionIds: "malformed and unknown session ids give SESSION_NOT_FOUND [MUST]",
+  },
+  enforcement: {
+    probe: (field: PolicyField) => `${field}: enforced as reported (adversarial probe) [MUST]`,
+    refused: (field: PolicyField) =>
+      `${field}: not enforced, so it is refused with CAPABILITY_MISMATCH and nothing is created [MUST]`,
+    missingImage:
+      "an image that does not exist fails with a typed error and creates nothing [MUST]",
+  },
+  isolation: {
+    files: "a file written in one session is not visible in another [MUST]",
+    processes: "the processes of one session are not visible in another [MUST]",
+  },
+  concurrency: {
+    manySessions: "concurrent sessions, each with parallel execs, all get correct results [MUST]",
+  },
+  cleanup: {
+    noLeftoversAfterDestroy: "after destroySession the backend holds nothing of the session [MUST]",
+    reapKilledOwner: "reap removes the session of an owner killed with SIGKILL [MUST]",
+    reapSparesLiveOwner: "reap leaves the sessions of a live owner alone [MUST]",
+    reapExpired: "reap removes a session whose ttlMs ran out after its owner closed [MUST]",
+  },
+  report: {
+    schema: "capabilities() parses with capabilityReportSchema [MUST]",
+    providerId: "the report's providerId equals provider.id [MUST]",
+    specificationVersion: 'specificationVersion is "isolation-provider/v1" [MUST]',
+    noAdvisory: "no field is merely advisory (advisory mode is not conformant) [MUST]",
+    ttlFeature: "features.ttl agrees with policy.ttlMs [SHOULD]",
+    persistent: "features.persistentSessions is true [SHOULD]",
+    doctor: "doctor() reports ready for this provider [SHOULD]",
+  },
+  leaks: {
+    final: "no session or backend object of this run is left [MUST]",
+  },
+} as const;
+
+export type ConformanceArea = keyof typeof conformanceTestNames;
