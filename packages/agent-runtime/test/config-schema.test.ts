@@ -37,6 +37,8 @@ describe("isolation config schema", () => {
           namespace: "cadre",
           runtime: "io.containerd.kata.v2",
           runtimeOptions: { ConfigPath: "/etc/kata/configuration.toml" },
+          fifoDir: "/run/cadre/kata",
+          shimSearchPath: ["/usr/local/bin"],
           runtimePath: "/usr/bin/kata-runtime",
           image: "docker.io/library/busybox:1",
           unsafeUseStandInShim: false,

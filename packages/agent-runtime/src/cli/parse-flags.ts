@@ -3,13 +3,17 @@ import { UsageError } from "./usage-error.js";
 
 export type FlagSpec = NonNullable<ParseArgsConfig["options"]>;
 
+export type ParsedFlags<T extends FlagSpec> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: T; strict: true; allowPositionals: boolean }>
+>;
+
 /** util.parseArgs with its errors turned into usage errors for this command. */
 export function parseFlags<T extends FlagSpec>(
   args: string[],
   options: T,
   command: string,
   allowPositionals = false,
-) {
+): ParsedFlags<T> {
   try {
     return parseArgs({ args, options, strict: true, allowPositionals });
   } catch (error) {

@@ -3,7 +3,7 @@ import type { IsolationPolicy, IsolationProvider } from "@cadre/agent-runtime-co
 import { createProvider } from "../providers/create-provider.js";
 import { selectBestProvider } from "../providers/select-best.js";
 import { describeError, progress } from "./output.js";
-import { parseFlags } from "./parse-flags.js";
+import { type ParsedFlags, parseFlags } from "./parse-flags.js";
 import {
   configFromFlags,
   defaultConfigFor,
@@ -90,7 +90,7 @@ export async function runCommand(args: string[]): Promise<number> {
 }
 
 function buildRequest(
-  values: ReturnType<typeof parseFlags<typeof flagSpec>>["values"],
+  values: ParsedFlags<typeof flagSpec>["values"],
   argv: string[],
 ): RunRequest {
   const policy: IsolationPolicy = {};

@@ -90,8 +90,6 @@ export const dockerConfigSchema = z
   })
   .describe("Options of the Docker provider (`@cadre/agent-runtime-provider-docker`).");
 
-const jsonScalar = z.union([z.string(), z.number(), z.boolean()]);
-
 export const kataConfigSchema = z
   .strictObject({
     address: z
@@ -117,7 +115,15 @@ export const kataConfigSchema = z
       .optional()
       .describe("containerd runtime name. Default: `io.containerd.kata.v2`."),
     runtimeOptions: z
-      .record(z.string().min(1), jsonScalar)
+      .strictObject({
+        BinaryName: absolutePath.optional().describe("runc-family shims: the OCI runtime binary."),
+        Root: absolutePath.optional().describe("runc-family shims: the runtime's state directory."),
+        SystemdCgroup: z
+          .boolean()
+          .optional()
+          .describe("runc-family shims: cgroups through systemd."),
+        ConfigPath: absolutePath.optional().describe("Kata's shim: its configuration.toml."),
+      })
       .optional()
       .describe(
         'Options passed to the runtime\'s shim, e.g. `{ "ConfigPath": "/etc/kata/configuration.toml" }`.',
@@ -126,6 +132,22 @@ export const kataConfigSchema = z
       .optional()
       .describe("Path of `kata-runtime`; when set, `doctor` runs `kata-runtime check` with it."),
     image: imageReference.optional().describe("Image of sessions whose policy names none."),
+    fifoDir: absolutePath
+      .optional()
+      .describe("Directory of the per-session stdio FIFOs. Default: `/run/cadre/kata`."),
+    snapshotter: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, { message: "must be a containerd snapshotter name" })
+      .optional()
+      .describe("containerd snapshotter of the session root filesystems. Default: `overlayfs`."),
+    cgroupParent: absolutePath
+      .optional()
+      .describe("cgroup under which each session's cgroup is created. Default: `/cadre`."),
+    shimSearchPath: z
+      .array(absolutePath)
+      .max(64)
+      .optional()
+      .describe("Where `doctor` looks for the shim binary. Default: containerd's own PATH."),
     unsafeUseStandInShim: z
       .boolean()
       .optional()

@@ -1,0 +1,79 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { assertBuilt, finished, outputContains, runCli, startCli } from "./helpers/cli.js";
+import { containersWithLabel, dockerUnavailableReason, testImage } from "./helpers/docker.js";
+
+const unavailable = await dockerUnavailableReason();
+const inCi = process.env.CI === "true";
+const labelKey = "cadre-cli-test";
+const runLabel = randomUUID();
+
+// Outside CI a laptop without Docker skips these tests with the reason; under CI=true the
+// reachability test below fails instead, so a missing engine never passes as green.
+describe("cadre-runtime with Docker", () => {
+  it("finds the Docker Engine (required under CI=true)", (context) => {
+    if (unavailable && !inCi) context.skip(unavailable);
+    expect(unavailable).toBeUndefined();
+  });
+
+  describe.skipIf(unavailable !== undefined)("run against docker (runc)", () => {
+    beforeAll(() => assertBuilt());
+    afterAll(async () => {
+      // Nothing of this run may be left, whatever happened in the tests.
+      expect(await containersWithLabel(labelKey, runLabel)).toEqual([]);
+    });
+
+    const dockerArgs = (label: string) => [
+      "run",
+      "--provider",
+      "docker",
+      "--runtime",
+      "runc",
+      "--image",
+      testImage,
+      "--label",
+      `${labelKey}=${runLabel}`,
+      "--label",
+      `cadre-cli-case=${label}`,
+    ];
+
+    it("streams output, exits with the command's code and removes the container", async () => {
+      const result = await runCli([
+        ...dockerArgs("exit"),
+        "--memory",
+        "64m",
+        "--pids",
+        "64",
+        "--network",
+        "none",
+        "--read-only",
+        "--",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 5",
+      ]);
+      expect(result.stderr).toMatch(/provider docker \(runc\), isolation "container"/);
+      expect(result.code).toBe(5);
+      expect(result.stdout).toBe("out\n");
+      expect(result.stderr).toContain("err\n");
+      expect(await containersWithLabel("cadre-cli-case", "exit")).toEqual([]);
+    });
+
+    it("removes the container when interrupted with SIGINT mid-command (exit 130)", async () => {
+      const child = startCli([
+        ...dockerArgs("sigint"),
+        "--",
+        "sh",
+        "-c",
+        "echo started; sleep 120",
+      ]);
+      const done = finished(child);
+      await outputContains(child, "started");
+      expect(await containersWithLabel("cadre-cli-case", "sigint")).toHaveLength(1);
+      child.kill("SIGINT");
+      const result = await done;
+      expect(result.code).toBe(130);
+      expect(await containersWithLabel("cadre-cli-case", "sigint")).toEqual([]);
+    });
+  });
+});
