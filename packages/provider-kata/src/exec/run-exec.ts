@@ -4,6 +4,7 @@ import type { Socket } from "node:net";
 import type { ExecRequest, ExecResult } from "@cadre/agent-runtime-contract";
 import { ExecDeadline, OutputCollector, signalForExitCode } from "@cadre/agent-runtime-provider-utils";
 import type { ContainerdClient } from "../containerd/client.js";
+import { grpcDetails } from "../containerd/grpc-errors.js";
 import { openFifoReader, writeFifo } from "../io/fifo-stream.js";
 import { mkfifo } from "../io/mkfifo.js";
 import type { OciProcess } from "../spec/oci-types.js";
@@ -37,6 +38,14 @@ function drain(stream: Socket, onChunk: (chunk: Buffer) => void): Promise<void> 
     stream.on("close", resolve);
     stream.on("error", resolve);
   });
+}
+
+/** 127 when the program does not exist, 126 when it cannot be executed, else undefined. */
+function startFailure(error: unknown): number | undefined {
+  const text = grpcDetails(error);
+  if (/executable file not found|no such file or directory/i.test(text)) return 127;
+  if (/permission denied|exec format error/i.test(text)) return 126;
+  return undefined;
 }
 
 /** Starts a process in the task; resolves with its exit status once it has exited and been deleted. */
@@ -128,7 +137,21 @@ export async function runExec(target: ExecTarget, request: ExecRequest): Promise
     deadline.signal.addEventListener("abort", onDeadline, { once: true });
     if (deadline.signal.aborted) onDeadline();
 
-    await client.startProcess(containerId, execId);
+    try {
+      await client.startProcess(containerId, execId);
+    } catch (error) {
+      const notStarted = startFailure(error);
+      if (!notStarted) throw error;
+      // A shell would answer 127 / 126 too: a missing program is a result, not an engine error.
+      return {
+        exitCode: notStarted,
+        stdout: "",
+        stderr: `${argv[0]}: ${grpcDetails(error)}\n`,
+        timedOut: false,
+        truncated: false,
+        durationMs: Date.now() - started,
+      };
+    }
     if (paths.stdin && options.stdin !== undefined) {
       const data = typeof options.stdin === "string" ? Buffer.from(options.stdin) : options.stdin;
       await writeFifo(paths.stdin, data);

@@ -1,0 +1,74 @@
+import { ContainerdClient } from "../../src/containerd/client.js";
+import { SessionDirectories } from "../../src/io/session-dir.js";
+import type { KataProviderOptions } from "../../src/options.js";
+
+/** The private containerd of scripts/services.sh (docs/test-services.md). */
+export const containerdAddress = process.env.CADRE_CONTAINERD_ADDRESS ?? "/run/cadre-test/containerd.sock";
+export const testImage = process.env.CADRE_TEST_IMAGE ?? "docker.io/cadre-test/busybox:1";
+export const testImageArchive = "/var/lib/cadre-test/busybox.tar";
+export const fifoDir = "/run/cadre-test/kata-fifo";
+export const shimDir = "/var/lib/cadre-test/shim-bin";
+export const runscBinary = `${shimDir}/runsc-cadre`;
+export const namespace = "cadre";
+
+export type Variant = "kata-stand-in" | "runc" | "runsc";
+
+/** The provider options of each way CI drives the containerd path. */
+export function variantOptions(variant: Variant): KataProviderOptions {
+  const common = { address: containerdAddress, namespace, image: testImage, fifoDir, shimSearchPath: [shimDir] };
+  switch (variant) {
+    case "kata-stand-in":
+      return { ...common, runtime: "io.containerd.kata.v2", unsafeUseStandInShim: true };
+    case "runc":
+      return { ...common, runtime: "io.containerd.runc.v2" };
+    case "runsc":
+      return { ...common, runtime: "io.containerd.runc.v2", runtimeOptions: { BinaryName: runscBinary } };
+  }
+}
+
+/** Why containerd cannot be used here, or undefined when it answers. */
+export async function containerdUnavailableReason(): Promise<string | undefined> {
+  const client = new ContainerdClient({ address: containerdAddress, namespace });
+  try {
+    await client.version(5000);
+    await client.getImage(testImage);
+    return undefined;
+  } catch (error) {
+    return `containerd at ${containerdAddress} with image ${testImage} is not usable (${(error as Error).message}); run scripts/services.sh up as root`;
+  } finally {
+    client.close();
+  }
+}
+
+function hasLabels(labels: Record<string, string> | undefined, wanted: Record<string, string>): boolean {
+  return Object.entries(wanted).every(([k, v]) => labels?.[k] === v);
+}
+
+/**
+ * Every backend object still carrying all of `wanted`, read from containerd directly (not through
+ * the provider): containers (and so their tasks), snapshots, leases, and FIFO directories.
+ */
+export async function findBackendLeftovers(wanted: Record<string, string>): Promise<string[]> {
+  const client = new ContainerdClient({ address: containerdAddress, namespace });
+  try {
+    const out: string[] = [];
+    for (const c of await client.listContainers()) {
+      if (!hasLabels(c.labels, wanted)) continue;
+      out.push(`container ${c.id}`);
+      await client.getProcess(c.id).then(
+        () => out.push(`task ${c.id}`),
+        () => {},
+      );
+    }
+    for (const s of await client.listSnapshots("overlayfs")) {
+      if (hasLabels(s.labels, wanted)) out.push(`snapshot ${s.name}`);
+    }
+    for (const l of await client.listLeases()) {
+      if (hasLabels(l.labels, wanted)) out.push(`lease ${l.id}`);
+    }
+    for (const d of await new SessionDirectories(fifoDir).find(wanted)) out.push(`fifo dir ${d}`);
+    return out;
+  } finally {
+    client.close();
+  }
+}
