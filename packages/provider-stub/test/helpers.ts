@@ -9,21 +9,30 @@ import { createStubProvider, type StubProvider, type StubProviderOptions } from 
  * session in that directory is destroyed (which also kills its processes) and the directory goes.
  */
 export function useStubProviders() {
-  const created: Array<{ provider: StubProvider; stateDir: string }> = [];
+  const providers: StubProvider[] = [];
+  const stateDirs: string[] = [];
 
   afterEach(async () => {
-    for (const { provider, stateDir } of created.splice(0)) {
-      for (const session of await provider.listSessions())
+    for (const provider of providers.splice(0)) {
+      for (const session of await provider.listSessions()) {
         await provider.destroySession(session.id);
+      }
       await provider.close();
+    }
+    for (const stateDir of stateDirs.splice(0)) {
       await rm(stateDir, { recursive: true, force: true });
     }
   });
 
   return async (options: StubProviderOptions = {}): Promise<StubProvider> => {
-    const stateDir = options.stateDir ?? (await mkdtemp(join(tmpdir(), "cadre-stub-test-")));
+    let stateDir = options.stateDir;
+    if (stateDir === undefined) {
+      // Registered before the provider exists, so a test of bad options leaves no directory.
+      stateDir = await mkdtemp(join(tmpdir(), "cadre-stub-test-"));
+      stateDirs.push(stateDir);
+    }
     const provider = createStubProvider({ ...options, stateDir });
-    created.push({ provider, stateDir });
+    providers.push(provider);
     return provider;
   };
 }
