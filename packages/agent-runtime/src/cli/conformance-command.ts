@@ -52,9 +52,9 @@ export async function conformanceCommand(args: string[]): Promise<number> {
   const settings: ConformanceSettings = {
     name: suiteName(config),
     config,
-    image: values.image ?? config.docker?.image ?? config.kata?.image,
   };
-  if (config.provider !== "docker" && config.provider !== "kata") delete settings.image;
+  const image = values.image ?? suiteImage(config);
+  if (image) settings.image = image;
   process.env[conformanceSettingsEnv] = JSON.stringify(settings);
 
   progress(`running the conformance suite against ${settings.name}; this takes a while`);
@@ -74,6 +74,21 @@ export async function conformanceCommand(args: string[]): Promise<number> {
     );
   }
   return ok ? 0 : 1;
+}
+
+/**
+ * The suite needs the image its sessions use; without --image it is the config's, else the
+ * provider's documented default (the providers do not export it).
+ */
+const providerDefaultImages: Partial<Record<ParsedIsolationConfig["provider"], string>> = {
+  docker: "cadre-test/busybox:1",
+  kata: "docker.io/library/busybox:latest",
+};
+
+function suiteImage(config: ParsedIsolationConfig): string | undefined {
+  if (config.provider === "docker") return config.docker?.image ?? providerDefaultImages.docker;
+  if (config.provider === "kata") return config.kata?.image ?? providerDefaultImages.kata;
+  return undefined;
 }
 
 function suiteName(config: ParsedIsolationConfig): string {

@@ -89,10 +89,7 @@ export async function runCommand(args: string[]): Promise<number> {
   }
 }
 
-function buildRequest(
-  values: ParsedFlags<typeof flagSpec>["values"],
-  argv: string[],
-): RunRequest {
+function buildRequest(values: ParsedFlags<typeof flagSpec>["values"], argv: string[]): RunRequest {
   const policy: IsolationPolicy = {};
   if (values.memory !== undefined) policy.memory = parseSize(values.memory, "--memory", cmd);
   if (values.cpu !== undefined) policy.cpu = parsePositiveNumber(values.cpu, "--cpu", cmd, false);

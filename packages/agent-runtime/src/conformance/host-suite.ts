@@ -3,6 +3,7 @@
 import { runConformance } from "@cadre/agent-runtime-conformance";
 import type { ParsedIsolationConfig } from "../config/parse.js";
 import { createProvider } from "../providers/create-provider.js";
+import { dockerContainersWithLabels } from "./docker-leftovers.js";
 import { readConformanceSettings } from "./settings.js";
 
 const settings = readConformanceSettings();
@@ -13,6 +14,10 @@ runConformance({
   image: settings.image,
   unavailableReason: await unavailableReason(settings.config),
   providerModule: new URL("./provider-module.js", import.meta.url).href,
+  findBackendLeftovers:
+    settings.config.provider === "docker"
+      ? (labels) => dockerContainersWithLabels(settings.config.docker, labels)
+      : undefined,
 });
 
 /** Why the provider cannot run here, from its own doctor(); undefined when it is ready. */
