@@ -1,0 +1,152 @@
+import {
+  type CapabilityReport,
+  checkPolicy,
+  type ExecOptions,
+  type ExecResult,
+  type IsolationPolicy,
+  parseExecRequest,
+  SessionNotRunningError,
+  type SessionOptions,
+} from "@cadre/agent-runtime-contract";
+import { DelegatingProvider } from "./delegating-provider.js";
+
+/**
+ * Broken 1: reports networkIsolation as enforced and accepts `networkIsolation: true`, but the
+ * session runs on the host's network like every stub session (a silent downgrade).
+ */
+export class ClaimsNetworkIsolation extends DelegatingProvider {
+  override async capabilities(): Promise<CapabilityReport> {
+    const report = await super.capabilities();
+    return {
+      ...report,
+      policy: {
+        ...report.policy,
+        networkIsolation: { enforced: true, mechanism: "claimed, never applied (broken fixture)" },
+      },
+    };
+  }
+
+  override async startSession(policy: IsolationPolicy, options?: SessionOptions): Promise<string> {
+    checkPolicy(policy, await this.capabilities());
+    const { networkIsolation: _dropped, ...rest } = policy;
+    return super.startSession(rest, options);
+  }
+}
+
+/**
+ * Broken 2: at the deadline it returns a timed-out result but abandons the command instead of
+ * killing it. (The abandoned command is killed when its session goes, so the host stays clean.)
+ */
+export class AbandonsOnTimeout extends DelegatingProvider {
+  private readonly abandoned = new Map<string, AbortController[]>();
+
+  override async exec(
+    sessionId: string,
+    argv: string[],
+    options: ExecOptions = {},
+  ): Promise<ExecResult> {
+    parseExecRequest(argv, options, this.id);
+    const { timeoutMs, ...rest } = options;
+    if (timeoutMs === undefined) return super.exec(sessionId, argv, options);
+
+    const started = Date.now();
+    const chunks = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
+    const controller = new AbortController();
+    const list = this.abandoned.get(sessionId) ?? [];
+    list.push(controller);
+    this.abandoned.set(sessionId, list);
+    const running = super.exec(sessionId, argv, {
+      ...rest,
+      signal: rest.signal ? AbortSignal.any([rest.signal, controller.signal]) : controller.signal,
+      onStdout: (c) => {
+        chunks.stdout.push(Buffer.from(c));
+        rest.onStdout?.(c);
+      },
+      onStderr: (c) => {
+        chunks.stderr.push(Buffer.from(c));
+        rest.onStderr?.(c);
+      },
+    });
+    running.catch(() => undefined);
+
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<ExecResult>((resolve) => {
+      timer = setTimeout(() => {
+        const kept = [...chunks.stdout, ...chunks.stderr].reduce((n, c) => n + c.length, 0);
+        resolve({
+          exitCode: 137,
+          signal: "SIGKILL",
+          stdout: Buffer.concat(chunks.stdout).toString("utf8"),
+          stderr: Buffer.concat(chunks.stderr).toString("utf8"),
+          timedOut: true,
+          truncated: rest.maxOutputBytes !== undefined && kept >= rest.maxOutputBytes,
+          durationMs: Date.now() - started,
+        });
+      }, timeoutMs);
+    });
+    try {
+      return await Promise.race([running, deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  override async stopSession(sessionId: string): Promise<void> {
+    this.release(sessionId);
+    await super.stopSession(sessionId);
+  }
+
+  override async destroySession(sessionId: string): Promise<void> {
+    this.release(sessionId);
+    await super.destroySession(sessionId);
+  }
+
+  override async close(): Promise<void> {
+    for (const id of [...this.abandoned.keys()]) this.release(id);
+    await super.close();
+  }
+
+  private release(sessionId: string): void {
+    for (const controller of this.abandoned.get(sessionId) ?? []) controller.abort();
+    this.abandoned.delete(sessionId);
+  }
+}
+
+/** Broken 3: destroySession only stops the session; its directory and record stay behind. */
+export class LeaksOnDestroy extends DelegatingProvider {
+  override async destroySession(sessionId: string): Promise<void> {
+    await super.stopSession(sessionId);
+  }
+}
+
+/** Broken 4: stderr goes into stdout, in arrival order, like an exec without demultiplexing. */
+export class MixesStderrIntoStdout extends DelegatingProvider {
+  override async exec(
+    sessionId: string,
+    argv: string[],
+    options: ExecOptions = {},
+  ): Promise<ExecResult> {
+    const merged: Buffer[] = [];
+    const toStdout = (c: Uint8Array) => {
+      merged.push(Buffer.from(c));
+      options.onStdout?.(c);
+    };
+    const result = await super.exec(sessionId, argv, {
+      ...options,
+      onStdout: toStdout,
+      onStderr: toStdout,
+    });
+    return { ...result, stdout: Buffer.concat(merged).toString("utf8"), stderr: "" };
+  }
+}
+
+/** Broken 5: a second stopSession on a stopped session throws instead of resolving. */
+export class StopNotIdempotent extends DelegatingProvider {
+  override async stopSession(sessionId: string): Promise<void> {
+    const info = await this.getSession(sessionId).catch(() => undefined);
+    if (info && info.state !== "running") {
+      throw new SessionNotRunningError(sessionId, info.state, { providerId: this.id });
+    }
+    await super.stopSession(sessionId);
+  }
+}

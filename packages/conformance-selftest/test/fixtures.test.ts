@@ -1,0 +1,101 @@
+import { conformanceTestNames as names } from "@cadre/agent-runtime-conformance";
+import { beforeAll, describe, expect, it } from "vitest";
+import { type FixtureRun, runFixture } from "../src/run-fixture.js";
+
+/**
+ * Each fixture wraps the real stub and breaks one thing. The list is exactly the conformance
+ * tests that must fail for it: every one of them fails, and no other test does.
+ */
+const fixtures: Array<{ file: string; breaks: string; expectedFailures: string[] }> = [
+  {
+    file: "healthy.conformance.ts",
+    breaks: "nothing (the real stub)",
+    expectedFailures: [],
+  },
+  {
+    file: "broken-network-isolation-claimed.conformance.ts",
+    breaks: "accepts networkIsolation: true and claims it is enforced, without enforcing it",
+    expectedFailures: [names.enforcement.probe("networkIsolation")],
+  },
+  {
+    file: "broken-timeout-abandons.conformance.ts",
+    breaks: "returns at the deadline without killing the command",
+    expectedFailures: [names.exec.timeout],
+  },
+  {
+    file: "broken-destroy-leaks.conformance.ts",
+    breaks: "destroySession only stops: the session directory and record stay",
+    expectedFailures: [
+      names.lifecycle.destroyRunning,
+      names.lifecycle.destroyStopped,
+      names.lifecycle.destroyTwice,
+      names.lifecycle.execAfterDestroy,
+      names.lifecycle.listReportsState,
+      names.concurrency.manySessions,
+      names.cleanup.noLeftoversAfterDestroy,
+      names.leaks.final,
+    ],
+  },
+  {
+    file: "broken-stderr-mixed.conformance.ts",
+    breaks: "stderr is delivered as stdout",
+    expectedFailures: [
+      names.exec.stdoutStderrApart,
+      names.exec.callbacksApart,
+      // Both write a line to stderr and check that it arrives there.
+      names.exec.parallel,
+      names.concurrency.manySessions,
+    ],
+  },
+  {
+    file: "broken-stop-not-idempotent.conformance.ts",
+    breaks: "a second stopSession throws SESSION_NOT_RUNNING",
+    expectedFailures: [names.lifecycle.stopTwice],
+  },
+];
+
+const runs = new Map<string, FixtureRun>();
+
+beforeAll(async () => {
+  // The fixtures are independent (one state directory each): run them at once.
+  const results = await Promise.all(fixtures.map((f) => runFixture(f.file)));
+  fixtures.forEach((f, i) => runs.set(f.file, results[i]!));
+});
+
+describe.each(fixtures)("$file: breaks $breaks", ({ file, expectedFailures }) => {
+  const run = () => runs.get(file)!;
+  const titles = (status: string) =>
+    run()
+      .tests.filter((t) => t.status === status)
+      .map((t) => t.title)
+      .sort();
+
+  it("loads and runs without errors outside tests", () => {
+    expect(run().fileErrors).toEqual([]);
+    expect(run().tests.length, run().output).toBeGreaterThan(0);
+  });
+
+  it("fails exactly the tests meant to catch it", () => {
+    expect(titles("failed"), run().output).toEqual([...expectedFailures].sort());
+    expect(run().exitCode).toBe(expectedFailures.length === 0 ? 0 : 1);
+  });
+
+  it("runs the whole suite: at least 40 tests pass or fail, the rest are skipped", () => {
+    const ran = run().tests.filter((t) => t.status === "passed" || t.status === "failed");
+    expect(ran.length).toBeGreaterThanOrEqual(40);
+  });
+});
+
+describe("the suite's test names", () => {
+  it("are unique, so a fixture's expected failures name exactly one test each", () => {
+    const all = runs.get("healthy.conformance.ts")!.tests.map((t) => t.title);
+    expect(new Set(all).size).toBe(all.length);
+  });
+
+  it("every expected failure names a test the suite registers", () => {
+    const all = new Set(runs.get("healthy.conformance.ts")!.tests.map((t) => t.title));
+    for (const fixture of fixtures) {
+      for (const title of fixture.expectedFailures) expect(all, title).toContain(title);
+    }
+  });
+});
