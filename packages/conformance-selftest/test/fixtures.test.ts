@@ -59,7 +59,7 @@ const runs = new Map<string, FixtureRun>();
 beforeAll(async () => {
   // The fixtures are independent (one state directory each): run them at once.
   const results = await Promise.all(fixtures.map((f) => runFixture(f.file)));
-  fixtures.forEach((f, i) => runs.set(f.file, results[i]!));
+  for (const [i, f] of fixtures.entries()) runs.set(f.file, results[i]!);
 });
 
 describe.each(fixtures)("$file: breaks $breaks", ({ file, expectedFailures }) => {
