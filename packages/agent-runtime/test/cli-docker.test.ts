@@ -59,6 +59,15 @@ describe("cadre-runtime with Docker", () => {
       expect(await containersWithLabel("cadre-cli-case", "exit")).toEqual([]);
     });
 
+    it("runs under gVisor with --runtime runsc", async () => {
+      const args = dockerArgs("runsc").map((a) => (a === "runc" ? "runsc" : a));
+      const result = await runCli([...args, "--", "sh", "-c", "echo gvisor; exit 3"]);
+      expect(result.stderr).toMatch(/provider docker \(runsc\), isolation "user-kernel"/);
+      expect(result.code).toBe(3);
+      expect(result.stdout).toBe("gvisor\n");
+      expect(await containersWithLabel("cadre-cli-case", "runsc")).toEqual([]);
+    });
+
     it("removes the container when interrupted with SIGINT mid-command (exit 130)", async () => {
       const child = startCli([
         ...dockerArgs("sigint"),
