@@ -26,7 +26,11 @@ export interface KataExecResult {
  */
 export interface KataAdapter {
   createSandbox(id: string, config: KataSessionConfig): Promise<void>;
-  execInSandbox(id: string, cmd: string[], request?: ExecRequest): Promise<KataExecResult | ExecResult>;
+  execInSandbox(
+    id: string,
+    cmd: string[],
+    request?: ExecRequest,
+  ): Promise<KataExecResult | ExecResult>;
   stopSandbox(id: string): Promise<void>;
   destroySandbox(id: string): Promise<void>;
   /** What the sandboxes enforce. Without it the provider assumes the static Kata row. */

@@ -1,16 +1,36 @@
 import { availableParallelism } from "node:os";
-import type { CapabilityReport, CapabilityRow, IsolationLevel } from "@cadre/agent-runtime-contract";
+import type {
+  CapabilityReport,
+  CapabilityRow,
+  IsolationLevel,
+} from "@cadre/agent-runtime-contract";
 
 export const providerId = "kata";
 
-const features = { streaming: true, stdin: true, files: false, ttl: true, persistentSessions: true };
+const features = {
+  streaming: true,
+  stdin: true,
+  files: false,
+  ttl: true,
+  persistentSessions: true,
+};
 
 const mib = 1024 * 1024;
 
 /** What the provider enforces through a given kind of runtime. */
 export type RuntimeKind = "kata" | "runc" | "runsc";
 
-const isolationOf: Record<RuntimeKind, IsolationLevel> = { kata: "vm", runc: "container", runsc: "user-kernel" };
+const isolationOf: Record<RuntimeKind, IsolationLevel> = {
+  kata: "vm",
+  runc: "container",
+  runsc: "user-kernel",
+};
+
+/** Why gVisor (runsc through runc's shim) does not deliver these fields as the contract defines them. */
+const runscLimits = {
+  pids: "not under runsc: the host pids cgroup also counts gVisor's own Sentry and gofer threads, so a limit kills the whole sandbox instead of stopping a fork",
+  cpu: "not under runsc: the CFS quota applies to the sandbox on the host, but inside gVisor it is invisible (no cgroupfs, nproc shows every host CPU)",
+};
 
 function row(kind: RuntimeKind, variant: string, maxCpus?: number): CapabilityRow {
   const vm = kind === "kata";
@@ -22,25 +42,40 @@ function row(kind: RuntimeKind, variant: string, maxCpus?: number): CapabilityRo
     policy: {
       memory: {
         enforced: true,
-        mechanism: vm ? "VM size (default_memory annotation) and guest cgroup limit" : "cgroup memory limit, swap off",
-        limits: { min: vm ? 128 * mib : 6 * mib },
+        mechanism: vm
+          ? "VM size (default_memory annotation) and guest cgroup limit"
+          : kind === "runsc"
+            ? "cgroup memory limit of the whole gVisor sandbox, swap off"
+            : "cgroup memory limit, swap off",
+        limits: { min: vm ? 128 * mib : kind === "runsc" ? 64 * mib : 6 * mib },
       },
-      cpu: {
-        enforced: true,
-        mechanism: vm ? "vCPUs (default_vcpus annotation) and CFS quota" : "cgroup CFS quota",
-        limits: cpuLimits,
-      },
+      cpu:
+        kind === "runsc"
+          ? { enforced: false, mechanism: runscLimits.cpu }
+          : {
+              enforced: true,
+              mechanism: vm ? "vCPUs (default_vcpus annotation) and CFS quota" : "cgroup CFS quota",
+              limits: cpuLimits,
+            },
       networkIsolation: {
         enforced: true,
-        mechanism: vm ? "empty network namespace: the VM gets no NIC" : "empty network namespace (loopback only)",
+        mechanism: vm
+          ? "empty network namespace: the VM gets no NIC"
+          : "empty network namespace (loopback only)",
       },
       readOnlyRootfs: { enforced: true, mechanism: "read-only root in the OCI spec, tmpfs /tmp" },
-      pids: { enforced: true, mechanism: vm ? "pids cgroup in the guest" : "pids cgroup" },
+      pids:
+        kind === "runsc"
+          ? { enforced: false, mechanism: runscLimits.pids }
+          : { enforced: true, mechanism: vm ? "pids cgroup in the guest" : "pids cgroup" },
       minimumIsolation: { enforced: true, mechanism: `${isolationOf[kind]} boundary` },
       image: { enforced: true, mechanism: "containerd image in the provider's namespace" },
       env: { enforced: true, mechanism: "OCI process env" },
       workdir: { enforced: true, mechanism: "OCI process cwd" },
-      user: { enforced: true, mechanism: "OCI process user, resolved from the image's /etc/passwd" },
+      user: {
+        enforced: true,
+        mechanism: "OCI process user, resolved from the image's /etc/passwd",
+      },
       labels: { enforced: true, mechanism: "containerd container, snapshot and lease labels" },
       ttlMs: { enforced: true, mechanism: "owner timer, then reap()" },
     },

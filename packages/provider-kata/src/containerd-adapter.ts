@@ -7,9 +7,9 @@ import {
   type ExecResult,
   isSessionId,
   type SessionInfo,
-  type SessionState,
   SessionNotFoundError,
   SessionNotRunningError,
+  type SessionState,
   sessionLabels,
 } from "@cadre/agent-runtime-contract";
 import { sessionInfoFromLabels } from "@cadre/agent-runtime-provider-utils";
@@ -17,13 +17,14 @@ import type { KataSessionConfig, SessionBackend } from "./adapter.js";
 import { capabilityReport, providerId } from "./capabilities.js";
 import { ContainerdClient } from "./containerd/client.js";
 import { isNotFound } from "./containerd/grpc-errors.js";
-import { type ImportedImage, importArchive } from "./containerd/import-archive.js";
-import { normalizeImageRef } from "./containerd/image-ref.js";
 import { resolveImage, unpackImage } from "./containerd/image-layers.js";
+import { normalizeImageRef } from "./containerd/image-ref.js";
+import { type ImportedImage, importArchive } from "./containerd/import-archive.js";
 import type { Container } from "./containerd/messages.js";
 import { readRootfsFile } from "./containerd/rootfs-files.js";
 import { wrapBackendError } from "./errors.js";
 import { runExec } from "./exec/run-exec.js";
+import { oomKillCount } from "./host/cgroup-oom.js";
 import { runDoctor } from "./host/doctor.js";
 import { detectRuntime, type RuntimeProfile } from "./host/runtime-profile.js";
 import { SessionDirectories } from "./io/session-dir.js";
@@ -39,7 +40,8 @@ const noStdio = { stdin: "", stdout: "", stderr: "" };
 
 function mergeEnv(imageEnv: string[], policyEnv: Record<string, string> | undefined): string[] {
   const byName = new Map<string, string>();
-  for (const entry of [defaultPath, ...imageEnv]) byName.set(entry.slice(0, entry.indexOf("=")), entry);
+  for (const entry of [defaultPath, ...imageEnv])
+    byName.set(entry.slice(0, entry.indexOf("=")), entry);
   for (const [k, v] of Object.entries(policyEnv ?? {})) byName.set(k, `${k}=${v}`);
   return [...byName.values()];
 }
@@ -64,10 +66,15 @@ export class ContainerdKataAdapter implements SessionBackend {
   private profile: Promise<RuntimeProfile> | undefined;
   /** Main process spec of sessions seen by this process: the defaults of their execs. */
   private readonly processes = new Map<string, OciProcess>();
+  /** Host-side OOM kill counters of sessions with a memory limit. */
+  private readonly oomCounters = new Map<string, () => Promise<number | undefined>>();
 
   constructor(options: KataProviderOptions = {}) {
     this.options = resolveOptions(options);
-    this.client = new ContainerdClient({ address: this.options.address, namespace: this.options.namespace });
+    this.client = new ContainerdClient({
+      address: this.options.address,
+      namespace: this.options.namespace,
+    });
     this.directories = new SessionDirectories(this.options.fifoDir);
   }
 
@@ -106,7 +113,9 @@ export class ContainerdKataAdapter implements SessionBackend {
         );
       }
       await unpackImage(this.client, snapshotter, image, id);
-      const mounts = await this.client.prepareSnapshot(snapshotter, id, image.chainId, labels, { lease: id });
+      const mounts = await this.client.prepareSnapshot(snapshotter, id, image.chainId, labels, {
+        lease: id,
+      });
       const user = resolveUser(
         config.user ?? (image.user || "0"),
         {
@@ -129,7 +138,10 @@ export class ContainerdKataAdapter implements SessionBackend {
           id,
           labels,
           image: imageName,
-          runtime: { name: this.options.runtime, ...(runtimeOptions ? { options: runtimeOptions } : {}) },
+          runtime: {
+            name: this.options.runtime,
+            ...(runtimeOptions ? { options: runtimeOptions } : {}),
+          },
           spec: { type_url: specTypeUrl, value: Buffer.from(JSON.stringify(spec)) },
           snapshotter,
           snapshot_key: id,
@@ -139,11 +151,17 @@ export class ContainerdKataAdapter implements SessionBackend {
       await this.directories.create(id, labels);
       await this.client.createTask(id, mounts, noStdio);
       await this.client.startProcess(id);
-      this.processes.set(id, spec.process);
+      this.remember(id, spec);
     } catch (error) {
       await this.destroySandbox(id).catch(() => {});
       this.fail(error, `start session ${id}`);
     }
+  }
+
+  private remember(id: string, spec: OciSpec): void {
+    this.processes.set(id, spec.process);
+    if (spec.linux.resources.memory)
+      this.oomCounters.set(id, () => oomKillCount(spec.linux.cgroupsPath));
   }
 
   /** The stored spec of a session's container, as containerd holds it. */
@@ -164,27 +182,36 @@ export class ContainerdKataAdapter implements SessionBackend {
       this.fail(error, `read session ${id}`);
     }
     await mkdir(this.directories.path(id), { recursive: true, mode: 0o700 });
-    this.processes.set(id, spec.process);
+    this.remember(id, spec);
     return spec.process;
   }
 
   async execInSandbox(id: string, cmd: string[], request?: ExecRequest): Promise<ExecResult> {
     if (!isSessionId(id)) throw new SessionNotFoundError(String(id), { providerId });
     const base = await this.execBase(id);
-    const full: ExecRequest = request ?? { argv: cmd, options: { maxOutputBytes: 16 * 1024 * 1024 } };
+    const full: ExecRequest = request ?? {
+      argv: cmd,
+      options: { maxOutputBytes: 16 * 1024 * 1024 },
+    };
     try {
       return await runExec(
-        { client: this.client, containerId: id, fifoDir: this.directories.path(id), base },
+        {
+          client: this.client,
+          containerId: id,
+          fifoDir: this.directories.path(id),
+          base,
+          oomKills: this.oomCounters.get(id),
+        },
         { ...full, argv: cmd },
       );
     } catch (error) {
       const signal = full.options.signal;
       if (signal?.aborted && error === signal.reason) throw error;
-      if (isNotFound(error) || /not running|no running task|process already finished/i.test(String(error))) {
-        const state = await this.stateOf(id);
-        if (state === undefined) throw new SessionNotFoundError(id, { providerId, cause: error });
-        if (state !== "running") throw new SessionNotRunningError(id, state, { providerId, cause: error });
-      }
+      // The engine's wording varies by shim; the session's state says what went wrong.
+      const state = await this.stateOf(id).catch(() => "running" as const);
+      if (state === undefined) throw new SessionNotFoundError(id, { providerId, cause: error });
+      if (state !== "running")
+        throw new SessionNotRunningError(id, state, { providerId, cause: error });
       this.fail(error, `run ${JSON.stringify(cmd[0])} in session ${id}`);
     }
   }
@@ -210,6 +237,7 @@ export class ContainerdKataAdapter implements SessionBackend {
   async destroySandbox(id: string): Promise<void> {
     if (!isSessionId(id)) return;
     this.processes.delete(id);
+    this.oomCounters.delete(id);
     try {
       await this.stopSandbox(id);
       await ignoreNotFound(this.client.deleteContainer(id));
@@ -259,7 +287,9 @@ export class ContainerdKataAdapter implements SessionBackend {
 
   async listSandboxes(): Promise<SessionInfo[]> {
     try {
-      const containers = await this.client.listContainers([`labels."${sessionLabels.provider}"==${providerId}`]);
+      const containers = await this.client.listContainers([
+        `labels."${sessionLabels.provider}"==${providerId}`,
+      ]);
       const infos = await Promise.all(containers.map((c) => this.toInfo(c)));
       return infos.filter((i): i is SessionInfo => i !== undefined);
     } catch (error) {

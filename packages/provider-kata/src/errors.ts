@@ -1,9 +1,17 @@
-import { AgentRuntimeError, BackendError, ProviderUnavailableError } from "@cadre/agent-runtime-contract";
+import {
+  AgentRuntimeError,
+  BackendError,
+  ProviderUnavailableError,
+} from "@cadre/agent-runtime-contract";
 import { providerId } from "./capabilities.js";
 import { grpcDetails, isUnavailable } from "./containerd/grpc-errors.js";
 
 /** Wraps an engine error: contract errors pass through, the rest become typed errors with cause. */
-export function wrapBackendError(error: unknown, action: string, address: string): AgentRuntimeError {
+export function wrapBackendError(
+  error: unknown,
+  action: string,
+  address: string,
+): AgentRuntimeError {
   if (AgentRuntimeError.isInstance(error)) return error as AgentRuntimeError;
   if (isUnavailable(error)) {
     return new ProviderUnavailableError(

@@ -1,11 +1,11 @@
 export { CapabilityMismatchError } from "@cadre/agent-runtime-contract";
 export type { KataAdapter, KataExecResult, KataSessionConfig, SessionBackend } from "./adapter.js";
 export { kataCapabilityRows } from "./capabilities.js";
-export { ContainerdKataAdapter } from "./containerd-adapter.js";
 export { ContainerdClient } from "./containerd/client.js";
-export { kataAnnotations } from "./spec/session-spec.js";
-export type { OciSpec } from "./spec/oci-types.js";
-export type { RuntimeOptions } from "./spec/runtime-options.js";
+export { ContainerdKataAdapter } from "./containerd-adapter.js";
 export { type KataProviderOptions, kataRuntime } from "./options.js";
 export { createKataProvider, KataProvider } from "./provider.js";
+export type { OciSpec } from "./spec/oci-types.js";
+export type { RuntimeOptions } from "./spec/runtime-options.js";
+export { kataAnnotations } from "./spec/session-spec.js";
 export { StubKataAdapter } from "./stub-adapter.js";

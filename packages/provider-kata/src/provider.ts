@@ -8,8 +8,8 @@ import {
   type IsolationPolicy,
   type IsolationProvider,
   isSessionId,
-  parseExecRequest,
   ProviderUnavailableError,
+  parseExecRequest,
   type ReapOptions,
   type SessionFilter,
   type SessionInfo,
@@ -27,12 +27,16 @@ import {
 } from "@cadre/agent-runtime-provider-utils";
 import { isSessionBackend, type KataAdapter, type SessionBackend } from "./adapter.js";
 import { kataCapabilityRows, providerId } from "./capabilities.js";
-import { ContainerdKataAdapter } from "./containerd-adapter.js";
 import type { ImportedImage } from "./containerd/import-archive.js";
+import { ContainerdKataAdapter } from "./containerd-adapter.js";
 import type { KataProviderOptions } from "./options.js";
 
 function isAdapter(value: unknown): value is KataAdapter {
-  return typeof value === "object" && value !== null && typeof (value as KataAdapter).createSandbox === "function";
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as KataAdapter).createSandbox === "function"
+  );
 }
 
 /**
@@ -46,12 +50,17 @@ export class KataProvider implements IsolationProvider {
   readonly id = providerId;
   readonly adapter: KataAdapter;
   /** Sessions of a plain adapter, which cannot list them itself. */
-  private readonly remembered = new Map<string, { labels: Record<string, string>; stopped: boolean }>();
+  private readonly remembered = new Map<
+    string,
+    { labels: Record<string, string>; stopped: boolean }
+  >();
   private readonly ttlTimers = new Map<string, NodeJS.Timeout>();
   private ready: Promise<void> | undefined;
 
   constructor(adapterOrOptions?: KataAdapter | KataProviderOptions) {
-    this.adapter = isAdapter(adapterOrOptions) ? adapterOrOptions : new ContainerdKataAdapter(adapterOrOptions ?? {});
+    this.adapter = isAdapter(adapterOrOptions)
+      ? adapterOrOptions
+      : new ContainerdKataAdapter(adapterOrOptions ?? {});
   }
 
   private get backend(): SessionBackend | undefined {
@@ -66,7 +75,13 @@ export class KataProvider implements IsolationProvider {
   async doctor(): Promise<DoctorReport> {
     if (this.adapter.doctor) return this.adapter.doctor();
     return doctorReport(providerId, [
-      { id: "kata.adapter", title: "custom adapter", ok: true, required: false, detail: "checks are the adapter's own" },
+      {
+        id: "kata.adapter",
+        title: "custom adapter",
+        ok: true,
+        required: false,
+        detail: "checks are the adapter's own",
+      },
     ]);
   }
 
@@ -188,9 +203,12 @@ export class KataProvider implements IsolationProvider {
    */
   async importImage(tarball: string, options: { name?: string } = {}): Promise<string[]> {
     if (!(this.adapter instanceof ContainerdKataAdapter)) {
-      throw new ProviderUnavailableError("importImage needs the containerd adapter; this provider uses a custom one.", {
-        providerId,
-      });
+      throw new ProviderUnavailableError(
+        "importImage needs the containerd adapter; this provider uses a custom one.",
+        {
+          providerId,
+        },
+      );
     }
     const images: ImportedImage[] = await this.adapter.importImage(tarball, options);
     return images.map((i) => i.name);

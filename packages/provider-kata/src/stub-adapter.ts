@@ -16,7 +16,8 @@ export class StubKataAdapter implements KataAdapter {
   }
 
   async execInSandbox(_id: string, cmd: string[], _request?: ExecRequest): Promise<KataExecResult> {
-    if (cmd[0] === "echo") return { exitCode: 0, stdout: `${cmd.slice(1).join(" ")}\n`, stderr: "" };
+    if (cmd[0] === "echo")
+      return { exitCode: 0, stdout: `${cmd.slice(1).join(" ")}\n`, stderr: "" };
     return {
       exitCode: 127,
       stdout: "",
@@ -37,7 +38,11 @@ export class StubKataAdapter implements KataAdapter {
         field,
         field === "minimumIsolation"
           ? { enforced: true, mechanism: "no isolation: the stub adapter runs nothing" }
-          : { enforced: false, advisory: true, mechanism: `recorded only by StubKataAdapter (${capability.mechanism} on real Kata)` },
+          : {
+              enforced: false,
+              advisory: true,
+              mechanism: `recorded only by StubKataAdapter (${capability.mechanism} on real Kata)`,
+            },
       ]),
     ) as CapabilityReport["policy"];
     return {
@@ -45,7 +50,13 @@ export class StubKataAdapter implements KataAdapter {
       variant: "StubKataAdapter",
       isolation: "none",
       policy,
-      features: { streaming: false, stdin: false, files: false, ttl: true, persistentSessions: false },
+      features: {
+        streaming: false,
+        stdin: false,
+        files: false,
+        ttl: true,
+        persistentSessions: false,
+      },
     };
   }
 }

@@ -61,11 +61,16 @@ export class ContainerdClient {
 
   /** Filters use containerd's syntax, e.g. `labels."key"==value`; filters are ORed. */
   async listContainers(filters: string[] = []): Promise<Container[]> {
-    const res = await this.conn.unary<{ containers: Container[] }>(svc.containers, "List", { filters });
+    const res = await this.conn.unary<{ containers: Container[] }>(svc.containers, "List", {
+      filters,
+    });
     return res.containers;
   }
 
-  async createContainer(container: Partial<Container>, context?: RequestContext): Promise<Container> {
+  async createContainer(
+    container: Partial<Container>,
+    context?: RequestContext,
+  ): Promise<Container> {
     const res = await this.conn.unary<{ container: Container }>(
       svc.containers,
       "Create",
@@ -86,7 +91,10 @@ export class ContainerdClient {
     return res.image;
   }
 
-  async createImage(image: Pick<Image, "name" | "target" | "labels">, context?: RequestContext): Promise<Image> {
+  async createImage(
+    image: Pick<Image, "name" | "target" | "labels">,
+    context?: RequestContext,
+  ): Promise<Image> {
     const res = await this.conn.unary<{ image: Image }>(svc.images, "Create", { image }, context);
     return res.image;
   }
@@ -95,21 +103,25 @@ export class ContainerdClient {
     await this.conn.unary(svc.images, "Delete", { name, sync: true });
   }
 
-  async contentInfo(digest: string): Promise<{ digest: string; size: number; labels: Record<string, string> }> {
-    const res = await this.conn.unary<{ info: { digest: string; size: number; labels: Record<string, string> } }>(
-      svc.content,
-      "Info",
-      { digest },
-    );
+  async contentInfo(
+    digest: string,
+  ): Promise<{ digest: string; size: number; labels: Record<string, string> }> {
+    const res = await this.conn.unary<{
+      info: { digest: string; size: number; labels: Record<string, string> };
+    }>(svc.content, "Info", { digest });
     return res.info;
   }
 
   async readContent(digest: string): Promise<Buffer> {
-    const chunks = await this.conn.serverStream<{ offset: number; data: Buffer }>(svc.content, "Read", {
-      digest,
-      offset: 0,
-      size: 0,
-    });
+    const chunks = await this.conn.serverStream<{ offset: number; data: Buffer }>(
+      svc.content,
+      "Read",
+      {
+        digest,
+        offset: 0,
+        size: 0,
+      },
+    );
     return Buffer.concat(chunks.map((c) => c.data));
   }
 
@@ -176,7 +188,10 @@ export class ContainerdClient {
   }
 
   async snapshotMounts(snapshotter: string, key: string): Promise<Mount[]> {
-    const res = await this.conn.unary<{ mounts: Mount[] }>(svc.snapshots, "Mounts", { snapshotter, key });
+    const res = await this.conn.unary<{ mounts: Mount[] }>(svc.snapshots, "Mounts", {
+      snapshotter,
+      key,
+    });
     return res.mounts;
   }
 
@@ -191,7 +206,10 @@ export class ContainerdClient {
   }
 
   async statSnapshot(snapshotter: string, key: string): Promise<SnapshotInfo> {
-    const res = await this.conn.unary<{ info: SnapshotInfo }>(svc.snapshots, "Stat", { snapshotter, key });
+    const res = await this.conn.unary<{ info: SnapshotInfo }>(svc.snapshots, "Stat", {
+      snapshotter,
+      key,
+    });
     return res.info;
   }
 
@@ -207,8 +225,17 @@ export class ContainerdClient {
     return pages.flatMap((p) => p.info);
   }
 
-  async applyDiff(diff: Descriptor, mounts: Mount[], context?: RequestContext): Promise<Descriptor> {
-    const res = await this.conn.unary<{ applied: Descriptor }>(svc.diff, "Apply", { diff, mounts }, context);
+  async applyDiff(
+    diff: Descriptor,
+    mounts: Mount[],
+    context?: RequestContext,
+  ): Promise<Descriptor> {
+    const res = await this.conn.unary<{ applied: Descriptor }>(
+      svc.diff,
+      "Apply",
+      { diff, mounts },
+      context,
+    );
     return res.applied;
   }
 
@@ -229,7 +256,12 @@ export class ContainerdClient {
 
   // Tasks
 
-  async createTask(containerId: string, rootfs: Mount[], stdio: Stdio, options?: Any): Promise<number> {
+  async createTask(
+    containerId: string,
+    rootfs: Mount[],
+    stdio: Stdio,
+    options?: Any,
+  ): Promise<number> {
     const res = await this.conn.unary<{ pid: number }>(svc.tasks, "Create", {
       container_id: containerId,
       rootfs,
@@ -256,7 +288,11 @@ export class ContainerdClient {
     return res.process;
   }
 
-  async kill(containerId: string, signal: number, options: { execId?: string; all?: boolean } = {}): Promise<void> {
+  async kill(
+    containerId: string,
+    signal: number,
+    options: { execId?: string; all?: boolean } = {},
+  ): Promise<void> {
     await this.conn.unary(svc.tasks, "Kill", {
       container_id: containerId,
       exec_id: options.execId ?? "",
@@ -289,10 +325,17 @@ export class ContainerdClient {
   }
 
   async closeStdin(containerId: string, execId: string): Promise<void> {
-    await this.conn.unary(svc.tasks, "CloseIO", { container_id: containerId, exec_id: execId, stdin: true });
+    await this.conn.unary(svc.tasks, "CloseIO", {
+      container_id: containerId,
+      exec_id: execId,
+      stdin: true,
+    });
   }
 
   async deleteProcess(containerId: string, execId: string): Promise<void> {
-    await this.conn.unary(svc.tasks, "DeleteProcess", { container_id: containerId, exec_id: execId });
+    await this.conn.unary(svc.tasks, "DeleteProcess", {
+      container_id: containerId,
+      exec_id: execId,
+    });
   }
 }

@@ -3,8 +3,8 @@ import {
   type CallOptions,
   type ClientDuplexStream,
   type ClientReadableStream,
-  Client as GrpcClient,
   credentials,
+  Client as GrpcClient,
   Metadata,
   type MethodDefinition,
 } from "@grpc/grpc-js";
@@ -77,7 +77,12 @@ export class GrpcConnection {
     return context.timeoutMs === undefined ? {} : { deadline: Date.now() + context.timeoutMs };
   }
 
-  unary<Res>(service: string, name: string, request: object, context: RequestContext = {}): Promise<Res> {
+  unary<Res>(
+    service: string,
+    name: string,
+    request: object,
+    context: RequestContext = {},
+  ): Promise<Res> {
     const method = this.method(service, name);
     return new Promise<Res>((resolve, reject) => {
       this.client.makeUnaryRequest(

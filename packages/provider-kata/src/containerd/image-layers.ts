@@ -26,10 +26,19 @@ interface Manifest {
   mediaType?: string;
   config: Descriptor & { mediaType?: string };
   layers: (Descriptor & { mediaType?: string })[];
-  manifests?: (Descriptor & { mediaType?: string; platform?: { os?: string; architecture?: string } })[];
+  manifests?: (Descriptor & {
+    mediaType?: string;
+    platform?: { os?: string; architecture?: string };
+  })[];
 }
 
-const goArch: Record<string, string> = { x64: "amd64", arm64: "arm64", arm: "arm", ppc64: "ppc64le", s390x: "s390x" };
+const goArch: Record<string, string> = {
+  x64: "amd64",
+  arm64: "arm64",
+  arm: "arm",
+  ppc64: "ppc64le",
+  s390x: "s390x",
+};
 
 async function readJson<T>(client: ContainerdClient, digest: string): Promise<T> {
   return JSON.parse((await client.readContent(digest)).toString("utf8")) as T;
@@ -43,8 +52,9 @@ export async function resolveImage(client: ContainerdClient, name: string): Prom
   if (isIndex(target.media_type) || manifest.manifests) {
     const arch = goArch[process.arch] ?? process.arch;
     const chosen =
-      manifest.manifests?.find((m) => m.platform?.os === "linux" && m.platform.architecture === arch) ??
-      manifest.manifests?.[0];
+      manifest.manifests?.find(
+        (m) => m.platform?.os === "linux" && m.platform.architecture === arch,
+      ) ?? manifest.manifests?.[0];
     if (!chosen) throw new Error(`image ${name} has an empty index`);
     target = { media_type: chosen.mediaType ?? "", digest: chosen.digest, size: chosen.size };
     manifest = await readJson<Manifest>(client, chosen.digest);
@@ -69,7 +79,11 @@ export async function resolveImage(client: ContainerdClient, name: string): Prom
   };
 }
 
-async function snapshotExists(client: ContainerdClient, snapshotter: string, key: string): Promise<boolean> {
+async function snapshotExists(
+  client: ContainerdClient,
+  snapshotter: string,
+  key: string,
+): Promise<boolean> {
   try {
     await client.statSnapshot(snapshotter, key);
     return true;

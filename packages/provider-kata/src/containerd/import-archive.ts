@@ -3,8 +3,8 @@ import { readFile } from "node:fs/promises";
 import { readTarFiles } from "../io/tar-reader.js";
 import type { ContainerdClient } from "./client.js";
 import { isAlreadyExists } from "./grpc-errors.js";
-import { normalizeImageRef } from "./image-ref.js";
 import { resolveImage, unpackImage } from "./image-layers.js";
+import { normalizeImageRef } from "./image-ref.js";
 import { isIndex, mediaTypes } from "./media-types.js";
 import type { Descriptor } from "./messages.js";
 
@@ -35,8 +35,13 @@ interface LegacyEntry {
 }
 
 /** A `docker save` archive (manifest.json): builds a Docker v2 manifest for each image in it. */
-function legacyImages(files: Map<string, Buffer>, snapshotter: string): { blobs: Blob[]; images: ImportedImage[] } {
-  const entries = JSON.parse((files.get("manifest.json") as Buffer).toString("utf8")) as LegacyEntry[];
+function legacyImages(
+  files: Map<string, Buffer>,
+  snapshotter: string,
+): { blobs: Blob[]; images: ImportedImage[] } {
+  const entries = JSON.parse(
+    (files.get("manifest.json") as Buffer).toString("utf8"),
+  ) as LegacyEntry[];
   const blobs: Blob[] = [];
   const images: ImportedImage[] = [];
   for (const entry of entries) {
@@ -52,19 +57,32 @@ function legacyImages(files: Map<string, Buffer>, snapshotter: string): { blobs:
       schemaVersion: 2,
       mediaType: mediaTypes.dockerManifest,
       config: { mediaType: config.media_type, digest: config.digest, size: config.size },
-      layers: layers.map((l) => ({ mediaType: l.descriptor.media_type, digest: l.descriptor.digest, size: l.descriptor.size })),
+      layers: layers.map((l) => ({
+        mediaType: l.descriptor.media_type,
+        digest: l.descriptor.digest,
+        size: l.descriptor.size,
+      })),
     };
     const manifestData = Buffer.from(JSON.stringify(manifest));
     const manifestDescriptor = describe(manifestData, mediaTypes.dockerManifest);
-    const diffIds = (JSON.parse(configData.toString("utf8")) as { rootfs?: { diff_ids?: string[] } }).rootfs?.diff_ids ?? [];
+    const diffIds =
+      (JSON.parse(configData.toString("utf8")) as { rootfs?: { diff_ids?: string[] } }).rootfs
+        ?.diff_ids ?? [];
     blobs.push(...layers.map((l) => ({ ...l, labels: {} })));
-    blobs.push({ descriptor: config, data: configData, labels: snapshotGcLabel(snapshotter, diffIds) });
-    const manifestLabels: Record<string, string> = { "containerd.io/gc.ref.content.config": config.digest };
+    blobs.push({
+      descriptor: config,
+      data: configData,
+      labels: snapshotGcLabel(snapshotter, diffIds),
+    });
+    const manifestLabels: Record<string, string> = {
+      "containerd.io/gc.ref.content.config": config.digest,
+    };
     layers.forEach((l, i) => {
       manifestLabels[`containerd.io/gc.ref.content.l.${i}`] = l.descriptor.digest;
     });
     blobs.push({ descriptor: manifestDescriptor, data: manifestData, labels: manifestLabels });
-    for (const tag of entry.RepoTags ?? []) images.push({ name: normalizeImageRef(tag), target: manifestDescriptor });
+    for (const tag of entry.RepoTags ?? [])
+      images.push({ name: normalizeImageRef(tag), target: manifestDescriptor });
     if (!entry.RepoTags?.length) images.push({ name: "", target: manifestDescriptor });
   }
   return { blobs, images };
@@ -94,7 +112,9 @@ function ociImages(files: Map<string, Buffer>): { blobs: Blob[]; images: Importe
     if (!data) throw new Error(`archive lacks blob ${digest}`);
     return data;
   };
-  const index = JSON.parse((files.get("index.json") as Buffer).toString("utf8")) as { manifests: OciDescriptor[] };
+  const index = JSON.parse((files.get("index.json") as Buffer).toString("utf8")) as {
+    manifests: OciDescriptor[];
+  };
   const blobs: Blob[] = [];
   const seen = new Set<string>();
   const add = (d: OciDescriptor) => {
@@ -102,21 +122,38 @@ function ociImages(files: Map<string, Buffer>): { blobs: Blob[]; images: Importe
     seen.add(d.digest);
     const data = blobOf(d.digest);
     const labels: Record<string, string> = {};
-    if (d.mediaType.endsWith("json") && (d.mediaType.includes("manifest") || isIndex(d.mediaType))) {
-      const doc = JSON.parse(data.toString("utf8")) as { config?: OciDescriptor; layers?: OciDescriptor[]; manifests?: OciDescriptor[] };
-      const children = [...(doc.config ? [doc.config] : []), ...(doc.layers ?? []), ...(doc.manifests ?? [])];
+    if (
+      d.mediaType.endsWith("json") &&
+      (d.mediaType.includes("manifest") || isIndex(d.mediaType))
+    ) {
+      const doc = JSON.parse(data.toString("utf8")) as {
+        config?: OciDescriptor;
+        layers?: OciDescriptor[];
+        manifests?: OciDescriptor[];
+      };
+      const children = [
+        ...(doc.config ? [doc.config] : []),
+        ...(doc.layers ?? []),
+        ...(doc.manifests ?? []),
+      ];
       children.forEach((c, i) => {
         labels[`containerd.io/gc.ref.content.${i}`] = c.digest;
         add(c);
       });
     }
-    blobs.push({ descriptor: { media_type: d.mediaType, digest: d.digest, size: d.size }, data, labels });
+    blobs.push({
+      descriptor: { media_type: d.mediaType, digest: d.digest, size: d.size },
+      data,
+      labels,
+    });
   };
   const images: ImportedImage[] = [];
   for (const manifest of index.manifests) {
     add(manifest);
     const name =
-      manifest.annotations?.["io.containerd.image.name"] ?? manifest.annotations?.["org.opencontainers.image.ref.name"] ?? "";
+      manifest.annotations?.["io.containerd.image.name"] ??
+      manifest.annotations?.["org.opencontainers.image.ref.name"] ??
+      "";
     images.push({
       name: name.includes("/") || name.includes(":") ? normalizeImageRef(name) : "",
       target: { media_type: manifest.mediaType, digest: manifest.digest, size: manifest.size },
@@ -142,14 +179,20 @@ export async function importArchive(
     : files.has("manifest.json")
       ? legacyImages(files, snapshotter)
       : undefined;
-  if (!parsed) throw new Error(`${tarball} is neither a docker save archive nor an OCI image layout`);
+  if (!parsed)
+    throw new Error(`${tarball} is neither a docker save archive nor an OCI image layout`);
   let images = parsed.images;
-  if (options.name) images = [{ name: normalizeImageRef(options.name), target: (images[0] as ImportedImage).target }];
+  if (options.name)
+    images = [
+      { name: normalizeImageRef(options.name), target: (images[0] as ImportedImage).target },
+    ];
   images = images.filter((i) => i.name);
   if (images.length === 0) throw new Error(`${tarball} names no image: pass a name`);
 
   const lease = `cadre-import-${randomBytes(6).toString("hex")}`;
-  await client.createLease(lease, { "containerd.io/gc.expire": new Date(Date.now() + 3600_000).toISOString() });
+  await client.createLease(lease, {
+    "containerd.io/gc.expire": new Date(Date.now() + 3600_000).toISOString(),
+  });
   try {
     for (const blob of parsed.blobs) {
       await client.writeContent(blob.descriptor, blob.data, { lease, labels: blob.labels });

@@ -24,7 +24,10 @@ function layerDirectories(mounts: Mount[]): string[] {
  * Reads a small file of the image (e.g. etc/passwd) from the snapshotter's layer directories on
  * this host, without mounting. Undefined when the file is absent or the layers are not local.
  */
-export async function readRootfsFile(mounts: Mount[], relativePath: string): Promise<string | undefined> {
+export async function readRootfsFile(
+  mounts: Mount[],
+  relativePath: string,
+): Promise<string | undefined> {
   for (const dir of layerDirectories(mounts)) {
     try {
       return await readFile(join(dir, relativePath), "utf8");

@@ -1,8 +1,12 @@
 import { rm } from "node:fs/promises";
-import { join } from "node:path";
 import type { Socket } from "node:net";
+import { join } from "node:path";
 import type { ExecRequest, ExecResult } from "@cadre/agent-runtime-contract";
-import { ExecDeadline, OutputCollector, signalForExitCode } from "@cadre/agent-runtime-provider-utils";
+import {
+  ExecDeadline,
+  OutputCollector,
+  signalForExitCode,
+} from "@cadre/agent-runtime-provider-utils";
 import type { ContainerdClient } from "../containerd/client.js";
 import { grpcDetails } from "../containerd/grpc-errors.js";
 import { openFifoReader, writeFifo } from "../io/fifo-stream.js";
@@ -19,11 +23,17 @@ export interface ExecTarget {
   fifoDir: string;
   /** The session's main process spec: user, env and cwd defaults for every exec. */
   base: OciProcess;
+  /** OOM kills counted by the session's host cgroup, when it has a memory limit and runs here. */
+  oomKills?: () => Promise<number | undefined>;
 }
 
 const SIGKILL = 9;
 
-function mergeEnv(base: string[], extra: Record<string, string> | undefined, tag: string): string[] {
+function mergeEnv(
+  base: string[],
+  extra: Record<string, string> | undefined,
+  tag: string,
+): string[] {
   const byName = new Map<string, string>();
   for (const entry of base) byName.set(entry.slice(0, entry.indexOf("=")), entry);
   for (const [k, v] of Object.entries(extra ?? {})) byName.set(k, `${k}=${v}`);
@@ -53,10 +63,15 @@ async function runDetached(target: ExecTarget, args: string[]): Promise<number> 
   const { client, containerId, base } = target;
   const execId = newExecId();
   const spec = { ...base, args, env: base.env };
-  await client.exec(containerId, execId, { stdin: "", stdout: "", stderr: "" }, {
-    type_url: processTypeUrl,
-    value: Buffer.from(JSON.stringify(spec)),
-  });
+  await client.exec(
+    containerId,
+    execId,
+    { stdin: "", stdout: "", stderr: "" },
+    {
+      type_url: processTypeUrl,
+      value: Buffer.from(JSON.stringify(spec)),
+    },
+  );
   try {
     const exited = client.wait(containerId, execId);
     await client.startProcess(containerId, execId);
@@ -126,6 +141,7 @@ export async function runExec(target: ExecTarget, request: ExecRequest): Promise
       value: Buffer.from(JSON.stringify(spec)),
     });
     created = true;
+    const oomBefore = await target.oomKills?.();
     const exited = client.wait(containerId, execId);
     // An early rejection must not go unhandled while Start is in flight.
     exited.catch(() => {});
@@ -164,9 +180,14 @@ export async function runExec(target: ExecTarget, request: ExecRequest): Promise
     await killing;
 
     if (deadline.abortedByCaller) throw deadline.callerReason;
-    const signal = signalForExitCode(exitStatus);
+    const oomAfter = oomBefore === undefined ? undefined : await target.oomKills?.();
+    const oomKilled = exitStatus !== 0 && oomAfter !== undefined && oomAfter > (oomBefore ?? 0);
+    // The OOM killer sends SIGKILL; a user-space kernel (gVisor) dies whole and its shim reports
+    // only a failed wait, so the kill is reported as what it was.
+    const exitCode = oomKilled ? 137 : exitStatus;
+    const signal = signalForExitCode(exitCode);
     const result: ExecResult = {
-      exitCode: exitStatus,
+      exitCode,
       stdout: collector.text("stdout"),
       stderr: collector.text("stderr"),
       timedOut: deadline.timedOut,
@@ -174,6 +195,7 @@ export async function runExec(target: ExecTarget, request: ExecRequest): Promise
       durationMs: Date.now() - started,
     };
     if (signal) result.signal = signal;
+    if (oomKilled) result.limitExceeded = "memory";
     return result;
   } finally {
     for (const s of streams) s.destroy();

@@ -98,7 +98,7 @@ function shimChecks(options: ResolvedKataOptions, profile: RuntimeProfile): Doct
       ok: false,
       required: false,
       detail:
-        "unsafeUseStandInShim is set and the shim is not Kata's: sessions run as plain containers on the host kernel. capabilities() reports isolation \"container\"; policies asking for minimumIsolation \"vm\" are rejected. This mode exists for CI only.",
+        'unsafeUseStandInShim is set and the shim is not Kata\'s: sessions run as plain containers on the host kernel. capabilities() reports isolation "container"; policies asking for minimumIsolation "vm" are rejected. This mode exists for CI only.',
       fix: "Remove unsafeUseStandInShim and install Kata Containers.",
     });
   }
@@ -113,7 +113,9 @@ async function binaryCheck(profile: RuntimeProfile): Promise<DoctorCheck[]> {
       title: `runtime binary ${profile.binary.path}`,
       ok: profile.binary.found,
       required: true,
-      detail: profile.binary.found ? profile.binary.version : "does not run (missing or not executable)",
+      detail: profile.binary.found
+        ? profile.binary.version
+        : "does not run (missing or not executable)",
       fix: "Point runtimeOptions.BinaryName at an installed OCI runtime (runc, or a runsc wrapper).",
     },
   ];
@@ -134,7 +136,10 @@ async function kataRuntimeCheck(runtimePath: string | undefined): Promise<Doctor
   ];
 }
 
-async function containerdChecks(client: ContainerdClient, options: ResolvedKataOptions): Promise<DoctorCheck[]> {
+async function containerdChecks(
+  client: ContainerdClient,
+  options: ResolvedKataOptions,
+): Promise<DoctorCheck[]> {
   let version: string | undefined;
   let failure = "";
   try {
@@ -148,7 +153,10 @@ async function containerdChecks(client: ContainerdClient, options: ResolvedKataO
       title: "containerd reachable",
       ok: version !== undefined,
       required: true,
-      detail: version !== undefined ? `${options.address}, namespace ${options.namespace}` : `${options.address}: ${failure}`,
+      detail:
+        version !== undefined
+          ? `${options.address}, namespace ${options.namespace}`
+          : `${options.address}: ${failure}`,
       fix: "Start containerd (systemctl start containerd) or set `address` to its socket, and run as a user that may open it.",
     },
   ];
@@ -169,7 +177,9 @@ async function containerdChecks(client: ContainerdClient, options: ResolvedKataO
     present = true;
     detail = `${image} in namespace ${options.namespace}`;
   } catch (error) {
-    detail = isNotFound(error) ? `${image} is not in namespace ${options.namespace}` : grpcDetails(error);
+    detail = isNotFound(error)
+      ? `${image} is not in namespace ${options.namespace}`
+      : grpcDetails(error);
   }
   checks.push({
     id: "kata.image",

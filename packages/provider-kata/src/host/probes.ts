@@ -16,7 +16,10 @@ export async function openDevice(path: string): Promise<ProbeResult> {
     return { ok: true, detail: `${path} opens read-write` };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    return { ok: false, detail: code === "ENOENT" ? `${path} does not exist` : `${path} cannot be opened (${code})` };
+    return {
+      ok: false,
+      detail: code === "ENOENT" ? `${path} does not exist` : `${path} cannot be opened (${code})`,
+    };
   }
 }
 
@@ -42,14 +45,23 @@ export interface CommandOutput {
 }
 
 /** Runs a binary with a time limit and returns stdout and stderr together. */
-export function runCommand(file: string, args: string[], timeoutMs = 10_000): Promise<CommandOutput> {
+export function runCommand(
+  file: string,
+  args: string[],
+  timeoutMs = 10_000,
+): Promise<CommandOutput> {
   return new Promise((resolve) => {
-    execFile(file, args, { timeout: timeoutMs, maxBuffer: 1024 * 1024 }, (error, stdout, stderr) => {
-      const output = `${stdout}${stderr}`.trim();
-      if (!error) return resolve({ code: 0, output });
-      const code = typeof error.code === "number" ? error.code : null;
-      resolve({ code, output, error: error.message });
-    });
+    execFile(
+      file,
+      args,
+      { timeout: timeoutMs, maxBuffer: 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const output = `${stdout}${stderr}`.trim();
+        if (!error) return resolve({ code: 0, output });
+        const code = typeof error.code === "number" ? error.code : null;
+        resolve({ code, output, error: error.message });
+      },
+    );
   });
 }
 

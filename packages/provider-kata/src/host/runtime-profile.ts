@@ -1,5 +1,5 @@
-import { isKataRuntime, type ResolvedKataOptions, shimBinaryName } from "../options.js";
 import type { RuntimeKind } from "../capabilities.js";
+import { isKataRuntime, type ResolvedKataOptions, shimBinaryName } from "../options.js";
 import { containerdSearchPath, findOnPath, ownSearchPath, runCommand } from "./probes.js";
 
 const standardShimDirs = ["/usr/local/bin", "/usr/bin", "/opt/kata/bin"];

@@ -37,7 +37,10 @@ export class SessionDirectories {
     for (const name of names) {
       let labels: Record<string, string> = {};
       try {
-        labels = JSON.parse(await readFile(join(this.root, name, labelsFile), "utf8")) as Record<string, string>;
+        labels = JSON.parse(await readFile(join(this.root, name, labelsFile), "utf8")) as Record<
+          string,
+          string
+        >;
       } catch {
         continue;
       }

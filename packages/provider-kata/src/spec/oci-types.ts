@@ -12,7 +12,10 @@ export interface OciProcess {
   args: string[];
   env: string[];
   cwd: string;
-  capabilities: Record<"bounding" | "effective" | "inheritable" | "permitted" | "ambient", string[]>;
+  capabilities: Record<
+    "bounding" | "effective" | "inheritable" | "permitted" | "ambient",
+    string[]
+  >;
   rlimits: { type: string; hard: number; soft: number }[];
   noNewPrivileges: boolean;
 }

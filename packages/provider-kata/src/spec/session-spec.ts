@@ -15,7 +15,11 @@ const mib = 1024 * 1024;
  * PID 1 of every session: a shell that sleeps forever and, as it waits, reaps the orphans that
  * commands leave behind (a bare `sleep` would let zombies pile up against the pids limit).
  */
-export const sessionMainArgs = ["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 3600 & wait; done"];
+export const sessionMainArgs = [
+  "/bin/sh",
+  "-c",
+  "trap 'exit 0' TERM; while :; do sleep 3600 & wait; done",
+];
 
 const maskedPaths = [
   "/proc/acpi",
@@ -65,16 +69,36 @@ export function processSpec(args: string[], user: OciUser, env: string[], cwd: s
 function sessionMounts(policy: ValidatedPolicy): OciMount[] {
   const mounts: OciMount[] = [
     { destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"] },
-    { destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"] },
+    {
+      destination: "/dev",
+      type: "tmpfs",
+      source: "tmpfs",
+      options: ["nosuid", "strictatime", "mode=755", "size=65536k"],
+    },
     {
       destination: "/dev/pts",
       type: "devpts",
       source: "devpts",
       options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
     },
-    { destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] },
-    { destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"] },
-    { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"] },
+    {
+      destination: "/dev/shm",
+      type: "tmpfs",
+      source: "shm",
+      options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+    },
+    {
+      destination: "/dev/mqueue",
+      type: "mqueue",
+      source: "mqueue",
+      options: ["nosuid", "noexec", "nodev"],
+    },
+    {
+      destination: "/sys",
+      type: "sysfs",
+      source: "sysfs",
+      options: ["nosuid", "noexec", "nodev", "ro"],
+    },
     {
       destination: "/sys/fs/cgroup",
       type: "cgroup",
@@ -98,7 +122,8 @@ function resources(policy: ValidatedPolicy): OciResources {
   const out: OciResources = { devices: [{ allow: false, access: "rwm" }] };
   // swap equal to the limit: memory+swap may not exceed the limit, so the session never swaps.
   if (policy.memory !== undefined) out.memory = { limit: policy.memory, swap: policy.memory };
-  if (policy.cpu !== undefined) out.cpu = { quota: Math.max(1000, Math.round(policy.cpu * cpuPeriod)), period: cpuPeriod };
+  if (policy.cpu !== undefined)
+    out.cpu = { quota: Math.max(1000, Math.round(policy.cpu * cpuPeriod)), period: cpuPeriod };
   if (policy.pids !== undefined) out.pids = { limit: policy.pids };
   return out;
 }
@@ -106,7 +131,8 @@ function resources(policy: ValidatedPolicy): OciResources {
 /** Kata sizes the VM from these: memory in MiB (rounded up), whole vCPUs (rounded up). */
 export function sizingAnnotations(policy: ValidatedPolicy): Record<string, string> {
   const out: Record<string, string> = {};
-  if (policy.memory !== undefined) out[kataAnnotations.memoryMiB] = String(Math.ceil(policy.memory / mib));
+  if (policy.memory !== undefined)
+    out[kataAnnotations.memoryMiB] = String(Math.ceil(policy.memory / mib));
   if (policy.cpu !== undefined) out[kataAnnotations.vcpus] = String(Math.ceil(policy.cpu));
   return out;
 }
@@ -128,7 +154,13 @@ export function buildSessionSpec(input: SessionSpecInput): OciSpec {
     linux: {
       resources: resources(policy),
       cgroupsPath: `${input.cgroupParent.replace(/\/+$/, "")}/${input.sessionId}`,
-      namespaces: [{ type: "pid" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }, { type: "network" }],
+      namespaces: [
+        { type: "pid" },
+        { type: "ipc" },
+        { type: "uts" },
+        { type: "mount" },
+        { type: "network" },
+      ],
       maskedPaths,
       readonlyPaths,
     },

@@ -23,13 +23,21 @@ export function resolveUser(
   let gid = 0;
   if (/^\d+$/.test(userPart)) {
     uid = Number(userPart);
-    const entry = files.passwd?.split("\n").map((l) => l.split(":")).find((f) => f[2] === userPart);
+    const entry = files.passwd
+      ?.split("\n")
+      .map((l) => l.split(":"))
+      .find((f) => f[2] === userPart);
     if (entry?.[3]) gid = Number(entry[3]);
   } else {
     const entry = lookup(files.passwd, userPart);
     if (!entry) {
       throw new PolicyValidationError(
-        [{ path: "user", message: `user "${userPart}" is not in the image's /etc/passwd; use a numeric uid` }],
+        [
+          {
+            path: "user",
+            message: `user "${userPart}" is not in the image's /etc/passwd; use a numeric uid`,
+          },
+        ],
         { providerId },
       );
     }
@@ -42,7 +50,12 @@ export function resolveUser(
       const entry = lookup(files.group, groupPart);
       if (!entry) {
         throw new PolicyValidationError(
-          [{ path: "user", message: `group "${groupPart}" is not in the image's /etc/group; use a numeric gid` }],
+          [
+            {
+              path: "user",
+              message: `group "${groupPart}" is not in the image's /etc/group; use a numeric gid`,
+            },
+          ],
           { providerId },
         );
       }

@@ -11,7 +11,11 @@ import {
 const moduleUrl = new URL("../fixtures/provider-module.mjs", import.meta.url);
 
 /** Registers the conformance suite for one way of driving the containerd path. */
-export async function runKataConformance(name: string, variant: Variant, timeScale = 1): Promise<void> {
+export async function runKataConformance(
+  name: string,
+  variant: Variant,
+  timeScale = 1,
+): Promise<void> {
   const unavailableReason = await containerdUnavailableReason();
   const providerModule = new URL(moduleUrl);
   providerModule.searchParams.set("variant", variant);

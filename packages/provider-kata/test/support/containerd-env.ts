@@ -3,7 +3,8 @@ import { SessionDirectories } from "../../src/io/session-dir.js";
 import type { KataProviderOptions } from "../../src/options.js";
 
 /** The private containerd of scripts/services.sh (docs/test-services.md). */
-export const containerdAddress = process.env.CADRE_CONTAINERD_ADDRESS ?? "/run/cadre-test/containerd.sock";
+export const containerdAddress =
+  process.env.CADRE_CONTAINERD_ADDRESS ?? "/run/cadre-test/containerd.sock";
 export const testImage = process.env.CADRE_TEST_IMAGE ?? "docker.io/cadre-test/busybox:1";
 export const testImageArchive = "/var/lib/cadre-test/busybox.tar";
 export const fifoDir = "/run/cadre-test/kata-fifo";
@@ -15,14 +16,24 @@ export type Variant = "kata-stand-in" | "runc" | "runsc";
 
 /** The provider options of each way CI drives the containerd path. */
 export function variantOptions(variant: Variant): KataProviderOptions {
-  const common = { address: containerdAddress, namespace, image: testImage, fifoDir, shimSearchPath: [shimDir] };
+  const common = {
+    address: containerdAddress,
+    namespace,
+    image: testImage,
+    fifoDir,
+    shimSearchPath: [shimDir],
+  };
   switch (variant) {
     case "kata-stand-in":
       return { ...common, runtime: "io.containerd.kata.v2", unsafeUseStandInShim: true };
     case "runc":
       return { ...common, runtime: "io.containerd.runc.v2" };
     case "runsc":
-      return { ...common, runtime: "io.containerd.runc.v2", runtimeOptions: { BinaryName: runscBinary } };
+      return {
+        ...common,
+        runtime: "io.containerd.runc.v2",
+        runtimeOptions: { BinaryName: runscBinary },
+      };
   }
 }
 
@@ -40,7 +51,10 @@ export async function containerdUnavailableReason(): Promise<string | undefined>
   }
 }
 
-function hasLabels(labels: Record<string, string> | undefined, wanted: Record<string, string>): boolean {
+function hasLabels(
+  labels: Record<string, string> | undefined,
+  wanted: Record<string, string>,
+): boolean {
   return Object.entries(wanted).every(([k, v]) => labels?.[k] === v);
 }
 
