@@ -1,0 +1,87 @@
+import { afterAll, expect, it } from "vitest";
+import { type ContainerdKataAdapter, KataProvider, kataAnnotations } from "../src/index.js";
+import { describeWithContainerd } from "./support/available.js";
+import { findBackendLeftovers, variantOptions } from "./support/containerd-env.js";
+
+const runLabel = { "cadre.test/stored-spec": String(process.pid) };
+const MiB = 1024 * 1024;
+
+describeWithContainerd(
+  "the container spec stored in containerd (Kata code path, stand-in shim)",
+  () => {
+    const provider = new KataProvider(variantOptions("kata-stand-in"));
+    const adapter = provider.adapter as ContainerdKataAdapter;
+
+    afterAll(async () => {
+      for (const s of await provider.listSessions({ labels: runLabel }))
+        await provider.destroySession(s.id);
+      expect(await findBackendLeftovers(runLabel)).toEqual([]);
+      await provider.close();
+    });
+
+    it("carries Kata's sizing annotations, resources, fresh namespaces and a read-only root", async () => {
+      const id = await provider.startSession({
+        memory: 300 * MiB + 1,
+        cpu: 1.5,
+        pids: 50,
+        readOnlyRootfs: true,
+        networkIsolation: true,
+        labels: runLabel,
+      });
+      const container = await adapter.client.getContainer(id);
+      expect(container.runtime?.name).toBe("io.containerd.kata.v2");
+      expect(container.spec?.type_url).toBe(
+        "types.containerd.io/opencontainers/runtime-spec/1/Spec",
+      );
+      expect(container.labels["cadre.agent-runtime/session-id"]).toBe(id);
+
+      const spec = await adapter.storedSpec(id);
+      expect(spec.annotations[kataAnnotations.memoryMiB]).toBe("301");
+      expect(spec.annotations[kataAnnotations.vcpus]).toBe("2");
+      expect(spec.linux.resources.memory).toEqual({ limit: 300 * MiB + 1, swap: 300 * MiB + 1 });
+      expect(spec.linux.resources.cpu).toEqual({ quota: 150_000, period: 100_000 });
+      expect(spec.linux.resources.pids).toEqual({ limit: 50 });
+      expect(spec.root.readonly).toBe(true);
+      expect(spec.mounts.find((m) => m.destination === "/tmp")?.type).toBe("tmpfs");
+      const network = spec.linux.namespaces.find((n) => n.type === "network");
+      expect(network, "a network namespace of its own").toBeDefined();
+      expect(network?.path, "a fresh one, not a shared path").toBeUndefined();
+      expect(spec.linux.namespaces.map((n) => n.type).sort()).toEqual([
+        "ipc",
+        "mount",
+        "network",
+        "pid",
+        "uts",
+      ]);
+      expect(spec.process.noNewPrivileges).toBe(true);
+      expect(spec.process.capabilities.bounding).toEqual([]);
+      expect(spec.linux.cgroupsPath).toBe(`/cadre/${id}`);
+
+      // The session really runs with that spec.
+      const result = await provider.exec(id, [
+        "sh",
+        "-c",
+        "touch /x 2>/dev/null || echo read-only; ls /sys/class/net",
+      ]);
+      expect(result.stdout).toBe("read-only\nlo\n");
+      await provider.destroySession(id);
+      await expect(adapter.client.getContainer(id)).rejects.toMatchObject({ code: 5 });
+    });
+
+    it("without networkIsolation still gives an empty network namespace (never the host's)", async () => {
+      const id = await provider.startSession({ networkIsolation: false, labels: runLabel });
+      const spec = await adapter.storedSpec(id);
+      expect(spec.linux.namespaces).toContainEqual({ type: "network" });
+      expect(spec.annotations[kataAnnotations.memoryMiB]).toBeUndefined();
+      expect(spec.root.readonly).toBe(false);
+      await provider.destroySession(id);
+    });
+
+    it("resolves a user name through the image's /etc/passwd", async () => {
+      const id = await provider.startSession({ user: "user", labels: runLabel });
+      expect((await adapter.storedSpec(id)).process.user).toEqual({ uid: 1000, gid: 1000 });
+      expect((await provider.exec(id, ["id", "-u"])).stdout).toBe("1000\n");
+      await provider.destroySession(id);
+    });
+  },
+);
