@@ -5,10 +5,10 @@ import { jsonErrorOffset } from "./json-error-offset.js";
 import { type ParsedIsolationConfig, parseIsolationConfig } from "./parse.js";
 
 /**
- * Reads cadre.config.json and returns its validated `isolation` section. Other top-level keys
- * belong to the rest of cadre and are left alone.
+ * Reads cadre.config.json (default: the one in the current directory) and returns its validated
+ * `isolation` section. Other top-level keys belong to the rest of cadre and are left alone.
  */
-export async function loadConfig(path: string): Promise<ParsedIsolationConfig> {
+export async function loadConfig(path = "cadre.config.json"): Promise<ParsedIsolationConfig> {
   const filePath = resolve(path);
   const text = await readConfigText(filePath);
   const document = parseJson(filePath, text);
