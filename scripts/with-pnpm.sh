@@ -11,4 +11,6 @@ if [ ! -x "$pnpm_bin" ] || [ "$("$pnpm_bin" --version 2>/dev/null)" != "$version
   npm install --silent --no-audit --no-fund --prefix "$tools" "pnpm@$version" >&2
 fi
 cd "$root"
+# turbo looks the package manager up on PATH.
+export PATH="$tools/node_modules/.bin:$PATH"
 exec "$pnpm_bin" "$@"
