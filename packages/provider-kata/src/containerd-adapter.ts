@@ -6,6 +6,7 @@ import {
   type ExecRequest,
   type ExecResult,
   isSessionId,
+  PolicyValidationError,
   type SessionInfo,
   SessionNotFoundError,
   SessionNotRunningError,
@@ -44,6 +45,23 @@ function mergeEnv(imageEnv: string[], policyEnv: Record<string, string> | undefi
     byName.set(entry.slice(0, entry.indexOf("=")), entry);
   for (const [k, v] of Object.entries(policyEnv ?? {})) byName.set(k, `${k}=${v}`);
   return [...byName.values()];
+}
+
+/** containerd refuses a label whose key and value exceed 4096 bytes together. */
+const maxLabelBytes = 4096;
+
+function checkLabelSizes(labels: Record<string, string>): void {
+  const tooLong = Object.entries(labels).filter(
+    ([k, v]) => Buffer.byteLength(k) + Buffer.byteLength(v) > maxLabelBytes,
+  );
+  if (tooLong.length === 0) return;
+  throw new PolicyValidationError(
+    tooLong.map(([k]) => ({
+      path: k === sessionLabels.policy ? "env" : `labels.${k}`,
+      message: `containerd keeps at most ${maxLabelBytes} bytes per label and this session's ${k === sessionLabels.policy ? "policy (mostly its env)" : "label"} is larger; pass large values through exec env or files instead`,
+    })),
+    { providerId },
+  );
 }
 
 async function ignoreNotFound(call: Promise<unknown>): Promise<void> {
@@ -100,6 +118,7 @@ export class ContainerdKataAdapter implements SessionBackend {
     const labels = config.sessionLabels;
     const { snapshotter } = this.options;
     const imageName = normalizeImageRef(config.image ?? this.options.image);
+    checkLabelSizes(labels);
     try {
       await this.client.createLease(id, labels);
       let image: Awaited<ReturnType<typeof resolveImage>>;

@@ -77,6 +77,14 @@ describeWithContainerd(
       await provider.destroySession(id);
     });
 
+    it("refuses a policy too large for containerd's labels with POLICY_INVALID, creating nothing", async () => {
+      const error = await provider
+        .startSession({ env: { BIG: "x".repeat(5000) }, labels: runLabel })
+        .catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: "POLICY_INVALID" });
+      expect(await findBackendLeftovers(runLabel)).toEqual([]);
+    });
+
     it("resolves a user name through the image's /etc/passwd", async () => {
       const id = await provider.startSession({ user: "user", labels: runLabel });
       expect((await adapter.storedSpec(id)).process.user).toEqual({ uid: 1000, gid: 1000 });
