@@ -17,6 +17,7 @@ export interface FixtureTest {
   path: string[];
   title: string;
   status: "passed" | "failed" | "skipped" | "pending" | "todo" | "disabled";
+  failureMessages: string[];
 }
 
 export interface FixtureRun {
@@ -34,6 +35,7 @@ interface JsonReport {
       ancestorTitles: string[];
       title: string;
       status: FixtureTest["status"];
+      failureMessages?: string[];
     }>;
   }>;
 }
@@ -42,7 +44,10 @@ interface JsonReport {
  * Runs one fixture file of fixtures/ in a child vitest with the JSON reporter and returns what
  * happened to every test.
  */
-export async function runFixture(file: string): Promise<FixtureRun> {
+export async function runFixture(
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<FixtureRun> {
   const outDir = await mkdtemp(join(tmpdir(), "cadre-selftest-report-"));
   const outputFile = join(outDir, "report.json");
   try {
@@ -57,7 +62,7 @@ export async function runFixture(file: string): Promise<FixtureRun> {
         "--reporter=json",
         `--outputFile=${outputFile}`,
       ],
-      { cwd: packageDir, stdio: ["ignore", "pipe", "pipe"] },
+      { cwd: packageDir, env, stdio: ["ignore", "pipe", "pipe"] },
     );
     let output = "";
     child.stdout.on("data", (c: Buffer) => {
@@ -77,6 +82,7 @@ export async function runFixture(file: string): Promise<FixtureRun> {
           path: a.ancestorTitles.slice(1),
           title: a.title,
           status: a.status,
+          failureMessages: a.failureMessages ?? [],
         })),
       ),
     };

@@ -3,7 +3,10 @@ import type { IsolationPolicy, IsolationProvider } from "@cadre/agent-runtime-co
 export interface ConformanceOptions {
   /** Shown in every test name, e.g. "docker (runsc)". */
   name: string;
-  /** Called once per test file; the suite calls close() on it at the end when it has one. */
+  /**
+   * Called once per test file, and again by the tests that need a second instance on the same
+   * backend (listing after a "restart", a TTL owner that closes). close() is called on each.
+   */
   createProvider: () => IsolationProvider | Promise<IsolationProvider>;
   /** The image every session uses (policy.image); omit for providers without images (stub). */
   image?: string;
@@ -21,9 +24,10 @@ export interface ConformanceOptions {
    */
   findBackendLeftovers?: (labels: Record<string, string>) => Promise<string[]>;
   /**
-   * Path or file URL of an ES module whose default export builds the same provider, for the
+   * Path or file URL of a plain ES module (Node must load it without a build step) whose default
+   * export builds the same provider on the same backend (a factory, or an instance), for the
    * [MUST] test that kills an owner process with SIGKILL and reaps its session from this one. A
-   * child process imports it, starts a session and is killed.
+   * child process imports it, starts a session and is killed. Without it that test is skipped.
    */
   providerModule?: string;
   /** Multiplies the suite's per-test time limits on slow backends. Default 1. */
