@@ -14,6 +14,7 @@ import {
   type SessionFilter,
   type SessionInfo,
   SessionNotFoundError,
+  SessionNotRunningError,
   type SessionOptions,
   sessionLabels,
   specificationVersion,
@@ -257,7 +258,7 @@ export class DockerProvider implements IsolationProvider {
 
   private execTarget(sessionId: string): ExecTarget {
     const container = this.docker.getContainer(sessionId);
-    return {
+    const target: ExecTarget = {
       container,
       toError: (error, action) => this.callError(error, sessionId, action),
       restartSession: async () => {
@@ -266,7 +267,17 @@ export class DockerProvider implements IsolationProvider {
         });
       },
       wasOomKilled: () => this.oom.wasOomKilled(sessionId, container),
+      notRunning: () => new SessionNotRunningError(sessionId, "stopped", { providerId: this.id }),
     };
+    if (this.runtime === "runsc") {
+      target.containerStopped = (signal) =>
+        container.wait({ condition: "not-running", abortSignal: signal }).then(
+          () => undefined,
+          // Aborted when the exec ended first, or the daemon is unreachable: then no answer.
+          () => new Promise<void>(() => {}),
+        );
+    }
+    return target;
   }
 
   private armTtl(sessionId: string, ttlMs: number): void {

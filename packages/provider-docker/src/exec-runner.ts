@@ -16,6 +16,13 @@ export interface ExecTarget {
   restartSession(): Promise<void>;
   /** Called after an exit 137 that the provider did not cause: was it the memory limit? */
   wasOomKilled(): Promise<boolean>;
+  /**
+   * Resolves when the container stops, for runtimes whose exec output stays open when the whole
+   * sandbox dies (gVisor); omitted where the output ends with the container (runc).
+   */
+  containerStopped?(signal: AbortSignal): Promise<void>;
+  /** The error of an exec whose container stopped under it. */
+  notRunning(): Error;
 }
 
 /** How long the output may stay open after the kill before the whole session is restarted. */
@@ -63,7 +70,7 @@ export async function runExec(target: ExecTarget, request: ExecRequest): Promise
   let killedByUs = false;
   const kill = async () => {
     killedByUs = true;
-    await killExecTree(target, marker, ended);
+    await killExecTree(target, marker, ended, () => stream.destroy());
   };
   const killing = new Promise<void>((resolve, reject) => {
     const onDeadline = () => kill().then(resolve, reject);
@@ -77,6 +84,24 @@ export async function runExec(target: ExecTarget, request: ExecRequest): Promise
       }
     });
   });
+  using watch = new DisposableAbortController();
+  const stopped = target.containerStopped?.(watch.signal).then(() => "stopped" as const);
+  const first = await Promise.race([ended.then(() => "ended" as const), ...(stopped ? [stopped] : [])]);
+  if (first === "stopped" && !killedByUs) {
+    stream.destroy();
+    if (deadline.abortedByCaller) throw deadline.callerReason;
+    if (!(await target.wasOomKilled())) throw target.notRunning();
+    return {
+      exitCode: 137,
+      signal: "SIGKILL",
+      stdout: collector.text("stdout"),
+      stderr: collector.text("stderr"),
+      timedOut: deadline.timedOut,
+      truncated: collector.truncated,
+      durationMs: Math.round(performance.now() - started),
+      limitExceeded: "memory",
+    };
+  }
   await ended;
   await killing;
 
@@ -91,7 +116,7 @@ export async function runExec(target: ExecTarget, request: ExecRequest): Promise
     if (recorded === undefined) {
       // The container died under the exec (gVisor's whole sandbox is killed at its memory limit).
       if (await target.wasOomKilled()) limitExceeded = "memory";
-      else throw target.toError(new Error("the session's container stopped during the exec"), "run the exec");
+      else throw target.notRunning();
     } else {
       exitCode = recorded;
       if (exitCode === 137 && (await target.wasOomKilled())) limitExceeded = "memory";
@@ -122,11 +147,24 @@ function toBuffer(stdin: string | Uint8Array | undefined): Buffer {
  * the image, every pid taken) or the output stays open afterwards, restarts the session's
  * container, which kills every process in it.
  */
-async function killExecTree(target: ExecTarget, marker: string, ended: Promise<void>): Promise<void> {
+async function killExecTree(
+  target: ExecTarget,
+  marker: string,
+  ended: Promise<void>,
+  closeOutput: () => void,
+): Promise<void> {
   const killed = await runKiller(target.container, marker);
   if (killed && (await settlesWithin(ended, drainAfterKillMs))) return;
   await target.restartSession();
+  // gVisor may keep the output of a process in a dead sandbox open: nothing is left to read.
+  if (!(await settlesWithin(ended, drainAfterKillMs))) closeOutput();
   await ended;
+}
+
+class DisposableAbortController extends AbortController implements Disposable {
+  [Symbol.dispose](): void {
+    this.abort();
+  }
 }
 
 async function runKiller(container: Docker.Container, marker: string): Promise<boolean> {
