@@ -60,7 +60,11 @@ const runscRow: CapabilityRow = {
       mechanism: "cgroup memory limit of the whole gVisor sandbox, swap equal to memory",
       limits: { min: 64 * 1024 * 1024 },
     },
-    cpu: { enforced: true, mechanism: "CFS quota of the gVisor sandbox (HostConfig.NanoCpus)", limits: { min: 0.01 } },
+    cpu: {
+      enforced: true,
+      mechanism: "CFS quota of the gVisor sandbox (HostConfig.NanoCpus), cpuset of ceil(cpu) CPUs so gVisor sees that many",
+      limits: { min: 0.01 },
+    },
     networkIsolation: { enforced: true, mechanism: runsc.network },
     pids: { enforced: false, mechanism: runsc.pidsReason },
     minimumIsolation: { enforced: true, mechanism: "runsc: gVisor user-space kernel" },

@@ -9,6 +9,8 @@ export interface ContainerSpecInput {
   policy: ValidatedPolicy;
   /** Container labels, already carrying the provider's prefix. */
   labels: Record<string, string>;
+  /** CPUs of the host, to pick the cpuset of a gVisor session. */
+  hostCpus: number;
 }
 
 /** Mount options of the scratch /tmp of a read-only session; its pages count against `memory`. */
@@ -39,7 +41,12 @@ export function containerSpec(input: ContainerSpecInput): ContainerCreateOptions
     hostConfig.Memory = policy.memory;
     hostConfig.MemorySwap = policy.memory;
   }
-  if (policy.cpu !== undefined) hostConfig.NanoCpus = Math.round(policy.cpu * 1e9);
+  if (policy.cpu !== undefined) {
+    hostConfig.NanoCpus = Math.round(policy.cpu * 1e9);
+    if (input.runtime === "runsc") {
+      hostConfig.CpusetCpus = sandboxCpuset(policy.cpu, input.hostCpus, input.sessionId);
+    }
+  }
   if (policy.pids !== undefined) hostConfig.PidsLimit = policy.pids;
 
   const spec: ContainerCreateOptions = {
@@ -60,4 +67,18 @@ export function containerSpec(input: ContainerSpecInput): ContainerCreateOptions
   if (policy.workdir) spec.WorkingDir = policy.workdir;
   if (policy.user) spec.User = policy.user;
   return spec;
+}
+
+/**
+ * gVisor shows its processes neither the host's cgroups nor the CFS quota; it sizes its CPU count
+ * from the CPUs its sandbox may run on. A cpuset of ceil(cpu) CPUs makes that count match the
+ * quota. The first CPU is derived from the session id, so that sessions spread over the host.
+ */
+export function sandboxCpuset(cpu: number, hostCpus: number, sessionId: string): string {
+  const total = Math.max(1, hostCpus);
+  const count = Math.min(total, Math.max(1, Math.ceil(cpu)));
+  let hash = 0;
+  for (const char of sessionId) hash = (hash * 31 + char.charCodeAt(0)) >>> 0;
+  const cpus = Array.from({ length: count }, (_, i) => (hash + i) % total);
+  return cpus.sort((a, b) => a - b).join(",");
 }

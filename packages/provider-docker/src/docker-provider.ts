@@ -51,6 +51,14 @@ import {
 } from "./options.js";
 import { sessionState } from "./session-state.js";
 
+/** How long an exec that gVisor ended with 128 waits for its sandbox to be recorded as dead. */
+const sandboxExitWaitMs = 10_000;
+
+/** Resolves when the container is not running, or after `ms` (it may never stop). */
+async function waitUntilStopped(container: Docker.Container, ms: number): Promise<void> {
+  await container.wait({ condition: "not-running", abortSignal: AbortSignal.timeout(ms) }).catch(() => {});
+}
+
 /** Seconds Docker waits after SIGTERM before SIGKILL when a session stops. */
 const stopGraceSeconds = 2;
 
@@ -98,12 +106,13 @@ export class DockerProvider implements IsolationProvider {
       throw error;
     });
     const policy = checkPolicy(input, report);
+    const { cpus } = await this.hostFacts();
     options.signal?.throwIfAborted();
 
     const sessionId = newSessionId();
     const image = policy.image ?? this.image;
     const labels = this.labels.toDocker(buildSessionLabels({ sessionId, providerId: this.id, policy }));
-    const spec = containerSpec({ sessionId, image, runtime: this.runtime, policy, labels });
+    const spec = containerSpec({ sessionId, image, runtime: this.runtime, policy, labels, hostCpus: cpus });
 
     let container: Docker.Container;
     try {
@@ -266,7 +275,13 @@ export class DockerProvider implements IsolationProvider {
           throw this.callError(error, sessionId, "restart the session to kill a command");
         });
       },
-      wasOomKilled: () => this.oom.wasOomKilled(sessionId, container),
+      wasOomKilled: async (exitCode) => {
+        if (this.runtime === "runc") return exitCode === 137 && this.oom.wasOomKilled(sessionId, container);
+        // gVisor: the limit kills the whole sandbox, and the exec may report it (128) before
+        // Docker has recorded the container's end.
+        if (exitCode === 128) await waitUntilStopped(container, sandboxExitWaitMs);
+        return this.oom.wasOomKilled(sessionId, container);
+      },
       notRunning: () => new SessionNotRunningError(sessionId, "stopped", { providerId: this.id }),
     };
     if (this.runtime === "runsc") {

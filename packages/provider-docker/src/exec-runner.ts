@@ -5,6 +5,7 @@ import { ExecDeadline, OutputCollector, signalForExitCode } from "@cadre/agent-r
 import type Docker from "dockerode";
 import { execMarkerVariable, killerArgv } from "./exec-killer.js";
 import { execCapture, readFrames, waitForExitCode } from "./exec-capture.js";
+import { exitCodeForStartFailure } from "./exec-start-failure.js";
 import { FrameParser } from "./frame-parser.js";
 
 /** What the runner needs from the provider for one session. */
@@ -14,8 +15,12 @@ export interface ExecTarget {
   toError(error: unknown, action: string): Error;
   /** Last resort when the exec's processes cannot be killed one by one: kills every process. */
   restartSession(): Promise<void>;
-  /** Called after an exit 137 that the provider did not cause: was it the memory limit? */
-  wasOomKilled(): Promise<boolean>;
+  /**
+   * Called after an exit that the provider did not cause and that may come from the memory limit
+   * (137; under gVisor also 128, its exec's answer when the whole sandbox was killed), or with
+   * undefined when the container stopped under the exec: was it the memory limit?
+   */
+  wasOomKilled(exitCode: number | undefined): Promise<boolean>;
   /**
    * Resolves when the container stops, for runtimes whose exec output stays open when the whole
    * sandbox dies (gVisor); omitted where the output ends with the container (runc).
@@ -90,7 +95,7 @@ export async function runExec(target: ExecTarget, request: ExecRequest): Promise
   if (first === "stopped" && !killedByUs) {
     stream.destroy();
     if (deadline.abortedByCaller) throw deadline.callerReason;
-    if (!(await target.wasOomKilled())) throw target.notRunning();
+    if (!(await target.wasOomKilled(undefined))) throw target.notRunning();
     return {
       exitCode: 137,
       signal: "SIGKILL",
@@ -115,11 +120,14 @@ export async function runExec(target: ExecTarget, request: ExecRequest): Promise
     });
     if (recorded === undefined) {
       // The container died under the exec (gVisor's whole sandbox is killed at its memory limit).
-      if (await target.wasOomKilled()) limitExceeded = "memory";
+      if (await target.wasOomKilled(undefined)) limitExceeded = "memory";
       else throw target.notRunning();
     } else {
-      exitCode = recorded;
-      if (exitCode === 137 && (await target.wasOomKilled())) limitExceeded = "memory";
+      exitCode = exitCodeForStartFailure(recorded, collector.text("stdout"));
+      if ((exitCode === 137 || exitCode === 128) && (await target.wasOomKilled(exitCode))) {
+        exitCode = 137;
+        limitExceeded = "memory";
+      }
     }
   }
 

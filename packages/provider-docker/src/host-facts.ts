@@ -8,6 +8,7 @@ export interface HostFacts {
   memoryLimit: boolean;
   swapLimit: boolean;
   cpuCfsQuota: boolean;
+  cpuset: boolean;
   pidsLimit: boolean;
   cgroupVersion: string;
   cpus: number;
@@ -24,6 +25,7 @@ export function hostFactsFromInfo(info: Record<string, unknown>, apiVersion: str
     memoryLimit: flag("MemoryLimit"),
     swapLimit: flag("SwapLimit"),
     cpuCfsQuota: flag("CpuCfsQuota") && flag("CpuCfsPeriod"),
+    cpuset: flag("CPUSet"),
     pidsLimit: flag("PidsLimit"),
     cgroupVersion: String(info.CgroupVersion ?? "1"),
     cpus: Number(info.NCPU ?? 0),
