@@ -1,0 +1,98 @@
+import {
+  PolicyValidationError,
+  ProviderUnavailableError,
+  SessionNotFoundError,
+} from "@cadre/agent-runtime-contract";
+import { describe, expect, it } from "vitest";
+import { createDockerProvider, type DockerRuntime } from "../src/index.js";
+import { containersWithLabels, dockerUnavailableReason, testImage } from "./docker-test-env.js";
+import { useDockerSessions } from "./session-tracker.js";
+
+describe("daemon unreachable (no daemon needed)", () => {
+  const provider = createDockerProvider({ socketPath: "/nonexistent/cadre-test/docker.sock" });
+
+  it("startSession fails with PROVIDER_UNAVAILABLE saying how to start the daemon", async () => {
+    const error = await provider.startSession({}).catch((e: unknown) => e);
+    expect(ProviderUnavailableError.isInstance(error)).toBe(true);
+    const unavailable = error as ProviderUnavailableError;
+    expect(unavailable.message).toContain("unix:///nonexistent/cadre-test/docker.sock");
+    expect(unavailable.message).toContain("start the daemon");
+    expect(unavailable.checks.map((c) => [c.id, c.ok])).toEqual([["docker.daemon", false]]);
+  });
+
+  it("still reports a bad policy as POLICY_INVALID first", async () => {
+    const error = await provider.startSession({ memory: -1 }).catch((e: unknown) => e);
+    expect(PolicyValidationError.isInstance(error)).toBe(true);
+  });
+
+  it("doctor reports the daemon check as failed, with its fix", async () => {
+    const report = await provider.doctor();
+    expect(report.ready).toBe(false);
+    expect(report.checks[0]).toMatchObject({ id: "docker.daemon", ok: false, required: true });
+    expect(report.checks[0]?.fix).toBeTruthy();
+  });
+
+  it("exec on an id that cannot be a session never reaches the daemon", async () => {
+    for (const id of ["../etc", "deadbeef", ""]) {
+      await expect(provider.exec(id, ["true"])).rejects.toSatisfy((e) => SessionNotFoundError.isInstance(e));
+    }
+  });
+});
+
+const unavailable = await dockerUnavailableReason("runc");
+describe.skipIf(unavailable !== undefined && process.env.CI !== "true")(
+  `errors and doctor on the real daemon${unavailable ? ` - skipped: ${unavailable}` : ""}`,
+  () => {
+    const sessions = useDockerSessions("runc");
+
+    it("a missing image is a typed error naming it and how to load it, and creates nothing", async () => {
+      const image = "cadre-test/not-loaded:0";
+      const error = await sessions.start({ image }).catch((e: unknown) => e);
+      expect(ProviderUnavailableError.isInstance(error)).toBe(true);
+      expect((error as Error).message).toContain(image);
+      expect((error as Error).message).toContain("docker load");
+      expect(await containersWithLabels(sessions.runLabels)).toEqual([]);
+    });
+
+    it("a runtime the daemon does not have is refused, never replaced by runc", async () => {
+      // The option's type allows runc and runsc only; a config file may still name another one.
+      const provider = createDockerProvider({ runtime: "kata-fc" as DockerRuntime });
+      const error = await provider
+        .startSession({ image: testImage, labels: sessions.runLabels })
+        .catch((e: unknown) => e);
+      expect(ProviderUnavailableError.isInstance(error)).toBe(true);
+      expect((error as ProviderUnavailableError).checks[0]).toMatchObject({ id: "docker.runtime.kata-fc", ok: false });
+      expect(await containersWithLabels(sessions.runLabels)).toEqual([]);
+      const report = await provider.doctor();
+      expect(report.ready).toBe(false);
+    });
+
+    it("doctor is ready on a prepared host and names the version, runtime and image", async () => {
+      const report = await createDockerProvider({ runtime: "runc", image: testImage }).doctor();
+      expect(report.ready).toBe(true);
+      const ids = report.checks.map((c) => c.id);
+      expect(ids).toEqual(expect.arrayContaining(["docker.daemon", "docker.runtime.runc", "docker.image", "docker.init"]));
+      expect(report.checks.find((c) => c.id === "docker.daemon")?.detail).toMatch(/Docker \S+, API \d+\.\d+/);
+    });
+
+    it("providers with different label prefixes do not see each other's sessions", async () => {
+      const other = createDockerProvider({ labelPrefix: "com.example.other/" });
+      const id = await sessions.start();
+      expect((await sessions.provider.listSessions({ labels: sessions.runLabels })).map((s) => s.id)).toEqual([id]);
+      expect(await other.listSessions({ labels: sessions.runLabels })).toEqual([]);
+      await expect(other.getSession(id)).rejects.toSatisfy((e) => SessionNotFoundError.isInstance(e));
+      await other.destroySession(id);
+      expect((await sessions.provider.getSession(id)).state).toBe("running");
+    });
+
+    it("stop keeps the container, exec then fails, destroy removes it", async () => {
+      const id = await sessions.start();
+      await sessions.provider.stopSession(id);
+      await sessions.provider.stopSession(id);
+      expect((await sessions.provider.getSession(id)).state).toBe("stopped");
+      await expect(sessions.provider.exec(id, ["true"])).rejects.toMatchObject({ code: "SESSION_NOT_RUNNING" });
+      await sessions.provider.destroySession(id);
+      expect(await containersWithLabels({ "cadre.agent-runtime/session-id": id })).toEqual([]);
+    });
+  },
+);

@@ -1,0 +1,74 @@
+import { describe, expect, it } from "vitest";
+import { scratchTmpOptions } from "../src/container-spec.js";
+import { docker, dockerUnavailableReason } from "./docker-test-env.js";
+import { useDockerSessions } from "./session-tracker.js";
+
+const unavailable = await dockerUnavailableReason("runc");
+const MiB = 1024 * 1024;
+
+describe.skipIf(unavailable !== undefined && process.env.CI !== "true")(
+  `policy mapping read back from the daemon (runc)${unavailable ? ` - skipped: ${unavailable}` : ""}`,
+  () => {
+    const sessions = useDockerSessions("runc");
+
+    it("maps every limit and applies the hardening whatever the policy", async () => {
+      const id = await sessions.start({
+        memory: 96 * MiB,
+        cpu: 0.75,
+        pids: 48,
+        readOnlyRootfs: true,
+        networkIsolation: true,
+        user: "1000:1000",
+        workdir: "/tmp",
+        env: { GREETING: "hello" },
+      });
+      const info = await docker.getContainer(id).inspect();
+      const host = info.HostConfig;
+      expect(host).toMatchObject({
+        Memory: 96 * MiB,
+        MemorySwap: 96 * MiB,
+        NanoCpus: 750_000_000,
+        PidsLimit: 48,
+        ReadonlyRootfs: true,
+        Tmpfs: { "/tmp": scratchTmpOptions },
+        NetworkMode: "none",
+        CapDrop: ["ALL"],
+        SecurityOpt: ["no-new-privileges"],
+        Init: true,
+        Privileged: false,
+        Runtime: "runc",
+        AutoRemove: false,
+      });
+      expect(host.CapAdd ?? []).toEqual([]);
+      expect(host.Binds ?? []).toEqual([]);
+      expect(info.Mounts, "no bind mount of docker.sock or host paths").toEqual([]);
+      expect(info.Config.User).toBe("1000:1000");
+      expect(info.Config.WorkingDir).toBe("/tmp");
+      expect(info.Config.Env).toContain("GREETING=hello");
+      expect(info.Name).toBe(`/${id}`);
+    });
+
+    it("gives the default bridge when networkIsolation is false and a writable root by default", async () => {
+      const id = await sessions.start({ networkIsolation: false });
+      const host = (await docker.getContainer(id).inspect()).HostConfig;
+      expect(host.NetworkMode).toBe("bridge");
+      expect(host.ReadonlyRootfs).toBe(false);
+      expect(host.Memory).toBe(0);
+      expect(host.CapDrop).toEqual(["ALL"]);
+      expect(host.SecurityOpt).toEqual(["no-new-privileges"]);
+    });
+
+    it("labels the container with the session's labels and policy", async () => {
+      const id = await sessions.start({ memory: 64 * MiB, labels: { team: "a" } });
+      const labels = (await docker.getContainer(id).inspect()).Config.Labels;
+      expect(labels).toMatchObject({
+        team: "a",
+        "cadre.agent-runtime/session-id": id,
+        "cadre.agent-runtime/provider": "docker",
+      });
+      expect(JSON.parse(labels["cadre.agent-runtime/policy"] ?? "{}")).toMatchObject({ memory: 64 * MiB });
+      const info = await sessions.provider.getSession(id);
+      expect(info).toMatchObject({ id, state: "running", labels: { team: "a" } });
+    });
+  },
+);
