@@ -18,18 +18,36 @@ export async function findTaggedProcesses(name: string, value: string): Promise<
     return []; // no procfs: only the process group can be killed
   }
   const needle = Buffer.from(`${name}=${value}\0`);
-  const pids = entries.filter((e) => /^\d+$/.test(e) && Number(e) !== process.pid);
-  const found = await Promise.all(
-    pids.map(async (pid) => {
-      try {
-        const environ = await readFile(`/proc/${pid}/environ`);
-        return hasVariable(environ, needle) ? Number(pid) : undefined;
-      } catch {
-        return undefined; // gone, or another user's process
-      }
-    }),
-  );
-  return found.filter((pid) => pid !== undefined);
+  let pending = entries.filter((e) => /^\d+$/.test(e) && Number(e) !== process.pid);
+  const found: number[] = [];
+  // A process in the middle of execve reads as an empty environ; read those again.
+  for (let attempt = 0; attempt < 3 && pending.length > 0; attempt++) {
+    if (attempt > 0) await delay(1);
+    const reads = await Promise.all(
+      pending.map(async (pid) => [pid, await readEnviron(pid)] as const),
+    );
+    pending = [];
+    for (const [pid, environ] of reads) {
+      if (environ === "mid-exec") pending.push(pid);
+      else if (environ && hasVariable(environ, needle)) found.push(Number(pid));
+    }
+  }
+  return found;
+}
+
+/** The environ, undefined when the process is gone, a zombie, a kernel thread or not readable. */
+async function readEnviron(pid: string): Promise<Buffer | "mid-exec" | undefined> {
+  try {
+    const environ = await readFile(`/proc/${pid}/environ`);
+    if (environ.length > 0) return environ;
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+    const [state, parent] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // Zombies and kernel threads (children of kthreadd, pid 2) have no environment at all.
+    if (state === "Z" || state === "X" || parent === "2" || pid === "2") return undefined;
+    return "mid-exec";
+  } catch {
+    return undefined; // gone, or another user's process
+  }
 }
 
 function hasVariable(environ: Buffer, needle: Buffer): boolean {

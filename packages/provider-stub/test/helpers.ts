@@ -68,3 +68,6 @@ export async function sessionDirectories(stateDir: string): Promise<string[]> {
     return [];
   }
 }
+
+/** For vi.waitFor on a busy host: how long to keep polling a condition that is on its way. */
+export const waitLimit = { timeout: 10_000, interval: 20 };

@@ -9,6 +9,7 @@ import {
   sessionDirectories,
   uniqueSleepSeconds,
   useStubProviders,
+  waitLimit,
 } from "./helpers.js";
 
 const ownerFixture = fileURLToPath(new URL("./fixtures/owner-process.mjs", import.meta.url));
@@ -53,9 +54,12 @@ describe("sessions on disk", () => {
     const [line] = (await once(owner.stdout, "data")) as [Buffer];
     const id = line.toString().trim();
 
-    // The owner's own command line holds the number too.
-    const sleeping = (await processesWithArgument(sleepSeconds)).filter((p) => p !== owner.pid);
-    expect(sleeping).toHaveLength(2);
+    // The owner's own command line holds the number too; the background sleep may still be
+    // between fork and exec when "ready" arrives.
+    await vi.waitFor(async () => {
+      const sleeping = (await processesWithArgument(sleepSeconds)).filter((p) => p !== owner.pid);
+      expect(sleeping).toHaveLength(2);
+    }, waitLimit);
     owner.kill("SIGKILL");
     await exited;
 
@@ -87,7 +91,10 @@ describe("sessions on disk", () => {
 
     const result = await provider.exec(id, ["sleep", sleepSeconds]);
     expect(result).toMatchObject({ exitCode: 137, signal: "SIGKILL", timedOut: false });
-    await vi.waitFor(async () => expect(await exists(`${provider.stateDir}/${id}`)).toBe(false));
+    await vi.waitFor(
+      async () => expect(await exists(`${provider.stateDir}/${id}`)).toBe(false),
+      waitLimit,
+    );
     expect(await processesWithArgument(sleepSeconds)).toEqual([]);
     await expect(provider.getSession(id)).rejects.toMatchObject({ code: "SESSION_NOT_FOUND" });
   });
@@ -101,7 +108,7 @@ describe("sessions on disk", () => {
     const expiresAt = Date.parse((await stateDirOwner.getSession(id)).expiresAt ?? "");
 
     // Waiting for the clock is what a TTL is about.
-    await vi.waitFor(() => expect(Date.now()).toBeGreaterThan(expiresAt));
+    await vi.waitFor(() => expect(Date.now()).toBeGreaterThan(expiresAt), waitLimit);
     expect(await stateDirOwner.listSessions()).toEqual([]);
     expect(await sessionDirectories(stateDirOwner.stateDir)).toEqual([id]);
     expect(await stateDirOwner.reap()).toEqual([id]);

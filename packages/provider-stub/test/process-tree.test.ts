@@ -1,6 +1,11 @@
 import { describe, expect, it, vi } from "vitest";
 import { findTaggedProcesses, sessionTag } from "../src/index.js";
-import { processesWithArgument, uniqueSleepSeconds, useStubProviders } from "./helpers.js";
+import {
+  processesWithArgument,
+  uniqueSleepSeconds,
+  useStubProviders,
+  waitLimit,
+} from "./helpers.js";
 
 /**
  * A command whose tree tries to survive: a child that ignores SIGTERM and a grandchild that left
@@ -28,7 +33,7 @@ async function bothRunning(escaped: string, trapped: string): Promise<number[]> 
     ];
     expect(pids).toHaveLength(2);
     return pids;
-  });
+  }, waitLimit);
 }
 
 describe("process tree killing", () => {
