@@ -17,6 +17,14 @@ export {
   type StubConfig,
   stubConfigSchema,
 } from "./config/schema.js";
+export { canonicalJson } from "./pool/canonical-json.js";
+export { poolLabels } from "./pool/pool-labels.js";
+export {
+  SessionPool,
+  type SessionPoolEvents,
+  type SessionPoolOptions,
+  type SessionPoolStats,
+} from "./pool/session-pool.js";
 export { type CreateProviderOptions, createProvider } from "./providers/create-provider.js";
 export { importProviderModule, type ModuleImporter } from "./providers/import-provider.js";
 export { providerPackages } from "./providers/packages.js";

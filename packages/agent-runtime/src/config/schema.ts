@@ -157,12 +157,30 @@ export const kataConfigSchema = z
   })
   .describe("Options of the Kata provider (`@cadre/agent-runtime-provider-kata`).");
 
+export const poolConfigSchema = z
+  .strictObject({
+    size: z.number().int().min(1).max(64).describe("Warm sessions kept per policy."),
+    maxPolicies: z
+      .number()
+      .int()
+      .min(1)
+      .max(64)
+      .optional()
+      .describe(
+        "Distinct policies kept warm; the least recently used is dropped beyond. Default 4.",
+      ),
+  })
+  .describe(
+    "Keep started sessions warm (a `SessionPool` around the provider) so that `startSession` hands one out at once. See docs/session-pool.md.",
+  );
+
 export const isolationConfigSchema = z
   .strictObject({
     provider: z.enum(providerNames).describe("The provider cadre uses."),
     stub: stubConfigSchema.optional(),
     docker: dockerConfigSchema.optional(),
     kata: kataConfigSchema.optional(),
+    pool: poolConfigSchema.optional(),
   })
   .superRefine((config, ctx) => {
     if (config.provider === "stub" && config.stub?.acknowledgeNoIsolation !== true) {
@@ -182,3 +200,4 @@ export type IsolationConfig = z.input<typeof isolationConfigSchema>;
 export type StubConfig = z.input<typeof stubConfigSchema>;
 export type DockerConfig = z.input<typeof dockerConfigSchema>;
 export type KataConfig = z.input<typeof kataConfigSchema>;
+export type PoolConfig = z.input<typeof poolConfigSchema>;

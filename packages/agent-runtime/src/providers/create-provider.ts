@@ -5,6 +5,7 @@ import {
 } from "@cadre/agent-runtime-contract";
 import { type ParsedIsolationConfig, parseIsolationConfig } from "../config/parse.js";
 import type { IsolationConfig, ProviderName } from "../config/schema.js";
+import { SessionPool } from "../pool/session-pool.js";
 import { importProviderModule, type ModuleImporter, requireExport } from "./import-provider.js";
 import { providerModuleSpecifier } from "./packages.js";
 
@@ -27,7 +28,7 @@ const factoryNames: Record<ProviderName, string> = {
  * Builds the provider that the `isolation` section of cadre.config.json names. Validates the
  * config first (PolicyValidationError with paths like "isolation.docker.runtime"), then imports
  * only the chosen provider's package (ProviderUnavailableError naming the package when it is
- * missing).
+ * missing). With a `pool` section the provider comes wrapped in a SessionPool.
  */
 export async function createProvider(
   config: IsolationConfig,
@@ -38,8 +39,9 @@ export async function createProvider(
   const specifier = providerModuleSpecifier(name);
   const module = await importProviderModule(name, { specifier, importer: options.importer });
   const factory = requireExport<Factory>(module, factoryNames[name], name, specifier);
+  let provider: IsolationProvider;
   try {
-    return await factory(providerOptions(parsed));
+    provider = await factory(providerOptions(parsed));
   } catch (error) {
     if (AgentRuntimeError.isInstance(error)) throw error;
     throw new ProviderUnavailableError(
@@ -47,6 +49,7 @@ export async function createProvider(
       { providerId: name, cause: error },
     );
   }
+  return parsed.pool ? new SessionPool(provider, parsed.pool) : provider;
 }
 
 /** The options object the chosen provider's factory takes. */
