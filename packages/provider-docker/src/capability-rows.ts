@@ -42,7 +42,11 @@ const runcRow: CapabilityRow = {
     cpu: { enforced: true, mechanism: "CFS quota (HostConfig.NanoCpus)", limits: { min: 0.01 } },
     networkIsolation: { enforced: true, mechanism: 'NetworkMode "none": loopback only' },
     readOnlyRootfs: { enforced: true, mechanism: "ReadonlyRootfs with a tmpfs /tmp" },
-    pids: { enforced: true, mechanism: "cgroup pids limit (HostConfig.PidsLimit)", limits: { min: minimumPids } },
+    pids: {
+      enforced: true,
+      mechanism: "cgroup pids limit (HostConfig.PidsLimit)",
+      limits: { min: minimumPids },
+    },
     minimumIsolation: { enforced: true, mechanism: "runc: Linux namespaces and cgroups" },
     ...sessionFields,
   },
@@ -62,7 +66,8 @@ const runscRow: CapabilityRow = {
     },
     cpu: {
       enforced: true,
-      mechanism: "CFS quota of the gVisor sandbox (HostConfig.NanoCpus), cpuset of ceil(cpu) CPUs so gVisor sees that many",
+      mechanism:
+        "CFS quota of the gVisor sandbox (HostConfig.NanoCpus), cpuset of ceil(cpu) CPUs so gVisor sees that many",
       limits: { min: 0.01 },
     },
     networkIsolation: { enforced: true, mechanism: runsc.network },

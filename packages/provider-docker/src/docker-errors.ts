@@ -57,7 +57,11 @@ export function daemonCheck(address: string, error: unknown): DoctorCheck {
   };
 }
 
-export function unavailable(address: string, error: unknown, providerId: string): ProviderUnavailableError {
+export function unavailable(
+  address: string,
+  error: unknown,
+  providerId: string,
+): ProviderUnavailableError {
   return new ProviderUnavailableError(`The Docker daemon at ${address} is not reachable.`, {
     providerId,
     cause: error,

@@ -56,7 +56,9 @@ const sandboxExitWaitMs = 10_000;
 
 /** Resolves when the container is not running, or after `ms` (it may never stop). */
 async function waitUntilStopped(container: Docker.Container, ms: number): Promise<void> {
-  await container.wait({ condition: "not-running", abortSignal: AbortSignal.timeout(ms) }).catch(() => {});
+  await container
+    .wait({ condition: "not-running", abortSignal: AbortSignal.timeout(ms) })
+    .catch(() => {});
 }
 
 /** Seconds Docker waits after SIGTERM before SIGKILL when a session stops. */
@@ -111,8 +113,17 @@ export class DockerProvider implements IsolationProvider {
 
     const sessionId = newSessionId();
     const image = policy.image ?? this.image;
-    const labels = this.labels.toDocker(buildSessionLabels({ sessionId, providerId: this.id, policy }));
-    const spec = containerSpec({ sessionId, image, runtime: this.runtime, policy, labels, hostCpus: cpus });
+    const labels = this.labels.toDocker(
+      buildSessionLabels({ sessionId, providerId: this.id, policy }),
+    );
+    const spec = containerSpec({
+      sessionId,
+      image,
+      runtime: this.runtime,
+      policy,
+      labels,
+      hostCpus: cpus,
+    });
 
     let container: Docker.Container;
     try {
@@ -135,19 +146,21 @@ export class DockerProvider implements IsolationProvider {
 
   async exec(sessionId: string, argv: string[], options?: ExecOptions): Promise<ExecResult> {
     const request = parseExecRequest(argv, options, this.id);
-    if (!this.isOwnId(sessionId)) throw new SessionNotFoundError(sessionId, { providerId: this.id });
+    if (!this.isOwnId(sessionId))
+      throw new SessionNotFoundError(sessionId, { providerId: this.id });
     return runExec(this.execTarget(sessionId), request);
   }
 
   async stopSession(sessionId: string): Promise<void> {
     const found = await this.findContainer(sessionId);
-    if (!found || !found.info.State.Running) return;
+    if (!found?.info.State.Running) return;
     try {
       await found.container.stop({ t: stopGraceSeconds });
     } catch (error) {
       // 304: already stopped; 404: removed meanwhile. Both leave the session stopped.
       const status = statusOf(error);
-      if (status !== 304 && status !== 404) throw this.callError(error, sessionId, "stop the session");
+      if (status !== 304 && status !== 404)
+        throw this.callError(error, sessionId, "stop the session");
     }
   }
 
@@ -191,14 +204,19 @@ export class DockerProvider implements IsolationProvider {
       throw this.daemonError(error, "list the session containers");
     }
     return containers.flatMap((c) => {
-      const info = sessionInfoFromLabels(this.labels.fromDocker(c.Labels ?? {}), sessionState(c.State));
+      const info = sessionInfoFromLabels(
+        this.labels.fromDocker(c.Labels ?? {}),
+        sessionState(c.State),
+      );
       return info ? [info] : [];
     });
   }
 
   async reap(options: ReapOptions = {}): Promise<string[]> {
     const now = Date.now();
-    const reapable = (await this.listSessions()).filter((s) => isReapable(s, now, options.olderThanMs));
+    const reapable = (await this.listSessions()).filter((s) =>
+      isReapable(s, now, options.olderThanMs),
+    );
     await Promise.all(reapable.map((s) => this.destroySession(s.id)));
     return reapable.map((s) => s.id);
   }
@@ -223,7 +241,9 @@ export class DockerProvider implements IsolationProvider {
   private hostFacts(): Promise<HostFacts> {
     if (!this.factsPromise) {
       this.factsPromise = Promise.all([this.docker.info(), this.docker.version()])
-        .then(([info, version]) => hostFactsFromInfo(info as Record<string, unknown>, version.ApiVersion))
+        .then(([info, version]) =>
+          hostFactsFromInfo(info as Record<string, unknown>, version.ApiVersion),
+        )
         .catch((error: unknown) => {
           this.factsPromise = undefined;
           throw this.daemonError(error, "read the daemon's info");
@@ -276,7 +296,8 @@ export class DockerProvider implements IsolationProvider {
         });
       },
       wasOomKilled: async (exitCode) => {
-        if (this.runtime === "runc") return exitCode === 137 && this.oom.wasOomKilled(sessionId, container);
+        if (this.runtime === "runc")
+          return exitCode === 137 && this.oom.wasOomKilled(sessionId, container);
         // gVisor: the limit kills the whole sandbox, and the exec may report it (128) before
         // Docker has recorded the container's end.
         if (exitCode === 128) await waitUntilStopped(container, sandboxExitWaitMs);
@@ -311,7 +332,12 @@ export class DockerProvider implements IsolationProvider {
   }
 
   private callError(error: unknown, sessionId: string, action: string): AgentRuntimeError {
-    return sessionCallError(error, { sessionId, action, providerId: this.id, address: this.address });
+    return sessionCallError(error, {
+      sessionId,
+      action,
+      providerId: this.id,
+      address: this.address,
+    });
   }
 
   private daemonError(error: unknown, action: string): AgentRuntimeError {
@@ -322,11 +348,14 @@ export class DockerProvider implements IsolationProvider {
 
   private createError(error: unknown, image: string): AgentRuntimeError {
     if (statusOf(error) === 404 && /no such image/i.test(daemonMessage(error))) {
-      return new ProviderUnavailableError(`The image ${image} is not in the Docker daemon's image store.`, {
-        providerId: this.id,
-        cause: error,
-        checks: [imageCheck(image, false)],
-      });
+      return new ProviderUnavailableError(
+        `The image ${image} is not in the Docker daemon's image store.`,
+        {
+          providerId: this.id,
+          cause: error,
+          checks: [imageCheck(image, false)],
+        },
+      );
     }
     return this.daemonError(error, "create the session's container");
   }

@@ -1,7 +1,7 @@
 import { type DoctorCheck, type DoctorReport, doctorReport } from "@cadre/agent-runtime-contract";
 import type Docker from "dockerode";
 import { daemonCheck, daemonMessage, statusOf } from "./docker-errors.js";
-import { type HostFacts, runtimeRegistered, runscWithoutNetwork } from "./host-facts.js";
+import { type HostFacts, runscWithoutNetwork, runtimeRegistered } from "./host-facts.js";
 import type { DockerRuntime } from "./options.js";
 
 export function runtimeCheck(facts: HostFacts, runtime: DockerRuntime): DoctorCheck {
@@ -28,7 +28,9 @@ export function imageCheck(image: string, present: boolean, detail?: string): Do
     title: `image ${image} present`,
     ok: present,
     required: true,
-    detail: present ? "present in the daemon's image store" : (detail ?? "not in the daemon's image store"),
+    detail: present
+      ? "present in the daemon's image store"
+      : (detail ?? "not in the daemon's image store"),
     fix: `load it with \`docker load -i <archive>.tar\` (on a test host \`bash scripts/services.sh up\` builds cadre-test/busybox:1), or \`docker pull ${image}\` where a registry is reachable`,
   };
 }
@@ -49,7 +51,8 @@ function cgroupChecks(facts: HostFacts, runtime: DockerRuntime): DoctorCheck[] {
     controller("swap", "cgroup swap accounting", facts.swapLimit, "memory (swap equal to memory)"),
     controller("cpu", "CFS CPU quota", facts.cpuCfsQuota, "cpu"),
   ];
-  if (runtime === "runc") checks.push(controller("pids", "cgroup pids limit", facts.pidsLimit, "pids"));
+  if (runtime === "runc")
+    checks.push(controller("pids", "cgroup pids limit", facts.pidsLimit, "pids"));
   if (runtime === "runsc") {
     checks.push({
       id: "docker.runsc.network",
@@ -100,7 +103,9 @@ export async function runDoctor(input: {
     await input.docker.getImage(input.image).inspect();
     checks.push(imageCheck(input.image, true));
   } catch (error) {
-    checks.push(imageCheck(input.image, false, statusOf(error) === 404 ? undefined : daemonMessage(error)));
+    checks.push(
+      imageCheck(input.image, false, statusOf(error) === 404 ? undefined : daemonMessage(error)),
+    );
   }
   checks.push(...cgroupChecks(facts, input.runtime));
   return doctorReport(input.providerId, checks);

@@ -35,7 +35,12 @@ export async function execCapture(
   container: Docker.Container,
   argv: string[],
 ): Promise<{ exitCode: number | undefined; stdout: string }> {
-  const exec = await container.exec({ Cmd: argv, AttachStdout: true, AttachStderr: true, Tty: false });
+  const exec = await container.exec({
+    Cmd: argv,
+    AttachStdout: true,
+    AttachStderr: true,
+    Tty: false,
+  });
   const stream = (await exec.start({ hijack: false, Detach: false, Tty: false })) as Readable;
   const out: Buffer[] = [];
   await readFrames(

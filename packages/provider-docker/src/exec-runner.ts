@@ -1,10 +1,14 @@
 import { randomBytes } from "node:crypto";
 import type { Duplex, Readable } from "node:stream";
 import type { ExecRequest, ExecResult } from "@cadre/agent-runtime-contract";
-import { ExecDeadline, OutputCollector, signalForExitCode } from "@cadre/agent-runtime-provider-utils";
+import {
+  ExecDeadline,
+  OutputCollector,
+  signalForExitCode,
+} from "@cadre/agent-runtime-provider-utils";
 import type Docker from "dockerode";
-import { execMarkerVariable, killerArgv } from "./exec-killer.js";
 import { execCapture, readFrames, waitForExitCode } from "./exec-capture.js";
+import { execMarkerVariable, killerArgv } from "./exec-killer.js";
 import { exitCodeForStartFailure } from "./exec-start-failure.js";
 import { FrameParser } from "./frame-parser.js";
 
@@ -91,7 +95,10 @@ export async function runExec(target: ExecTarget, request: ExecRequest): Promise
   });
   using watch = new DisposableAbortController();
   const stopped = target.containerStopped?.(watch.signal).then(() => "stopped" as const);
-  const first = await Promise.race([ended.then(() => "ended" as const), ...(stopped ? [stopped] : [])]);
+  const first = await Promise.race([
+    ended.then(() => "ended" as const),
+    ...(stopped ? [stopped] : []),
+  ]);
   if (first === "stopped" && !killedByUs) {
     stream.destroy();
     if (deadline.abortedByCaller) throw deadline.callerReason;
@@ -192,4 +199,3 @@ function settlesWithin(promise: Promise<void>, ms: number): Promise<boolean> {
     });
   });
 }
-

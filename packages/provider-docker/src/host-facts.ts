@@ -29,7 +29,8 @@ export function hostFactsFromInfo(info: Record<string, unknown>, apiVersion: str
     pidsLimit: flag("PidsLimit"),
     cgroupVersion: String(info.CgroupVersion ?? "1"),
     cpus: Number(info.NCPU ?? 0),
-    initBinary: typeof info.InitBinary === "string" && info.InitBinary ? info.InitBinary : undefined,
+    initBinary:
+      typeof info.InitBinary === "string" && info.InitBinary ? info.InitBinary : undefined,
   };
 }
 

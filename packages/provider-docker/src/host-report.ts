@@ -23,13 +23,18 @@ export function reportForHost(runtime: DockerRuntime, facts: HostFacts): Capabil
     };
   }
   if (!facts.cpuCfsQuota) policy.cpu = missing("CFS quota");
-  else if (runtime === "runsc" && !facts.cpuset) policy.cpu = missing("cpuset (gVisor sizes its CPUs by it)");
-  else if (facts.cpus > 0) policy.cpu = { ...policy.cpu, limits: { ...policy.cpu.limits, max: facts.cpus } };
+  else if (runtime === "runsc" && !facts.cpuset)
+    policy.cpu = missing("cpuset (gVisor sizes its CPUs by it)");
+  else if (facts.cpus > 0)
+    policy.cpu = { ...policy.cpu, limits: { ...policy.cpu.limits, max: facts.cpus } };
   if (runtime === "runc" && !facts.pidsLimit) policy.pids = missing("pids limit");
   if (runtime === "runsc") {
     policy.pids = { enforced: false, mechanism: runsc.pidsReason };
     if (!runscWithoutNetwork(facts)) {
-      policy.networkIsolation = { enforced: true, mechanism: 'NetworkMode "none" in the gVisor sandbox: loopback only' };
+      policy.networkIsolation = {
+        enforced: true,
+        mechanism: 'NetworkMode "none" in the gVisor sandbox: loopback only',
+      };
     }
   }
   return { ...row, policy };

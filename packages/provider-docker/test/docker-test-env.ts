@@ -12,7 +12,9 @@ export const docker = new Docker(connectionOptions({}));
  * Why the Docker tests cannot run here (daemon down, runtime or image missing), or undefined.
  * Outside CI the suites skip with this reason; under CI=true they fail.
  */
-export async function dockerUnavailableReason(runtime: "runc" | "runsc"): Promise<string | undefined> {
+export async function dockerUnavailableReason(
+  runtime: "runc" | "runsc",
+): Promise<string | undefined> {
   const down = await engineUnavailableReason("the Docker daemon", () => docker.ping());
   if (down) return down;
   const info = (await docker.info()) as { Runtimes?: Record<string, unknown> };

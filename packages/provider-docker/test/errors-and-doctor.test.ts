@@ -34,7 +34,9 @@ describe("daemon unreachable (no daemon needed)", () => {
 
   it("exec on an id that cannot be a session never reaches the daemon", async () => {
     for (const id of ["../etc", "deadbeef", ""]) {
-      await expect(provider.exec(id, ["true"])).rejects.toSatisfy((e) => SessionNotFoundError.isInstance(e));
+      await expect(provider.exec(id, ["true"])).rejects.toSatisfy((e) =>
+        SessionNotFoundError.isInstance(e),
+      );
     }
   });
 });
@@ -61,7 +63,10 @@ describe.skipIf(unavailable !== undefined && process.env.CI !== "true")(
         .startSession({ image: testImage, labels: sessions.runLabels })
         .catch((e: unknown) => e);
       expect(ProviderUnavailableError.isInstance(error)).toBe(true);
-      expect((error as ProviderUnavailableError).checks[0]).toMatchObject({ id: "docker.runtime.kata-fc", ok: false });
+      expect((error as ProviderUnavailableError).checks[0]).toMatchObject({
+        id: "docker.runtime.kata-fc",
+        ok: false,
+      });
       expect(await containersWithLabels(sessions.runLabels)).toEqual([]);
       const report = await provider.doctor();
       expect(report.ready).toBe(false);
@@ -71,16 +76,29 @@ describe.skipIf(unavailable !== undefined && process.env.CI !== "true")(
       const report = await createDockerProvider({ runtime: "runc", image: testImage }).doctor();
       expect(report.ready).toBe(true);
       const ids = report.checks.map((c) => c.id);
-      expect(ids).toEqual(expect.arrayContaining(["docker.daemon", "docker.runtime.runc", "docker.image", "docker.init"]));
-      expect(report.checks.find((c) => c.id === "docker.daemon")?.detail).toMatch(/Docker \S+, API \d+\.\d+/);
+      expect(ids).toEqual(
+        expect.arrayContaining([
+          "docker.daemon",
+          "docker.runtime.runc",
+          "docker.image",
+          "docker.init",
+        ]),
+      );
+      expect(report.checks.find((c) => c.id === "docker.daemon")?.detail).toMatch(
+        /Docker \S+, API \d+\.\d+/,
+      );
     });
 
     it("providers with different label prefixes do not see each other's sessions", async () => {
       const other = createDockerProvider({ labelPrefix: "com.example.other/" });
       const id = await sessions.start();
-      expect((await sessions.provider.listSessions({ labels: sessions.runLabels })).map((s) => s.id)).toEqual([id]);
+      expect(
+        (await sessions.provider.listSessions({ labels: sessions.runLabels })).map((s) => s.id),
+      ).toEqual([id]);
       expect(await other.listSessions({ labels: sessions.runLabels })).toEqual([]);
-      await expect(other.getSession(id)).rejects.toSatisfy((e) => SessionNotFoundError.isInstance(e));
+      await expect(other.getSession(id)).rejects.toSatisfy((e) =>
+        SessionNotFoundError.isInstance(e),
+      );
       await other.destroySession(id);
       expect((await sessions.provider.getSession(id)).state).toBe("running");
     });
@@ -90,7 +108,9 @@ describe.skipIf(unavailable !== undefined && process.env.CI !== "true")(
       await sessions.provider.stopSession(id);
       await sessions.provider.stopSession(id);
       expect((await sessions.provider.getSession(id)).state).toBe("stopped");
-      await expect(sessions.provider.exec(id, ["true"])).rejects.toMatchObject({ code: "SESSION_NOT_RUNNING" });
+      await expect(sessions.provider.exec(id, ["true"])).rejects.toMatchObject({
+        code: "SESSION_NOT_RUNNING",
+      });
       await sessions.provider.destroySession(id);
       expect(await containersWithLabels({ "cadre.agent-runtime/session-id": id })).toEqual([]);
     });

@@ -66,7 +66,9 @@ describe.skipIf(unavailable !== undefined && process.env.CI !== "true")(
         "cadre.agent-runtime/session-id": id,
         "cadre.agent-runtime/provider": "docker",
       });
-      expect(JSON.parse(labels["cadre.agent-runtime/policy"] ?? "{}")).toMatchObject({ memory: 64 * MiB });
+      expect(JSON.parse(labels["cadre.agent-runtime/policy"] ?? "{}")).toMatchObject({
+        memory: 64 * MiB,
+      });
       const info = await sessions.provider.getSession(id);
       expect(info).toMatchObject({ id, state: "running", labels: { team: "a" } });
     });

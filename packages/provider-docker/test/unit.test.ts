@@ -40,7 +40,10 @@ describe("FrameParser", () => {
 
 const info = {
   ServerVersion: "20.10.24",
-  Runtimes: { runc: { path: "runc" }, runsc: { path: "/usr/bin/runsc", runtimeArgs: ["--network=none"] } },
+  Runtimes: {
+    runc: { path: "runc" },
+    runsc: { path: "/usr/bin/runsc", runtimeArgs: ["--network=none"] },
+  },
   MemoryLimit: true,
   SwapLimit: true,
   CpuCfsQuota: true,
@@ -66,7 +69,10 @@ describe("reportForHost", () => {
   });
 
   it("does not claim a field whose cgroup controller the daemon lacks", () => {
-    const facts = hostFactsFromInfo({ ...info, MemoryLimit: false, PidsLimit: false, CpuCfsQuota: false }, "1.41");
+    const facts = hostFactsFromInfo(
+      { ...info, MemoryLimit: false, PidsLimit: false, CpuCfsQuota: false },
+      "1.41",
+    );
     const report = reportForHost("runc", facts);
     expect(report.policy.memory.enforced).toBe(false);
     expect(report.policy.pids.enforced).toBe(false);
@@ -100,7 +106,8 @@ describe("exitCodeForStartFailure", () => {
     const runc =
       'OCI runtime exec failed: exec failed: unable to start container process: exec: "x": executable file not found in $PATH: unknown\r\n';
     expect(exitCodeForStartFailure(126, runc)).toBe(127);
-    const denied = 'OCI runtime exec failed: exec failed: exec: "/etc/passwd": permission denied: unknown\r\n';
+    const denied =
+      'OCI runtime exec failed: exec failed: exec: "/etc/passwd": permission denied: unknown\r\n';
     expect(exitCodeForStartFailure(126, denied)).toBe(126);
     expect(exitCodeForStartFailure(126, "my own message: no such file or directory")).toBe(126);
   });
@@ -108,9 +115,16 @@ describe("exitCodeForStartFailure", () => {
 
 describe("options", () => {
   it("reads DOCKER_HOST when no connection option is given", () => {
-    expect(connectionOptions({}, { DOCKER_HOST: "unix:///run/other.sock" })).toEqual({ socketPath: "/run/other.sock" });
-    expect(connectionOptions({}, { DOCKER_HOST: "tcp://10.0.0.2:2375" })).toMatchObject({ host: "10.0.0.2", port: 2375 });
-    expect(connectionOptions({ socketPath: "/x.sock" }, { DOCKER_HOST: "tcp://h:1" })).toEqual({ socketPath: "/x.sock" });
+    expect(connectionOptions({}, { DOCKER_HOST: "unix:///run/other.sock" })).toEqual({
+      socketPath: "/run/other.sock",
+    });
+    expect(connectionOptions({}, { DOCKER_HOST: "tcp://10.0.0.2:2375" })).toMatchObject({
+      host: "10.0.0.2",
+      port: 2375,
+    });
+    expect(connectionOptions({ socketPath: "/x.sock" }, { DOCKER_HOST: "tcp://h:1" })).toEqual({
+      socketPath: "/x.sock",
+    });
     expect(connectionOptions({}, {})).toEqual({ socketPath: "/var/run/docker.sock" });
   });
 
