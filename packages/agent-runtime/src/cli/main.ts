@@ -1,3 +1,4 @@
+import { benchCommand } from "./bench-command.js";
 import { conformanceCommand } from "./conformance-command.js";
 import { doctorCommand } from "./doctor-command.js";
 import { describeError } from "./output.js";
@@ -14,6 +15,7 @@ Commands:
   doctor [--provider P] [--json]   readiness of each provider on this host, with fixes
   conformance --provider P         run the conformance suite against P on this host
   sessions list | reap             list the sessions of each provider, or reap orphans
+  bench --provider P               latency against bare engine calls, concurrency, memory
 
 Run "cadre-runtime <command> --help" for a command's options.
 Exit status: 2 for usage errors; see each command for the rest.`;
@@ -23,6 +25,7 @@ const commands: Record<string, (args: string[]) => Promise<number>> = {
   doctor: doctorCommand,
   conformance: conformanceCommand,
   sessions: sessionsCommand,
+  bench: benchCommand,
 };
 
 /** Runs one command line and returns its exit status; never throws. */
@@ -35,7 +38,7 @@ export async function main(argv: string[]): Promise<number> {
   const command = name === undefined ? undefined : commands[name];
   try {
     if (name === undefined)
-      throw new UsageError("missing command (run, doctor, conformance, sessions)");
+      throw new UsageError("missing command (run, doctor, conformance, sessions, bench)");
     if (!command) throw new UsageError(`unknown command "${name}"`);
     return await command(args);
   } catch (error) {

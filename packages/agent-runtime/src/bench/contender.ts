@@ -1,0 +1,36 @@
+/** One way of doing the benchmarked operations: cadre's provider, the engine's API, its CLI. */
+export interface Contender {
+  /** Shown in the results, e.g. "cadre", "dockerode", "docker CLI". */
+  name: string;
+  kind: "ours" | "api" | "cli";
+  /** Start and destroy one sandbox, each timed by the runner. */
+  lifecycle?: {
+    start(): Promise<string>;
+    destroy(id: string): Promise<void>;
+  };
+  /** Runs `true` in a sandbox made by setup(); rejects when it does not exit 0. */
+  exec?: {
+    setup(): Promise<void>;
+    run(): Promise<void>;
+    teardown(): Promise<void>;
+  };
+}
+
+/** The engine side of a benchmark: its contenders and how to find and remove what it made. */
+export interface BenchEngine {
+  /** e.g. "docker (runc)". */
+  label: string;
+  contenders: Contender[];
+  /** Host memory of one idle session of ours, with the method used. */
+  idleMemory?(sessionIds: string[]): Promise<IdleMemory>;
+  /** Removes every object carrying the run label (baselines included); returns how many. */
+  cleanup(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export interface IdleMemory {
+  method: string;
+  /** Mean bytes per idle session; null when not measurable here. */
+  bytesPerSession: number | null;
+  samples: number;
+}

@@ -1,0 +1,187 @@
+import type { IsolationPolicy, IsolationProvider } from "@cadre/agent-runtime-contract";
+import type { ContainerdClient } from "@cadre/agent-runtime-provider-kata";
+import type { BenchEngine, Contender } from "../contender.js";
+import { sandboxMemory } from "../memory.js";
+import { benchRunLabel } from "../run-labels.js";
+import { runCli } from "./cli-process.js";
+import { oursContender } from "./ours.js";
+
+export interface ContainerdBenchOptions {
+  provider: IsolationProvider;
+  policy: IsolationPolicy;
+  runId: string;
+  address: string;
+  namespace: string;
+  /** e.g. "kata (stand-in shim)". */
+  label: string;
+}
+
+const processTypeUrl = "types.containerd.io/opencontainers/runtime-spec/1/Process";
+const noStdio = { stdin: "", stdout: "", stderr: "" };
+const SIGKILL = 9;
+
+interface Template {
+  image: string;
+  runtime: { name: string; options?: unknown } | null;
+  snapshotter: string;
+  parent: string;
+  spec: Record<string, unknown> & { process: Record<string, unknown> };
+  sessionId: string;
+}
+
+/**
+ * containerd: cadre's provider, the bare gRPC sequence through the Kata package's own
+ * ContainerdClient (lease, snapshot, container, task / Exec+Wait+Start+DeleteProcess without
+ * stdio), and `ctr task exec`. The bare sequence reuses the spec, runtime and snapshot parent of
+ * a session the provider made, so it starts the same sandbox minus the provider's bookkeeping.
+ */
+export async function containerdEngine(options: ContainerdBenchOptions): Promise<BenchEngine> {
+  const { ContainerdClient: Client } = await import("@cadre/agent-runtime-provider-kata");
+  const client: ContainerdClient = new Client({
+    address: options.address,
+    namespace: options.namespace,
+  });
+  const template = await readTemplate(options, client);
+  const labels = { [benchRunLabel]: options.runId };
+  let counter = 0;
+  const nextId = (what: string) => `bench-${options.runId}-${what}-${++counter}`;
+
+  const apiStart = async () => {
+    const id = nextId("c");
+    await client.createLease(id, labels);
+    const mounts = await client.prepareSnapshot(template.snapshotter, id, template.parent, labels, {
+      lease: id,
+    });
+    const spec = JSON.parse(
+      JSON.stringify(template.spec).replaceAll(template.sessionId, id),
+    ) as Template["spec"];
+    await client.createContainer(
+      {
+        id,
+        labels,
+        image: template.image,
+        runtime: template.runtime as never,
+        spec: {
+          type_url: "types.containerd.io/opencontainers/runtime-spec/1/Spec",
+          value: Buffer.from(JSON.stringify(spec)),
+        },
+        snapshotter: template.snapshotter,
+        snapshot_key: id,
+      },
+      { lease: id },
+    );
+    await client.createTask(id, mounts, noStdio);
+    await client.startProcess(id);
+    return id;
+  };
+  const apiDestroy = async (id: string) => {
+    const quiet = (p: Promise<unknown>) => p.catch(() => undefined);
+    await quiet(client.kill(id, SIGKILL, { all: true }));
+    await quiet(client.wait(id));
+    await quiet(client.deleteTask(id));
+    await quiet(client.deleteContainer(id));
+    await quiet(client.removeSnapshot(template.snapshotter, id));
+    await quiet(client.deleteLease(id));
+  };
+
+  let apiContainer: string | undefined;
+  const api: Contender = {
+    name: "containerd gRPC",
+    kind: "api",
+    lifecycle: { start: apiStart, destroy: apiDestroy },
+    exec: {
+      async setup() {
+        apiContainer = await apiStart();
+      },
+      async run() {
+        const execId = nextId("e");
+        const spec = { ...template.spec.process, args: ["true"] };
+        await client.exec(apiContainer!, execId, noStdio, {
+          type_url: processTypeUrl,
+          value: Buffer.from(JSON.stringify(spec)),
+        });
+        try {
+          const exited = client.wait(apiContainer!, execId);
+          await client.startProcess(apiContainer!, execId);
+          const status = await exited;
+          if (status !== 0) throw new Error(`true exited ${status}`);
+        } finally {
+          await client.deleteProcess(apiContainer!, execId).catch(() => undefined);
+        }
+      },
+      async teardown() {
+        if (apiContainer) await apiDestroy(apiContainer);
+      },
+    },
+  };
+
+  const ctr = ["--address", options.address, "--namespace", options.namespace];
+  let cliContainer: string | undefined;
+  const cli: Contender = {
+    name: "ctr CLI",
+    kind: "cli",
+    exec: {
+      async setup() {
+        cliContainer = await apiStart();
+      },
+      async run() {
+        await runCli("ctr", [
+          ...ctr,
+          "task",
+          "exec",
+          "--exec-id",
+          nextId("x"),
+          cliContainer!,
+          "true",
+        ]);
+      },
+      async teardown() {
+        if (cliContainer) await apiDestroy(cliContainer);
+      },
+    },
+  };
+
+  return {
+    label: options.label,
+    contenders: [oursContender(options.provider, options.policy), api, cli],
+    async idleMemory(sessionIds) {
+      const pids: number[] = [];
+      for (const id of sessionIds) {
+        const pid = (await client.getProcess(id)).pid;
+        if (pid > 0) pids.push(pid);
+      }
+      return sandboxMemory(pids);
+    },
+    async cleanup() {
+      const left = await client.listContainers([`labels."${benchRunLabel}"==${options.runId}`]);
+      await Promise.allSettled(left.map((c) => apiDestroy(c.id)));
+      return left.length;
+    },
+    async close() {
+      client.close();
+    },
+  };
+}
+
+/** The container of one session the provider made, read back from containerd. */
+async function readTemplate(
+  options: ContainerdBenchOptions,
+  client: ContainerdClient,
+): Promise<Template> {
+  const sessionId = await options.provider.startSession(options.policy);
+  try {
+    const container = await client.getContainer(sessionId);
+    if (!container.spec) throw new Error(`container ${sessionId} has no spec`);
+    const info = await client.statSnapshot(container.snapshotter, container.snapshot_key);
+    return {
+      image: container.image,
+      runtime: container.runtime,
+      snapshotter: container.snapshotter,
+      parent: info.parent,
+      spec: JSON.parse(container.spec.value.toString("utf8")) as Template["spec"],
+      sessionId,
+    };
+  } finally {
+    await options.provider.destroySession(sessionId);
+  }
+}

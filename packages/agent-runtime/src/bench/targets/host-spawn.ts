@@ -1,0 +1,31 @@
+import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Contender } from "../contender.js";
+
+/** The stub's baseline: what it wraps, a plain host process (and a scratch directory). */
+export function hostSpawnContender(): Contender {
+  return {
+    name: "host spawn",
+    kind: "api",
+    lifecycle: {
+      start: () => mkdtemp(join(tmpdir(), "cadre-bench-")),
+      destroy: (dir) => rm(dir, { recursive: true, force: true }),
+    },
+    exec: {
+      async setup() {},
+      run: () =>
+        new Promise<void>((resolve, reject) => {
+          const child = spawn("true", [], { stdio: ["ignore", "pipe", "pipe"] });
+          child.stdout.resume();
+          child.stderr.resume();
+          child.on("error", reject);
+          child.on("close", (code) =>
+            code === 0 ? resolve() : reject(new Error(`true exited ${code}`)),
+          );
+        }),
+      async teardown() {},
+    },
+  };
+}

@@ -1,0 +1,152 @@
+import { writeFile } from "node:fs/promises";
+import type { IsolationPolicy, IsolationProvider } from "@cadre/agent-runtime-contract";
+import type { BenchEngine } from "../bench/contender.js";
+import { formatBenchResult } from "../bench/format.js";
+import { type BenchResult, runBench } from "../bench/run-bench.js";
+import { benchRunLabel, newBenchRunId } from "../bench/run-labels.js";
+import { containerdEngine } from "../bench/targets/containerd.js";
+import { dockerEngine } from "../bench/targets/docker.js";
+import { stubEngine } from "../bench/targets/stub.js";
+import type { ParsedIsolationConfig } from "../config/parse.js";
+import { createProvider } from "../providers/create-provider.js";
+import { progress } from "./output.js";
+import { parseFlags } from "./parse-flags.js";
+import { configFromFlags, providerFlagSpec } from "./provider-choice.js";
+import { parsePositiveNumber } from "./units.js";
+import { UsageError } from "./usage-error.js";
+
+export const benchHelp = `Usage: cadre-runtime bench --provider P [options]
+
+Measures, in one run and interleaved, startSession+destroySession and exec of \`true\` for the
+provider and for baselines on the same engine (docker: dockerode and the docker CLI; kata:
+containerd's gRPC API and ctr; stub: a host process), then N concurrent sessions each running
+one exec, and the host memory of an idle session. Every sandbox it makes carries the label
+${benchRunLabel}=<run id> and is removed at the end.
+
+Options:
+  -p, --provider P       stub, docker or kata (required unless --config names one)
+  -c, --config F         cadre.config.json whose "isolation" section configures the provider
+      --runtime R        docker: runc or runsc; kata: containerd runtime name
+      --iterations N     measured rounds per operation (default 20; exec runs 2N)
+      --concurrency C    sessions started at once in the concurrency phase (default 50)
+      --pool K           also measure hand-out from a SessionPool keeping K warm sessions
+      --json FILE        write the results as JSON to FILE ("-" for stdout)
+  -h, --help             show this help
+
+Exit status: 0 when the benchmark ran (targets met or not); 1 when it could not run.`;
+
+const flagSpec = {
+  ...providerFlagSpec,
+  iterations: { type: "string" },
+  concurrency: { type: "string" },
+  pool: { type: "string" },
+  json: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+const cmd = "bench";
+
+export async function benchCommand(args: string[]): Promise<number> {
+  const { values } = parseFlags(args, flagSpec, cmd);
+  if (values.help) {
+    process.stdout.write(`${benchHelp}\n`);
+    return 0;
+  }
+  const config = await configFromFlags(values, cmd);
+  if (!config) throw new UsageError("--provider or --config is required", cmd);
+  const count = (flag: "iterations" | "concurrency" | "pool", fallback?: number) => {
+    const text = values[flag];
+    return text === undefined ? fallback : parsePositiveNumber(text, `--${flag}`, cmd, true);
+  };
+  const iterations = count("iterations", 20)!;
+  const concurrency = count("concurrency", 50)!;
+  const poolSize = count("pool");
+
+  // The pool is measured separately: the provider itself is always benchmarked bare.
+  const { pool: _pool, ...bare } = config;
+  const provider = await createProvider(bare);
+  const poolProvider = poolSize ? await createProvider(bare) : undefined;
+  const runId = newBenchRunId();
+  // No network: the policy an agent sandbox typically gets, and the same for every contender.
+  const policy = {
+    labels: { [benchRunLabel]: runId },
+    ...(bare.provider === "stub" ? {} : { networkIsolation: true }),
+  };
+  let engine: BenchEngine | undefined;
+  try {
+    engine = await engineFor(bare, provider, policy, runId);
+    progress(`bench run ${runId} on ${engine.label}`);
+    const result = await runBench({
+      engine,
+      provider,
+      poolProvider,
+      policy,
+      iterations,
+      concurrency,
+      poolSize,
+      progress,
+    });
+    await report(result, values.json);
+    return 0;
+  } finally {
+    await engine?.close();
+    await provider.close?.();
+    await poolProvider?.close?.();
+  }
+}
+
+async function report(result: BenchResult, jsonFile: string | undefined): Promise<void> {
+  const json = `${JSON.stringify(result, null, 2)}\n`;
+  if (jsonFile === "-") {
+    process.stdout.write(json);
+    return;
+  }
+  process.stdout.write(formatBenchResult(result));
+  if (jsonFile) await writeFile(jsonFile, json);
+}
+
+async function engineFor(
+  config: ParsedIsolationConfig,
+  provider: IsolationProvider,
+  policy: IsolationPolicy,
+  runId: string,
+): Promise<BenchEngine> {
+  switch (config.provider) {
+    case "stub":
+      return stubEngine(provider, policy, runId);
+    case "docker": {
+      if (config.docker?.host) {
+        throw new UsageError(
+          "bench measures Docker over its unix socket; set socketPath, not host",
+          cmd,
+        );
+      }
+      return dockerEngine({
+        provider,
+        policy,
+        runId,
+        runtime: config.docker?.runtime ?? "runc",
+        socketPath: config.docker?.socketPath ?? dockerSocketFromEnv(),
+      });
+    }
+    case "kata": {
+      const report = await provider.capabilities();
+      return containerdEngine({
+        provider,
+        policy,
+        runId,
+        address:
+          config.kata?.address ??
+          process.env.CONTAINERD_ADDRESS ??
+          "/run/containerd/containerd.sock",
+        namespace: config.kata?.namespace ?? "cadre",
+        label: `kata (${report.variant ?? config.kata?.runtime ?? "io.containerd.kata.v2"})`,
+      });
+    }
+  }
+}
+
+function dockerSocketFromEnv(): string {
+  const host = process.env.DOCKER_HOST;
+  return host?.startsWith("unix://") ? host.slice("unix://".length) : "/var/run/docker.sock";
+}
