@@ -3,7 +3,7 @@
 import { runConformance } from "@cadre/agent-runtime-conformance";
 import type { ParsedIsolationConfig } from "../config/parse.js";
 import { createProvider } from "../providers/create-provider.js";
-import { dockerContainersWithLabels } from "./docker-leftovers.js";
+import { backendLeftovers } from "./backend-leftovers.js";
 import { readConformanceSettings } from "./settings.js";
 
 const settings = readConformanceSettings();
@@ -14,10 +14,7 @@ runConformance({
   image: settings.image,
   unavailableReason: await unavailableReason(settings.config),
   providerModule: new URL("./provider-module.js", import.meta.url).href,
-  findBackendLeftovers:
-    settings.config.provider === "docker"
-      ? (labels) => dockerContainersWithLabels(settings.config.docker, labels)
-      : undefined,
+  findBackendLeftovers: backendLeftovers(settings.config),
 });
 
 /** Why the provider cannot run here, from its own doctor(); undefined when it is ready. */
