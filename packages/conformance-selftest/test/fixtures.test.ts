@@ -1,4 +1,5 @@
 import { conformanceTestNames as names } from "@cadre/agent-runtime-conformance";
+import { policyFields } from "@cadre/agent-runtime-contract";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type FixtureRun, runFixture } from "../src/run-fixture.js";
 
@@ -15,7 +16,7 @@ const fixtures: Array<{ file: string; breaks: string; expectedFailures: string[]
   {
     file: "broken-network-isolation-claimed.conformance.ts",
     breaks: "accepts networkIsolation: true and claims it is enforced, without enforcing it",
-    expectedFailures: [names.enforcement.probe("networkIsolation")],
+    expectedFailures: [names.enforcement.field("networkIsolation")],
   },
   {
     file: "broken-timeout-abandons.conformance.ts",
@@ -83,9 +84,12 @@ describe.each(fixtures)("$file: breaks $breaks", ({ file, expectedFailures }) =>
     expect(run().exitCode).toBe(expectedFailures.length === 0 ? 0 : 1);
   });
 
-  it("runs the whole suite: at least 40 tests pass or fail, the rest are skipped", () => {
-    const ran = run().tests.filter((t) => t.status === "passed" || t.status === "failed");
-    expect(ran.length).toBeGreaterThanOrEqual(40);
+  it("runs the whole suite: at least 40 tests, each passes or fails, none is skipped", () => {
+    const notRun = run()
+      .tests.filter((t) => t.status !== "passed" && t.status !== "failed")
+      .map((t) => `${t.title} (${t.status})`);
+    expect(notRun).toEqual([]);
+    expect(run().tests.length).toBeGreaterThanOrEqual(40);
   });
 });
 
@@ -100,5 +104,26 @@ describe("the suite's test names", () => {
     for (const fixture of fixtures) {
       for (const title of fixture.expectedFailures) expect(all, title).toContain(title);
     }
+  });
+});
+
+describe("the healthy stub", () => {
+  const healthy = () => runs.get("healthy.conformance.ts")!;
+
+  it("passes every test and skips none", () => {
+    const counts = (status: string) => healthy().tests.filter((t) => t.status === status).length;
+    expect(counts("skipped"), "skipped tests").toBe(0);
+    expect(counts("passed")).toBe(healthy().tests.length);
+  });
+
+  it("runs every test the suite names, one per policy field", () => {
+    const expected = Object.values(names).flatMap((area) =>
+      Object.values(area).flatMap((title) =>
+        typeof title === "string"
+          ? [title]
+          : policyFields.filter((f) => f !== "minimumIsolation").map((f) => title(f)),
+      ),
+    );
+    expect(healthy().tests.map((t) => t.title).sort()).toEqual(expected.sort());
   });
 });

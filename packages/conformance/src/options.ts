@@ -18,18 +18,20 @@ export interface ConformanceOptions {
    */
   unavailableReason?: string;
   /**
-   * Reads the backend directly (not through the provider) and returns the ids of every object
-   * still carrying all of these labels: containers, tasks, snapshots, directories. The suite
-   * labels each of its sessions and expects an empty list after destroy and at the end.
+   * Required. Reads the backend directly (not through the provider) and returns the ids of every
+   * object still carrying all of these labels: containers, tasks, snapshots, directories,
+   * processes. The suite labels each of its sessions and expects an empty list after destroy,
+   * after every refused start, and at the end. Reading through the provider would let a provider
+   * that forgets its own objects pass.
    */
-  findBackendLeftovers?: (labels: Record<string, string>) => Promise<string[]>;
+  findBackendLeftovers: (labels: Record<string, string>) => Promise<string[]>;
   /**
-   * Path or file URL of a plain ES module (Node must load it without a build step) whose default
-   * export builds the same provider on the same backend (a factory, or an instance), for the
-   * [MUST] test that kills an owner process with SIGKILL and reaps its session from this one. A
-   * child process imports it, starts a session and is killed. Without it that test is skipped.
+   * Required. Path or file URL of a plain ES module (Node must load it without a build step) whose
+   * default export builds the same provider on the same backend (a factory, or an instance), for
+   * the [MUST] test that kills an owner process with SIGKILL and reaps its session from this one.
+   * A child process imports it, starts a session and is killed.
    */
-  providerModule?: string;
+  providerModule: string;
   /** Multiplies the suite's per-test time limits on slow backends. Default 1. */
   timeScale?: number;
   /** Sessions started at once by the concurrency tests. Default 8. */

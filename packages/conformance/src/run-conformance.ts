@@ -22,6 +22,7 @@ export function conformanceSuiteTitle(name: string): string {
  * test file. Tests run in order; the last one checks that nothing of this run is left behind.
  */
 export function runConformance(options: ConformanceOptions): void {
+  assertRequiredOptions(options);
   describeWhenAvailable(conformanceSuiteTitle(options.name), options.unavailableReason, () => {
     const ctx = new ConformanceContext(options);
     beforeAll(() => ctx.setUp(), ctx.ms(60_000));
@@ -38,4 +39,20 @@ export function runConformance(options: ConformanceOptions): void {
     registerCleanup(ctx);
     registerLeakCheck(ctx);
   });
+}
+
+/** Untyped callers get a message instead of a suite whose backend checks silently do nothing. */
+function assertRequiredOptions(options: ConformanceOptions): void {
+  const missing: string[] = [];
+  if (typeof options.findBackendLeftovers !== "function") missing.push("findBackendLeftovers");
+  if (typeof options.providerModule !== "string" || options.providerModule.length === 0) {
+    missing.push("providerModule");
+  }
+  if (missing.length > 0) {
+    throw new TypeError(
+      `runConformance(${JSON.stringify(options.name)}) needs ${missing.join(" and ")}: ` +
+        "findBackendLeftovers reads the engine directly for the leak checks, and providerModule " +
+        "lets the suite kill an owner process and reap its session. See the conformance README.",
+    );
+  }
 }

@@ -111,9 +111,9 @@ export class ConformanceContext {
     return sessions.map((s) => s.id).sort();
   }
 
-  /** What findBackendLeftovers() finds with these labels; [] when the option is not given. */
+  /** What findBackendLeftovers() finds in the backend with these labels. */
   async leftovers(labels: Record<string, string> = this.runLabels): Promise<string[]> {
-    const found = (await this.options.findBackendLeftovers?.(labels)) ?? [];
+    const found = await this.options.findBackendLeftovers(labels);
     return [...found].sort();
   }
 

@@ -30,7 +30,8 @@ export const conformanceTestNames = {
     stdoutStderrApart: "stdout and stderr are kept apart, also when interleaved [MUST]",
     callbacksApart:
       "onStdout and onStderr receive exactly the kept bytes of their own stream [MUST]",
-    streaming: "onStdout receives output before the command ends [MUST]",
+    streaming:
+      "onStdout receives output before the command ends, or the report says features.streaming is false and the result is still complete [MUST]",
     env: "exec env reaches the command and wins over policy.env [MUST]",
     cwd: "cwd sets the working directory [MUST]",
     stdinText: "stdin text reaches the command, then EOF [MUST]",
@@ -58,22 +59,28 @@ export const conformanceTestNames = {
     unknownFields:
       "unknown fields give CAPABILITY_MISMATCH listing each, and create nothing [MUST]",
     allListed: "every unsupported field of one policy is listed in unsupportedPolicies [MUST]",
-    isolationAbove: "minimumIsolation above the provider's level gives CAPABILITY_MISMATCH [MUST]",
+    isolationAbove:
+      'minimumIsolation above the provider\'s level gives CAPABILITY_MISMATCH; at "vm" (the strongest) "vm" starts a session [MUST]',
     isolationEqual: "minimumIsolation at the provider's own level is accepted [MUST]",
     badArgv: "an empty argv, non-string items and NUL bytes give POLICY_INVALID [MUST]",
     badExecOptions: "malformed exec options give POLICY_INVALID [MUST]",
     badSessionIds: "malformed and unknown session ids give SESSION_NOT_FOUND [MUST]",
   },
   enforcement: {
-    probe: (field: PolicyField) => `${field}: enforced as reported (adversarial probe) [MUST]`,
-    refused: (field: PolicyField) =>
-      `${field}: not enforced, so it is refused with CAPABILITY_MISMATCH and nothing is created [MUST]`,
+    /**
+     * One test per policy field: the adversarial probe when the report says the field is
+     * enforced, otherwise CAPABILITY_MISMATCH naming exactly that field and nothing created.
+     */
+    field: (field: PolicyField) =>
+      `policy field ${field}: enforced as the report says (adversarial probe), or refused with CAPABILITY_MISMATCH and nothing created [MUST]`,
     missingImage:
-      "an image that does not exist fails with a typed error and creates nothing [MUST]",
+      "an image that does not exist fails with a typed error and creates nothing; without image support the image field is refused [MUST]",
   },
   isolation: {
-    files: "a file written in one session is not visible in another [MUST]",
-    processes: "the processes of one session are not visible in another [MUST]",
+    files:
+      'a file written in one session is not visible in another, or the report says isolation "none" and refuses "container" [MUST]',
+    processes:
+      'the processes of one session are not visible in another, or the report says isolation "none" and refuses "container" [MUST]',
   },
   concurrency: {
     manySessions: "concurrent sessions, each with parallel execs, all get correct results [MUST]",
@@ -82,7 +89,8 @@ export const conformanceTestNames = {
     noLeftoversAfterDestroy: "after destroySession the backend holds nothing of the session [MUST]",
     reapKilledOwner: "reap removes the session of an owner killed with SIGKILL [MUST]",
     reapSparesLiveOwner: "reap leaves the sessions of a live owner alone [MUST]",
-    reapExpired: "reap removes a session whose ttlMs ran out after its owner closed [MUST]",
+    reapExpired:
+      "reap removes a session whose ttlMs ran out after its owner closed, or ttlMs is refused when not enforced [MUST]",
   },
   report: {
     schema: "capabilities() parses with capabilityReportSchema [MUST]",
@@ -91,7 +99,7 @@ export const conformanceTestNames = {
     noAdvisory: "no field is merely advisory (advisory mode is not conformant) [MUST]",
     ttlFeature: "features.ttl agrees with policy.ttlMs [SHOULD]",
     persistent: "features.persistentSessions is true [SHOULD]",
-    doctor: "doctor() reports ready for this provider [SHOULD]",
+    doctor: "doctor() exists and reports ready for this provider [SHOULD]",
   },
   leaks: {
     final: "no session or backend object of this run is left [MUST]",

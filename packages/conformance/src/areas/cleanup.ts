@@ -1,7 +1,7 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { AgentRuntimeError } from "@cadre/agent-runtime-contract";
 import { describe, expect, it } from "vitest";
-import { expectErrorCode } from "../expect-error.js";
+import { expectErrorCode, expectStartRefused, unsupportedOf } from "../expect-error.js";
 import { startOrphanOwner } from "../orphan-owner.js";
 import { clampToLimits } from "../policy-values.js";
 import type { ConformanceContext } from "../suite-context.js";
@@ -37,9 +37,7 @@ export function registerCleanup(ctx: ConformanceContext): void {
 
     it(
       names.noLeftoversAfterDestroy,
-      async (test) => {
-        if (!ctx.options.findBackendLeftovers)
-          test.skip("no findBackendLeftovers option was given");
+      async () => {
         const labels = { [testLabelKey]: ctx.token("leftovers") };
         const id = await ctx.start({ labels });
         await ctx.provider.exec(id, ["sh", "-c", "echo data > /tmp/some-file"]);
@@ -53,11 +51,13 @@ export function registerCleanup(ctx: ConformanceContext): void {
 
     it(
       names.reapKilledOwner,
-      async (test) => {
-        const module = ctx.options.providerModule;
-        if (!module) test.skip("no providerModule option was given");
+      async () => {
         const labels = { [testLabelKey]: ctx.token("orphan") };
-        const owner = await startOrphanOwner(module!, ctx.policy({ labels }), ctx.ms(60_000));
+        const owner = await startOrphanOwner(
+          ctx.options.providerModule,
+          ctx.policy({ labels }),
+          ctx.ms(60_000),
+        );
         ctx.track(owner.sessionId);
         await owner.kill();
         expect(await ctx.listedIds(labels), "the orphan is listed").toEqual([owner.sessionId]);
@@ -81,10 +81,20 @@ export function registerCleanup(ctx: ConformanceContext): void {
 
     it(
       names.reapExpired,
-      async (test) => {
-        if (!ctx.enforced("ttlMs")) test.skip("ttlMs is not enforced");
+      async () => {
         const labels = { [testLabelKey]: ctx.token("expired") };
         const ttl = clampToLimits(ctx, "ttlMs", ctx.ms(1_500));
+        if (!ctx.enforced("ttlMs")) {
+          // Without TTLs nothing can expire: the request itself must be refused.
+          expect(ctx.report.features.ttl, "features.ttl when ttlMs is not enforced").toBe(false);
+          const error = await expectStartRefused(
+            ctx,
+            ctx.policy({ labels, ttlMs: ttl }),
+            "CAPABILITY_MISMATCH",
+          );
+          expect(unsupportedOf(error)).toEqual(["ttlMs"]);
+          return;
+        }
         const owner = await ctx.options.createProvider();
         let id: string;
         try {

@@ -1,4 +1,6 @@
+import { isolationLevels } from "@cadre/agent-runtime-contract";
 import { describe, expect, it } from "vitest";
+import { expectStartRefused, unsupportedOf } from "../expect-error.js";
 import { lingeringTreeArgv, listProcessesArgv } from "../probes.js";
 import type { ConformanceContext } from "../suite-context.js";
 import { conformanceTestNames } from "../test-names.js";
@@ -9,14 +11,29 @@ const names = conformanceTestNames.isolation;
 export function registerIsolation(ctx: ConformanceContext): void {
   describe("isolation", () => {
     const timeout = () => ctx.ms(120_000);
-    const skipWithoutIsolation = (skip: (note: string) => void) => {
-      if (ctx.report.isolation === "none") skip('the provider reports isolation "none"');
+    /**
+     * A provider without isolation cannot keep sessions apart, so it must say so: its report says
+     * "none" and every level from "container" up is refused. True when that was checked.
+     */
+    const checkedNoIsolation = async (): Promise<boolean> => {
+      if (ctx.report.isolation !== "none") return false;
+      for (const level of isolationLevels.filter((l) => l !== "none")) {
+        const error = await expectStartRefused(
+          ctx,
+          ctx.policy({ minimumIsolation: level }),
+          "CAPABILITY_MISMATCH",
+        );
+        expect(unsupportedOf(error), `minimumIsolation "${level}" is refused`).toEqual([
+          "minimumIsolation",
+        ]);
+      }
+      return true;
     };
 
     it(
       names.files,
-      async (test) => {
-        skipWithoutIsolation(test.skip);
+      async () => {
+        if (await checkedNoIsolation()) return;
         const [a, b] = await Promise.all([ctx.start(), ctx.start()]);
         const file = `/tmp/${ctx.token("iso")}`;
         const secret = ctx.token("secret");
@@ -35,8 +52,8 @@ export function registerIsolation(ctx: ConformanceContext): void {
 
     it(
       names.processes,
-      async (test) => {
-        skipWithoutIsolation(test.skip);
+      async () => {
+        if (await checkedNoIsolation()) return;
         const [a, b] = await Promise.all([ctx.start(), ctx.start()]);
         const token = ctx.token();
         const controller = new AbortController();

@@ -89,9 +89,18 @@ export function registerPolicy(ctx: ConformanceContext): void {
 
     it(
       names.isolationAbove,
-      async (test) => {
+      async () => {
         const above = levelsAbove();
-        if (above.length === 0) test.skip(`"${ctx.report.isolation}" is the strongest level`);
+        if (above.length === 0) {
+          // Nothing is stronger: the strongest level itself must be granted, not refused.
+          const strongest = isolationLevels[isolationLevels.length - 1];
+          expect(ctx.report.isolation).toBe(strongest);
+          const id = await ctx.start({ minimumIsolation: strongest });
+          expect((await ctx.provider.getSession(id)).state).toBe("running");
+          const result = await ctx.provider.exec(id, ["echo", "strongest"]);
+          expect(result).toMatchObject({ exitCode: 0, stdout: "strongest\n" });
+          return;
+        }
         for (const level of above) {
           const error = await expectStartRefused(
             ctx,
