@@ -304,6 +304,16 @@ export class DockerProvider implements IsolationProvider {
         return this.oom.wasOomKilled(sessionId, container);
       },
       notRunning: () => new SessionNotRunningError(sessionId, "stopped", { providerId: this.id }),
+      sessionEnded: async () => {
+        try {
+          const info = await container.inspect();
+          return info.State.Running
+            ? undefined
+            : new SessionNotRunningError(sessionId, "stopped", { providerId: this.id });
+        } catch (error) {
+          return this.callError(error, sessionId, "inspect the session's container");
+        }
+      },
     };
     if (this.runtime === "runsc") {
       target.containerStopped = (signal) =>

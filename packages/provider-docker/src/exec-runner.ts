@@ -32,6 +32,11 @@ export interface ExecTarget {
   containerStopped?(signal: AbortSignal): Promise<void>;
   /** The error of an exec whose container stopped under it. */
   notRunning(): Error;
+  /**
+   * After a command ended by a signal that the provider did not send: the error to reject with
+   * when the session ended under it (container stopped or removed, daemon gone), else undefined.
+   */
+  sessionEnded(): Promise<Error | undefined>;
 }
 
 /** How long the output may stay open after the kill before the whole session is restarted. */
@@ -134,6 +139,11 @@ export async function runExec(target: ExecTarget, request: ExecRequest): Promise
       if ((exitCode === 137 || exitCode === 128) && (await target.wasOomKilled(exitCode))) {
         exitCode = 137;
         limitExceeded = "memory";
+      } else if (exitCode > 128) {
+        // A stop, a removal or a daemon shutdown kills the command with its container: the call
+        // failed, it did not produce a result.
+        const ended = await target.sessionEnded();
+        if (ended) throw ended;
       }
     }
   }

@@ -20,3 +20,7 @@ export {
   targetNames,
 } from "./targets.js";
 export { testHost } from "./test-host.js";
+export { ThrowawayContainerd } from "./throwaway/containerd.js";
+export { DaemonProcess } from "./throwaway/daemon-process.js";
+export { ThrowawayDockerd } from "./throwaway/dockerd.js";
+export { removeTree } from "./throwaway/remove-tree.js";

@@ -1,0 +1,215 @@
+import { mkdtemp } from "node:fs/promises";
+import { join } from "node:path";
+import { describeWhenAvailable } from "@cadre/agent-runtime-conformance";
+import {
+  AgentRuntimeError,
+  type IsolationProvider,
+  SessionNotRunningError,
+} from "@cadre/agent-runtime-contract";
+import { createDockerProvider } from "@cadre/agent-runtime-provider-docker";
+import { createKataProvider } from "@cadre/agent-runtime-provider-kata";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import {
+  censusTotal,
+  containerdCensus,
+  createTarget,
+  dockerCensus,
+  kataOptions,
+  removeTree,
+  ThrowawayContainerd,
+  ThrowawayDockerd,
+  testHost,
+  within,
+} from "../src/index.js";
+
+/** How long a call may take while its engine is down or restarting: a bound, never a hang. */
+const boundMs = 30_000;
+const runLabel = { "cadre.reliability/restart-run": String(process.pid) };
+
+/** Resolves when the exec has printed its first output (it then runs until killed). */
+function longExec(provider: IsolationProvider, id: string) {
+  let started!: () => void;
+  const running = new Promise<void>((resolve) => {
+    started = resolve;
+  });
+  const result = provider.exec(id, ["sh", "-c", "echo running; exec sleep 600"], {
+    onStdout: () => started(),
+  });
+  result.catch(() => {});
+  return { running, result };
+}
+
+async function expectTypedFailure(
+  call: Promise<unknown>,
+  what: string,
+): Promise<AgentRuntimeError> {
+  const error = await within(call, boundMs, what).then(
+    (value) => new Error(`${what} resolved with ${JSON.stringify(value)}`),
+    (e: unknown) => e,
+  );
+  expect(AgentRuntimeError.isInstance(error), `${what}: ${String(error)}`).toBe(true);
+  return error as AgentRuntimeError;
+}
+
+/** Retries `call` until it answers: the provider reconnects on its own, on the next calls. */
+async function untilAnswered<T>(call: () => Promise<T>, what: string): Promise<T> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    try {
+      return await within(call(), boundMs, what);
+    } catch (error) {
+      if (!AgentRuntimeError.isInstance(error)) throw error;
+      if (Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+const hostReason = await createTarget("kata-runc").unavailableReason();
+
+describeWhenAvailable("engine restarted mid-session: private containerd", hostReason, () => {
+  let dir: string;
+  let engine: ThrowawayContainerd;
+  let provider: ReturnType<typeof createKataProvider>;
+  let census: () => Promise<number>;
+
+  beforeAll(async () => {
+    dir = await mkdtemp("/tmp/cadre-rel-ctd-");
+    engine = await ThrowawayContainerd.start(dir);
+    const endpoints = {
+      containerdAddress: engine.address,
+      containerdNamespace: "cadre-reliability",
+      fifoDir: join(dir, "fifo"),
+    };
+    const options = kataOptions("kata-runc", endpoints);
+    provider = createKataProvider(options);
+    await provider.importImage(testHost.imageArchive);
+    census = async () =>
+      censusTotal(
+        await containerdCensus(
+          { address: engine.address, namespace: "cadre-reliability", fifoDir: join(dir, "fifo") },
+          runLabel,
+        ),
+      );
+  });
+
+  afterAll(async () => {
+    if (engine && !engine.running) await engine.start();
+    if (provider) {
+      for (const s of await provider.listSessions({ labels: runLabel }))
+        await provider.destroySession(s.id);
+      expect(await census()).toBe(0);
+      await provider.close();
+    }
+    await engine?.stop();
+    if (dir) await removeTree(dir);
+  });
+
+  it("fails calls in flight and calls made while it is down with typed errors, then reconnects and tells which sessions survived", async () => {
+    const policy = { image: testHost.containerdImage, labels: runLabel };
+    const kept = await provider.startSession(policy);
+    const stopped = await provider.startSession(policy);
+    await provider.stopSession(stopped);
+    const inFlight = longExec(provider, kept);
+    await inFlight.running;
+
+    await engine.stop();
+    await expectTypedFailure(inFlight.result, "an exec in flight");
+    for (const [what, call] of [
+      ["listSessions", () => provider.listSessions()],
+      ["startSession", () => provider.startSession(policy)],
+      ["exec", () => provider.exec(kept, ["true"])],
+      ["getSession", () => provider.getSession(kept)],
+      ["destroySession", () => provider.destroySession(stopped)],
+    ] as const) {
+      const error = await expectTypedFailure((call as () => Promise<unknown>)(), what);
+      expect(error.code, what).toBe("PROVIDER_UNAVAILABLE");
+    }
+
+    await engine.start();
+    const sessions = await untilAnswered(
+      () => provider.listSessions({ labels: runLabel }),
+      "listSessions after the restart",
+    );
+    const states = Object.fromEntries(sessions.map((s) => [s.id, s.state]));
+    // The shim outlives containerd, so the running session survived; the stopped one stays stopped.
+    expect(states).toEqual({ [kept]: "running", [stopped]: "stopped" });
+    const result = await within(provider.exec(kept, ["echo", "still here"]), boundMs, "exec");
+    expect(result).toMatchObject({ exitCode: 0, stdout: "still here\n" });
+    await provider.destroySession(kept);
+    await provider.destroySession(stopped);
+    expect(await census()).toBe(0);
+  });
+});
+
+const dockerReason = await createTarget("docker-runc").unavailableReason();
+
+describeWhenAvailable("engine restarted mid-session: private dockerd", dockerReason, () => {
+  let dir: string;
+  let engine: ThrowawayDockerd;
+
+  beforeAll(async () => {
+    dir = await mkdtemp("/tmp/cadre-rel-dkd-");
+    engine = await ThrowawayDockerd.start(dir);
+  });
+
+  afterAll(async () => {
+    if (engine) {
+      if (!engine.running) await engine.start();
+      const provider = createDockerProvider({ socketPath: engine.socketPath });
+      for (const s of await provider.listSessions({ labels: runLabel }))
+        await provider.destroySession(s.id);
+      expect(censusTotal(await dockerCensus(engine.socketPath, runLabel))).toBe(0);
+      await provider.close();
+      await engine.remove();
+    }
+    if (dir) await removeTree(dir);
+  });
+
+  describe.each(["runc", "runsc"] as const)("runtime %s", (runtime) => {
+    beforeEach(async () => {
+      if (!engine.running) await engine.start();
+    });
+
+    it("fails calls in flight and calls made while it is down with typed errors, then reconnects and tells which sessions survived", async () => {
+      const provider = createDockerProvider({ socketPath: engine.socketPath, runtime });
+      const policy = { image: testHost.dockerImage, networkIsolation: true, labels: runLabel };
+      const id = await provider.startSession(policy);
+      const inFlight = longExec(provider, id);
+      await inFlight.running;
+
+      await engine.stop();
+      await expectTypedFailure(inFlight.result, "an exec in flight");
+      for (const [what, call] of [
+        ["listSessions", () => provider.listSessions()],
+        ["startSession", () => provider.startSession(policy)],
+        ["exec", () => provider.exec(id, ["true"])],
+        ["getSession", () => provider.getSession(id)],
+        ["destroySession", () => provider.destroySession(id)],
+      ] as const) {
+        const error = await expectTypedFailure((call as () => Promise<unknown>)(), what);
+        expect(error.code, what).toBe("PROVIDER_UNAVAILABLE");
+      }
+
+      await engine.start();
+      const sessions = await untilAnswered(
+        () => provider.listSessions({ labels: runLabel }),
+        "listSessions after the restart",
+      );
+      // Without live-restore the daemon stops every container when it stops: the session is
+      // listed, as stopped, and says so when used.
+      expect(sessions.map((s) => [s.id, s.state])).toEqual([[id, "stopped"]]);
+      const error = await expectTypedFailure(provider.exec(id, ["true"]), "exec after the restart");
+      expect(SessionNotRunningError.isInstance(error)).toBe(true);
+      const fresh = await provider.startSession(policy);
+      expect(await provider.exec(fresh, ["echo", "new"])).toMatchObject({
+        exitCode: 0,
+        stdout: "new\n",
+      });
+      await provider.destroySession(fresh);
+      await provider.destroySession(id);
+      expect(censusTotal(await dockerCensus(engine.socketPath, runLabel))).toBe(0);
+      await provider.close();
+    });
+  });
+});
