@@ -140,7 +140,9 @@ async function engineFor(
           process.env.CONTAINERD_ADDRESS ??
           "/run/containerd/containerd.sock",
         namespace: config.kata?.namespace ?? "cadre",
-        label: `kata (${report.variant ?? config.kata?.runtime ?? "io.containerd.kata.v2"})`,
+        label: /stand-in/.test(report.variant ?? "")
+          ? "kata (stand-in shim, no VM)"
+          : `kata (${report.variant ?? config.kata?.runtime ?? "io.containerd.kata.v2"})`,
       });
     }
   }
