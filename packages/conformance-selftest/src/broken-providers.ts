@@ -4,11 +4,13 @@ import {
   type ExecOptions,
   type ExecResult,
   type IsolationPolicy,
+  type IsolationProvider,
   parseExecRequest,
   SessionNotRunningError,
   type SessionOptions,
 } from "@cadre/agent-runtime-contract";
 import { DelegatingProvider } from "./delegating-provider.js";
+import { execWithLateCallbacks } from "./late-callbacks.js";
 
 /**
  * Broken 1: reports networkIsolation as enforced and accepts `networkIsolation: true`, but the
@@ -148,5 +150,28 @@ export class StopNotIdempotent extends DelegatingProvider {
       throw new SessionNotRunningError(sessionId, info.state, { providerId: this.id });
     }
     await super.stopSession(sessionId);
+  }
+}
+
+/** Broken 6: no doctor(), so an operator cannot learn what the host lacks. */
+export class WithoutDoctor extends DelegatingProvider {
+  constructor(inner: IsolationProvider) {
+    super(inner);
+    // doctor() is optional in the contract: an own undefined property hides the inherited one.
+    Object.defineProperty(this, "doctor", { value: undefined });
+  }
+}
+
+/**
+ * Broken 7: claims streaming (the stub's report says so) but holds every chunk back until the
+ * command has ended, like an exec that only reads its output at the end.
+ */
+export class StreamingClaimedButBuffered extends DelegatingProvider {
+  override async exec(
+    sessionId: string,
+    argv: string[],
+    options: ExecOptions = {},
+  ): Promise<ExecResult> {
+    return execWithLateCallbacks((o) => super.exec(sessionId, argv, o), options);
   }
 }

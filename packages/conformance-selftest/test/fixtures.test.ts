@@ -53,6 +53,32 @@ const fixtures: Array<{ file: string; breaks: string; expectedFailures: string[]
     breaks: "a second stopSession throws SESSION_NOT_RUNNING",
     expectedFailures: [names.lifecycle.stopTwice],
   },
+  {
+    file: "broken-no-doctor.conformance.ts",
+    breaks: "has no doctor()",
+    expectedFailures: [names.report.doctor],
+  },
+  {
+    file: "broken-streaming-claimed.conformance.ts",
+    breaks: "reports streaming but delivers the callbacks only when the command has ended",
+    expectedFailures: [
+      names.exec.streaming,
+      // It aborts on the first "started" chunk, which comes only after the command's timeout.
+      names.exec.abort,
+    ],
+  },
+  // Conformant but limited: each lacks one feature and says so; the suite checks the honest
+  // refusal (or the complete result) instead of the probe, and passes them.
+  {
+    file: "limited-no-streaming.conformance.ts",
+    breaks: "nothing: reports features.streaming false and delivers the callbacks at the end",
+    expectedFailures: [],
+  },
+  {
+    file: "limited-no-ttl.conformance.ts",
+    breaks: "nothing: reports ttlMs not enforced (features.ttl false) and refuses it",
+    expectedFailures: [],
+  },
 ];
 
 const runs = new Map<string, FixtureRun>();
@@ -124,6 +150,10 @@ describe("the healthy stub", () => {
           : policyFields.filter((f) => f !== "minimumIsolation").map((f) => title(f)),
       ),
     );
-    expect(healthy().tests.map((t) => t.title).sort()).toEqual(expected.sort());
+    expect(
+      healthy()
+        .tests.map((t) => t.title)
+        .sort(),
+    ).toEqual(expected.sort());
   });
 });
