@@ -1,0 +1,20 @@
+import { SessionNotFoundError } from "@cadre/agent-runtime-contract";
+import { expect, it } from "vitest";
+import { KataProvider, StubKataAdapter } from "../src/index.js";
+
+// Regression (found by fuzzing): ids that are not strings made the error's constructor throw a
+// TypeError (String() of an object without a prototype).
+const oddIds: unknown[] = [{ "": [[0n]] }, Object.create(null), 12n, Symbol("id"), [1, [2]]];
+
+it("getSession and exec give SESSION_NOT_FOUND for ids that are not strings", async () => {
+  const provider = new KataProvider(new StubKataAdapter());
+  for (const id of oddIds) {
+    await expect(provider.getSession(id as string)).rejects.toSatisfy((e: unknown) =>
+      SessionNotFoundError.isInstance(e),
+    );
+    await expect(provider.exec(id as string, ["true"])).rejects.toSatisfy((e: unknown) =>
+      SessionNotFoundError.isInstance(e),
+    );
+  }
+  await provider.close();
+});
