@@ -160,7 +160,8 @@ function svgChart(results, metric, title) {
   const height = 40 + bars.length * rowH + 20;
   const esc = (s) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;");
   const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12" role="img">`,
+    `<title>${esc(title)}</title>`,
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="10" y="20" font-size="14" font-weight="bold">${esc(title)}</text>`,
   ];
