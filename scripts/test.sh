@@ -12,8 +12,8 @@ else
 fi
 
 pnpm install --frozen-lockfile --reporter=silent
-pnpm turbo run build typecheck --output-logs=errors-only
 pnpm biome check .
+pnpm turbo run build typecheck --output-logs=errors-only
 node scripts/capability-matrix.mjs --check
 
 rm -f packages/*/test-results.json
