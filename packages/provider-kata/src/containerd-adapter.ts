@@ -28,6 +28,7 @@ import { runExec } from "./exec/run-exec.js";
 import { oomKillCount } from "./host/cgroup-oom.js";
 import { runDoctor } from "./host/doctor.js";
 import { detectRuntime, type RuntimeProfile } from "./host/runtime-profile.js";
+import { FifoReserve } from "./io/fifo-reserve.js";
 import { SessionDirectories } from "./io/session-dir.js";
 import { type KataProviderOptions, type ResolvedKataOptions, resolveOptions } from "./options.js";
 import { printableId } from "./printable-id.js";
@@ -85,6 +86,7 @@ export class ContainerdKataAdapter implements SessionBackend {
   private profile: Promise<RuntimeProfile> | undefined;
   /** Main process spec of sessions seen by this process: the defaults of their execs. */
   private readonly processes = new Map<string, OciProcess>();
+  private readonly fifoReserves = new Map<string, FifoReserve>();
   /** Host-side OOM kill counters of sessions with a memory limit. */
   private readonly oomCounters = new Map<string, () => Promise<number | undefined>>();
 
@@ -218,7 +220,7 @@ export class ContainerdKataAdapter implements SessionBackend {
         {
           client: this.client,
           containerId: id,
-          fifoDir: this.directories.path(id),
+          fifos: this.fifoReserve(id),
           base,
           oomKills: this.oomCounters.get(id),
         },
@@ -234,6 +236,15 @@ export class ContainerdKataAdapter implements SessionBackend {
         throw new SessionNotRunningError(id, state, { providerId, cause: error });
       this.fail(error, `run ${JSON.stringify(cmd[0])} in session ${id}`);
     }
+  }
+
+  private fifoReserve(id: string): FifoReserve {
+    let reserve = this.fifoReserves.get(id);
+    if (!reserve) {
+      reserve = new FifoReserve(this.directories.path(id));
+      this.fifoReserves.set(id, reserve);
+    }
+    return reserve;
   }
 
   /** Kills and deletes the task; the container, snapshot and lease stay. Idempotent. */
@@ -258,6 +269,7 @@ export class ContainerdKataAdapter implements SessionBackend {
     if (!isSessionId(id)) return;
     this.processes.delete(id);
     this.oomCounters.delete(id);
+    this.fifoReserves.delete(id);
     try {
       await this.stopSandbox(id);
       await ignoreNotFound(this.client.deleteContainer(id));

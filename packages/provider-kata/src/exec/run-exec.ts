@@ -1,6 +1,5 @@
 import { rm } from "node:fs/promises";
 import type { Socket } from "node:net";
-import { join } from "node:path";
 import type { ExecRequest, ExecResult } from "@cadre/agent-runtime-contract";
 import {
   ExecDeadline,
@@ -9,8 +8,8 @@ import {
 } from "@cadre/agent-runtime-provider-utils";
 import type { ContainerdClient } from "../containerd/client.js";
 import { grpcDetails } from "../containerd/grpc-errors.js";
+import type { FifoReserve } from "../io/fifo-reserve.js";
 import { openFifoReader, writeFifo } from "../io/fifo-stream.js";
-import { mkfifo } from "../io/mkfifo.js";
 import type { OciProcess } from "../spec/oci-types.js";
 import { processTypeUrl } from "../spec/oci-types.js";
 import { newExecId } from "./exec-id.js";
@@ -20,7 +19,8 @@ export interface ExecTarget {
   client: ContainerdClient;
   containerId: string;
   /** The session's FIFO directory. */
-  fifoDir: string;
+  /** Fresh named pipes in the session's directory. */
+  fifos: FifoReserve;
   /** The session's main process spec: user, env and cwd defaults for every exec. */
   base: OciProcess;
   /** OOM kills counted by the session's host cgroup, when it has a memory limit and runs here. */
@@ -103,16 +103,13 @@ async function killTree(target: ExecTarget, execId: string, tag: string): Promis
  * Start (the shim opens its end then), output is drained to the end even past the cap.
  */
 export async function runExec(target: ExecTarget, request: ExecRequest): Promise<ExecResult> {
-  const { client, containerId, fifoDir, base } = target;
+  const { client, containerId, fifos, base } = target;
   const { argv, options } = request;
   if (options.signal?.aborted) throw options.signal.reason;
   const started = Date.now();
   const execId = newExecId();
-  const paths = {
-    stdin: options.stdin === undefined ? "" : join(fifoDir, `${execId}-in`),
-    stdout: join(fifoDir, `${execId}-out`),
-    stderr: join(fifoDir, `${execId}-err`),
-  };
+  const [stdoutPath, stderrPath, stdinPath] = await fifos.take(options.stdin === undefined ? 2 : 3);
+  const paths = { stdin: stdinPath ?? "", stdout: stdoutPath!, stderr: stderrPath! };
   const collector = new OutputCollector(options.maxOutputBytes, {
     onStdout: options.onStdout,
     onStderr: options.onStderr,
@@ -121,7 +118,6 @@ export async function runExec(target: ExecTarget, request: ExecRequest): Promise
   using deadline = new ExecDeadline(options.timeoutMs, options.signal);
   let created = false;
   try {
-    await mkfifo([paths.stdout, paths.stderr, ...(paths.stdin ? [paths.stdin] : [])]);
     const stdout = await openFifoReader(paths.stdout);
     const stderr = await openFifoReader(paths.stderr);
     streams.push(stdout, stderr);

@@ -4,8 +4,8 @@ import { promisify } from "node:util";
 const run = promisify(execFile);
 
 /**
- * Creates named pipes. Node has no mkfifo(2) binding, so this runs coreutils' mkfifo once per
- * exec for all its pipes; a native addon would save that fork but is not worth a build step.
+ * Creates named pipes. Node has no mkfifo(2) binding, so this runs coreutils' mkfifo; FifoReserve
+ * calls it once per batch of pipes, which saves the fork on most execs without a native addon.
  */
 export async function mkfifo(paths: string[], mode = 0o600): Promise<void> {
   if (paths.length === 0) return;

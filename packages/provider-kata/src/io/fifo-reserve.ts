@@ -1,0 +1,37 @@
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { mkfifo } from "./mkfifo.js";
+
+/**
+ * Named pipes made ahead of time for one session directory. Node has no mkfifo(2), and forking
+ * mkfifo costs more than the rest of an exec, so one fork makes a batch. Each pipe is handed out
+ * once and never reused: a background process of an earlier exec may still hold it open.
+ */
+export class FifoReserve {
+  private readonly spare: string[] = [];
+  private refilling: Promise<void> | undefined;
+
+  constructor(
+    private readonly dir: string,
+    private readonly batchSize = 24,
+  ) {}
+
+  async take(count: number): Promise<string[]> {
+    while (this.spare.length < count) {
+      this.refilling ??= this.refill().finally(() => {
+        this.refilling = undefined;
+      });
+      await this.refilling;
+    }
+    return this.spare.splice(0, count);
+  }
+
+  private async refill(): Promise<void> {
+    const prefix = randomBytes(6).toString("hex");
+    const paths = Array.from({ length: this.batchSize }, (_, i) =>
+      join(this.dir, `${prefix}-${i}`),
+    );
+    await mkfifo(paths);
+    this.spare.push(...paths);
+  }
+}
