@@ -98,7 +98,7 @@ describe.each(fixtures)("$file: breaks $breaks", ({ file, expectedFailures }) =>
       .sort();
 
   it("loads and runs without errors outside tests", () => {
-    expect(run().fileErrors).toEqual([]);
+    expect(run().fileErrors, run().output).toEqual([]);
     expect(run().tests.length, run().output).toBeGreaterThan(0);
   });
 
