@@ -19,7 +19,7 @@ node scripts/capability-matrix.mjs --check
 rm -f packages/*/test-results.json
 status=0
 # Two at a time: the engine suites are heavy and the machines have two cores.
-pnpm turbo run test --concurrency=2 --output-logs=full -- \
+pnpm turbo run test --concurrency=2 --continue --output-logs=full -- \
   --reporter=default --reporter=json --outputFile.json=test-results.json || status=$?
 node scripts/test-summary.mjs packages/*/test-results.json || status=1
 exit "$status"
