@@ -79,6 +79,11 @@ export class DockerProvider implements IsolationProvider {
   private readonly labels: LabelCodec;
   private readonly oom: OomDetector;
   private readonly ttlTimers = new Map<string, NodeJS.Timeout>();
+  /**
+   * Sessions this instance is stopping or has stopped. An exec killed by that stop can end before
+   * the daemon reports the container as stopped; this set makes the outcome certain.
+   */
+  private readonly haltedHere = new Set<string>();
   private factsPromise: Promise<HostFacts> | undefined;
 
   constructor(options: DockerProviderOptions = {}) {
@@ -155,6 +160,7 @@ export class DockerProvider implements IsolationProvider {
   async stopSession(sessionId: string): Promise<void> {
     const found = await this.findContainer(sessionId);
     if (!found?.info.State.Running) return;
+    this.haltedHere.add(sessionId);
     try {
       await found.container.stop({ t: stopGraceSeconds });
     } catch (error) {
@@ -169,16 +175,22 @@ export class DockerProvider implements IsolationProvider {
     this.disarmTtl(sessionId);
     this.oom.forget(sessionId);
     const found = await this.findContainer(sessionId);
-    if (!found) return;
+    if (!found) {
+      this.haltedHere.delete(sessionId);
+      return;
+    }
+    this.haltedHere.add(sessionId);
     try {
       await found.container.remove({ force: true, v: true });
     } catch (error) {
       // 404: gone already; 409: another caller's removal is in progress.
       const status = statusOf(error);
-      if (status === 404) return;
-      if (status === 409 && /already in progress/i.test(daemonMessage(error))) return;
-      throw this.callError(error, sessionId, "remove the session's container");
+      const gone =
+        status === 404 || (status === 409 && /already in progress/i.test(daemonMessage(error)));
+      if (!gone) throw this.callError(error, sessionId, "remove the session's container");
     }
+    // Execs still finishing now find no container, which is SESSION_NOT_FOUND: also typed.
+    this.haltedHere.delete(sessionId);
   }
 
   async getSession(sessionId: string): Promise<SessionInfo> {
@@ -306,6 +318,9 @@ export class DockerProvider implements IsolationProvider {
       },
       notRunning: () => new SessionNotRunningError(sessionId, "stopped", { providerId: this.id }),
       sessionEnded: async () => {
+        if (this.haltedHere.has(sessionId)) {
+          return new SessionNotRunningError(sessionId, "stopped", { providerId: this.id });
+        }
         try {
           const info = await container.inspect();
           return info.State.Running
