@@ -22,3 +22,11 @@ export interface DoctorReport {
 export function doctorReport(providerId: string, checks: DoctorCheck[]): DoctorReport {
   return { providerId, ready: checks.every((c) => c.ok || !c.required), checks };
 }
+
+/** The failed required checks in one line: "title: detail (fix: ...)" joined by "; ". */
+export function describeFailedChecks(checks: DoctorCheck[], withFixes = true): string {
+  return checks
+    .filter((c) => c.required && !c.ok)
+    .map((c) => `${c.title}: ${c.detail}${withFixes && c.fix ? ` (fix: ${c.fix})` : ""}`)
+    .join("; ");
+}

@@ -1,6 +1,8 @@
 // The test file `cadre-runtime conformance` runs through vitest's Node API. It reads the
 // provider's config from the environment and registers the whole conformance suite for it.
+
 import { runConformance } from "@cadre/agent-runtime-conformance";
+import { describeFailedChecks } from "@cadre/agent-runtime-contract";
 import type { ParsedIsolationConfig } from "../config/parse.js";
 import { createProvider } from "../providers/create-provider.js";
 import { backendLeftovers } from "./backend-leftovers.js";
@@ -24,10 +26,7 @@ async function unavailableReason(config: ParsedIsolationConfig): Promise<string 
     try {
       const report = await provider.doctor?.();
       if (!report || report.ready) return undefined;
-      const failed = report.checks.filter((c) => c.required && !c.ok);
-      return `${config.provider} is not ready on this host: ${failed
-        .map((c) => `${c.title} (${c.detail})${c.fix ? `, fix: ${c.fix}` : ""}`)
-        .join("; ")}`;
+      return `${config.provider} is not ready on this host: ${describeFailedChecks(report.checks)}`;
     } finally {
       await provider.close?.();
     }

@@ -1,4 +1,8 @@
-import type { IsolationLevel, IsolationProvider } from "@cadre/agent-runtime-contract";
+import {
+  describeFailedChecks,
+  type IsolationLevel,
+  type IsolationProvider,
+} from "@cadre/agent-runtime-contract";
 import type { IsolationConfig } from "../config/schema.js";
 import { type CreateProviderOptions, createProvider } from "./create-provider.js";
 
@@ -54,9 +58,8 @@ async function tryCandidate(
   try {
     const report = await provider.doctor?.();
     if (report && !report.ready) {
-      const failed = report.checks.filter((c) => c.required && !c.ok).map((c) => c.title);
       await provider.close?.();
-      return `not ready (${failed.join(", ")})`;
+      return `not ready: ${describeFailedChecks(report.checks, false)}`;
     }
     const capabilities = await provider.capabilities();
     if (capabilities.isolation !== candidate.isolation) {
