@@ -3,12 +3,13 @@ import type { Duplex, Readable } from "node:stream";
 import type { ExecRequest, ExecResult } from "@cadre/agent-runtime-contract";
 import {
   ExecDeadline,
+  execTagVariable,
   OutputCollector,
   signalForExitCode,
+  treeKillArgv,
 } from "@cadre/agent-runtime-provider-utils";
 import type Docker from "dockerode";
 import { execCapture, readFrames, waitForExitCode } from "./exec-capture.js";
-import { execMarkerVariable, killerArgv } from "./exec-killer.js";
 import { exitCodeForStartFailure } from "./exec-start-failure.js";
 import { FrameParser } from "./frame-parser.js";
 
@@ -59,7 +60,7 @@ export async function runExec(target: ExecTarget, request: ExecRequest): Promise
       Tty: false,
       Env: [
         ...Object.entries(options.env ?? {}).map(([k, v]) => `${k}=${v}`),
-        `${execMarkerVariable}=${marker}`,
+        `${execTagVariable}=${marker}`,
       ],
       ...(options.cwd ? { WorkingDir: options.cwd } : {}),
     })
@@ -194,7 +195,7 @@ class DisposableAbortController extends AbortController implements Disposable {
 
 async function runKiller(container: Docker.Container, marker: string): Promise<boolean> {
   try {
-    return (await execCapture(container, killerArgv(marker))).exitCode === 0;
+    return (await execCapture(container, treeKillArgv(marker))).exitCode === 0;
   } catch {
     return false;
   }

@@ -7,7 +7,7 @@ import { setTimeout as delay } from "node:timers/promises";
  * fork) is still found by scanning /proc/<pid>/environ for them.
  */
 export const sessionTag = "CADRE_STUB_SESSION";
-export const execTag = "CADRE_EXEC_ID";
+export { execTagVariable as execTag } from "@cadre/agent-runtime-provider-utils";
 
 /** Live processes whose environment holds `name=value` (zombies have an empty environ). */
 export async function findTaggedProcesses(name: string, value: string): Promise<number[]> {

@@ -10,3 +10,4 @@ export {
   sessionInfoFromLabels,
 } from "./session-labels.js";
 export { exitCodeForSignal, signalForExitCode } from "./signals.js";
+export { execTagVariable, treeKillArgv } from "./tree-kill-script.js";

@@ -3,8 +3,10 @@ import type { Socket } from "node:net";
 import type { ExecRequest, ExecResult } from "@cadre/agent-runtime-contract";
 import {
   ExecDeadline,
+  execTagVariable,
   OutputCollector,
   signalForExitCode,
+  treeKillArgv,
 } from "@cadre/agent-runtime-provider-utils";
 import type { ContainerdClient } from "../containerd/client.js";
 import { grpcDetails } from "../containerd/grpc-errors.js";
@@ -13,7 +15,6 @@ import { openFifoReader, writeFifo } from "../io/fifo-stream.js";
 import type { OciProcess } from "../spec/oci-types.js";
 import { processTypeUrl } from "../spec/oci-types.js";
 import { newExecId } from "./exec-id.js";
-import { execTagVariable, treeKillArgs } from "./tree-kill.js";
 
 export interface ExecTarget {
   client: ContainerdClient;
@@ -83,18 +84,21 @@ async function runDetached(target: ExecTarget, args: string[]): Promise<number> 
 
 /**
  * Kills an exec's whole process tree from inside the sandbox (the only place that sees it under
- * a VM runtime). Starting the killer can fail while a fork bomb holds every pid: retry a while.
+ * a VM runtime). Starting the killer can fail while a fork bomb holds every pid, and it exits
+ * non-zero when it could not make sure: retry a while, then kill every process of the session,
+ * which ends it. Never leave the tree running.
  */
 async function killTree(target: ExecTarget, execId: string, tag: string): Promise<void> {
   await target.client.kill(target.containerId, SIGKILL, { execId }).catch(() => {});
   for (let attempt = 0; attempt < 50; attempt++) {
     try {
-      await runDetached(target, treeKillArgs(tag));
-      return;
+      if ((await runDetached(target, treeKillArgv(tag))) === 0) return;
     } catch {
-      await new Promise((r) => setTimeout(r, Math.min(20 * (attempt + 1), 200)));
+      // not started: no pid free, or the task is gone
     }
+    await new Promise((r) => setTimeout(r, Math.min(20 * (attempt + 1), 200)));
   }
+  await target.client.kill(target.containerId, SIGKILL, { all: true }).catch(() => {});
 }
 
 /**
