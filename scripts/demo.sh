@@ -4,8 +4,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-bash scripts/with-pnpm.sh install --frozen-lockfile --reporter=silent
-bash scripts/with-pnpm.sh turbo run build --filter=@cadre/agent-runtime... --output-logs=errors-only >&2
+bash scripts/ready.sh --filter=@cadre/agent-runtime...
 if [ $# -eq 0 ]; then
   set -- sh -c 'echo "hello from a cadre session: $(uname -sr), uid $(id -u)"'
 fi
