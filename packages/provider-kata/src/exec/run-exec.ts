@@ -122,9 +122,14 @@ export async function runExec(target: ExecTarget, request: ExecRequest): Promise
   using deadline = new ExecDeadline(options.timeoutMs, options.signal);
   let created = false;
   try {
-    const stdout = await openFifoReader(paths.stdout);
-    const stderr = await openFifoReader(paths.stderr);
-    streams.push(stdout, stderr);
+    // Both at once; whichever opened is in `streams` before a failure is thrown, so it is closed.
+    const opened = await Promise.allSettled([
+      openFifoReader(paths.stdout),
+      openFifoReader(paths.stderr),
+    ]);
+    for (const o of opened) if (o.status === "fulfilled") streams.push(o.value);
+    for (const o of opened) if (o.status === "rejected") throw o.reason;
+    const [stdout, stderr] = streams as [Socket, Socket];
     const drained = Promise.all([
       drain(stdout, (c) => collector.push("stdout", c)),
       drain(stderr, (c) => collector.push("stderr", c)),
@@ -170,7 +175,7 @@ export async function runExec(target: ExecTarget, request: ExecRequest): Promise
     }
     if (paths.stdin && options.stdin !== undefined) {
       const data = typeof options.stdin === "string" ? Buffer.from(options.stdin) : options.stdin;
-      await writeFifo(paths.stdin, data);
+      await writeFifo(paths.stdin, data, exited);
       await client.closeStdin(containerId, execId).catch(() => {});
     }
 
@@ -203,10 +208,9 @@ export async function runExec(target: ExecTarget, request: ExecRequest): Promise
       // Gone already when the task died with it.
       await client.deleteProcess(containerId, execId).catch(() => {});
     }
-    await Promise.all(
-      Object.values(paths)
-        .filter(Boolean)
-        .map((p) => rm(p, { force: true })),
-    );
+    // Not awaited: the result does not depend on it, and destroySession removes the directory.
+    for (const path of Object.values(paths)) {
+      if (path) rm(path, { force: true }).catch(() => {});
+    }
   }
 }

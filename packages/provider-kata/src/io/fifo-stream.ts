@@ -1,4 +1,4 @@
-import { constants, open } from "node:fs";
+import { closeSync, constants, open } from "node:fs";
 import { Socket } from "node:net";
 import { promisify } from "node:util";
 
@@ -17,11 +17,40 @@ export async function openFifoReader(path: string): Promise<Socket> {
 }
 
 /**
- * Writes `data` into a FIFO whose reader (the shim) is already open, then closes it. Errors are
- * swallowed: a command that exits without reading its stdin is not the caller's failure.
+ * Writes `data` into a FIFO, then closes it. The shim opens its read end on its own schedule,
+ * after Start has returned, so the write end is opened blocking (on the thread pool): it completes
+ * the moment the shim opens. If the command ends first (`ended` settles), opening the read end
+ * here releases the blocked open and nothing is written. Write errors are swallowed: a command
+ * that exits without reading its stdin is not the caller's failure.
  */
-export async function writeFifo(path: string, data: Uint8Array): Promise<void> {
-  const fd = await openFd(path, constants.O_WRONLY | constants.O_NONBLOCK);
+export async function writeFifo(
+  path: string,
+  data: Uint8Array,
+  ended: Promise<unknown>,
+): Promise<void> {
+  const opening = openFd(path, constants.O_WRONLY);
+  let commandEnded = false;
+  const release = ended
+    .then(
+      () => undefined,
+      () => undefined,
+    )
+    .then(async () => {
+      commandEnded = true;
+      // Our own reader lets the blocked open finish; closed again at once.
+      const reader = await openFd(path, constants.O_RDONLY | constants.O_NONBLOCK).catch(
+        () => undefined,
+      );
+      const fd = await opening.catch(() => undefined);
+      if (reader !== undefined) closeSync(reader);
+      return fd;
+    });
+  const fd = await Promise.race([opening, release]);
+  if (fd === undefined) return;
+  if (commandEnded) {
+    closeSync(fd);
+    return;
+  }
   const socket = new Socket({ fd, readable: false, writable: true });
   await new Promise<void>((resolve) => {
     socket.on("error", () => resolve());
