@@ -104,15 +104,27 @@ export class CapabilityMismatchError extends AgentRuntimeError {
 
 export class SessionNotFoundError extends AgentRuntimeError {
   static override readonly code = "SESSION_NOT_FOUND";
+  /** The id as the caller passed it, as text (callers may pass anything). */
   readonly sessionId: string;
 
-  constructor(sessionId: string, options: AgentRuntimeErrorOptions = {}) {
+  constructor(sessionId: unknown, options: AgentRuntimeErrorOptions = {}) {
+    const shown = printable(sessionId);
     super(
       "SESSION_NOT_FOUND",
-      `No session ${JSON.stringify(sessionId)} exists on this provider. Use an id returned by startSession() or listed by listSessions(); destroyed sessions are gone.`,
+      `No session ${JSON.stringify(shown)} exists on this provider. Use an id returned by startSession() or listed by listSessions(); destroyed sessions are gone.`,
       options,
     );
-    this.sessionId = sessionId;
+    this.sessionId = shown;
+  }
+}
+
+/** Any value as text, without throwing (String() throws on objects without a prototype). */
+function printable(value: unknown): string {
+  if (typeof value === "string") return value;
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
   }
 }
 

@@ -58,3 +58,22 @@ describe("errors", () => {
     expect(error.message).not.toMatch(/present/);
   });
 });
+
+describe("SessionNotFoundError with ids that are not strings", () => {
+  it("describes any value without throwing", () => {
+    const odd: unknown[] = [
+      42,
+      null,
+      undefined,
+      { a: 1n },
+      Object.create(null),
+      Symbol("s"),
+      ["x"],
+    ];
+    for (const id of odd) {
+      const error = new SessionNotFoundError(id);
+      expect(typeof error.sessionId).toBe("string");
+      expect(error.message).toMatch(/No session/);
+    }
+  });
+});

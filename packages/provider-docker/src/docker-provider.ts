@@ -49,7 +49,6 @@ import {
   defaultImage,
   describeConnection,
 } from "./options.js";
-import { printableId } from "./printable-id.js";
 import { sessionState } from "./session-state.js";
 
 /** How long an exec that gVisor ended with 128 waits for its sandbox to be recorded as dead. */
@@ -153,7 +152,7 @@ export class DockerProvider implements IsolationProvider {
   async exec(sessionId: string, argv: string[], options?: ExecOptions): Promise<ExecResult> {
     const request = parseExecRequest(argv, options, this.id);
     if (!this.isOwnId(sessionId))
-      throw new SessionNotFoundError(printableId(sessionId), { providerId: this.id });
+      throw new SessionNotFoundError(sessionId, { providerId: this.id });
     return runExec(this.execTarget(sessionId), request);
   }
 
@@ -201,7 +200,7 @@ export class DockerProvider implements IsolationProvider {
         this.labels.fromDocker(found.info.Config.Labels ?? {}),
         sessionState(found.info.State.Status, found.info.State.OOMKilled),
       );
-    if (!info) throw new SessionNotFoundError(printableId(sessionId), { providerId: this.id });
+    if (!info) throw new SessionNotFoundError(sessionId, { providerId: this.id });
     return info;
   }
 

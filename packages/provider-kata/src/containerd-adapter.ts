@@ -31,7 +31,6 @@ import { detectRuntime, type RuntimeProfile } from "./host/runtime-profile.js";
 import { FifoReserve } from "./io/fifo-reserve.js";
 import { SessionDirectories } from "./io/session-dir.js";
 import { type KataProviderOptions, type ResolvedKataOptions, resolveOptions } from "./options.js";
-import { printableId } from "./printable-id.js";
 import { type OciProcess, type OciSpec, specTypeUrl } from "./spec/oci-types.js";
 import { encodeRuntimeOptions } from "./spec/runtime-options.js";
 import { buildSessionSpec } from "./spec/session-spec.js";
@@ -209,7 +208,7 @@ export class ContainerdKataAdapter implements SessionBackend {
   }
 
   async execInSandbox(id: string, cmd: string[], request?: ExecRequest): Promise<ExecResult> {
-    if (!isSessionId(id)) throw new SessionNotFoundError(printableId(id), { providerId });
+    if (!isSessionId(id)) throw new SessionNotFoundError(id, { providerId });
     const base = await this.execBase(id);
     const full: ExecRequest = request ?? {
       argv: cmd,

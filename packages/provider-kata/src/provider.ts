@@ -30,7 +30,6 @@ import { kataCapabilityRows, providerId } from "./capabilities.js";
 import type { ImportedImage } from "./containerd/import-archive.js";
 import { ContainerdKataAdapter } from "./containerd-adapter.js";
 import type { KataProviderOptions } from "./options.js";
-import { printableId } from "./printable-id.js";
 
 function isAdapter(value: unknown): value is KataAdapter {
   return (
@@ -141,8 +140,7 @@ export class KataProvider implements IsolationProvider {
 
   async exec(sessionId: string, argv: string[], options?: ExecOptions): Promise<ExecResult> {
     const request = parseExecRequest(argv, options, providerId);
-    if (!isSessionId(sessionId))
-      throw new SessionNotFoundError(printableId(sessionId), { providerId });
+    if (!isSessionId(sessionId)) throw new SessionNotFoundError(sessionId, { providerId });
     if (this.backend) return this.backend.execInSandbox(sessionId, request.argv, request);
     const known = this.remembered.get(sessionId);
     if (!known) throw new SessionNotFoundError(sessionId, { providerId });
@@ -169,7 +167,7 @@ export class KataProvider implements IsolationProvider {
 
   async getSession(sessionId: string): Promise<SessionInfo> {
     const info = isSessionId(sessionId) ? await this.lookup(sessionId) : undefined;
-    if (!info) throw new SessionNotFoundError(printableId(sessionId), { providerId });
+    if (!info) throw new SessionNotFoundError(sessionId, { providerId });
     return info;
   }
 

@@ -236,8 +236,7 @@ export class StubProvider implements IsolationProvider {
 
   private requireWellFormedId(sessionId: unknown): string {
     if (isSessionId(sessionId)) return sessionId;
-    const shown = typeof sessionId === "string" ? sessionId : `<${typeof sessionId}>`;
-    throw new SessionNotFoundError(shown, { providerId: this.id });
+    throw new SessionNotFoundError(sessionId, { providerId: this.id });
   }
 
   private async readRecord(id: string): Promise<SessionRecord | undefined> {
