@@ -224,6 +224,16 @@ describe("fuzzing config files and createProvider()", () => {
   });
 });
 
+/** Policies every provider refuses: a wrong type somewhere, or a field no provider knows. */
+const refusedPolicyArb = fc.oneof(
+  policyArb.map((p) =>
+    typeof p === "object" && p !== null && !Array.isArray(p)
+      ? { ...p, unknownField: (p as { unknownField?: unknown }).unknownField ?? 1 }
+      : p,
+  ),
+  policyArb.map((p) => ({ ...(typeof p === "object" && p !== null ? p : {}), memory: "64m" })),
+);
+
 await describeTarget(
   "docker-runc",
   "fuzzing Docker with inputs refused before any side effect",
@@ -237,42 +247,7 @@ await describeTarget(
         .length;
     afterAll(() => provider.close());
 
-    it(`policies: ${numRuns} refused ones, typed errors, no container`, async () => {
-      await fc.assert(
-        fc.asyncProperty(refusedPolicyArb, async (policy) => {
-          const id = await typedOutcome(
-            () => provider.startSession(policy as never),
-            "startSession",
-          );
-          expect(id).toBeUndefined();
-        }),
-        { numRuns },
-      );
-      expect(await created()).toBe(0);
-    });
-
-    it(`argv and exec options: ${numRuns} refused ones, typed errors`, async () => {
-      await fc.assert(
-        fc.asyncProperty(invalidExecArb, async ([argv, options]) => {
-          const outcome = await typedOutcome(
-            () => provider.exec("cadre-0000000000000000", argv as string[], options as never),
-            "exec",
-          );
-          expect(outcome).toBeUndefined();
-        }),
-        { numRuns },
-      );
-    });
-
-    it(`session ids: ${numRuns} unknown ones`, async () => {
-      await fc.assert(
-        fc.asyncProperty(sessionIdArb, (id) => expectUnknownSession(provider, id)),
-        {
-          numRuns,
-        },
-      );
-      expect(await created()).toBe(0);
-    });
+    registerEngineProperties(provider, refusedPolicyArb, created);
   },
 );
 
@@ -302,51 +277,49 @@ await describeTarget(
       ]).catch(() => {});
     });
 
-    it(`policies: ${numRuns} cases, typed errors, nothing left in the namespace`, async () => {
-      await fc.assert(
-        fc.asyncProperty(policyArb, async (policy) => {
-          const id = await typedOutcome(
-            () => provider.startSession(policy as never),
-            "startSession",
-          );
-          expect(id).toBeUndefined();
-        }),
-        { numRuns },
-      );
-      expect(await census()).toBe(0);
-    });
-
-    it(`argv and exec options: ${numRuns} refused ones, typed errors`, async () => {
-      await fc.assert(
-        fc.asyncProperty(invalidExecArb, async ([argv, opts]) => {
-          const outcome = await typedOutcome(
-            () => provider.exec("cadre-0000000000000000", argv as string[], opts as never),
-            "exec",
-          );
-          expect(outcome).toBeUndefined();
-        }),
-        { numRuns },
-      );
-    });
-
-    it(`session ids: ${numRuns} unknown ones`, async () => {
-      await fc.assert(
-        fc.asyncProperty(sessionIdArb, (id) => expectUnknownSession(provider, id)),
-        {
-          numRuns,
-        },
-      );
-      expect(await census()).toBe(0);
-    });
+    registerEngineProperties(provider, policyArb, census);
   },
 );
 
-/** Policies every provider refuses: a wrong type somewhere, or a field no provider knows. */
-const refusedPolicyArb = fc.oneof(
-  policyArb.map((p) =>
-    typeof p === "object" && p !== null && !Array.isArray(p)
-      ? { ...p, unknownField: (p as { unknownField?: unknown }).unknownField ?? 1 }
-      : p,
-  ),
-  policyArb.map((p) => ({ ...(typeof p === "object" && p !== null ? p : {}), memory: "64m" })),
-);
+/**
+ * The properties every engine must hold for hostile input: policies fail with typed errors and
+ * leave nothing (`leftovers` counts the engine's objects of this run), argv and exec options are
+ * refused, and unknown session ids are SESSION_NOT_FOUND.
+ */
+function registerEngineProperties(
+  provider: IsolationProvider,
+  policies: fc.Arbitrary<unknown>,
+  leftovers: () => Promise<number>,
+): void {
+  it(`policies: ${numRuns} cases, typed errors, nothing left in the engine`, async () => {
+    await fc.assert(
+      fc.asyncProperty(policies, async (policy) => {
+        const id = await typedOutcome(() => provider.startSession(policy as never), "startSession");
+        expect(id).toBeUndefined();
+      }),
+      { numRuns },
+    );
+    expect(await leftovers()).toBe(0);
+  });
+
+  it(`argv and exec options: ${numRuns} refused ones, typed errors`, async () => {
+    await fc.assert(
+      fc.asyncProperty(invalidExecArb, async ([argv, options]) => {
+        const outcome = await typedOutcome(
+          () => provider.exec("cadre-0000000000000000", argv as string[], options as never),
+          "exec",
+        );
+        expect(outcome).toBeUndefined();
+      }),
+      { numRuns },
+    );
+  });
+
+  it(`session ids: ${numRuns} unknown ones`, async () => {
+    await fc.assert(
+      fc.asyncProperty(sessionIdArb, (id) => expectUnknownSession(provider, id)),
+      { numRuns },
+    );
+    expect(await leftovers()).toBe(0);
+  });
+}
