@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { describeWhenAvailable } from "@cadre/agent-runtime-conformance";
 import {
   AgentRuntimeError,
+  type IsolationPolicy,
   type IsolationProvider,
   SessionNotRunningError,
 } from "@cadre/agent-runtime-contract";
@@ -118,16 +119,7 @@ describeWhenAvailable("engine restarted mid-session: private containerd", hostRe
 
     await engine.stop();
     await expectTypedFailure(inFlight.result, "an exec in flight");
-    for (const [what, call] of [
-      ["listSessions", () => provider.listSessions()],
-      ["startSession", () => provider.startSession(policy)],
-      ["exec", () => provider.exec(kept, ["true"])],
-      ["getSession", () => provider.getSession(kept)],
-      ["destroySession", () => provider.destroySession(stopped)],
-    ] as const) {
-      const error = await expectTypedFailure((call as () => Promise<unknown>)(), what);
-      expect(error.code, what).toBe("PROVIDER_UNAVAILABLE");
-    }
+    await expectEveryCallUnavailable(provider, policy, kept, stopped);
 
     await engine.start();
     const sessions = await untilAnswered(
@@ -183,16 +175,7 @@ describeWhenAvailable("engine restarted mid-session: private dockerd", dockerRea
 
       await engine.stop();
       await expectTypedFailure(inFlight.result, "an exec in flight");
-      for (const [what, call] of [
-        ["listSessions", () => provider.listSessions()],
-        ["startSession", () => provider.startSession(policy)],
-        ["exec", () => provider.exec(id, ["true"])],
-        ["getSession", () => provider.getSession(id)],
-        ["destroySession", () => provider.destroySession(id)],
-      ] as const) {
-        const error = await expectTypedFailure((call as () => Promise<unknown>)(), what);
-        expect(error.code, what).toBe("PROVIDER_UNAVAILABLE");
-      }
+      await expectEveryCallUnavailable(provider, policy, id, id);
 
       await engine.start();
       const sessions = await untilAnswered(
@@ -216,3 +199,23 @@ describeWhenAvailable("engine restarted mid-session: private dockerd", dockerRea
     });
   });
 });
+
+/** While the engine is down, every provider call fails with PROVIDER_UNAVAILABLE. */
+async function expectEveryCallUnavailable(
+  provider: IsolationProvider,
+  policy: IsolationPolicy,
+  liveId: string,
+  destroyId: string,
+): Promise<void> {
+  const calls: [string, () => Promise<unknown>][] = [
+    ["listSessions", () => provider.listSessions()],
+    ["startSession", () => provider.startSession(policy)],
+    ["exec", () => provider.exec(liveId, ["true"])],
+    ["getSession", () => provider.getSession(liveId)],
+    ["destroySession", () => provider.destroySession(destroyId)],
+  ];
+  for (const [what, call] of calls) {
+    const error = await expectTypedFailure(call(), what);
+    expect(error.code, what).toBe("PROVIDER_UNAVAILABLE");
+  }
+}
