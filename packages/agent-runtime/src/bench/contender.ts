@@ -4,15 +4,36 @@ export interface Contender {
   name: string;
   kind: "ours" | "api" | "cli";
   /** Start and destroy one sandbox, each timed by the runner. */
-  lifecycle?: {
-    start(): Promise<string>;
-    destroy(id: string): Promise<void>;
-  };
+  lifecycle?: SandboxLifecycle;
   /** Runs `true` in a sandbox made by setup(); rejects when it does not exit 0. */
   exec?: {
     setup(): Promise<void>;
     run(): Promise<void>;
     teardown(): Promise<void>;
+  };
+}
+
+/** A sandbox's start and destroy, as a contender's lifecycle does them. */
+export interface SandboxLifecycle {
+  start(): Promise<string>;
+  destroy(id: string): Promise<void>;
+}
+
+/** The exec phase of a contender: `run` gets one sandbox made in setup and removed in teardown. */
+export function execInOneSandbox(
+  sandbox: SandboxLifecycle,
+  run: (id: string) => Promise<void>,
+): NonNullable<Contender["exec"]> {
+  let id: string | undefined;
+  return {
+    async setup() {
+      id = await sandbox.start();
+    },
+    run: () => run(id!),
+    async teardown() {
+      if (id) await sandbox.destroy(id);
+      id = undefined;
+    },
   };
 }
 

@@ -1,6 +1,6 @@
 import type { IsolationPolicy, IsolationProvider } from "@cadre/agent-runtime-contract";
 import type { ContainerdClient } from "@cadre/agent-runtime-provider-kata";
-import type { BenchEngine, Contender } from "../contender.js";
+import { type BenchEngine, type Contender, execInOneSandbox } from "../contender.js";
 import { sandboxMemory } from "../memory.js";
 import { benchRunLabel } from "../run-labels.js";
 import { runCli } from "./cli-process.js";
@@ -84,61 +84,35 @@ export async function containerdEngine(options: ContainerdBenchOptions): Promise
     await quiet(client.deleteLease(id));
   };
 
-  let apiContainer: string | undefined;
   const api: Contender = {
     name: "containerd gRPC",
     kind: "api",
     lifecycle: { start: apiStart, destroy: apiDestroy },
-    exec: {
-      async setup() {
-        apiContainer = await apiStart();
-      },
-      async run() {
-        const execId = nextId("e");
-        const spec = { ...template.spec.process, args: ["true"] };
-        await client.exec(apiContainer!, execId, noStdio, {
-          type_url: processTypeUrl,
-          value: Buffer.from(JSON.stringify(spec)),
-        });
-        try {
-          const exited = client.wait(apiContainer!, execId);
-          await client.startProcess(apiContainer!, execId);
-          const status = await exited;
-          if (status !== 0) throw new Error(`true exited ${status}`);
-        } finally {
-          await client.deleteProcess(apiContainer!, execId).catch(() => undefined);
-        }
-      },
-      async teardown() {
-        if (apiContainer) await apiDestroy(apiContainer);
-      },
-    },
+    exec: execInOneSandbox({ start: apiStart, destroy: apiDestroy }, async (id) => {
+      const execId = nextId("e");
+      const spec = { ...template.spec.process, args: ["true"] };
+      await client.exec(id, execId, noStdio, {
+        type_url: processTypeUrl,
+        value: Buffer.from(JSON.stringify(spec)),
+      });
+      try {
+        const exited = client.wait(id, execId);
+        await client.startProcess(id, execId);
+        const status = await exited;
+        if (status !== 0) throw new Error(`true exited ${status}`);
+      } finally {
+        await client.deleteProcess(id, execId).catch(() => undefined);
+      }
+    }),
   };
 
   const ctr = ["--address", options.address, "--namespace", options.namespace];
-  let cliContainer: string | undefined;
   const cli: Contender = {
     name: "ctr CLI",
     kind: "cli",
-    exec: {
-      async setup() {
-        cliContainer = await apiStart();
-      },
-      async run() {
-        await runCli("ctr", [
-          ...ctr,
-          "task",
-          "exec",
-          "--exec-id",
-          nextId("x"),
-          cliContainer!,
-          "true",
-        ]);
-      },
-      async teardown() {
-        if (cliContainer) await apiDestroy(cliContainer);
-      },
-    },
+    exec: execInOneSandbox({ start: apiStart, destroy: apiDestroy }, async (id) => {
+      await runCli("ctr", [...ctr, "task", "exec", "--exec-id", nextId("x"), id, "true"]);
+    }),
   };
 
   return {

@@ -2,7 +2,7 @@ import { once } from "node:events";
 import type { Readable } from "node:stream";
 import type { IsolationPolicy, IsolationProvider } from "@cadre/agent-runtime-contract";
 import type Docker from "dockerode";
-import type { BenchEngine, Contender } from "../contender.js";
+import { type BenchEngine, type Contender, execInOneSandbox } from "../contender.js";
 import { sandboxMemory } from "../memory.js";
 import { benchRunLabel } from "../run-labels.js";
 import { runCli } from "./cli-process.js";
@@ -53,26 +53,16 @@ export async function dockerEngine(options: DockerBenchOptions): Promise<BenchEn
     await docker.getContainer(id).remove({ force: true, v: true });
   };
 
-  let apiExecContainer: string | undefined;
   const api: Contender = {
     name: "dockerode",
     kind: "api",
     lifecycle: { start: apiStart, destroy: apiDestroy },
-    exec: {
-      async setup() {
-        apiExecContainer = await apiStart();
-      },
-      async run() {
-        const exitCode = await dockerodeExec(docker.getContainer(apiExecContainer!), ["true"]);
-        if (exitCode !== 0) throw new Error(`true exited ${exitCode}`);
-      },
-      async teardown() {
-        if (apiExecContainer) await apiDestroy(apiExecContainer);
-      },
-    },
+    exec: execInOneSandbox({ start: apiStart, destroy: apiDestroy }, async (id) => {
+      const exitCode = await dockerodeExec(docker.getContainer(id), ["true"]);
+      if (exitCode !== 0) throw new Error(`true exited ${exitCode}`);
+    }),
   };
 
-  let cliExecContainer: string | undefined;
   const cliStart = () =>
     runCli("docker", [
       ...cliEnv,
@@ -105,17 +95,9 @@ export async function dockerEngine(options: DockerBenchOptions): Promise<BenchEn
     name: "docker CLI",
     kind: "cli",
     lifecycle: { start: cliStart, destroy: cliDestroy },
-    exec: {
-      async setup() {
-        cliExecContainer = await cliStart();
-      },
-      async run() {
-        await runCli("docker", [...cliEnv, "exec", cliExecContainer!, "true"]);
-      },
-      async teardown() {
-        if (cliExecContainer) await cliDestroy(cliExecContainer);
-      },
-    },
+    exec: execInOneSandbox({ start: cliStart, destroy: cliDestroy }, async (id) => {
+      await runCli("docker", [...cliEnv, "exec", id, "true"]);
+    }),
   };
 
   return {
