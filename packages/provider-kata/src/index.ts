@@ -2,6 +2,11 @@ export { CapabilityMismatchError } from "@cadre/agent-runtime-contract";
 export type { KataAdapter, KataExecResult, KataSessionConfig, SessionBackend } from "./adapter.js";
 export { kataCapabilityRows } from "./capabilities.js";
 export { ContainerdClient } from "./containerd/client.js";
+export {
+  findLabelledObjects,
+  type LabelledObject,
+  type LabelledObjectKind,
+} from "./containerd/labelled-objects.js";
 export { ContainerdKataAdapter } from "./containerd-adapter.js";
 export { type KataProviderOptions, kataRuntime } from "./options.js";
 export { createKataProvider, KataProvider } from "./provider.js";

@@ -1,6 +1,6 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ContainerdClient } from "@cadre/agent-runtime-provider-kata";
+import { findLabelledObjects, type LabelledObjectKind } from "@cadre/agent-runtime-provider-kata";
 import Docker from "dockerode";
 
 /** Backend objects by kind ("containers", "tasks", ...), counted by their labels. */
@@ -39,27 +39,21 @@ export async function containerdCensus(
   input: ContainerdCensusInput,
   labels: Record<string, string>,
 ): Promise<Census> {
-  const client = new ContainerdClient({ address: input.address, namespace: input.namespace });
-  try {
-    const census: Census = { containers: 0, tasks: 0, snapshots: 0, leases: 0, fifoDirs: 0 };
-    for (const container of await client.listContainers()) {
-      if (!hasLabels(container.labels, labels)) continue;
-      census.containers = (census.containers ?? 0) + 1;
-      const hasTask = await client.getProcess(container.id).then(
-        () => true,
-        () => false,
-      );
-      if (hasTask) census.tasks = (census.tasks ?? 0) + 1;
-    }
-    const snapshots = await client.listSnapshots(input.snapshotter ?? "overlayfs");
-    census.snapshots = snapshots.filter((s) => hasLabels(s.labels, labels)).length;
-    census.leases = (await client.listLeases()).filter((l) => hasLabels(l.labels, labels)).length;
-    census.fifoDirs = await labelledDirectories(input.fifoDir, "labels.json", labels);
-    return census;
-  } finally {
-    client.close();
+  const census: Census = { containers: 0, tasks: 0, snapshots: 0, leases: 0, fifoDirs: 0 };
+  for (const { kind } of await findLabelledObjects(input, labels)) {
+    const key = censusKeys[kind];
+    census[key] = (census[key] ?? 0) + 1;
   }
+  return census;
 }
+
+const censusKeys: Record<LabelledObjectKind, string> = {
+  container: "containers",
+  task: "tasks",
+  snapshot: "snapshots",
+  lease: "leases",
+  "fifo dir": "fifoDirs",
+};
 
 /** Session directories of the stub whose session.json carries `labels`. */
 export async function stubCensus(

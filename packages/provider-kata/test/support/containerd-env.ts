@@ -1,5 +1,5 @@
 import { ContainerdClient } from "../../src/containerd/client.js";
-import { SessionDirectories } from "../../src/io/session-dir.js";
+import { findLabelledObjects } from "../../src/containerd/labelled-objects.js";
 import type { KataProviderOptions } from "../../src/options.js";
 
 /** The private containerd of scripts/services.sh (docs/test-services.md). */
@@ -51,38 +51,14 @@ export async function containerdUnavailableReason(): Promise<string | undefined>
   }
 }
 
-function hasLabels(
-  labels: Record<string, string> | undefined,
-  wanted: Record<string, string>,
-): boolean {
-  return Object.entries(wanted).every(([k, v]) => labels?.[k] === v);
-}
-
 /**
  * Every backend object still carrying all of `wanted`, read from containerd directly (not through
- * the provider): containers (and so their tasks), snapshots, leases, and FIFO directories.
+ * the provider): containers, tasks, snapshots, leases and FIFO directories.
  */
 export async function findBackendLeftovers(wanted: Record<string, string>): Promise<string[]> {
-  const client = new ContainerdClient({ address: containerdAddress, namespace });
-  try {
-    const out: string[] = [];
-    for (const c of await client.listContainers()) {
-      if (!hasLabels(c.labels, wanted)) continue;
-      out.push(`container ${c.id}`);
-      await client.getProcess(c.id).then(
-        () => out.push(`task ${c.id}`),
-        () => {},
-      );
-    }
-    for (const s of await client.listSnapshots("overlayfs")) {
-      if (hasLabels(s.labels, wanted)) out.push(`snapshot ${s.name}`);
-    }
-    for (const l of await client.listLeases()) {
-      if (hasLabels(l.labels, wanted)) out.push(`lease ${l.id}`);
-    }
-    for (const d of await new SessionDirectories(fifoDir).find(wanted)) out.push(`fifo dir ${d}`);
-    return out;
-  } finally {
-    client.close();
-  }
+  const found = await findLabelledObjects(
+    { address: containerdAddress, namespace, fifoDir },
+    wanted,
+  );
+  return found.map((o) => `${o.kind} ${o.id}`);
 }

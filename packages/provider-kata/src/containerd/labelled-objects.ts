@@ -1,0 +1,52 @@
+import { SessionDirectories } from "../io/session-dir.js";
+import { type KataProviderOptions, resolveOptions } from "../options.js";
+import { ContainerdClient } from "./client.js";
+
+export type LabelledObjectKind = "container" | "task" | "snapshot" | "lease" | "fifo dir";
+
+export interface LabelledObject {
+  kind: LabelledObjectKind;
+  id: string;
+}
+
+/**
+ * Every object a session of this provider can own, read from containerd itself (not through the
+ * provider), that carries all of `wanted`: containers and their tasks, snapshots, leases, and the
+ * FIFO directories (each holds a labels.json copy). An empty `wanted` matches everything in the
+ * namespace. For leak checks: what destroySession and reap must leave empty.
+ */
+export async function findLabelledObjects(
+  options: KataProviderOptions,
+  wanted: Record<string, string>,
+): Promise<LabelledObject[]> {
+  const { address, namespace, snapshotter, fifoDir } = resolveOptions(options);
+  const client = new ContainerdClient({ address, namespace });
+  try {
+    const found: LabelledObject[] = [];
+    for (const container of await client.listContainers()) {
+      if (!carries(container.labels, wanted)) continue;
+      found.push({ kind: "container", id: container.id });
+      const hasTask = await client.getProcess(container.id).then(
+        () => true,
+        () => false,
+      );
+      if (hasTask) found.push({ kind: "task", id: container.id });
+    }
+    for (const snapshot of await client.listSnapshots(snapshotter)) {
+      if (carries(snapshot.labels, wanted)) found.push({ kind: "snapshot", id: snapshot.name });
+    }
+    for (const lease of await client.listLeases()) {
+      if (carries(lease.labels, wanted)) found.push({ kind: "lease", id: lease.id });
+    }
+    for (const dir of await new SessionDirectories(fifoDir).find(wanted)) {
+      found.push({ kind: "fifo dir", id: dir });
+    }
+    return found;
+  } finally {
+    client.close();
+  }
+}
+
+function carries(labels: Record<string, string> | undefined, wanted: Record<string, string>) {
+  return Object.entries(wanted).every(([k, v]) => labels?.[k] === v);
+}
