@@ -51,8 +51,8 @@ async function candidates(dir) {
   const runtimes = await dockerRuntimes();
   for (const runtime of ["runc", "runsc"]) {
     if (runtimes.includes(runtime)) {
-      // gVisor under ptrace takes seconds per sandbox here: fewer rounds, fewer at once.
-      const [iterations, concurrency] = runtime === "runsc" ? [4, 10] : [12, 50];
+      // gVisor under ptrace is slow to start sandboxes here: fewer rounds, fewer at once.
+      const [iterations, concurrency] = runtime === "runsc" ? [15, 10] : [30, 50];
       list.push({
         name: `docker ${runtime}`,
         args: ["--provider", "docker", "--runtime", runtime],
@@ -80,7 +80,8 @@ async function candidates(dir) {
     list.push({
       name: "kata stand-in",
       args: ["--config", config],
-      iterations: 20,
+      // Sub-20 ms execs on a shared host: enough rounds that the p50 ratio is not noise.
+      iterations: 100,
       concurrency: 50,
     });
   } else console.error(`bench: containerd not reachable at ${containerd}, kata skipped`);
@@ -126,17 +127,22 @@ function table(results) {
   }
   const targets = [
     "",
-    "| engine | exec / API (≤ 1.15) | exec / CLI (≤ 0.8) | start / API (≤ 1.1) | concurrent: errors, sessions/s | pool hand-out p50 (≤ 10 ms) | idle memory per session |",
-    "|---|---|---|---|---|---|---|",
+    "| engine | exec / API (≤ 1.15) | exec / CLI (≤ 0.8) | bare API exec / CLI | start / API (≤ 1.1) | concurrent: errors, sessions/s | pool hand-out p50 (≤ 10 ms) | idle memory per session |",
+    "|---|---|---|---|---|---|---|---|",
   ];
   for (const r of results) {
-    const t = r.targets;
+    // The stub wraps a host process, not an engine: its ratios show bookkeeping, not a target.
+    const notTarget = { met: null };
+    const t =
+      r.engine === "stub"
+        ? { ...r.targets, execVsApi: notTarget, execVsCli: notTarget, startVsApi: notTarget }
+        : r.targets;
     const mem =
       r.memory.bytesPerSession === null
         ? "-"
         : `${(r.memory.bytesPerSession / 2 ** 20).toFixed(1)} MiB`;
     targets.push(
-      `| ${r.engine} | ${fmt(r.ratios.execVsApi)}${mark(t.execVsApi)} | ${fmt(r.ratios.execVsCli)}${mark(t.execVsCli)} | ${fmt(r.ratios.startVsApi)}${mark(t.startVsApi)} | ${r.concurrent.errors}${mark(t.concurrentErrors)}, ${r.concurrent.sessionsPerSecond} (${r.concurrent.sessions} sessions) | ${fmt(r.pool?.startP50Ms)}${mark(t.poolStartP50Ms)} | ${mem} |`,
+      `| ${r.engine} | ${fmt(r.ratios.execVsApi)}${mark(t.execVsApi)} | ${fmt(r.ratios.execVsCli)}${mark(t.execVsCli)} | ${fmt(r.ratios.apiExecVsCli)} | ${fmt(r.ratios.startVsApi)}${mark(t.startVsApi)} | ${r.concurrent.errors}${mark(t.concurrentErrors)}, ${r.concurrent.sessionsPerSecond} (${r.concurrent.sessions} sessions) | ${fmt(r.pool?.startP50Ms)}${mark(t.poolStartP50Ms)} | ${mem} |`,
     );
   }
   return [...rows, ...targets].join("\n");
@@ -204,7 +210,7 @@ async function writeDocs(results) {
       (host
         ? `, on ${host.cpus} CPUs, load average ${host.loadAverage.map((l) => l.toFixed(1)).join(" / ")}, Node ${host.node}.`
         : "."),
-    "✓ target met, ✗ missed. Raw numbers: `bench/results.json`.",
+    "✓ target met, ✗ missed; the stub's ratios are not targets (no engine). Raw numbers: `bench/results.json`.",
     "",
     table(results),
     "",

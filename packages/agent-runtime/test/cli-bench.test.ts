@@ -54,7 +54,9 @@ it("bench --provider stub writes the JSON the issue asks for", async () => {
     execVsCli: null,
     startVsApi: expect.any(Number),
     startVsCli: null,
+    apiExecVsCli: null,
   });
+  expect(json.runId).toMatch(/^[0-9a-f-]{13}$/);
   expect(json.concurrent).toMatchObject({ sessions: 4, errors: 0 });
   expect(json.pool).toMatchObject({ size: 2, startP50Ms: expect.any(Number), misses: 0 });
   expect(json.memory.method).toEqual(expect.any(String));

@@ -1,5 +1,9 @@
 import { randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runShortBench } from "./helpers/bench.js";
 import { assertBuilt, finished, outputContains, runCli, startCli } from "./helpers/cli.js";
 import { containersWithLabel, dockerUnavailableReason, testImage } from "./helpers/docker.js";
 
@@ -83,6 +87,17 @@ describe("cadre-runtime with Docker", () => {
       const result = await done;
       expect(result.code).toBe(130);
       expect(await containersWithLabel("cadre-cli-case", "sigint")).toEqual([]);
+    });
+
+    it("bench measures cadre against dockerode and the docker CLI, and leaves nothing", async () => {
+      const dir = await mkdtemp(join(tmpdir(), "cadre-cli-docker-bench-"));
+      try {
+        const json = await runShortBench(dir, ["--provider", "docker", "--runtime", "runc"]);
+        expect(Object.keys(json.contenders)).toEqual(["cadre", "dockerode", "docker CLI"]);
+        expect(await containersWithLabel("cadre.bench/run", json.runId)).toEqual([]);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     });
   });
 });

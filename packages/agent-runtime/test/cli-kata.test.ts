@@ -3,6 +3,7 @@ import { access, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runShortBench } from "./helpers/bench.js";
 import { assertBuilt, finished, outputContains, runCli, startCli } from "./helpers/cli.js";
 
 // The private containerd of scripts/services.sh, with runc's shim installed under Kata's name:
@@ -87,6 +88,17 @@ describe("cadre-runtime with containerd (kata provider, stand-in shim)", () => {
       child.kill("SIGINT");
       expect((await done).code).toBe(130);
       expect(await sessionsOfThisRun()).toEqual([]);
+    });
+
+    it("bench measures cadre against containerd's gRPC API and ctr, and leaves nothing", async () => {
+      const json = await runShortBench(dir, ["--config", configFile]);
+      expect(Object.keys(json.contenders)).toEqual(["cadre", "containerd gRPC", "ctr CLI"]);
+      const { findLabelledObjects } = await import("@cadre/agent-runtime-provider-kata");
+      const left = await findLabelledObjects(
+        { address, namespace: "cadre" },
+        { "cadre.bench/run": json.runId },
+      );
+      expect(left).toEqual([]);
     });
   });
 });

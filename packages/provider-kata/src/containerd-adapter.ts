@@ -18,14 +18,14 @@ import type { KataSessionConfig, SessionBackend } from "./adapter.js";
 import { capabilityReport, providerId } from "./capabilities.js";
 import { ContainerdClient } from "./containerd/client.js";
 import { isNotFound } from "./containerd/grpc-errors.js";
-import { resolveImage, unpackImage } from "./containerd/image-layers.js";
+import { ImageCache } from "./containerd/image-cache.js";
+import type { ResolvedImage } from "./containerd/image-layers.js";
 import { normalizeImageRef } from "./containerd/image-ref.js";
 import { type ImportedImage, importArchive } from "./containerd/import-archive.js";
 import type { Container } from "./containerd/messages.js";
-import { readRootfsFile } from "./containerd/rootfs-files.js";
 import { wrapBackendError } from "./errors.js";
 import { runExec } from "./exec/run-exec.js";
-import { oomKillCount } from "./host/cgroup-oom.js";
+import { OomWatch } from "./host/cgroup-oom.js";
 import { runDoctor } from "./host/doctor.js";
 import { detectRuntime, type RuntimeProfile } from "./host/runtime-profile.js";
 import { FifoReserve } from "./io/fifo-reserve.js";
@@ -65,6 +65,18 @@ function checkLabelSizes(labels: Record<string, string>): void {
   );
 }
 
+/**
+ * Like Promise.all, but waits until every step has settled before rejecting, so the cleanup that
+ * follows a failure never races a step still in flight (a lease created after it was deleted).
+ */
+async function settleAll<T extends readonly unknown[]>(
+  steps: readonly [...{ [K in keyof T]: Promise<T[K]> }],
+): Promise<T> {
+  const outcomes = await Promise.allSettled(steps);
+  for (const outcome of outcomes) if (outcome.status === "rejected") throw outcome.reason;
+  return outcomes.map((o) => (o as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
 async function ignoreNotFound(call: Promise<unknown>): Promise<void> {
   try {
     await call;
@@ -86,8 +98,9 @@ export class ContainerdKataAdapter implements SessionBackend {
   /** Main process spec of sessions seen by this process: the defaults of their execs. */
   private readonly processes = new Map<string, OciProcess>();
   private readonly fifoReserves = new Map<string, FifoReserve>();
+  private readonly images: ImageCache;
   /** Host-side OOM kill counters of sessions with a memory limit. */
-  private readonly oomCounters = new Map<string, () => Promise<number | undefined>>();
+  private readonly oomWatches = new Map<string, OomWatch>();
 
   constructor(options: KataProviderOptions = {}) {
     this.options = resolveOptions(options);
@@ -96,6 +109,7 @@ export class ContainerdKataAdapter implements SessionBackend {
       namespace: this.options.namespace,
     });
     this.directories = new SessionDirectories(this.options.fifoDir);
+    this.images = new ImageCache(this.client, this.options.snapshotter);
   }
 
   runtimeProfile(): Promise<RuntimeProfile> {
@@ -122,27 +136,15 @@ export class ContainerdKataAdapter implements SessionBackend {
     const imageName = normalizeImageRef(config.image ?? this.options.image);
     checkLabelSizes(labels);
     try {
-      await this.client.createLease(id, labels);
-      let image: Awaited<ReturnType<typeof resolveImage>>;
-      try {
-        image = await resolveImage(this.client, imageName);
-      } catch (error) {
-        if (!isNotFound(error)) throw error;
-        throw new BackendError(
-          `Image ${imageName} is not in containerd namespace ${this.options.namespace}. Import it with importImage(tarball) (no registry is used).`,
-          { providerId, cause: error },
-        );
-      }
-      await unpackImage(this.client, snapshotter, image, id);
-      const mounts = await this.client.prepareSnapshot(snapshotter, id, image.chainId, labels, {
-        lease: id,
-      });
+      const [image] = await settleAll([
+        this.resolveImage(imageName),
+        this.client.createLease(id, labels),
+        this.directories.create(id, labels),
+      ]);
+      const mounts = await this.images.prepareSnapshot(image, id, labels, id);
       const user = resolveUser(
         config.user ?? (image.user || "0"),
-        {
-          passwd: await readRootfsFile(mounts, "etc/passwd"),
-          group: await readRootfsFile(mounts, "etc/group"),
-        },
+        await this.images.userFiles(image, mounts),
         providerId,
       );
       const spec = buildSessionSpec({
@@ -169,20 +171,31 @@ export class ContainerdKataAdapter implements SessionBackend {
         },
         { lease: id },
       );
-      await this.directories.create(id, labels);
       await this.client.createTask(id, mounts, noStdio);
       await this.client.startProcess(id);
-      this.remember(id, spec);
+      const memoryLimited = spec.linux.resources.memory !== undefined;
+      this.remember(id, spec, memoryLimited ? OomWatch.fresh(spec.linux.cgroupsPath) : undefined);
     } catch (error) {
       await this.destroySandbox(id).catch(() => {});
       this.fail(error, `start session ${id}`);
     }
   }
 
-  private remember(id: string, spec: OciSpec): void {
+  private async resolveImage(name: string): Promise<ResolvedImage> {
+    try {
+      return await this.images.resolve(name);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      throw new BackendError(
+        `Image ${name} is not in containerd namespace ${this.options.namespace}. Import it with importImage(tarball) (no registry is used).`,
+        { providerId, cause: error },
+      );
+    }
+  }
+
+  private remember(id: string, spec: OciSpec, oomWatch: OomWatch | undefined): void {
     this.processes.set(id, spec.process);
-    if (spec.linux.resources.memory)
-      this.oomCounters.set(id, () => oomKillCount(spec.linux.cgroupsPath));
+    if (oomWatch) this.oomWatches.set(id, oomWatch);
   }
 
   /** The stored spec of a session's container, as containerd holds it. */
@@ -203,7 +216,12 @@ export class ContainerdKataAdapter implements SessionBackend {
       this.fail(error, `read session ${id}`);
     }
     await mkdir(this.directories.path(id), { recursive: true, mode: 0o700 });
-    this.remember(id, spec);
+    const memoryLimited = spec.linux.resources.memory !== undefined;
+    this.remember(
+      id,
+      spec,
+      memoryLimited ? await OomWatch.adopt(spec.linux.cgroupsPath) : undefined,
+    );
     return spec.process;
   }
 
@@ -221,7 +239,7 @@ export class ContainerdKataAdapter implements SessionBackend {
           containerId: id,
           fifos: this.fifoReserve(id),
           base,
-          oomKills: this.oomCounters.get(id),
+          oomWatch: this.oomWatches.get(id),
         },
         { ...full, argv: cmd },
       );
@@ -267,7 +285,7 @@ export class ContainerdKataAdapter implements SessionBackend {
   async destroySandbox(id: string): Promise<void> {
     if (!isSessionId(id)) return;
     this.processes.delete(id);
-    this.oomCounters.delete(id);
+    this.oomWatches.delete(id);
     this.fifoReserves.delete(id);
     try {
       await this.stopSandbox(id);

@@ -107,6 +107,48 @@ describeWithContainerd("importImage", () => {
     }
   });
 
+  it("starts from what a name points at now, after the name is imported again", async () => {
+    const name = `docker.io/cadre-test/moved-${process.pid}:1`;
+    const markerOf = async () => {
+      const id = await provider.startSession({ image: name, labels: runLabel });
+      try {
+        return (await provider.exec(id, ["cat", "/cadre-marker"])).stdout;
+      } finally {
+        await provider.destroySession(id);
+      }
+    };
+    try {
+      for (const token of [`first-${Date.now()}`, `second-${Date.now()}`]) {
+        await provider.importImage(archiveWithExtraLayer(dir, token), { name });
+        expect(await markerOf()).toBe(`${token}\n`);
+      }
+    } finally {
+      await adapter.client.deleteImage(name).catch(() => {});
+    }
+  });
+
+  it("unpacks the image again when its layers were removed since the last start", async () => {
+    const token = `removed-${process.pid}-${Date.now()}`;
+    const name = `docker.io/cadre-test/removed-${process.pid}:1`;
+    await provider.importImage(archiveWithExtraLayer(dir, token), { name });
+    const snapshotter = adapter.options.snapshotter;
+    try {
+      const first = await provider.startSession({ image: name, labels: runLabel });
+      const top = (await adapter.client.statSnapshot(snapshotter, first)).parent;
+      await provider.destroySession(first);
+      // The top layer is this test's own: nothing else stands on it.
+      await adapter.client.removeSnapshot(snapshotter, top);
+      await expect(adapter.client.statSnapshot(snapshotter, top)).rejects.toThrow();
+
+      const second = await provider.startSession({ image: name, labels: runLabel });
+      expect((await provider.exec(second, ["cat", "/cadre-marker"])).stdout).toBe(`${token}\n`);
+      expect((await adapter.client.statSnapshot(snapshotter, second)).parent).toBe(top);
+      await provider.destroySession(second);
+    } finally {
+      await adapter.client.deleteImage(name).catch(() => {});
+    }
+  });
+
   it("refuses a file that is not an image archive with a typed error", async () => {
     const bogus = join(dir, "not-an-image.tar");
     execFileSync("tar", ["-cf", bogus, "-C", dir, "--files-from", "/dev/null"]);

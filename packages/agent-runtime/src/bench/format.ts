@@ -14,7 +14,7 @@ export function formatBenchResult(result: BenchResult): string {
   }
   const { ratios, concurrent, memory, pool } = result;
   lines.push(
-    `  ratios: exec/api ${x(ratios.execVsApi)}, exec/cli ${x(ratios.execVsCli)}, start/api ${x(ratios.startVsApi)}, start/cli ${x(ratios.startVsCli)}`,
+    `  ratios: exec/api ${x(ratios.execVsApi)}, exec/cli ${x(ratios.execVsCli)}, start/api ${x(ratios.startVsApi)}, start/cli ${x(ratios.startVsCli)}; bare api exec/cli ${x(ratios.apiExecVsCli)}`,
     `  ${concurrent.sessions} concurrent: ${concurrent.errors} errors, ${concurrent.wallMs} ms, ${concurrent.sessionsPerSecond} sessions/s`,
     `  idle memory: ${memory.bytesPerSession === null ? "not measured" : `${(memory.bytesPerSession / 2 ** 20).toFixed(1)} MiB per session`} (${memory.samples} sessions)`,
   );

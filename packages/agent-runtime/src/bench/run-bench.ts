@@ -7,6 +7,8 @@ import { ratio, type Summary, summarize, timed } from "./stats.js";
 
 export interface BenchSettings {
   engine: BenchEngine;
+  /** The value of the run label (`cadre.bench/run`) on everything this run creates. */
+  runId: string;
   /** The provider "cadre" uses, for the concurrency and memory phases. */
   provider: IsolationProvider;
   /** A second instance of the same provider for the pool, when `poolSize` is set. */
@@ -41,6 +43,7 @@ export const benchTargets = {
 
 export interface BenchResult {
   engine: string;
+  runId: string;
   iterations: number;
   startedAt: string;
   host: { cpus: number; loadAverage: number[]; memoryBytes: number; node: string };
@@ -50,6 +53,8 @@ export interface BenchResult {
     execVsCli: number | null;
     startVsApi: number | null;
     startVsCli: number | null;
+    /** The bare API's exec against the CLI: the best any client of this engine gets. */
+    apiExecVsCli: number | null;
   };
   concurrent: {
     sessions: number;
@@ -185,6 +190,7 @@ export async function runBench(settings: BenchSettings): Promise<BenchResult> {
       execVsCli: ratio(ours?.exec, cli?.exec),
       startVsApi: ratio(ours?.start, api?.start),
       startVsCli: ratio(ours?.start, cli?.start),
+      apiExecVsCli: ratio(api?.exec, cli?.exec),
     };
     const check = (key: keyof typeof benchTargets, value: number | null, atMost = true) => ({
       target: benchTargets[key],
@@ -194,6 +200,7 @@ export async function runBench(settings: BenchSettings): Promise<BenchResult> {
     });
     const result: BenchResult = {
       engine: engine.label,
+      runId: settings.runId,
       iterations: settings.iterations,
       startedAt,
       host: {

@@ -78,6 +78,7 @@ export async function benchCommand(args: string[]): Promise<number> {
     progress(`bench run ${runId} on ${engine.label}`);
     const result = await runBench({
       engine,
+      runId,
       provider,
       poolProvider,
       policy,

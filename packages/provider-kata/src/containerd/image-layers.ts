@@ -44,10 +44,20 @@ async function readJson<T>(client: ContainerdClient, digest: string): Promise<T>
   return JSON.parse((await client.readContent(digest)).toString("utf8")) as T;
 }
 
-/** Reads the image's manifest (through an index if needed) and config from the Content service. */
+/** Looks the image up by name, then reads what its target holds (see readImage). */
 export async function resolveImage(client: ContainerdClient, name: string): Promise<ResolvedImage> {
-  const image = await client.getImage(name);
-  let target = image.target;
+  return readImage(client, name, (await client.getImage(name)).target);
+}
+
+/**
+ * Reads an image's manifest (through an index if needed) and config from the Content service.
+ * Everything read is addressed by digest, so the result for one target never changes.
+ */
+export async function readImage(
+  client: ContainerdClient,
+  name: string,
+  target: Descriptor,
+): Promise<ResolvedImage> {
   let manifest = await readJson<Manifest>(client, target.digest);
   if (isIndex(target.media_type) || manifest.manifests) {
     const arch = goArch[process.arch] ?? process.arch;
@@ -56,7 +66,6 @@ export async function resolveImage(client: ContainerdClient, name: string): Prom
         (m) => m.platform?.os === "linux" && m.platform.architecture === arch,
       ) ?? manifest.manifests?.[0];
     if (!chosen) throw new Error(`image ${name} has an empty index`);
-    target = { media_type: chosen.mediaType ?? "", digest: chosen.digest, size: chosen.size };
     manifest = await readJson<Manifest>(client, chosen.digest);
   }
   const config = await readJson<ImageConfig>(client, manifest.config.digest);

@@ -10,6 +10,7 @@ import {
 } from "@cadre/agent-runtime-provider-utils";
 import type { ContainerdClient } from "../containerd/client.js";
 import { grpcDetails } from "../containerd/grpc-errors.js";
+import type { OomWatch } from "../host/cgroup-oom.js";
 import type { FifoReserve } from "../io/fifo-reserve.js";
 import { openFifoReader, writeFifo } from "../io/fifo-stream.js";
 import type { OciProcess } from "../spec/oci-types.js";
@@ -19,13 +20,12 @@ import { newExecId } from "./exec-id.js";
 export interface ExecTarget {
   client: ContainerdClient;
   containerId: string;
-  /** The session's FIFO directory. */
   /** Fresh named pipes in the session's directory. */
   fifos: FifoReserve;
   /** The session's main process spec: user, env and cwd defaults for every exec. */
   base: OciProcess;
-  /** OOM kills counted by the session's host cgroup, when it has a memory limit and runs here. */
-  oomKills?: () => Promise<number | undefined>;
+  /** The session's host OOM counter, when it has a memory limit. */
+  oomWatch?: OomWatch;
 }
 
 const SIGKILL = 9;
@@ -146,7 +146,6 @@ export async function runExec(target: ExecTarget, request: ExecRequest): Promise
       value: Buffer.from(JSON.stringify(spec)),
     });
     created = true;
-    const oomBefore = await target.oomKills?.();
     const exited = client.wait(containerId, execId);
     // An early rejection must not go unhandled while Start is in flight.
     exited.catch(() => {});
@@ -185,8 +184,7 @@ export async function runExec(target: ExecTarget, request: ExecRequest): Promise
     await killing;
 
     if (deadline.abortedByCaller) throw deadline.callerReason;
-    const oomAfter = oomBefore === undefined ? undefined : await target.oomKills?.();
-    const oomKilled = exitStatus !== 0 && oomAfter !== undefined && oomAfter > (oomBefore ?? 0);
+    const oomKilled = exitStatus !== 0 && (await target.oomWatch?.killedSinceLastLook()) === true;
     // The OOM killer sends SIGKILL; a user-space kernel (gVisor) dies whole and its shim reports
     // only a failed wait, so the kill is reported as what it was.
     const exitCode = oomKilled ? 137 : exitStatus;

@@ -20,3 +20,32 @@ export async function oomKillCount(cgroupsPath: string): Promise<number | undefi
   }
   return undefined;
 }
+
+/**
+ * Whether the OOM killer struck a session since the last look. Read only after a command failed,
+ * so a successful exec costs no file read; a kill is reported once, to the first failed command
+ * that looks after it (as Docker's provider does).
+ */
+export class OomWatch {
+  private constructor(
+    private readonly cgroupsPath: string,
+    private seen: number,
+  ) {}
+
+  /** A session this process just created: its cgroup is new and has counted no kill yet. */
+  static fresh(cgroupsPath: string): OomWatch {
+    return new OomWatch(cgroupsPath, 0);
+  }
+
+  /** A session made earlier, maybe by another process: what its counter holds now is old. */
+  static async adopt(cgroupsPath: string): Promise<OomWatch> {
+    return new OomWatch(cgroupsPath, (await oomKillCount(cgroupsPath)) ?? 0);
+  }
+
+  async killedSinceLastLook(): Promise<boolean> {
+    const count = await oomKillCount(this.cgroupsPath);
+    if (count === undefined || count <= this.seen) return false;
+    this.seen = count;
+    return true;
+  }
+}

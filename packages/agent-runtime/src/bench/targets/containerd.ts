@@ -4,6 +4,7 @@ import { type BenchEngine, type Contender, execInOneSandbox } from "../contender
 import { sandboxMemory } from "../memory.js";
 import { benchRunLabel } from "../run-labels.js";
 import { runCli } from "./cli-process.js";
+import { PremadeFifos } from "./fifo-stdio.js";
 import { oursContender } from "./ours.js";
 
 export interface ContainerdBenchOptions {
@@ -31,8 +32,8 @@ interface Template {
 
 /**
  * containerd: cadre's provider, the bare gRPC sequence through the Kata package's own
- * ContainerdClient (lease, snapshot, container, task / Exec+Wait+Start+DeleteProcess without
- * stdio), and `ctr task exec`. The bare sequence reuses the spec, runtime and snapshot parent of
+ * ContainerdClient (lease, snapshot, container, task / Exec+Wait+Start+DeleteProcess, output
+ * read through named pipes made ahead), and `ctr task exec`. The bare sequence reuses the spec, runtime and snapshot parent of
  * a session the provider made, so it starts the same sandbox minus the provider's bookkeeping.
  */
 export async function containerdEngine(options: ContainerdBenchOptions): Promise<BenchEngine> {
@@ -84,14 +85,13 @@ export async function containerdEngine(options: ContainerdBenchOptions): Promise
     await quiet(client.deleteLease(id));
   };
 
-  const api: Contender = {
-    name: "containerd gRPC",
-    kind: "api",
-    lifecycle: { start: apiStart, destroy: apiDestroy },
-    exec: execInOneSandbox({ start: apiStart, destroy: apiDestroy }, async (id) => {
-      const execId = nextId("e");
-      const spec = { ...template.spec.process, args: ["true"] };
-      await client.exec(id, execId, noStdio, {
+  const fifos = await PremadeFifos.create();
+  const apiExec = execInOneSandbox({ start: apiStart, destroy: apiDestroy }, async (id) => {
+    const execId = nextId("e");
+    const spec = { ...template.spec.process, args: ["true"] };
+    const stdio = await fifos.open();
+    try {
+      await client.exec(id, execId, stdio.paths, {
         type_url: processTypeUrl,
         value: Buffer.from(JSON.stringify(spec)),
       });
@@ -99,11 +99,26 @@ export async function containerdEngine(options: ContainerdBenchOptions): Promise
         const exited = client.wait(id, execId);
         await client.startProcess(id, execId);
         const status = await exited;
+        await stdio.ended;
         if (status !== 0) throw new Error(`true exited ${status}`);
       } finally {
         await client.deleteProcess(id, execId).catch(() => undefined);
       }
-    }),
+    } finally {
+      stdio.close();
+    }
+  });
+  const api: Contender = {
+    name: "containerd gRPC",
+    kind: "api",
+    lifecycle: { start: apiStart, destroy: apiDestroy },
+    exec: {
+      ...apiExec,
+      async setup() {
+        await fifos.prepare(128);
+        await apiExec.setup();
+      },
+    },
   };
 
   const ctr = ["--address", options.address, "--namespace", options.namespace];
@@ -133,6 +148,7 @@ export async function containerdEngine(options: ContainerdBenchOptions): Promise
     },
     async close() {
       client.close();
+      await fifos.dispose();
     },
   };
 }
