@@ -1,6 +1,8 @@
 import { defineConfig } from "tsup";
+import { packageBuild } from "../../tsup.base.js";
 
 export default defineConfig({
+  ...packageBuild,
   entry: {
     index: "src/index.ts",
     cli: "src/cli.ts",
@@ -10,9 +12,5 @@ export default defineConfig({
     "conformance/provider-module": "src/conformance/provider-module.ts",
     "config-doc": "src/config/render-doc.ts",
   },
-  format: ["esm"],
   dts: { entry: { index: "src/index.ts" } },
-  clean: true,
-  sourcemap: true,
-  target: "node20",
 });

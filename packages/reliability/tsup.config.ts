@@ -1,10 +1,8 @@
 import { defineConfig } from "tsup";
+import { packageBuild } from "../../tsup.base.js";
 
 export default defineConfig({
+  ...packageBuild,
   entry: ["src/index.ts", "src/soak-cli.ts", "src/owner-process.ts"],
-  format: ["esm"],
   dts: { entry: "src/index.ts" },
-  clean: true,
-  sourcemap: true,
-  target: "node20",
 });

@@ -61,6 +61,10 @@ it("bench --provider stub writes the JSON the issue asks for", async () => {
   expect(json.pool).toMatchObject({ size: 2, startP50Ms: expect.any(Number), misses: 0 });
   expect(json.memory.method).toEqual(expect.any(String));
   expect(json.leftoversRemoved).toBe(0);
+  // The stub's baseline is a host process, not an engine: its ratios are not targets.
+  expect(json.targets.execVsApi).toEqual({ target: 1.15, value: json.ratios.execVsApi, met: null });
+  expect(json.targets.startVsApi.met).toBeNull();
+  expect(json.targets.concurrentErrors.met).toBe(true);
   expect(Object.keys(json.targets).sort()).toEqual(
     ["concurrentErrors", "execVsApi", "execVsCli", "poolStartP50Ms", "startVsApi"].sort(),
   );

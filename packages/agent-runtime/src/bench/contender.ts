@@ -42,6 +42,11 @@ export interface BenchEngine {
   /** e.g. "docker (runc)". */
   label: string;
   contenders: Contender[];
+  /**
+   * False when the baselines are not an engine's API and CLI (the stub's is a host process):
+   * the ratios are still reported, but the issue's ratio targets do not apply to them.
+   */
+  ratioTargetsApply?: boolean;
   /** Host memory of one idle session of ours, with the method used. */
   idleMemory?(sessionIds: string[]): Promise<IdleMemory>;
   /** Removes every object carrying the run label (baselines included); returns how many. */

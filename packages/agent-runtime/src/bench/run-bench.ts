@@ -198,6 +198,10 @@ export async function runBench(settings: BenchSettings): Promise<BenchResult> {
       met:
         value === null ? null : atMost ? value <= benchTargets[key] : value === benchTargets[key],
     });
+    const ratioCheck = (key: "execVsApi" | "execVsCli" | "startVsApi", value: number | null) =>
+      engine.ratioTargetsApply === false
+        ? { target: benchTargets[key], value, met: null }
+        : check(key, value);
     const result: BenchResult = {
       engine: engine.label,
       runId: settings.runId,
@@ -214,9 +218,9 @@ export async function runBench(settings: BenchSettings): Promise<BenchResult> {
       concurrent,
       memory,
       targets: {
-        execVsApi: check("execVsApi", ratios.execVsApi),
-        execVsCli: check("execVsCli", ratios.execVsCli),
-        startVsApi: check("startVsApi", ratios.startVsApi),
+        execVsApi: ratioCheck("execVsApi", ratios.execVsApi),
+        execVsCli: ratioCheck("execVsCli", ratios.execVsCli),
+        startVsApi: ratioCheck("startVsApi", ratios.startVsApi),
         concurrentErrors: check("concurrentErrors", concurrent.errors, false),
         poolStartP50Ms: check("poolStartP50Ms", pool?.startP50Ms ?? null),
       },

@@ -13,6 +13,7 @@ export function stubEngine(
   return {
     label: "stub",
     contenders: [oursContender(provider, policy), hostSpawnContender()],
+    ratioTargetsApply: false,
     async idleMemory(ids) {
       return {
         method:
