@@ -33,8 +33,9 @@ interface Template {
 /**
  * containerd: cadre's provider, the bare gRPC sequence through the Kata package's own
  * ContainerdClient (lease, snapshot, container, task / Exec+Wait+Start+DeleteProcess, output
- * read through named pipes made ahead), and `ctr task exec`. The bare sequence reuses the spec, runtime and snapshot parent of
- * a session the provider made, so it starts the same sandbox minus the provider's bookkeeping.
+ * read through named pipes made ahead), and `ctr task exec`. The bare sequence reuses the spec,
+ * runtime and snapshot parent of a session the provider made, so it starts the same sandbox
+ * minus the provider's bookkeeping.
  */
 export async function containerdEngine(options: ContainerdBenchOptions): Promise<BenchEngine> {
   const { ContainerdClient: Client } = await import("@cadre/agent-runtime-provider-kata");
