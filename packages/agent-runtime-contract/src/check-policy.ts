@@ -2,7 +2,7 @@ import type { CapabilityReport } from "./capabilities.js";
 import { CapabilityMismatchError, PolicyValidationError } from "./errors.js";
 import { isolationSatisfies } from "./isolation-level.js";
 import { isolationPolicySchema, isPolicyField, type ValidatedPolicy } from "./policy.js";
-import { toPolicyIssues } from "./zod-issues.js";
+import { safeParseInput, toPolicyIssues } from "./zod-issues.js";
 
 /**
  * The two checks every startSession() makes before any side effect:
@@ -12,7 +12,7 @@ import { toPolicyIssues } from "./zod-issues.js";
  * Returns the policy with known fields only.
  */
 export function checkPolicy(policy: unknown, report: CapabilityReport): ValidatedPolicy {
-  const parsed = isolationPolicySchema.safeParse(policy);
+  const parsed = safeParseInput(isolationPolicySchema, policy);
   if (!parsed.success) {
     throw new PolicyValidationError(toPolicyIssues(parsed.error), {
       providerId: report.providerId,

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { PolicyValidationError } from "./errors.js";
 import { absolutePathSchema, envSchema } from "./policy.js";
-import { toPolicyIssues } from "./zod-issues.js";
+import { safeParseInput, toPolicyIssues } from "./zod-issues.js";
 
 /** Output kept per exec when the caller sets no maxOutputBytes: stdout and stderr together. */
 export const defaultMaxOutputBytes = 16 * 1024 * 1024;
@@ -79,8 +79,8 @@ export function parseExecRequest(
   providerId?: string,
 ): ExecRequest {
   const issues = [
-    ...toPolicyIssues(argvSchema.safeParse(argv).error, "argv"),
-    ...toPolicyIssues(execOptionsSchema.safeParse(options).error, "options"),
+    ...toPolicyIssues(safeParseInput(argvSchema, argv).error, "argv"),
+    ...toPolicyIssues(safeParseInput(execOptionsSchema, options).error, "options"),
   ];
   if (issues.length > 0) {
     throw new PolicyValidationError(issues, { subject: "exec request", providerId });

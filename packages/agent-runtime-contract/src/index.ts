@@ -7,4 +7,4 @@ export * from "./isolation-level.js";
 export * from "./policy.js";
 export * from "./provider.js";
 export * from "./session.js";
-export { toPolicyIssues } from "./zod-issues.js";
+export { safeParseInput, toPolicyIssues } from "./zod-issues.js";

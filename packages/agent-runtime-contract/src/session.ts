@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { ValidatedPolicy } from "./policy.js";
+import { safeParseInput } from "./zod-issues.js";
 
 /** running: exec works. stopped: stopped by stopSession or by its TTL. failed: the sandbox died. */
 export type SessionState = "running" | "stopped" | "failed";
@@ -52,5 +53,5 @@ export const sessionLabels = {
 export const sessionIdSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{2,62}$/);
 
 export function isSessionId(value: unknown): value is string {
-  return sessionIdSchema.safeParse(value).success;
+  return safeParseInput(sessionIdSchema, value).success;
 }

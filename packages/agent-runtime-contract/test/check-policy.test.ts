@@ -3,7 +3,9 @@ import {
   CapabilityMismatchError,
   type CapabilityReport,
   checkPolicy,
+  isSessionId,
   PolicyValidationError,
+  parseExecRequest,
   policyFields,
 } from "../src/index.js";
 
@@ -62,6 +64,25 @@ describe("checkPolicy: schema step", () => {
       "env.A",
       "labels.cadre.agent-runtime/owner",
     ]);
+  });
+
+  it("turns values the schema cannot even read into POLICY_INVALID, never a TypeError", () => {
+    // zod compares `.length` of any object that has one; this one cannot become a primitive.
+    const lengthTrap = { length: [Object.create(null)] };
+    const throwingGetter = Object.defineProperty({}, "memory", {
+      enumerable: true,
+      get() {
+        throw new Error("no");
+      },
+    });
+    for (const policy of [{ image: lengthTrap }, { labels: { a: lengthTrap } }, throwingGetter]) {
+      const error = thrown(() => checkPolicy(policy, report([...policyFields])));
+      expect(PolicyValidationError.isInstance(error)).toBe(true);
+      expect((error as PolicyValidationError).issues[0]?.message).toMatch(/cannot be read/);
+    }
+    expect(isSessionId(lengthTrap)).toBe(false);
+    const exec = thrown(() => parseExecRequest(lengthTrap, {}));
+    expect(PolicyValidationError.isInstance(exec)).toBe(true);
   });
 
   it("reports schema errors before capability errors", () => {

@@ -292,9 +292,12 @@ export class ContainerdKataAdapter implements SessionBackend {
       await ignoreNotFound(this.client.deleteContainer(id));
       await ignoreNotFound(this.client.removeSnapshot(this.options.snapshotter, id));
       await ignoreNotFound(this.client.deleteLease(id));
-      await this.directories.remove(id);
     } catch (error) {
       this.fail(error, `destroy session ${id}`);
+    } finally {
+      // Local, so it goes even while containerd is unreachable (a start that failed for that
+      // made only this); what is left in containerd carries the session's labels there.
+      await this.directories.remove(id);
     }
   }
 

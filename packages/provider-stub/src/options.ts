@@ -4,6 +4,7 @@ import {
   type ExecResult,
   PolicyValidationError,
   type SessionInfo,
+  safeParseInput,
   toPolicyIssues,
 } from "@cadre/agent-runtime-contract";
 import { z } from "zod";
@@ -80,7 +81,7 @@ const optionsSchema = z
   .optional();
 
 export function resolveStubOptions(options: unknown): ResolvedStubOptions {
-  const parsed = optionsSchema.safeParse(options);
+  const parsed = safeParseInput(optionsSchema, options);
   if (!parsed.success) {
     throw new PolicyValidationError(toPolicyIssues(parsed.error), {
       subject: "stub provider options",

@@ -1,4 +1,9 @@
-import { BackendError, type ExecOptions, type ExecResult } from "@cadre/agent-runtime-contract";
+import {
+  BackendError,
+  type ExecOptions,
+  type ExecResult,
+  safeParseInput,
+} from "@cadre/agent-runtime-contract";
 import { exitCodeForSignal, OutputCollector } from "@cadre/agent-runtime-provider-utils";
 import { stubProviderId } from "./capabilities.js";
 import { scriptedResultSchema } from "./options.js";
@@ -12,7 +17,7 @@ export function syntheticResult(
   options: ExecOptions & { maxOutputBytes: number },
   startedAt: number,
 ): ExecResult {
-  const checked = scriptedResultSchema.safeParse(partial);
+  const checked = safeParseInput(scriptedResultSchema, partial);
   if (!checked.success) {
     throw new BackendError(
       `The stub's script returned an invalid result (${checked.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}). Fix the script.`,

@@ -20,6 +20,7 @@ import {
   SessionNotFoundError,
   SessionNotRunningError,
   type SessionOptions,
+  safeParseInput,
   specificationVersion,
   toPolicyIssues,
 } from "@cadre/agent-runtime-contract";
@@ -279,7 +280,7 @@ export class StubProvider implements IsolationProvider {
   }
 
   private parse<T extends z.ZodType>(schema: T, value: unknown, subject: string): z.output<T> {
-    const parsed = schema.safeParse(value);
+    const parsed = safeParseInput(schema, value);
     if (!parsed.success) {
       throw new PolicyValidationError(toPolicyIssues(parsed.error), {
         subject,

@@ -1,4 +1,4 @@
-import { PolicyValidationError } from "@cadre/agent-runtime-contract";
+import { PolicyValidationError, safeParseInput } from "@cadre/agent-runtime-contract";
 import type { z } from "zod";
 import { configIssues } from "./issues.js";
 import { isolationConfigSchema } from "./schema.js";
@@ -18,7 +18,7 @@ export function parseIsolationConfig(
   options: ParseConfigOptions = {},
 ): ParsedIsolationConfig {
   const root = options.root ?? "isolation";
-  const parsed = isolationConfigSchema.safeParse(value);
+  const parsed = safeParseInput(isolationConfigSchema, value);
   if (!parsed.success) {
     throw new PolicyValidationError(configIssues(parsed.error, root), {
       subject: options.subject ?? "isolation config",
