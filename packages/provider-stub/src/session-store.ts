@@ -72,7 +72,12 @@ export class SessionStore {
     return found.filter((entry) => entry !== undefined);
   }
 
+  /**
+   * The scratch root first, the record last: a removal cut short (a crash, a full disk) leaves a
+   * record, which listSessions and reap still find, never an unlisted scratch tree.
+   */
   async remove(id: string): Promise<void> {
+    await rm(this.rootDir(id), { recursive: true, force: true, maxRetries: 3 });
     await rm(this.sessionDir(id), { recursive: true, force: true, maxRetries: 3 });
   }
 }
