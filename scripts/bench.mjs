@@ -52,7 +52,7 @@ async function candidates(dir) {
   for (const runtime of ["runc", "runsc"]) {
     if (runtimes.includes(runtime)) {
       // gVisor under ptrace is slow to start sandboxes here: fewer rounds, fewer at once.
-      const [iterations, concurrency] = runtime === "runsc" ? [15, 10] : [30, 50];
+      const [iterations, concurrency] = runtime === "runsc" ? [25, 10] : [30, 50];
       list.push({
         name: `docker ${runtime}`,
         args: ["--provider", "docker", "--runtime", runtime],

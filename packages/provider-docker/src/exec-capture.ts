@@ -3,18 +3,22 @@ import type Docker from "dockerode";
 import { FrameParser } from "./frame-parser.js";
 
 /** Exec inspects after the end of output until Docker has recorded the exit code. */
+const eagerPolls = 3;
 const exitCodePolls = 40;
 
 /**
  * Docker may close an exec's output a moment before it records the exit code: inspects until the
- * exec is no longer running, with a short growing pause, at most ~1.5 s. Undefined when Docker
- * never recorded one (the container died under the exec).
+ * exec is no longer running. The first few back to back (the exit is usually recorded within a
+ * round trip or two, later under gVisor), then with a short growing pause, at most ~1.5 s in all.
+ * Undefined when Docker never recorded one (the container died under the exec).
  */
 export async function waitForExitCode(exec: Docker.Exec): Promise<number | undefined> {
-  for (let attempt = 0; attempt < exitCodePolls; attempt++) {
+  for (let attempt = 0; attempt < eagerPolls + exitCodePolls; attempt++) {
     const info = await exec.inspect();
     if (!info.Running && typeof info.ExitCode === "number") return info.ExitCode;
-    await new Promise((resolve) => setTimeout(resolve, Math.min(1 + attempt * 2, 50)));
+    const paused = attempt - eagerPolls;
+    if (paused >= 0)
+      await new Promise((resolve) => setTimeout(resolve, Math.min(1 + paused * 2, 50)));
   }
   return undefined;
 }
