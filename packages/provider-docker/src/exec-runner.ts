@@ -3,9 +3,9 @@ import type { Duplex, Readable } from "node:stream";
 import type { ExecRequest, ExecResult } from "@cadre/agent-runtime-contract";
 import {
   ExecDeadline,
+  execResultOf,
   execTagVariable,
   OutputCollector,
-  signalForExitCode,
   treeKillArgv,
 } from "@cadre/agent-runtime-provider-utils";
 import type Docker from "dockerode";
@@ -109,16 +109,13 @@ export async function runExec(target: ExecTarget, request: ExecRequest): Promise
     stream.destroy();
     if (deadline.abortedByCaller) throw deadline.callerReason;
     if (!(await target.wasOomKilled(undefined))) throw target.notRunning();
-    return {
+    return execResultOf({
       exitCode: 137,
-      signal: "SIGKILL",
-      stdout: collector.text("stdout"),
-      stderr: collector.text("stderr"),
-      timedOut: deadline.timedOut,
-      truncated: collector.truncated,
-      durationMs: Math.round(performance.now() - started),
+      collector,
+      deadline,
+      startedAt: started,
       limitExceeded: "memory",
-    };
+    });
   }
   await ended;
   await killing;
@@ -149,18 +146,7 @@ export async function runExec(target: ExecTarget, request: ExecRequest): Promise
     }
   }
 
-  const result: ExecResult = {
-    exitCode,
-    stdout: collector.text("stdout"),
-    stderr: collector.text("stderr"),
-    timedOut: deadline.timedOut,
-    truncated: collector.truncated,
-    durationMs: Math.round(performance.now() - started),
-  };
-  const signal = signalForExitCode(exitCode);
-  if (signal) result.signal = signal;
-  if (limitExceeded) result.limitExceeded = limitExceeded;
-  return result;
+  return execResultOf({ exitCode, collector, deadline, startedAt: started, limitExceeded });
 }
 
 function toBuffer(stdin: string | Uint8Array | undefined): Buffer {

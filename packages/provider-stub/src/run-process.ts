@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { BackendError, type ExecResult } from "@cadre/agent-runtime-contract";
 import {
   ExecDeadline,
+  execResultOf,
   exitCodeForSignal,
   OutputCollector,
 } from "@cadre/agent-runtime-provider-utils";
@@ -68,16 +69,9 @@ export function runProcess(request: ProcessRequest): RunningProcess {
       if (deadline.abortedByCaller) return reject(deadline.callerReason);
       const signal = exit?.signal ?? undefined;
       const exitCode = exit?.code ?? (signal ? exitCodeForSignal(signal) : 1);
-      const execResult: ExecResult = {
-        exitCode,
-        stdout: collector.text("stdout"),
-        stderr: collector.text("stderr"),
-        timedOut: deadline.timedOut,
-        truncated: collector.truncated,
-        durationMs: Math.round(performance.now() - started),
-      };
-      if (signal) execResult.signal = signal;
-      resolve(execResult);
+      resolve(
+        execResultOf({ exitCode, collector, deadline, startedAt: started, signal: signal ?? null }),
+      );
     };
 
     const onDeadline = () => void kill();

@@ -1,4 +1,5 @@
 export { ExecDeadline } from "./exec-deadline.js";
+export { type CommandOutcome, execResultOf } from "./exec-result.js";
 export { OutputCollector } from "./output-collector.js";
 export { currentOwner, type OwnerStatus, ownerStatus } from "./ownership.js";
 export {

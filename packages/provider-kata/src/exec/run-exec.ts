@@ -3,9 +3,9 @@ import type { Socket } from "node:net";
 import type { ExecRequest, ExecResult } from "@cadre/agent-runtime-contract";
 import {
   ExecDeadline,
+  execResultOf,
   execTagVariable,
   OutputCollector,
-  signalForExitCode,
   treeKillArgv,
 } from "@cadre/agent-runtime-provider-utils";
 import type { ContainerdClient } from "../containerd/client.js";
@@ -110,7 +110,7 @@ export async function runExec(target: ExecTarget, request: ExecRequest): Promise
   const { client, containerId, fifos, base } = target;
   const { argv, options } = request;
   if (options.signal?.aborted) throw options.signal.reason;
-  const started = Date.now();
+  const started = performance.now();
   const execId = newExecId();
   const [stdoutPath, stderrPath, stdinPath] = await fifos.take(options.stdin === undefined ? 2 : 3);
   const paths = { stdin: stdinPath ?? "", stdout: stdoutPath!, stderr: stderrPath! };
@@ -169,7 +169,7 @@ export async function runExec(target: ExecTarget, request: ExecRequest): Promise
         stderr: `${argv[0]}: ${grpcDetails(error)}\n`,
         timedOut: false,
         truncated: false,
-        durationMs: Date.now() - started,
+        durationMs: Math.round(performance.now() - started),
       };
     }
     if (paths.stdin && options.stdin !== undefined) {
@@ -187,19 +187,13 @@ export async function runExec(target: ExecTarget, request: ExecRequest): Promise
     const oomKilled = exitStatus !== 0 && (await target.oomWatch?.killedSinceLastLook()) === true;
     // The OOM killer sends SIGKILL; a user-space kernel (gVisor) dies whole and its shim reports
     // only a failed wait, so the kill is reported as what it was.
-    const exitCode = oomKilled ? 137 : exitStatus;
-    const signal = signalForExitCode(exitCode);
-    const result: ExecResult = {
-      exitCode,
-      stdout: collector.text("stdout"),
-      stderr: collector.text("stderr"),
-      timedOut: deadline.timedOut,
-      truncated: collector.truncated,
-      durationMs: Date.now() - started,
-    };
-    if (signal) result.signal = signal;
-    if (oomKilled) result.limitExceeded = "memory";
-    return result;
+    return execResultOf({
+      exitCode: oomKilled ? 137 : exitStatus,
+      collector,
+      deadline,
+      startedAt: started,
+      ...(oomKilled ? { limitExceeded: "memory" as const } : {}),
+    });
   } finally {
     for (const s of streams) s.destroy();
     if (created) {
