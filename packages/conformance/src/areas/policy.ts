@@ -170,6 +170,9 @@ export function registerPolicy(ctx: ConformanceContext): void {
         names.badSessionIds,
         async () => {
           const ids: unknown[] = ["", "../etc", "UPPER", "a b", "x", "a".repeat(200), 42, null];
+          // Not strings, and hard to even describe (found by fuzzing: they made error messages
+          // throw a TypeError).
+          ids.push(Object.create(null), { "": [[0n]] }, 12n, Symbol("id"), [1, [2]]);
           ids.push(unknownSessionId(ctx));
           for (const id of ids) {
             await expectErrorCode(ctx.provider.exec(id as string, ["true"]), "SESSION_NOT_FOUND");
