@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runShortBench } from "./helpers/bench.js";
-import { assertBuilt, finished, outputContains, runCli, startCli } from "./helpers/cli.js";
+import { assertBuilt, expectInterruptDestroysSession, runCli } from "./helpers/cli.js";
 import { containersWithLabel, dockerUnavailableReason, testImage } from "./helpers/docker.js";
 
 const unavailable = await dockerUnavailableReason();
@@ -73,20 +73,9 @@ describe("cadre-runtime with Docker", () => {
     });
 
     it("removes the container when interrupted with SIGINT mid-command (exit 130)", async () => {
-      const child = startCli([
-        ...dockerArgs("sigint"),
-        "--",
-        "sh",
-        "-c",
-        "echo started; sleep 120",
-      ]);
-      const done = finished(child);
-      await outputContains(child, "started");
-      expect(await containersWithLabel("cadre-cli-case", "sigint")).toHaveLength(1);
-      child.kill("SIGINT");
-      const result = await done;
-      expect(result.code).toBe(130);
-      expect(await containersWithLabel("cadre-cli-case", "sigint")).toEqual([]);
+      await expectInterruptDestroysSession(dockerArgs("sigint"), () =>
+        containersWithLabel("cadre-cli-case", "sigint"),
+      );
     });
 
     it("bench measures cadre against dockerode and the docker CLI, and leaves nothing", async () => {

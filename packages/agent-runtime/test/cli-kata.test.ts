@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runShortBench } from "./helpers/bench.js";
-import { assertBuilt, finished, outputContains, runCli, startCli } from "./helpers/cli.js";
+import { assertBuilt, expectInterruptDestroysSession, runCli } from "./helpers/cli.js";
 
 // The private containerd of scripts/services.sh, with runc's shim installed under Kata's name:
 // real Kata cannot run on these machines (no vhost-vsock), so this drives the same containerd
@@ -42,6 +42,8 @@ describe("cadre-runtime with containerd (kata provider, stand-in shim)", () => {
       await rm(dir, { recursive: true, force: true });
     });
 
+    const runArgs = () => ["--config", configFile, "--label", `cadre-cli-test=${runLabel}`];
+
     async function sessionsOfThisRun(): Promise<string[]> {
       const list = await runCli(["sessions", "list", "--config", configFile, "--json"]);
       expect(list.code).toBe(0);
@@ -55,10 +57,7 @@ describe("cadre-runtime with containerd (kata provider, stand-in shim)", () => {
     it("runs a command through containerd and says that the shim gives no VM", async () => {
       const result = await runCli([
         "run",
-        "--config",
-        configFile,
-        "--label",
-        `cadre-cli-test=${runLabel}`,
+        ...runArgs(),
         "--",
         "sh",
         "-c",
@@ -71,23 +70,7 @@ describe("cadre-runtime with containerd (kata provider, stand-in shim)", () => {
     });
 
     it("destroys the session on SIGINT mid-command", async () => {
-      const child = startCli([
-        "run",
-        "--config",
-        configFile,
-        "--label",
-        `cadre-cli-test=${runLabel}`,
-        "--",
-        "sh",
-        "-c",
-        "echo started; sleep 120",
-      ]);
-      const done = finished(child);
-      await outputContains(child, "started");
-      expect(await sessionsOfThisRun()).toHaveLength(1);
-      child.kill("SIGINT");
-      expect((await done).code).toBe(130);
-      expect(await sessionsOfThisRun()).toEqual([]);
+      await expectInterruptDestroysSession(["run", ...runArgs()], sessionsOfThisRun);
     });
 
     it("bench measures cadre against containerd's gRPC API and ctr, and leaves nothing", async () => {

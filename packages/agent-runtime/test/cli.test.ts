@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createStubProvider } from "@cadre/agent-runtime-provider-stub";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { assertBuilt, finished, outputContains, runCli, startCli } from "./helpers/cli.js";
+import { assertBuilt, expectInterruptDestroysSession, runCli } from "./helpers/cli.js";
 
 let home: string;
 let env: NodeJS.ProcessEnv;
@@ -145,27 +145,19 @@ describe("cadre-runtime run on the stub", () => {
   });
 
   it("destroys the session on SIGINT in the middle of the command (exit 130)", async () => {
-    const child = startCli(
-      ["run", "-p", "stub", "--label", "test=sigint", "--", "sh", "-c", "echo started; sleep 60"],
-      env,
+    await expectInterruptDestroysSession(
+      ["run", "-p", "stub", "--label", "test=sigint"],
+      stubSessions,
+      { env },
     );
-    const done = finished(child);
-    await outputContains(child, "started");
-    expect(await stubSessions()).toHaveLength(1);
-    child.kill("SIGINT");
-    const result = await done;
-    expect(result.code).toBe(130);
-    expect(await stubSessions()).toEqual([]);
     expect(await readdir(stubStateDir()).catch(() => [])).toEqual([]);
   });
 
   it("destroys the session on SIGTERM too (exit 143)", async () => {
-    const child = startCli(["run", "-p", "stub", "--", "sh", "-c", "echo started; sleep 60"], env);
-    const done = finished(child);
-    await outputContains(child, "started");
-    child.kill("SIGTERM");
-    expect((await done).code).toBe(143);
-    expect(await stubSessions()).toEqual([]);
+    await expectInterruptDestroysSession(["run", "-p", "stub"], stubSessions, {
+      env,
+      signal: "SIGTERM",
+    });
   });
 });
 

@@ -1,5 +1,5 @@
 import { expect, it } from "vitest";
-import type { SoakReport, TargetName } from "../src/index.js";
+import { type SoakReport, type TargetName, targetNames } from "../src/index.js";
 import { describeTarget } from "./support/available.js";
 import { distFile, runNode } from "./support/child.js";
 
@@ -14,14 +14,7 @@ const flags: Record<TargetName, string[]> = {
   "kata-runsc": ["--provider", "kata", "--runtime", "runsc"],
 };
 
-for (const name of [
-  "stub",
-  "docker-runc",
-  "docker-runsc",
-  "kata-stand-in",
-  "kata-runc",
-  "kata-runsc",
-] as const) {
+for (const name of targetNames) {
   const sequential = name === "stub" ? 200 : name === "kata-stand-in" ? 20 : 40;
   await describeTarget(name, "soak", () => {
     it(`${sequential} sessions in sequence and 10 at once leave nothing behind and raise no error`, async () => {

@@ -1,6 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import { constants } from "node:os";
 import { fileURLToPath } from "node:url";
+import { expect } from "vitest";
 
 export const binPath = fileURLToPath(new URL("../../bin/cadre-runtime.js", import.meta.url));
 const builtCli = fileURLToPath(new URL("../../dist/cli.js", import.meta.url));
@@ -67,4 +69,23 @@ export function outputContains(child: ChildProcess, text: string): Promise<void>
       ),
     );
   });
+}
+
+/**
+ * Runs `cadre-runtime ARGS -- sh -c "echo started; sleep 120"` (ARGS: `run` and its options), sends `signal` once the
+ * command has printed (the event, not a delay), and checks what the user sees and what is left:
+ * exit 128 + n, one session while the command ran, none after.
+ */
+export async function expectInterruptDestroysSession(
+  args: string[],
+  sessions: () => Promise<unknown[]>,
+  { signal = "SIGINT", env = {} }: { signal?: NodeJS.Signals; env?: NodeJS.ProcessEnv } = {},
+): Promise<void> {
+  const child = startCli([...args, "--", "sh", "-c", "echo started; sleep 120"], env);
+  const done = finished(child);
+  await outputContains(child, "started");
+  expect(await sessions()).toHaveLength(1);
+  child.kill(signal);
+  expect((await done).code).toBe(128 + (constants.signals[signal] ?? 0));
+  expect(await sessions()).toEqual([]);
 }
