@@ -31,15 +31,7 @@ export function resolveUser(
   } else {
     const entry = lookup(files.passwd, userPart);
     if (!entry) {
-      throw new PolicyValidationError(
-        [
-          {
-            path: "user",
-            message: `user "${userPart}" is not in the image's /etc/passwd; use a numeric uid`,
-          },
-        ],
-        { providerId },
-      );
+      throw notInImage(`user "${userPart}"`, "/etc/passwd", "uid", providerId);
     }
     uid = Number(entry[2]);
     gid = Number(entry[3]);
@@ -49,18 +41,22 @@ export function resolveUser(
     else {
       const entry = lookup(files.group, groupPart);
       if (!entry) {
-        throw new PolicyValidationError(
-          [
-            {
-              path: "user",
-              message: `group "${groupPart}" is not in the image's /etc/group; use a numeric gid`,
-            },
-          ],
-          { providerId },
-        );
+        throw notInImage(`group "${groupPart}"`, "/etc/group", "gid", providerId);
       }
       gid = Number(entry[2]);
     }
   }
   return { uid, gid };
+}
+
+function notInImage(
+  name: string,
+  file: string,
+  numeric: string,
+  providerId: string,
+): PolicyValidationError {
+  return new PolicyValidationError(
+    [{ path: "user", message: `${name} is not in the image's ${file}; use a numeric ${numeric}` }],
+    { providerId },
+  );
 }
