@@ -38,7 +38,35 @@ export interface ExecResult {
   durationMs: number;
   /** Set when the provider knows that a session limit ended the command (an OOM kill). */
   limitExceeded?: "memory" | "pids";
+  /**
+   * Set when the provider killed the command (its deadline ran out): what the kill reached. A
+   * timed-out exec settles by its deadline plus {@link execKillGraceMs} whatever the command
+   * does to its environment, process group or session; this says whether every process it
+   * started is known to be gone.
+   */
+  kill?: ExecKillReport;
 }
+
+/** What killing a command's processes at its deadline reached. */
+export interface ExecKillReport {
+  /**
+   * True when the provider verified that no process the command started is left. False when it
+   * could not make sure (a process it could not attribute, a kill that failed): the command may
+   * have left processes behind until the session ends.
+   */
+  complete: boolean;
+  /** How the provider found the command's processes, e.g. "exec tag, ancestry and orphans". */
+  method: string;
+  /** Processes it found but could not kill, when it could count them. */
+  survivors?: number;
+}
+
+/**
+ * How long after its deadline a timed-out exec may take to settle: killing the command's
+ * processes and closing its output. Providers keep to it on a loaded host; the conformance suite
+ * allows for slow backends on top through its timeScale.
+ */
+export const execKillGraceMs = 5_000;
 
 const argvSchema = z
   .array(

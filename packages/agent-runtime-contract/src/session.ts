@@ -9,8 +9,13 @@ export interface SessionInfo {
   id: string;
   providerId: string;
   state: SessionState;
-  /** The validated policy the session was started with. */
-  policy: ValidatedPolicy;
+  /**
+   * The validated policy the session was started with, without `env`: an env var is where a
+   * token goes, so values never reach labels or listings. `envNames` lists the names.
+   */
+  policy: ListedPolicy;
+  /** Names of the policy's env vars, sorted; their values are never listed. */
+  envNames: string[];
   /** The caller's labels (policy.labels). */
   labels: Record<string, string>;
   /** ISO 8601. */
@@ -20,6 +25,9 @@ export interface SessionInfo {
   /** Identity of the process that created the session (see ownership labels). */
   owner: string;
 }
+
+/** A policy as listings show it: everything but the env values. */
+export type ListedPolicy = Omit<ValidatedPolicy, "env">;
 
 export interface SessionOptions {
   /** Aborting cancels the start; whatever was created so far is removed. */
@@ -46,7 +54,10 @@ export const sessionLabels = {
   createdAt: "cadre.agent-runtime/created-at",
   ttl: "cadre.agent-runtime/ttl",
   provider: "cadre.agent-runtime/provider",
+  /** The validated policy as JSON, without env. */
   policy: "cadre.agent-runtime/policy",
+  /** The policy's env names, comma separated (names are letters, digits and _). */
+  envNames: "cadre.agent-runtime/env-names",
 } as const;
 
 /** Session ids are short, lowercase and safe as container names and file names. */

@@ -3,7 +3,7 @@ export {
   engineUnavailableReason,
   isCi,
 } from "./availability.js";
-export type { ConformanceOptions } from "./options.js";
+export type { ConformanceOptions, ForeignObject } from "./options.js";
 export { forkProbeArgv, lingeringTreeArgv, listProcessesArgv, memoryHogArgv } from "./probes.js";
 export { conformanceSuiteTitle, runConformance } from "./run-conformance.js";
 export { runLabelKey, testLabelKey } from "./suite-context.js";

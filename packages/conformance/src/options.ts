@@ -32,8 +32,35 @@ export interface ConformanceOptions {
    * A child process imports it, starts a session and is killed.
    */
   providerModule: string;
+  /**
+   * Required. Reads, directly from the backend, every label or record it keeps for one session
+   * that listings or other owners can read back (the labels of its container, snapshot and lease;
+   * a record file), and returns them as text. The hostile-tenant area checks that env values
+   * never appear there while env names do.
+   */
+  readBackendLabels: (sessionId: string) => Promise<string>;
+  /**
+   * Required. Creates, directly in the backend, objects that look like sessions to a careless
+   * provider but are not sessions of this provider instance: a container named like a session id
+   * without the session labels, a session of another deployment (another label prefix), an object
+   * whose name and session label disagree. Each id must be a well-formed session id. The
+   * hostile-tenant area checks that no method acts on them.
+   */
+  plantForeignObjects: () => Promise<ForeignObject[]>;
   /** Multiplies the suite's per-test time limits on slow backends. Default 1. */
   timeScale?: number;
   /** Sessions started at once by the concurrency tests. Default 8. */
   concurrentSessions?: number;
+}
+
+/** An object in the backend that is not a session of the provider under test. */
+export interface ForeignObject {
+  /** The name a careless provider would take for a session id. */
+  id: string;
+  /** What it is, for failure messages: "container without session labels". */
+  description: string;
+  /** Whether it still exists untouched (running, where it ran). */
+  alive(): Promise<boolean>;
+  /** Removes it; the suite calls it in any case. */
+  remove(): Promise<void>;
 }

@@ -44,15 +44,27 @@ export function runConformance(options: ConformanceOptions): void {
 /** Untyped callers get a message instead of a suite whose backend checks silently do nothing. */
 function assertRequiredOptions(options: ConformanceOptions): void {
   const missing: string[] = [];
-  if (typeof options.findBackendLeftovers !== "function") missing.push("findBackendLeftovers");
+  for (const hook of [
+    "findBackendLeftovers",
+    "readBackendLabels",
+    "plantForeignObjects",
+  ] as const) {
+    if (typeof options[hook] !== "function") missing.push(hook);
+  }
   if (typeof options.providerModule !== "string" || options.providerModule.length === 0) {
     missing.push("providerModule");
   }
   if (missing.length > 0) {
     throw new TypeError(
-      `runConformance(${JSON.stringify(options.name)}) needs ${missing.join(" and ")}: ` +
-        "findBackendLeftovers reads the engine directly for the leak checks, and providerModule " +
+      `runConformance(${JSON.stringify(options.name)}) needs ${listed(missing)}: ` +
+        "findBackendLeftovers, readBackendLabels and plantForeignObjects read and write the engine " +
+        "directly for the leak and hostile-tenant checks, and providerModule " +
         "lets the suite kill an owner process and reap its session. See the conformance README.",
     );
   }
+}
+
+/** "a", "a and b", "a, b and c". */
+function listed(items: string[]): string {
+  return items.length < 2 ? items.join("") : `${items.slice(0, -1).join(", ")} and ${items.at(-1)}`;
 }

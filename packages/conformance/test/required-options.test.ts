@@ -5,14 +5,20 @@ import { runConformance } from "../src/run-conformance.js";
 describe("runConformance's required options", () => {
   const base = { name: "example", createProvider: () => Promise.reject(new Error("unused")) };
 
-  it("refuses a call without findBackendLeftovers and providerModule, naming both", () => {
+  it("refuses a call without the backend hooks and providerModule, naming each", () => {
     expect(() => runConformance(base as unknown as ConformanceOptions)).toThrow(
-      /needs findBackendLeftovers and providerModule/,
+      /needs findBackendLeftovers, readBackendLabels, plantForeignObjects and providerModule/,
     );
   });
 
   it("refuses an empty providerModule", () => {
-    const options = { ...base, findBackendLeftovers: async () => [], providerModule: "" };
+    const options = {
+      ...base,
+      findBackendLeftovers: async () => [],
+      readBackendLabels: async () => "",
+      plantForeignObjects: async () => [],
+      providerModule: "",
+    };
     expect(() => runConformance(options)).toThrow(/needs providerModule:/);
   });
 });

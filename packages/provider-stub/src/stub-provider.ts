@@ -30,6 +30,7 @@ import {
   matchesLabels,
   newSessionId,
   sessionInfoFromLabels,
+  TtlTimers,
 } from "@cadre/agent-runtime-provider-utils";
 import { z } from "zod";
 import { stubCapabilities, stubProviderId } from "./capabilities.js";
@@ -44,7 +45,6 @@ import { type RunningProcess, runProcess } from "./run-process.js";
 import { commandEnvironment, hostPath } from "./sandbox-paths.js";
 import { syntheticResult } from "./scripted-result.js";
 import { type SessionRecord, SessionStore } from "./session-store.js";
-import { TtlTimers } from "./ttl-timers.js";
 
 const sessionOptionsSchema = z
   .strictObject({ signal: z.instanceof(AbortSignal).optional() })

@@ -4,7 +4,9 @@ export { OutputCollector } from "./output-collector.js";
 export { currentOwner, type OwnerStatus, ownerStatus } from "./ownership.js";
 export {
   buildSessionLabels,
+  envNamesOf,
   isReapable,
+  listedPolicy,
   matchesLabels,
   newSessionId,
   type SessionLabelInput,
@@ -12,3 +14,4 @@ export {
 } from "./session-labels.js";
 export { exitCodeForSignal, signalForExitCode } from "./signals.js";
 export { execTagVariable, treeKillArgv } from "./tree-kill-script.js";
+export { maxTimerDelayMs, TtlTimers } from "./ttl-timers.js";

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import {
+  type ListedPolicy,
   type SessionInfo,
   type SessionState,
   sessionLabels,
@@ -29,11 +30,27 @@ export function buildSessionLabels(input: SessionLabelInput): Record<string, str
     [sessionLabels.provider]: input.providerId,
     [sessionLabels.owner]: input.owner ?? currentOwner(),
     [sessionLabels.createdAt]: createdAt.toISOString(),
-    [sessionLabels.policy]: JSON.stringify(input.policy),
+    [sessionLabels.policy]: JSON.stringify(listedPolicy(input.policy)),
   };
+  const envNames = envNamesOf(input.policy);
+  if (envNames.length > 0) labels[sessionLabels.envNames] = envNames.join(",");
   if (input.policy.ttlMs !== undefined) labels[sessionLabels.ttl] = String(input.policy.ttlMs);
   return labels;
 }
+
+/** The policy without its env values: what labels and listings may hold. */
+export function listedPolicy(policy: ValidatedPolicy): ListedPolicy {
+  const { env: _values, ...rest } = policy;
+  return rest;
+}
+
+/** The policy's env names, sorted. */
+export function envNamesOf(policy: ValidatedPolicy): string[] {
+  return Object.keys(policy.env ?? {}).sort();
+}
+
+/** Epoch for a created-at label that is not a date (edited by hand): listed, and reapable by age. */
+const unreadableCreatedAt = new Date(0).toISOString();
 
 /** Rebuilds a SessionInfo from backend labels; undefined when they are not a session's. */
 export function sessionInfoFromLabels(
@@ -42,28 +59,54 @@ export function sessionInfoFromLabels(
 ): SessionInfo | undefined {
   const id = labels[sessionLabels.sessionId];
   const providerId = labels[sessionLabels.provider];
-  const createdAt = labels[sessionLabels.createdAt];
-  if (!id || !providerId || !createdAt) return undefined;
-  let policy: ValidatedPolicy = {};
-  try {
-    policy = JSON.parse(labels[sessionLabels.policy] ?? "{}") as ValidatedPolicy;
-  } catch {
-    // A label edited by hand: the session is still listed and reapable.
-  }
-  const ttl = Number(labels[sessionLabels.ttl]);
+  const createdLabel = labels[sessionLabels.createdAt];
+  if (!id || !providerId || !createdLabel) return undefined;
+  const createdMs = Date.parse(createdLabel);
+  const createdAt = Number.isFinite(createdMs)
+    ? new Date(createdMs).toISOString()
+    : unreadableCreatedAt;
   const info: SessionInfo = {
     id,
     providerId,
     state,
-    policy,
+    policy: parsePolicyLabel(labels[sessionLabels.policy]),
+    envNames: parseEnvNames(labels[sessionLabels.envNames]),
     labels: userLabels(labels),
     createdAt,
     owner: labels[sessionLabels.owner] ?? "",
   };
-  if (Number.isFinite(ttl) && ttl > 0) {
-    info.expiresAt = new Date(Date.parse(createdAt) + ttl).toISOString();
+  const ttl = Number(labels[sessionLabels.ttl]);
+  const expires = Date.parse(createdAt) + ttl;
+  if (Number.isFinite(ttl) && ttl > 0 && Math.abs(expires) <= maxDateMs) {
+    info.expiresAt = new Date(expires).toISOString();
   }
   return info;
+}
+
+/** Largest magnitude a Date holds; beyond it toISOString() throws. */
+const maxDateMs = 8.64e15;
+
+/**
+ * The policy label as a listing shows it. A label edited by hand leaves the session listed and
+ * reapable with an empty policy; env values are dropped even from a label written by an older
+ * version that stored them.
+ */
+function parsePolicyLabel(label: string | undefined): ListedPolicy {
+  try {
+    const parsed: unknown = JSON.parse(label ?? "{}");
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return {};
+    return listedPolicy(parsed as ValidatedPolicy);
+  } catch {
+    return {};
+  }
+}
+
+function parseEnvNames(label: string | undefined): string[] {
+  if (!label) return [];
+  return label
+    .split(",")
+    .filter((name) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+    .sort();
 }
 
 function userLabels(labels: Record<string, string>): Record<string, string> {
