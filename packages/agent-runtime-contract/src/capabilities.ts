@@ -31,6 +31,29 @@ export const featuresSchema = z.object({
 });
 export type ProviderFeatures = z.infer<typeof featuresSchema>;
 
+/**
+ * What a session gets when its policy is silent: safe defaults a policy may raise within the
+ * field's limits. A provider with isolation "none" has none of them.
+ */
+export const sessionDefaultsSchema = z.object({
+  /** Most processes at once when the policy sets no `pids`. */
+  pids: z.number().int().positive().optional(),
+  /** Size of the session's writable scratch /tmp, in bytes. */
+  tmpBytes: z.number().int().positive().optional(),
+  /** RLIMIT_NOFILE (soft and hard) of every process in the session. */
+  openFiles: z.number().int().positive().optional(),
+  /** Bytes the session's writable layer may grow by, where the engine can bound it. */
+  diskBytes: z.number().int().positive().optional(),
+  /**
+   * The network of a session without `networkIsolation`: "none", no interface but loopback;
+   * "private", a network of the provider's own on which sessions reach neither each other, nor the
+   * host, nor link-local addresses (outside traffic as usual); "host", the host's own network
+   * (isolation "none" only).
+   */
+  network: z.enum(["none", "private", "host"]),
+});
+export type SessionDefaults = z.infer<typeof sessionDefaultsSchema>;
+
 const policyCapabilitiesShape = Object.fromEntries(
   policyFields.map((f) => [f, fieldCapabilitySchema]),
 ) as { [K in (typeof policyFields)[number]]: typeof fieldCapabilitySchema };
@@ -42,6 +65,8 @@ export const capabilityReportSchema = z.object({
   isolation: isolationLevelSchema,
   policy: z.object(policyCapabilitiesShape),
   features: featuresSchema,
+  /** The defaults a session gets where its policy is silent. */
+  defaults: sessionDefaultsSchema,
 });
 
 /**

@@ -1,3 +1,5 @@
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
 import {
   type CapabilityReport,
   checkPolicy,
@@ -173,5 +175,53 @@ export class StreamingClaimedButBuffered extends DelegatingProvider {
     options: ExecOptions = {},
   ): Promise<ExecResult> {
     return execWithLateCallbacks((o) => super.exec(sessionId, argv, o), options);
+  }
+}
+
+/**
+ * Broken 8: destroySession removes whatever directory of the state directory carries the id,
+ * whether or not it holds one of its sessions, like a provider that removes containers by name.
+ */
+export class DestroysByName extends DelegatingProvider {
+  constructor(
+    inner: IsolationProvider,
+    private readonly stateDir: string,
+  ) {
+    super(inner);
+  }
+
+  override async destroySession(sessionId: string): Promise<void> {
+    await super.destroySession(sessionId);
+    if (/^[a-z0-9][a-z0-9-]{2,62}$/.test(sessionId)) {
+      await rm(join(this.stateDir, sessionId), { recursive: true, force: true });
+    }
+  }
+}
+
+/**
+ * Broken 9: copies the policy's env into the session's labels, like a provider that writes the
+ * whole policy into its backend labels: every token is then listed to every owner.
+ */
+export class EnvInLabels extends DelegatingProvider {
+  override async startSession(policy: IsolationPolicy, options?: SessionOptions): Promise<string> {
+    const copied = Object.fromEntries(
+      Object.entries(policy.env ?? {}).map(([k, v]) => [`broken.example/env.${k}`, v]),
+    );
+    return super.startSession(
+      { ...policy, labels: { ...(policy.labels ?? {}), ...copied } },
+      options,
+    );
+  }
+}
+
+/** Broken 10: a timed-out result does not say what the kill reached. */
+export class HidesKillReport extends DelegatingProvider {
+  override async exec(
+    sessionId: string,
+    argv: string[],
+    options?: ExecOptions,
+  ): Promise<ExecResult> {
+    const { kill: _hidden, ...result } = await super.exec(sessionId, argv, options);
+    return result;
   }
 }

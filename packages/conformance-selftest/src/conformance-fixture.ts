@@ -14,7 +14,8 @@ export const stateDirVariable = "CADRE_SELFTEST_STATE_DIR";
  */
 export function runStubConformance(
   name: string,
-  breakIt: (stub: IsolationProvider) => IsolationProvider = (stub) => stub,
+  breakIt: (stub: IsolationProvider, backend: { stateDir: string }) => IsolationProvider = (stub) =>
+    stub,
   extra: Partial<ConformanceOptions> = {},
 ): void {
   const backend = new StubBackend();
@@ -25,7 +26,8 @@ export function runStubConformance(
     name,
     createProvider: () => {
       const stub = createStubProvider({ stateDir: backend.stateDir });
-      return breakIt(new RecordingProvider(stub, (id, labels) => backend.remember(id, labels)));
+      const recording = new RecordingProvider(stub, (id, labels) => backend.remember(id, labels));
+      return breakIt(recording, backend);
     },
     findBackendLeftovers: backend.findLeftovers,
     providerModule: new URL("../fixtures/provider-module.mjs", import.meta.url).href,

@@ -28,17 +28,40 @@ export function moduleUrl(providerModule: string): string {
   return pathToFileURL(path).href;
 }
 
+/**
+ * Runs the owner in a PID namespace of its own (util-linux unshare; a user namespace too when not
+ * root), as a sibling container of one pod would: its pid means nothing from here.
+ */
+function inOwnPidNamespace(argv: string[]): string[] {
+  const asRoot = process.getuid?.() === 0;
+  return [
+    "unshare",
+    ...(asRoot ? [] : ["--user", "--map-root-user"]),
+    "--pid",
+    "--fork",
+    "--kill-child",
+    "--mount-proc",
+    ...argv,
+  ];
+}
+
 /** Starts a node process that owns one session, as a cadre process that is about to crash. */
 export async function startOrphanOwner(
   providerModule: string,
   policy: unknown,
   timeoutMs: number,
+  options: { ownPidNamespace?: boolean } = {},
 ): Promise<OrphanOwner> {
-  const child = spawn(
+  const node = [
     process.execPath,
-    ["--input-type=module", "-e", ownerScript, moduleUrl(providerModule), JSON.stringify(policy)],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
+    "--input-type=module",
+    "-e",
+    ownerScript,
+    moduleUrl(providerModule),
+    JSON.stringify(policy),
+  ];
+  const [command, ...args] = options.ownPidNamespace ? inOwnPidNamespace(node) : node;
+  const child = spawn(command as string, args, { stdio: ["ignore", "pipe", "pipe"] });
   const exited = once(child, "exit");
   try {
     const sessionId = await readSessionId(child, timeoutMs);

@@ -3,6 +3,7 @@ import { registerCleanup } from "./areas/cleanup.js";
 import { registerConcurrency } from "./areas/concurrency.js";
 import { registerEnforcement } from "./areas/enforcement.js";
 import { registerExec } from "./areas/exec.js";
+import { registerHostileTenant } from "./areas/hostile/index.js";
 import { registerIsolation } from "./areas/isolation.js";
 import { registerLeakCheck } from "./areas/leaks.js";
 import { registerLifecycle } from "./areas/lifecycle.js";
@@ -37,6 +38,7 @@ export function runConformance(options: ConformanceOptions): void {
     registerIsolation(ctx);
     registerConcurrency(ctx);
     registerCleanup(ctx);
+    registerHostileTenant(ctx);
     registerLeakCheck(ctx);
   });
 }

@@ -101,6 +101,26 @@ export const conformanceTestNames = {
     persistent: "features.persistentSessions is true [SHOULD]",
     doctor: "doctor() exists and reports ready for this provider [SHOULD]",
   },
+  hostile: {
+    foreignObjects:
+      "no method acts on a backend object that is not one of this provider's sessions: a foreign container, another deployment's session, a name and label that disagree [MUST]",
+    longTtl:
+      "the longest ttlMs the schema allows does not fire early: the session outlives a command of a few seconds [MUST]",
+    secretsNotListed:
+      "env values never reach backend labels, getSession or listSessions; env names do [MUST]",
+    deadlineEscape:
+      "a command that drops its exec tag, calls setsid and double-forks settles by its deadline plus the grace, and the result says honestly whether all of it was killed [MUST]",
+    replacedHelpers:
+      "a tenant that replaces /bin/sh and cat with endless writers cannot stall the provider's own helpers: exec still settles by its deadline plus the grace [MUST]",
+    network:
+      "without networkIsolation, sessions reach neither each other nor the host, as the report's defaults.network says [MUST]",
+    defaults:
+      "a session with an empty policy gets the reported defaults: pids, /tmp size and open files [MUST]",
+    otherPidNamespace:
+      "reap leaves alone a session whose owner runs in another PID namespace, alive or killed, since it cannot judge it from here [MUST]",
+    boundary:
+      "the boundary the report claims holds inside the session: no capabilities, NoNewPrivs and seccomp, own namespaces or own kernel, no host devices, masked /proc and /sys, no engine socket [MUST]",
+  },
   leaks: {
     final: "no session or backend object of this run is left [MUST]",
   },

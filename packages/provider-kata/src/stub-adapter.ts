@@ -57,6 +57,7 @@ export class StubKataAdapter implements KataAdapter {
         ttl: true,
         persistentSessions: false,
       },
+      defaults: { network: "host" },
     };
   }
 }

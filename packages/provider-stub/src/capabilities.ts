@@ -51,6 +51,8 @@ export function stubCapabilities(enforcement: "strict" | "advisory"): Capability
       ttl: true,
       persistentSessions: true,
     },
+    // Host processes: no limits of their own, and the host's network.
+    defaults: { network: "host" },
   };
 }
 
