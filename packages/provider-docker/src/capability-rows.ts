@@ -40,7 +40,11 @@ const runcRow: CapabilityRow = {
       limits: { min: minimumMemoryBytes },
     },
     cpu: { enforced: true, mechanism: "CFS quota (HostConfig.NanoCpus)", limits: { min: 0.01 } },
-    networkIsolation: { enforced: true, mechanism: 'NetworkMode "none": loopback only' },
+    networkIsolation: {
+      enforced: true,
+      mechanism:
+        'NetworkMode "none": loopback only; without it the session network (no traffic to other sessions, the host or 169.254.0.0/16)',
+    },
     readOnlyRootfs: { enforced: true, mechanism: "ReadonlyRootfs with a tmpfs /tmp" },
     pids: {
       enforced: true,

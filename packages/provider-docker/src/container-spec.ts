@@ -11,6 +11,8 @@ export interface ContainerSpecInput {
   labels: Record<string, string>;
   /** CPUs of the host, to pick the cpuset of a gVisor session. */
   hostCpus: number;
+  /** The session network's id, or "none" when the session joins no network (session-network.ts). */
+  networkMode: string;
 }
 
 /** Mount options of the scratch /tmp of a read-only session; its pages count against `memory`. */
@@ -28,7 +30,7 @@ export function containerSpec(input: ContainerSpecInput): ContainerCreateOptions
     Privileged: false,
     CapDrop: ["ALL"],
     SecurityOpt: ["no-new-privileges"],
-    NetworkMode: policy.networkIsolation ? "none" : "bridge",
+    NetworkMode: policy.networkIsolation ? "none" : input.networkMode,
     IpcMode: "private",
     ReadonlyRootfs: policy.readOnlyRootfs === true,
     AutoRemove: false,

@@ -18,6 +18,7 @@ import {
   type SessionOptions,
   sessionLabels,
   specificationVersion,
+  type ValidatedPolicy,
 } from "@cadre/agent-runtime-contract";
 import {
   buildSessionLabels,
@@ -49,6 +50,7 @@ import {
   defaultImage,
   describeConnection,
 } from "./options.js";
+import { joinsSessionNetwork, SessionNetwork } from "./session-network.js";
 import { sessionState } from "./session-state.js";
 
 /** How long an exec that gVisor ended with 128 waits for its sandbox to be recorded as dead. */
@@ -77,6 +79,7 @@ export class DockerProvider implements IsolationProvider {
   private readonly address: string;
   private readonly labels: LabelCodec;
   private readonly oom: OomDetector;
+  private readonly network: SessionNetwork;
   private readonly ttlTimers = new Map<string, NodeJS.Timeout>();
   /**
    * Sessions this instance is stopping or has stopped. An exec killed by that stop can end before
@@ -93,6 +96,7 @@ export class DockerProvider implements IsolationProvider {
     this.image = options.image ?? defaultImage;
     this.labels = new LabelCodec(options.labelPrefix);
     this.oom = new OomDetector(async () => (await this.hostFacts()).cgroupVersion);
+    this.network = new SessionNetwork(this.docker, options.sessionNetwork, this.id);
   }
 
   async capabilities(): Promise<CapabilityReport> {
@@ -113,7 +117,9 @@ export class DockerProvider implements IsolationProvider {
       throw error;
     });
     const policy = checkPolicy(input, report);
-    const { cpus } = await this.hostFacts();
+    const facts = await this.hostFacts();
+    options.signal?.throwIfAborted();
+    const networkMode = await this.networkModeFor(policy, facts);
     options.signal?.throwIfAborted();
 
     const sessionId = newSessionId();
@@ -127,7 +133,8 @@ export class DockerProvider implements IsolationProvider {
       runtime: this.runtime,
       policy,
       labels,
-      hostCpus: cpus,
+      hostCpus: facts.cpus,
+      networkMode,
     });
 
     let container: Docker.Container;
@@ -241,6 +248,8 @@ export class DockerProvider implements IsolationProvider {
       image: this.image,
       providerId: this.id,
       facts: () => this.hostFacts(),
+      network: async (facts) =>
+        joinsSessionNetwork({}, this.runtime, facts) ? this.network.check() : undefined,
     });
   }
 
@@ -262,6 +271,16 @@ export class DockerProvider implements IsolationProvider {
         });
     }
     return this.factsPromise;
+  }
+
+  /** "none", or the session network's id once it exists and its host guard is in place. */
+  private async networkModeFor(policy: ValidatedPolicy, facts: HostFacts): Promise<string> {
+    if (!joinsSessionNetwork(policy, this.runtime, facts)) return "none";
+    try {
+      return await this.network.prepare();
+    } catch (error) {
+      throw this.daemonError(error, "prepare the session network");
+    }
   }
 
   /**

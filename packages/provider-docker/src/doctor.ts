@@ -74,6 +74,8 @@ export async function runDoctor(input: {
   image: string;
   providerId: string;
   facts: () => Promise<HostFacts>;
+  /** The session network's check; undefined when no session of this provider joins it. */
+  network: (facts: HostFacts) => Promise<DoctorCheck | undefined>;
 }): Promise<DoctorReport> {
   let facts: HostFacts;
   try {
@@ -108,5 +110,7 @@ export async function runDoctor(input: {
     );
   }
   checks.push(...cgroupChecks(facts, input.runtime));
+  const network = await input.network(facts);
+  if (network) checks.push(network);
   return doctorReport(input.providerId, checks);
 }

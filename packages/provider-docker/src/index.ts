@@ -1,3 +1,5 @@
 export { dockerCapabilityRows } from "./capability-rows.js";
 export { createDockerProvider, DockerProvider } from "./docker-provider.js";
+export { guardCommands } from "./network-guard.js";
 export type { DockerProviderOptions, DockerRuntime } from "./options.js";
+export type { SessionNetworkOptions } from "./session-network.js";

@@ -1,4 +1,5 @@
 import type { DockerOptions } from "dockerode";
+import type { SessionNetworkOptions } from "./session-network.js";
 
 export type DockerRuntime = "runc" | "runsc";
 
@@ -18,6 +19,11 @@ export interface DockerProviderOptions {
    * sessions on one daemon.
    */
   labelPrefix?: string;
+  /**
+   * The network of sessions without networkIsolation: a bridge of the provider's own where they
+   * cannot reach each other, the host or 169.254.0.0/16 (docs/providers/docker.md, "Network").
+   */
+  sessionNetwork?: SessionNetworkOptions;
 }
 
 export const defaultImage = "cadre-test/busybox:1";

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { scratchTmpOptions } from "../src/container-spec.js";
+import { defaultSessionNetwork } from "../src/session-network.js";
 import { docker, dockerUnavailableReason } from "./docker-test-env.js";
 import { useDockerSessions } from "./session-tracker.js";
 
@@ -48,10 +49,11 @@ describe.skipIf(unavailable !== undefined && process.env.CI !== "true")(
       expect(info.Name).toBe(`/${id}`);
     });
 
-    it("gives the default bridge when networkIsolation is false and a writable root by default", async () => {
+    it("joins the session network when networkIsolation is false, with a writable root by default", async () => {
       const id = await sessions.start({ networkIsolation: false });
       const host = (await docker.getContainer(id).inspect()).HostConfig;
-      expect(host.NetworkMode).toBe("bridge");
+      const network = await docker.getNetwork(defaultSessionNetwork.name).inspect();
+      expect(host.NetworkMode).toBe(network.Id);
       expect(host.ReadonlyRootfs).toBe(false);
       expect(host.Memory).toBe(0);
       expect(host.CapDrop).toEqual(["ALL"]);

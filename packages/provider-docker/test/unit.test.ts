@@ -86,7 +86,24 @@ describe("reportForHost", () => {
 });
 
 describe("containerSpec", () => {
-  const base = { sessionId: "cadre-0123456789abcdef", image: "img:1", labels: {}, hostCpus: 4 };
+  const base = {
+    sessionId: "cadre-0123456789abcdef",
+    image: "img:1",
+    labels: {},
+    hostCpus: 4,
+    networkMode: "net-id",
+  };
+
+  it("joins the network it is given, and none at all with networkIsolation", () => {
+    const joined = containerSpec({ ...base, runtime: "runc", policy: {} });
+    expect(joined.HostConfig?.NetworkMode).toBe("net-id");
+    const isolated = containerSpec({
+      ...base,
+      runtime: "runc",
+      policy: { networkIsolation: true },
+    });
+    expect(isolated.HostConfig?.NetworkMode).toBe("none");
+  });
 
   it("pins a gVisor session to ceil(cpu) CPUs and leaves runc sessions unpinned", () => {
     const runsc = containerSpec({ ...base, runtime: "runsc", policy: { cpu: 1.5 } });
