@@ -1,5 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { BackendError, type ExecResult } from "@cadre/agent-runtime-contract";
+import {
+  BackendError,
+  type ExecKillReport,
+  type ExecResult,
+  execKillGraceMs,
+} from "@cadre/agent-runtime-contract";
 import {
   ExecDeadline,
   execResultOf,
@@ -7,7 +12,9 @@ import {
   OutputCollector,
 } from "@cadre/agent-runtime-provider-utils";
 import { stubProviderId } from "./capabilities.js";
-import { execTag, killTagged } from "./process-tree.js";
+import { type KillOutcome, killScope } from "./process-kill.js";
+import { ticksSinceBoot } from "./process-scan.js";
+import { execTag } from "./process-tree.js";
 
 export interface ProcessRequest {
   argv: string[];
@@ -16,6 +23,8 @@ export interface ProcessRequest {
   env: Record<string, string>;
   /** The value of CADRE_EXEC_ID in `env`. */
   execToken: string;
+  /** The session's scratch root: untagged processes started there by this exec are its own. */
+  scratchRoot: string;
   stdin?: string | Uint8Array;
   timeoutMs?: number;
   signal?: AbortSignal;
@@ -37,6 +46,15 @@ export interface RunningProcess {
  */
 const drainAfterExitMs = 200;
 
+/**
+ * How long killing a timed-out command's processes may take, and when the exec settles at the
+ * latest after its deadline whatever the command did: both inside the contract's grace.
+ */
+const killBudgetMs = execKillGraceMs - 1_500;
+const settleAfterDeadlineMs = execKillGraceMs - 500;
+
+const killMethod = "exec tag, process group, ancestry and untagged processes in the scratch root";
+
 /** Runs argv as a host process in its own process group, without a shell. */
 export function runProcess(request: ProcessRequest): RunningProcess {
   const started = performance.now();
@@ -46,36 +64,82 @@ export function runProcess(request: ProcessRequest): RunningProcess {
   });
   const deadline = new ExecDeadline(request.timeoutMs, request.signal);
   let child: ChildProcess | undefined;
-  let killing: Promise<void> | undefined;
+  let killing: Promise<KillOutcome> | undefined;
+  // Read before the spawn: every process of this exec starts at or after it.
+  const startTicks = ticksSinceBoot();
 
   const kill = (): Promise<void> => {
-    killing ??= killTagged(execTag, request.execToken, child?.pid ? [child.pid] : []);
-    return killing;
+    killing ??= startTicks.then((since) =>
+      killScope(
+        {
+          tagName: execTag,
+          tagValue: request.execToken,
+          roots: child?.pid ? [child.pid] : [],
+          directory: request.scratchRoot,
+          directorySince: since,
+        },
+        killBudgetMs,
+      ),
+    );
+    return killing.then(() => undefined);
   };
 
   const result = new Promise<ExecResult>((resolve, reject) => {
     let settled = false;
     let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
     let drainTimer: NodeJS.Timeout | undefined;
+    let settleTimer: NodeJS.Timeout | undefined;
 
     const finish = async (failure?: unknown) => {
       if (settled) return;
       settled = true;
       clearTimeout(drainTimer);
+      clearTimeout(settleTimer);
       deadline.signal.removeEventListener("abort", onDeadline);
       deadline[Symbol.dispose]();
-      if (killing) await killing;
+      const outcome = killing ? await killing : undefined;
       if (failure !== undefined) return reject(failure);
       if (deadline.abortedByCaller) return reject(deadline.callerReason);
-      const signal = exit?.signal ?? undefined;
+      const signal = exit?.signal ?? (outcome ? "SIGKILL" : undefined);
       const exitCode = exit?.code ?? (signal ? exitCodeForSignal(signal) : 1);
-      resolve(
-        execResultOf({ exitCode, collector, deadline, startedAt: started, signal: signal ?? null }),
-      );
+      const result = execResultOf({
+        exitCode,
+        collector,
+        deadline,
+        startedAt: started,
+        signal: signal ?? null,
+      });
+      if (deadline.timedOut && outcome) result.kill = killReport(outcome, outputHeld);
+      resolve(result);
     };
 
-    const onDeadline = () => void kill();
+    // At the deadline: kill, then settle once the kill is done and the command exited, without
+    // waiting longer than the drain for pipes an escaped process may hold; at the latest after
+    // the grace, whatever the command did.
+    const onDeadline = () => {
+      settleTimer = setTimeout(() => {
+        closeOutput();
+        void finish();
+      }, settleAfterDeadlineMs);
+      void kill().then(() => {
+        if (exit) drainThenFinish();
+      });
+    };
     deadline.signal.addEventListener("abort", onDeadline, { once: true });
+    // An output pipe still open once the kill is done is held by a process no scan found.
+    let outputHeld = false;
+    const closeOutput = () => {
+      if (killing && !(child?.stdout?.closed && child?.stderr?.closed)) outputHeld = true;
+      child?.stdout?.destroy();
+      child?.stderr?.destroy();
+    };
+    const drainThenFinish = () => {
+      clearTimeout(drainTimer);
+      drainTimer = setTimeout(() => {
+        closeOutput();
+        void finish();
+      }, drainAfterExitMs);
+    };
 
     const [program = "", ...args] = request.argv;
     try {
@@ -124,11 +188,9 @@ export function runProcess(request: ProcessRequest): RunningProcess {
 
     spawned.on("exit", (code, signal) => {
       exit = { code, signal };
-      drainTimer = setTimeout(() => {
-        spawned.stdout?.destroy();
-        spawned.stderr?.destroy();
-        void finish();
-      }, drainAfterExitMs);
+      // Killed: drain once the kill is done (output written just before it is still read).
+      if (killing) void killing.then(drainThenFinish);
+      else drainThenFinish();
     });
     spawned.on("close", () => void finish());
 
@@ -137,6 +199,21 @@ export function runProcess(request: ProcessRequest): RunningProcess {
   });
 
   return { result, kill };
+}
+
+/**
+ * `complete` only when the scan was verified, nothing survived, every process found still
+ * carried the exec's tag (one that cleared its environment shows the command hides from the
+ * scan, and it may have hidden others that also left the scratch root) and the output pipes
+ * closed once they were dead (else a process no scan found still holds them).
+ */
+function killReport(outcome: KillOutcome, outputHeld: boolean): ExecKillReport {
+  const report: ExecKillReport = {
+    complete: outcome.verified && outcome.survivors === 0 && outcome.untagged === 0 && !outputHeld,
+    method: killMethod,
+  };
+  if (outcome.survivors > 0) report.survivors = outcome.survivors;
+  return report;
 }
 
 /** The exit code and message a shell gives for a program it cannot run. */

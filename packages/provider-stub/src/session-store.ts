@@ -9,12 +9,17 @@ export interface SessionRecord {
   state: SessionState;
 }
 
-const recordFile = "session.json";
+/** What listings read. Never holds env values. */
+export const recordFile = "session.json";
+/** The policy's env values, read only to run commands; never listed. */
+const envFile = "env.json";
 const states: readonly SessionState[] = ["running", "stopped", "failed"];
 
 /**
- * Sessions on disk: `<stateDir>/<id>/session.json` and the scratch root `<stateDir>/<id>/root`.
- * The disk is the truth, so another process (or a later one) sees the same sessions.
+ * Sessions on disk: `<stateDir>/<id>/session.json` (labels and state: what listings read),
+ * `<stateDir>/<id>/env.json` (the policy's env values, mode 0600, read only by exec) and the
+ * scratch root `<stateDir>/<id>/root`. The disk is the truth, so another process (or a later
+ * one) sees the same sessions.
  */
 export class SessionStore {
   constructor(readonly stateDir: string) {}
@@ -27,12 +32,36 @@ export class SessionStore {
     return join(this.stateDir, id, "root");
   }
 
-  /** Creates the session's directory and record; fails if the id is taken. */
-  async create(id: string, record: SessionRecord): Promise<void> {
+  /** Creates the session's directory, env file and record; fails if the id is taken. */
+  async create(id: string, record: SessionRecord, env: Record<string, string>): Promise<void> {
     await mkdir(this.stateDir, { recursive: true, mode: 0o700 });
     await mkdir(this.sessionDir(id), { mode: 0o700 });
+    if (Object.keys(env).length > 0) {
+      await writeFile(join(this.sessionDir(id), envFile), JSON.stringify(env), {
+        mode: 0o600,
+        flag: "wx",
+      });
+    }
     await this.write(id, record);
     await mkdir(this.rootDir(id), { mode: 0o700 });
+  }
+
+  /** The policy's env values; empty when it had none. */
+  async readEnv(id: string): Promise<Record<string, string>> {
+    let text: string;
+    try {
+      text = await readFile(join(this.sessionDir(id), envFile), "utf8");
+    } catch (error) {
+      if (isMissing(error)) return {};
+      throw error;
+    }
+    const env: unknown = JSON.parse(text);
+    if (typeof env !== "object" || env === null || Array.isArray(env)) return {};
+    return Object.fromEntries(
+      Object.entries(env).filter(
+        (entry): entry is [string, string] => typeof entry[1] === "string",
+      ),
+    );
   }
 
   async read(id: string): Promise<SessionRecord | undefined> {

@@ -40,7 +40,8 @@ import {
   resolveStubOptions,
   type StubProviderOptions,
 } from "./options.js";
-import { killTagged, sessionTag } from "./process-tree.js";
+import { killScope } from "./process-kill.js";
+import { sessionTag } from "./process-tree.js";
 import { type RunningProcess, runProcess } from "./run-process.js";
 import { commandEnvironment, hostPath } from "./sandbox-paths.js";
 import { syntheticResult } from "./scripted-result.js";
@@ -53,6 +54,9 @@ const filterSchema = z.strictObject({ labels: labelsSchema.optional() }).optiona
 const reapOptionsSchema = z
   .strictObject({ olderThanMs: z.number().nonnegative().max(Number.MAX_SAFE_INTEGER).optional() })
   .optional();
+
+/** How long destroying a session may spend killing its processes. */
+const sessionKillBudgetMs = 10_000;
 
 /**
  * No isolation: argv runs as a host child process in the session's scratch directory, with the
@@ -93,7 +97,7 @@ export class StubProvider implements IsolationProvider {
     const labels = buildSessionLabels({ sessionId: id, providerId: this.id, policy: validated });
     const root = this.store.rootDir(id);
     try {
-      await this.store.create(id, { labels, state: "running" });
+      await this.store.create(id, { labels, state: "running" }, validated.env ?? {});
       // Commands expect a writable /tmp; the workdir exists before the first exec.
       await mkdir(hostPath(root, "/tmp"), { recursive: true });
       if (validated.workdir) await mkdir(hostPath(root, validated.workdir), { recursive: true });
@@ -144,14 +148,14 @@ export class StubProvider implements IsolationProvider {
       root,
       sessionId: session.id,
       execToken,
-      policyEnv: session.policy.env,
+      policyEnv: await this.readEnv(session.id),
       execEnv: opts.env,
     });
     // Checked again right before the spawn: stopSession may have run during the awaits above.
     if (this.halted.has(session.id)) {
       throw new SessionNotRunningError(session.id, "stopped", { providerId: this.id });
     }
-    const running = runProcess({ ...opts, argv: command, cwd, env, execToken });
+    const running = runProcess({ ...opts, argv: command, cwd, env, execToken, scratchRoot: root });
     const tracked = this.processes.get(session.id) ?? new Set<RunningProcess>();
     this.processes.set(session.id, tracked.add(running));
     try {
@@ -166,7 +170,9 @@ export class StubProvider implements IsolationProvider {
     const id = this.requireWellFormedId(sessionId);
     this.halted.add(id);
     const record = await this.readRecord(id);
-    if (!record) return;
+    // Not a session of this provider (another provider's record, a directory someone made):
+    // nothing to stop, and nothing of it is touched.
+    if (!record || !this.ownSession(id, record)) return this.killRunning(id);
     if (record.state === "running") await this.writeRecord(id, { ...record, state: "stopped" });
     await this.killSessionProcesses(id);
   }
@@ -175,6 +181,8 @@ export class StubProvider implements IsolationProvider {
     const id = this.requireWellFormedId(sessionId);
     this.halted.add(id);
     this.ttl.cancel(id);
+    const record = await this.readRecord(id);
+    if (!record || !this.ownSession(id, record)) return this.killRunning(id);
     await this.killSessionProcesses(id);
     try {
       await this.store.remove(id);
@@ -220,14 +228,23 @@ export class StubProvider implements IsolationProvider {
       throw await this.storageError(error, "list sessions");
     }
     return entries
-      .map(({ record }) => sessionInfoFromLabels(record.labels, record.state))
+      .map(({ id, record }) => this.ownSession(id, record))
       .filter((info) => info !== undefined);
+  }
+
+  /**
+   * The session a record describes, when it is one of this provider's under its own name: a
+   * record of another provider, or one whose id is not its directory's, is not a session here.
+   */
+  private ownSession(id: string, record: SessionRecord): SessionInfo | undefined {
+    const info = sessionInfoFromLabels(record.labels, record.state);
+    return info?.id === id && info.providerId === this.id ? info : undefined;
   }
 
   private async requireSession(sessionId: unknown): Promise<SessionInfo> {
     const id = this.requireWellFormedId(sessionId);
     const record = await this.readRecord(id);
-    const info = record ? sessionInfoFromLabels(record.labels, record.state) : undefined;
+    const info = record ? this.ownSession(id, record) : undefined;
     // An expired session is gone for callers even before its timer or reap() removes it.
     if (!info || info.id !== id || isExpired(info, Date.now())) {
       throw new SessionNotFoundError(id, { providerId: this.id });
@@ -258,10 +275,31 @@ export class StubProvider implements IsolationProvider {
     }
   }
 
-  /** Every running exec of the session and every process carrying its tag, wherever it is. */
+  private async readEnv(id: string): Promise<Record<string, string>> {
+    try {
+      return await this.store.readEnv(id);
+    } catch (error) {
+      throw await this.storageError(error, `read the environment of session ${id}`);
+    }
+  }
+
+  /** The execs this instance runs in the session: its own processes, whatever the disk says. */
+  private async killRunning(id: string): Promise<void> {
+    await Promise.all([...(this.processes.get(id) ?? [])].map((p) => p.kill()));
+  }
+
+  /**
+   * Every running exec of the session, every process carrying its tag wherever it is, and every
+   * untagged process in its scratch root (one that cleared its environment).
+   */
   private async killSessionProcesses(id: string): Promise<void> {
-    const running = [...(this.processes.get(id) ?? [])];
-    await Promise.all([...running.map((p) => p.kill()), killTagged(sessionTag, id)]);
+    const scope = {
+      tagName: sessionTag,
+      tagValue: id,
+      roots: [],
+      directory: this.store.rootDir(id),
+    };
+    await Promise.all([this.killRunning(id), killScope(scope, sessionKillBudgetMs)]);
   }
 
   private async scriptedAnswer(

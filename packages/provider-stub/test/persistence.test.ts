@@ -2,8 +2,9 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { access } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
+import { sessionInfoFromLabels } from "@cadre/agent-runtime-provider-utils";
 import { describe, expect, it, vi } from "vitest";
-import { createStubProvider, findTaggedProcesses, sessionTag } from "../src/index.js";
+import { createStubProvider, findTaggedProcesses, StubBackend, sessionTag } from "../src/index.js";
 import {
   processesWithArgument,
   sessionDirectories,
@@ -31,7 +32,10 @@ describe("sessions on disk", () => {
 
     const seen = await second.getSession(id);
     expect(seen).toMatchObject({ id, state: "running", providerId: "stub", labels: { team: "a" } });
-    expect(seen.policy).toEqual({ labels: { team: "a" }, env: { X: "1" } });
+    expect(seen.policy).toEqual({ labels: { team: "a" } });
+    expect(seen.envNames).toEqual(["X"]);
+    // The values are kept apart from the record, and still reach the commands of any instance.
+    expect((await second.exec(id, ["sh", "-c", 'echo "$X"'])).stdout).toBe("1\n");
     expect((await second.listSessions({ labels: { team: "a" } })).map((s) => s.id)).toEqual([id]);
     expect(await second.listSessions({ labels: { team: "b" } })).toEqual([]);
 
@@ -85,9 +89,10 @@ describe("sessions on disk", () => {
   it("a TTL destroys the session and kills its running command", async () => {
     const provider = await stub();
     const sleepSeconds = uniqueSleepSeconds();
-    const id = await provider.startSession({ ttlMs: 500 });
-    const info = await provider.getSession(id);
-    expect(Date.parse(info.expiresAt ?? "") - Date.parse(info.createdAt)).toBe(500);
+    // Long enough for the exec to start on a loaded host; the test waits for the TTL's events.
+    const id = await provider.startSession({ ttlMs: 5000 });
+    const info = sessionInfoFromLabels(await recordLabels(provider.stateDir, id), "running");
+    expect(Date.parse(info?.expiresAt ?? "") - Date.parse(info?.createdAt ?? "")).toBe(5000);
 
     const result = await provider.exec(id, ["sleep", sleepSeconds]);
     expect(result).toMatchObject({ exitCode: 137, signal: "SIGKILL", timedOut: false });
@@ -105,7 +110,10 @@ describe("sessions on disk", () => {
     const short = createStubProvider({ stateDir: stateDirOwner.stateDir });
     const id = await short.startSession({ ttlMs: 50 });
     await short.close();
-    const expiresAt = Date.parse((await stateDirOwner.getSession(id)).expiresAt ?? "");
+    // Read from the record, not getSession: the TTL may have run out already on a slow host.
+    const labels = await recordLabels(stateDirOwner.stateDir, id);
+    const expiresAt = Date.parse(sessionInfoFromLabels(labels, "running")?.expiresAt ?? "");
+    expect(expiresAt).toBeGreaterThan(0);
 
     // Waiting for the clock is what a TTL is about.
     await vi.waitFor(() => expect(Date.now()).toBeGreaterThan(expiresAt), waitLimit);
@@ -115,3 +123,10 @@ describe("sessions on disk", () => {
     expect(await sessionDirectories(stateDirOwner.stateDir)).toEqual([]);
   });
 });
+
+/** A session's labels as its record holds them, read without the provider. */
+async function recordLabels(stateDir: string, id: string): Promise<Record<string, string>> {
+  return (
+    JSON.parse(await new StubBackend(stateDir).readLabels(id)) as { labels: Record<string, string> }
+  ).labels;
+}

@@ -1,0 +1,192 @@
+import { spawn } from "node:child_process";
+import { readFile, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { execKillGraceMs, sessionLabels } from "@cadre/agent-runtime-contract";
+import { afterEach, describe, expect, it } from "vitest";
+import { StubBackend } from "../src/index.js";
+import { processesWithArgument, uniqueSleepSeconds, useStubProviders } from "./helpers.js";
+
+const secret = "sk-live-planted-4b1d0c6e";
+
+describe("env values stay out of records and listings", () => {
+  const stub = useStubProviders();
+
+  it("keeps the values in an owner-only file that listings never read, and runs with them", async () => {
+    const provider = await stub();
+    const id = await provider.startSession({ env: { API_TOKEN: secret }, labels: { t: "env" } });
+
+    const record = await new StubBackend(provider.stateDir).readLabels(id);
+    expect(record).not.toContain(secret);
+    expect(record).toContain("API_TOKEN");
+    const listed = JSON.stringify([
+      await provider.listSessions(),
+      await provider.getSession(id),
+      await provider.listSessions({ labels: { t: "env" } }),
+    ]);
+    expect(listed).not.toContain(secret);
+    expect((await provider.getSession(id)).envNames).toEqual(["API_TOKEN"]);
+
+    const envFile = join(provider.stateDir, id, "env.json");
+    expect((await stat(envFile)).mode & 0o777).toBe(0o600);
+    const result = await provider.exec(id, ["sh", "-c", 'printf %s "$API_TOKEN"']);
+    expect(result.stdout).toBe(secret);
+  });
+
+  it("no error message carries a value", async () => {
+    const provider = await stub();
+    const messages: string[] = [];
+    for (const policy of [
+      { env: { API_TOKEN: secret }, memory: 1 << 26 },
+      { env: { "BAD NAME": secret } },
+      { env: { API_TOKEN: secret }, colour: "red" },
+    ]) {
+      await provider.startSession(policy as never).then(
+        () => expect.fail("the policy should have been refused"),
+        (error: Error) => messages.push(`${error.message} ${JSON.stringify(error)}`),
+      );
+    }
+    expect(messages).toHaveLength(3);
+    for (const message of messages) expect(message).not.toContain(secret);
+  });
+});
+
+describe("foreign objects in the state directory", () => {
+  const stub = useStubProviders();
+  const planted: Array<{ remove(): Promise<void> }> = [];
+  afterEach(async () => {
+    await Promise.all(planted.splice(0).map((p) => p.remove()));
+  });
+
+  it("every method treats them as unknown sessions and none touches them", async () => {
+    const provider = await stub();
+    const foreign = await new StubBackend(provider.stateDir).plantForeignObjects();
+    planted.push(...foreign);
+    const own = await provider.startSession({});
+    expect(foreign.length).toBeGreaterThanOrEqual(5);
+
+    for (const object of foreign) {
+      const what = `${object.id} (${object.description})`;
+      await expect(provider.getSession(object.id), what).rejects.toMatchObject({
+        code: "SESSION_NOT_FOUND",
+      });
+      await expect(provider.exec(object.id, ["true"]), what).rejects.toMatchObject({
+        code: "SESSION_NOT_FOUND",
+      });
+      await provider.stopSession(object.id);
+      await provider.destroySession(object.id);
+    }
+    expect((await provider.listSessions()).map((s) => s.id)).toEqual([own]);
+    expect(await provider.reap({ olderThanMs: 0 })).toEqual([own]);
+    for (const object of foreign) {
+      expect(await object.alive(), `${object.id} (${object.description})`).toBe(true);
+    }
+  });
+
+  it("a malformed created-at label is listed and reaped by age, never thrown", async () => {
+    const provider = await stub();
+    const id = await provider.startSession({});
+    const file = join(provider.stateDir, id, "session.json");
+    const record = JSON.parse(await readFile(file, "utf8")) as {
+      labels: Record<string, string>;
+    };
+    record.labels[sessionLabels.createdAt] = "the day before yesterday";
+    await writeFile(file, JSON.stringify(record));
+
+    expect((await provider.listSessions()).map((s) => s.id)).toEqual([id]);
+    expect(await provider.reap()).toEqual([]);
+    expect(await provider.reap({ olderThanMs: 24 * 60 * 60 * 1000 })).toEqual([id]);
+  });
+});
+
+describe("a command that hides from the deadline", () => {
+  const stub = useStubProviders();
+  const strays: string[] = [];
+  afterEach(async () => {
+    for (const marker of strays.splice(0)) {
+      for (const pid of await processesWithArgument(marker)) process.kill(pid, "SIGKILL");
+    }
+  });
+
+  it("an env -i background job holding the output settles by deadline + grace and is killed", async () => {
+    const provider = await stub();
+    const id = await provider.startSession({});
+    const marker = uniqueSleepSeconds();
+    strays.push(marker);
+    const timeoutMs = 2000;
+
+    const started = performance.now();
+    const result = await provider.exec(
+      id,
+      ["sh", "-c", `unset CADRE_EXEC_ID; setsid env -i sleep ${marker} & wait`],
+      { timeoutMs },
+    );
+    expect(performance.now() - started).toBeLessThan(timeoutMs + execKillGraceMs);
+    expect(result.timedOut).toBe(true);
+    expect(await processesWithArgument(marker)).toEqual([]);
+    // It found and killed the job, but the job had shed the tag: it cannot vouch for the rest.
+    expect(result.kill).toMatchObject({ complete: false });
+    expect(result.kill?.method).toMatch(/ancestry/);
+  });
+
+  it("an orphan that left the group, the tag and the scratch root: settles, and says so", async () => {
+    const provider = await stub();
+    const id = await provider.startSession({});
+    const marker = uniqueSleepSeconds();
+    strays.push(marker);
+    const timeoutMs = 2000;
+
+    const started = performance.now();
+    const result = await provider.exec(
+      id,
+      ["sh", "-c", `(cd / && setsid env -i sleep ${marker} &); echo ready; exec sleep 600`],
+      { timeoutMs },
+    );
+    expect(performance.now() - started).toBeLessThan(timeoutMs + execKillGraceMs);
+    expect(result).toMatchObject({ timedOut: true, stdout: "ready\n" });
+    // Out of reach of every scan, and still holding the output pipe: not complete.
+    expect(result.kill?.complete).toBe(false);
+  });
+
+  it("an ordinary timeout is complete: every process carried the tag and is gone", async () => {
+    const provider = await stub();
+    const id = await provider.startSession({});
+    const marker = uniqueSleepSeconds();
+    const result = await provider.exec(id, ["sh", "-c", `sleep ${marker} & sleep ${marker}`], {
+      timeoutMs: 1000,
+    });
+    expect(result.timedOut).toBe(true);
+    expect(result.kill).toMatchObject({ complete: true });
+    expect(result.kill?.survivors).toBeUndefined();
+    expect(await processesWithArgument(marker)).toEqual([]);
+  });
+
+  it("destroySession kills an untagged process left in the scratch root, and nothing of others", async () => {
+    const provider = await stub();
+    const id = await provider.startSession({});
+    const other = await provider.startSession({});
+    const marker = uniqueSleepSeconds();
+    const bystander = uniqueSleepSeconds();
+    strays.push(marker, bystander);
+    // A finished exec leaves a job that shed every tag behind, in the session's scratch root.
+    await provider.exec(id, [
+      "sh",
+      "-c",
+      `setsid env -i sleep ${marker} </dev/null >/dev/null 2>&1 &`,
+    ]);
+    await provider.exec(other, [
+      "sh",
+      "-c",
+      `setsid sleep ${bystander} </dev/null >/dev/null 2>&1 &`,
+    ]);
+    // A host process elsewhere with the same kind of command line: not the session's.
+    const outsider = spawn("sleep", [bystander], { stdio: "ignore", cwd: "/" });
+    try {
+      await expect.poll(() => processesWithArgument(marker), { timeout: 10_000 }).toHaveLength(1);
+      await provider.destroySession(id);
+      expect(await processesWithArgument(marker)).toEqual([]);
+      expect(await processesWithArgument(bystander)).toHaveLength(2);
+    } finally {
+      outsider.kill("SIGKILL");
+    }
+  });
+});
