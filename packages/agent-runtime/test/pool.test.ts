@@ -117,6 +117,37 @@ describe("SessionPool over the stub", () => {
     expect(pool.stats().hits).toBe(1);
   });
 
+  it("keys policies by a per-pool HMAC: equal policies match, no event shows an env value", async () => {
+    const secret = "sk-live-pool-7f3a9e21";
+    const pool = await pools.pool({ size: 1 });
+    const other = await pools.pool({ size: 1 });
+    const seen: unknown[] = [];
+    for (const name of ["warm", "handout", "refill-error"] as const)
+      pool.on(name, (e) => seen.push(e));
+    const policy = { env: { API_TOKEN: secret }, labels: { t: "hmac" } };
+    const [first] = (await Promise.all([once(pool, "warm"), pool.startSession(policy)]))[0] as [
+      { key: string },
+    ];
+    const [elsewhere] = (
+      await Promise.all([once(other, "warm"), other.startSession(policy)])
+    )[0] as [{ key: string }];
+    const handout = once(pool, "handout");
+    await pool.startSession({ labels: { t: "hmac" }, env: { API_TOKEN: secret } });
+    const [handed] = (await handout) as [{ key: string }];
+
+    expect(first.key).toMatch(/^[0-9a-f]{64}$/);
+    expect(handed.key).toBe(first.key);
+    // Another pool's key of the same policy differs: a key cannot be checked against a guess.
+    expect(elsewhere.key).not.toBe(first.key);
+    const inspected = JSON.stringify([seen, pool.stats(), await pool.listSessions()]);
+    expect(inspected).not.toContain(secret);
+
+    // Another value of the same variable is another policy.
+    const misses = pool.stats().misses;
+    await pool.startSession({ env: { API_TOKEN: "another" }, labels: { t: "hmac" } });
+    expect(pool.stats().misses).toBe(misses + 1);
+  });
+
   it("concurrent misses of one policy share one pool entry, so close() finds every warm session", async () => {
     const pool = await pools.pool({ size: 2 });
     const ids = await Promise.all([1, 2, 3].map(() => pool.startSession({ env: { C: "1" } })));

@@ -3,7 +3,7 @@ import type { IsolationProvider } from "@cadre/agent-runtime-contract";
 import { createStubProvider } from "@cadre/agent-runtime-provider-stub";
 import { afterAll } from "vitest";
 import { RecordingProvider } from "./delegating-provider.js";
-import { StubBackend } from "./stub-backend.js";
+import { FixtureBackend } from "./stub-backend.js";
 
 /** Environment variable that tells provider-module.mjs (the killed owner) where sessions live. */
 export const stateDirVariable = "CADRE_SELFTEST_STATE_DIR";
@@ -18,7 +18,7 @@ export function runStubConformance(
     stub,
   extra: Partial<ConformanceOptions> = {},
 ): void {
-  const backend = new StubBackend();
+  const backend = new FixtureBackend();
   process.env[stateDirVariable] = backend.stateDir;
   afterAll(() => backend.remove());
 
@@ -30,6 +30,8 @@ export function runStubConformance(
       return breakIt(recording, backend);
     },
     findBackendLeftovers: backend.findLeftovers,
+    readBackendLabels: backend.readLabels,
+    plantForeignObjects: backend.plantForeignObjects,
     providerModule: new URL("../fixtures/provider-module.mjs", import.meta.url).href,
     ...extra,
   });

@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import {
   AgentRuntimeError,
@@ -93,7 +93,9 @@ const maxConsecutiveFailures = 5;
  * for the engine, and refills in the background. Implements IsolationProvider by delegating
  * everything else to the wrapped provider.
  *
- * - The key is the canonical JSON of the validated policy, labels included: a warm session is
+ * - The key is an HMAC-SHA256, under a random key of this pool, of the canonical JSON of the
+ *   validated policy, labels and env included: equal policies match, and the key (in events and
+ *   in memory) says nothing of the env values, which are where tokens go. A warm session is
  *   created with the caller's labels (plus the pool's, see poolLabels), because labels are
  *   written at creation and the backend cannot change them at hand-out.
  * - A handed-out session is never taken back; destroySession goes to the provider. A warm session
@@ -104,6 +106,8 @@ const maxConsecutiveFailures = 5;
 export class SessionPool extends EventEmitter<SessionPoolEvents> implements IsolationProvider {
   readonly specificationVersion = specificationVersion;
   readonly poolId = `pool-${randomBytes(6).toString("hex")}`;
+  /** Keys the policy HMAC; never leaves this object. */
+  private readonly keySecret = randomBytes(32);
   private readonly size: number;
   private readonly maxPolicies: number;
   private readonly refillConcurrency: number;
@@ -161,7 +165,7 @@ export class SessionPool extends EventEmitter<SessionPoolEvents> implements Isol
       this.counters.misses += 1;
       return this.provider.startSession(policy, options);
     }
-    const key = policyKey(validated);
+    const key = this.policyKey(validated);
     const entry = this.entries.get(key);
     if (entry) {
       this.touch(entry);
@@ -200,7 +204,7 @@ export class SessionPool extends EventEmitter<SessionPoolEvents> implements Isol
         { providerId: this.id },
       );
     }
-    const key = policyKey(validated);
+    const key = this.policyKey(validated);
     const entry = this.entries.get(key) ?? this.addEntry(key, validated);
     entry.failures = 0;
     entry.retryAt = 0;
@@ -300,6 +304,11 @@ export class SessionPool extends EventEmitter<SessionPoolEvents> implements Isol
       // Sessions still being created are destroyed as they land (their entry is dropped).
       ...this.pending,
     ]);
+  }
+
+  /** Equal for equal policies (an empty env or labels map is the same as none), opaque else. */
+  private policyKey(policy: ValidatedPolicy): string {
+    return createHmac("sha256", this.keySecret).update(canonicalPolicy(policy)).digest("hex");
   }
 
   private report(): Promise<CapabilityReport> {
@@ -481,7 +490,7 @@ export class SessionPool extends EventEmitter<SessionPoolEvents> implements Isol
 }
 
 /** Canonical JSON of the policy; an empty env or labels map is the same as none. */
-export function policyKey(policy: ValidatedPolicy): string {
+function canonicalPolicy(policy: ValidatedPolicy): string {
   const normal: Record<string, unknown> = { ...policy };
   for (const field of ["env", "labels"] as const) {
     const map = policy[field];
