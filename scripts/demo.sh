@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `npm run demo [-- CMD ARGS...]`: runs a command in a session on the best provider this host has
-# (the stub, with no isolation, when no engine is reachable) and says which isolation it got.
+# `npm run demo [-- CMD ARGS...]`: runs a command in a session on the best isolating provider this
+# host has and says which isolation it got. With no engine reachable it runs on the stub, with no
+# isolation, because it passes --allow-no-isolation (cadre-runtime itself never falls back silently).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -8,4 +9,5 @@ bash scripts/ready.sh --filter=@cadre/agent-runtime...
 if [ $# -eq 0 ]; then
   set -- sh -c 'echo "hello from a cadre session: $(uname -sr), uid $(id -u)"'
 fi
-exec node packages/agent-runtime/bin/cadre-runtime.js run -- "$@"
+echo "demo: using the best provider here; if none isolates, the stub runs the command with no isolation (--allow-no-isolation)" >&2
+exec node packages/agent-runtime/bin/cadre-runtime.js run --allow-no-isolation -- "$@"

@@ -1,9 +1,17 @@
-import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { createStubProvider } from "@cadre/agent-runtime-provider-stub";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { assertBuilt, expectInterruptDestroysSession, runCli } from "./helpers/cli.js";
+import {
+  assertBuilt,
+  expectInterruptDestroysSession,
+  finished,
+  outputContains,
+  runCli,
+  startCli,
+} from "./helpers/cli.js";
 
 let home: string;
 let env: NodeJS.ProcessEnv;
@@ -41,6 +49,13 @@ describe("cadre-runtime: usage errors", () => {
     [["sessions", "purge"], /unknown action "purge"/],
     [["conformance"], /--provider \(or --config\) is required/],
     [["conformance", "--provider", "stub", "--runtime", "runc"], /the stub has no runtimes/],
+    // Names found on Object.prototype are not commands, actions or providers.
+    [["constructor"], /unknown command "constructor"/],
+    [["__proto__"], /unknown command "__proto__"/],
+    [["toString"], /unknown command "toString"/],
+    [["sessions", "constructor"], /unknown action "constructor"/],
+    [["run", "--provider", "hasOwnProperty", "--", "true"], /unknown provider "hasOwnProperty"/],
+    [["run", "-p", "stub", "--allow-no-isolation", "--", "true"], /--allow-no-isolation is for/],
   ])("%j exits 2 with a one-line hint", async (args, message) => {
     const result = await runCli(args, env);
     expect(result.code).toBe(2);
@@ -158,6 +173,102 @@ describe("cadre-runtime run on the stub", () => {
       env,
       signal: "SIGTERM",
     });
+  });
+});
+
+describe("cadre-runtime run without --provider when no engine is reachable", () => {
+  // Every isolating provider points at a socket that does not exist.
+  const noEngines = () => ({
+    ...env,
+    DOCKER_HOST: `unix://${join(home, "no-docker.sock")}`,
+    CONTAINERD_ADDRESS: join(home, "no-containerd.sock"),
+  });
+
+  it("does not fall back to the stub: exit 125, the command never runs", async () => {
+    const marker = join(home, "ran-on-the-host");
+    const result = await runCli(["run", "--", "sh", "-c", `touch ${marker}`], noEngines());
+    expect(result.code).toBe(125);
+    expect(result.stderr).toContain("PROVIDER_UNAVAILABLE");
+    expect(result.stderr).toContain("--allow-no-isolation");
+    expect(result.stderr).not.toMatch(/provider stub, isolation/);
+    expect(await readdir(home)).not.toContain("ran-on-the-host");
+    expect(await stubSessions()).toEqual([]);
+  });
+
+  it("says why each provider was skipped in one short line with its fix", async () => {
+    const result = await runCli(["run", "--", "true"], noEngines());
+    const skips = result.stderr.split("\n").filter((line) => line.includes(" not used: "));
+    expect(skips.map((line) => line.split(" not used: ")[0])).toEqual([
+      "cadre-runtime: docker (runsc)",
+      "cadre-runtime: docker (runc)",
+      "cadre-runtime: kata",
+    ]);
+    for (const line of skips) {
+      expect(line.length).toBeLessThanOrEqual(240);
+      expect(line).toMatch(/failed.*(; fix: |: )\S/);
+    }
+    // The engines' raw texts stay in the doctor report.
+    expect(result.stderr).not.toContain("Resolution note");
+    expect(result.stderr).not.toContain(process.env.PATH ?? "no PATH");
+  });
+
+  it("--allow-no-isolation falls back to the stub, and says so", async () => {
+    const result = await runCli(["run", "--allow-no-isolation", "--", "echo", "hi"], noEngines());
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe("hi\n");
+    expect(result.stderr).toMatch(/--allow-no-isolation: falling back to the stub/);
+    expect(result.stderr).toMatch(/WARNING: no isolation/);
+  });
+
+  it("npm run demo passes --allow-no-isolation and tells the user", async () => {
+    const demo = await readFile(
+      fileURLToPath(new URL("../../../scripts/demo.sh", import.meta.url)),
+      "utf8",
+    );
+    expect(demo).toMatch(/cadre-runtime\.js run --allow-no-isolation/);
+    expect(demo).toMatch(/echo .*no isolation/);
+  });
+});
+
+describe("cadre-runtime never prints an env value", () => {
+  const secret = "sk-live-cli-5c0ffee1";
+
+  it("not in run's output, sessions list (JSON or table), nor in errors", async () => {
+    const child = startCli(
+      [
+        "run",
+        "-p",
+        "stub",
+        "-e",
+        `API_TOKEN=${secret}`,
+        "--",
+        "sh",
+        "-c",
+        "echo started; sleep 120",
+      ],
+      env,
+    );
+    const done = finished(child);
+    await outputContains(child, "started");
+    const outputs = [
+      await runCli(["sessions", "list", "--provider", "stub", "--json"], env),
+      await runCli(["sessions", "list", "--provider", "stub"], env),
+      await runCli(["sessions", "list", "--json"], env),
+      await runCli(
+        ["run", "-p", "stub", "-e", `API_TOKEN=${secret}`, "--memory", "64m", "--", "true"],
+        env,
+      ),
+      await runCli(["run", "-p", "stub", "-e", `BAD NAME=${secret}`, "--", "true"], env),
+    ];
+    const listed = JSON.parse(outputs[0]!.stdout) as Array<{ envNames: string[] }>;
+    expect(listed.map((s) => s.envNames)).toEqual([["API_TOKEN"]]);
+    expect(outputs[3]!.stderr).toContain("CAPABILITY_MISMATCH");
+    expect(outputs[4]!.code).not.toBe(0);
+    child.kill("SIGINT");
+    outputs.push(await done);
+    for (const output of outputs) {
+      expect(`${output.stdout}${output.stderr}`).not.toContain(secret);
+    }
   });
 });
 

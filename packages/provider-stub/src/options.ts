@@ -49,7 +49,9 @@ export const scriptedResultSchema = z.object({
   stderr: z.string().optional(),
   signal: z
     .string()
-    .refine((s) => s in constants.signals, { message: 'must be a signal name like "SIGKILL"' })
+    .refine((s) => Object.hasOwn(constants.signals, s), {
+      message: 'must be a signal name like "SIGKILL"',
+    })
     .optional(),
   timedOut: z.boolean().optional(),
   truncated: z.boolean().optional(),

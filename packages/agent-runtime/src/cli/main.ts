@@ -20,13 +20,14 @@ Commands:
 Run "cadre-runtime <command> --help" for a command's options.
 Exit status: 2 for usage errors; see each command for the rest.`;
 
-const commands: Record<string, (args: string[]) => Promise<number>> = {
-  run: runCommand,
-  doctor: doctorCommand,
-  conformance: conformanceCommand,
-  sessions: sessionsCommand,
-  bench: benchCommand,
-};
+// A Map: a lookup in a plain object would find "constructor" or "__proto__" on its prototype.
+const commands = new Map<string, (args: string[]) => Promise<number>>([
+  ["run", runCommand],
+  ["doctor", doctorCommand],
+  ["conformance", conformanceCommand],
+  ["sessions", sessionsCommand],
+  ["bench", benchCommand],
+]);
 
 /** Runs one command line and returns its exit status; never throws. */
 export async function main(argv: string[]): Promise<number> {
@@ -35,7 +36,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${mainHelp}\n`);
     return 0;
   }
-  const command = name === undefined ? undefined : commands[name];
+  const command = name === undefined ? undefined : commands.get(name);
   try {
     if (name === undefined)
       throw new UsageError("missing command (run, doctor, conformance, sessions, bench)");

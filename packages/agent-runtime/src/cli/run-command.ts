@@ -1,5 +1,9 @@
 import { constants } from "node:os";
-import type { IsolationPolicy, IsolationProvider } from "@cadre/agent-runtime-contract";
+import {
+  type IsolationPolicy,
+  type IsolationProvider,
+  ProviderUnavailableError,
+} from "@cadre/agent-runtime-contract";
 import { createProvider } from "../providers/create-provider.js";
 import { selectBestProvider } from "../providers/select-best.js";
 import { describeError, progress } from "./output.js";
@@ -20,8 +24,10 @@ with CMD's exit code. Ctrl-C (SIGINT) or SIGTERM destroys the session too (exit 
 
 Options:
   -p, --provider P     stub, docker or kata (default: the best one available: docker with
-                       runsc, then docker with runc, then kata, else the stub, which gives
-                       no isolation)
+                       runsc, then docker with runc, then kata; fails when none is usable)
+      --allow-no-isolation
+                       without --provider: when no isolating provider is usable, run on
+                       the stub, which gives no isolation (a plain host process)
   -c, --config F       cadre.config.json whose "isolation" section chooses the provider
       --runtime R      docker: runc or runsc; kata: containerd runtime name
       --memory SIZE    memory limit, e.g. 512m, 1g
@@ -53,6 +59,7 @@ const flagSpec = {
   workdir: { type: "string", short: "w" },
   label: { type: "string", short: "l", multiple: true },
   timeout: { type: "string" },
+  "allow-no-isolation": { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -76,8 +83,16 @@ export async function runCommand(args: string[]): Promise<number> {
   if (argv.length === 0) throw new UsageError("missing the command to run after --", cmd);
   const request = buildRequest(values, argv);
   const config = await configFromFlags(values, cmd);
+  if (config && values["allow-no-isolation"]) {
+    throw new UsageError(
+      "--allow-no-isolation is for the automatic choice; --provider or --config already chose",
+      cmd,
+    );
+  }
 
-  const provider = config ? await createProvider(config) : await pickProvider();
+  const provider = config
+    ? await createProvider(config)
+    : await pickProvider(values["allow-no-isolation"] === true);
   try {
     progress(`provider ${await describeProvider(provider)}`);
     if (provider.id === "stub") {
@@ -121,7 +136,11 @@ function parsePairs(entries: string[], flag: string): Record<string, string> {
   return pairs;
 }
 
-async function pickProvider(): Promise<IsolationProvider> {
+/**
+ * The best isolating provider here. The stub only with `allowNoIsolation`: an engine that is
+ * briefly down must never turn into commands running on the host.
+ */
+async function pickProvider(allowNoIsolation: boolean): Promise<IsolationProvider> {
   progress("no --provider or --config: looking for the best provider on this host");
   const docker = (runtime: "runsc" | "runc") => ({
     label: `docker (${runtime})`,
@@ -135,6 +154,12 @@ async function pickProvider(): Promise<IsolationProvider> {
   ]);
   if (selected.provider) return selected.provider;
   for (const { label, reason } of selected.skipped) progress(`${label} not used: ${reason}`);
+  if (!allowNoIsolation) {
+    throw new ProviderUnavailableError(
+      'No isolating provider is usable on this host (above: each one\'s first failed check and its fix; "cadre-runtime doctor" has the rest). Fix one, or run without isolation on purpose: --provider stub, or --allow-no-isolation.',
+    );
+  }
+  progress("--allow-no-isolation: falling back to the stub");
   return createProvider(defaultConfigFor("stub"));
 }
 

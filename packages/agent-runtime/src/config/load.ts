@@ -19,7 +19,7 @@ export async function loadConfig(path = "cadre.config.json"): Promise<ParsedIsol
       'Write an object such as { "isolation": { "provider": "docker" } }.',
     );
   }
-  if (!("isolation" in document)) {
+  if (!Object.hasOwn(document, "isolation")) {
     throw new ConfigFileError(
       filePath,
       'no "isolation" section',

@@ -1,7 +1,8 @@
 import {
-  describeFailedChecks,
+  type DoctorCheck,
   type IsolationLevel,
   type IsolationProvider,
+  ProviderUnavailableError,
 } from "@cadre/agent-runtime-contract";
 import type { IsolationConfig } from "../config/schema.js";
 import { type CreateProviderOptions, createProvider } from "./create-provider.js";
@@ -16,6 +17,7 @@ export interface ProviderCandidate {
 
 export interface SkippedCandidate {
   label: string;
+  /** One line: the first failed check and its fix (the doctor report has the rest). */
   reason: string;
 }
 
@@ -53,13 +55,16 @@ async function tryCandidate(
   try {
     provider = await createProvider(candidate.config, options);
   } catch (error) {
+    if (ProviderUnavailableError.isInstance(error) && error.checks.length > 0) {
+      return firstFailure(error.checks);
+    }
     return firstLine(error);
   }
   try {
     const report = await provider.doctor?.();
     if (report && !report.ready) {
       await provider.close?.();
-      return `not ready: ${describeFailedChecks(report.checks, false)}`;
+      return firstFailure(report.checks);
     }
     const capabilities = await provider.capabilities();
     if (capabilities.isolation !== candidate.isolation) {
@@ -73,7 +78,34 @@ async function tryCandidate(
   }
 }
 
+/** Longest reason shown: a skip is one line of a terminal, the doctor report has the rest. */
+const maxReasonLength = 200;
+
+/**
+ * The first failed required check and the first clause of its fix: checks come in the order
+ * they depend on each other, so that is the one to fix first. Engines' own error texts (gRPC's
+ * "Last error: ... Resolution note", a whole PATH) stay in the doctor report.
+ */
+export function firstFailure(checks: DoctorCheck[]): string {
+  const failed = checks.filter((c) => c.required && !c.ok);
+  const [first] = failed;
+  if (!first) return "not ready";
+  const more = failed.length > 1 ? ` (and ${failed.length - 1} more)` : "";
+  const fix = first.fix ? `; fix: ${firstClause(first.fix)}` : `: ${firstClause(first.detail)}`;
+  return clip(`${first.title} failed${more}${fix}`);
+}
+
+function firstClause(text: string): string {
+  const end = text.search(/[.;](\s|$)/);
+  return end === -1 ? text : text.slice(0, end);
+}
+
+function clip(text: string): string {
+  const line = text.replace(/\s+/g, " ").trim();
+  return line.length <= maxReasonLength ? line : `${line.slice(0, maxReasonLength - 1)}…`;
+}
+
 function firstLine(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
-  return message.split("\n")[0] ?? message;
+  return clip(message.split("\n")[0] ?? message);
 }
