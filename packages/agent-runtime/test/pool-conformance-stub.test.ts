@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runConformance } from "@cadre/agent-runtime-conformance";
-import { createStubProvider } from "@cadre/agent-runtime-provider-stub";
+import { createStubProvider, StubBackend } from "@cadre/agent-runtime-provider-stub";
 import { matchesLabels } from "@cadre/agent-runtime-provider-utils";
 import { afterAll, expect } from "vitest";
 import { poolLabels, SessionPool } from "../src/index.js";
@@ -14,6 +14,7 @@ assertBuilt();
 const stateDir = mkdtempSync(join(tmpdir(), "cadre-pool-conformance-"));
 process.env.CADRE_POOL_CONFORMANCE_STATE_DIR = stateDir;
 const pools: SessionPool[] = [];
+const backend = new StubBackend(stateDir);
 
 /**
  * Sessions on disk with these labels, read through a separate stub instance. The pools' own warm
@@ -41,6 +42,8 @@ runConformance({
   },
   providerModule: fileURLToPath(new URL("./fixtures/stub-pool-module.mjs", import.meta.url)),
   findBackendLeftovers: leftovers,
+  readBackendLabels: backend.readLabels,
+  plantForeignObjects: backend.plantForeignObjects,
 });
 
 afterAll(async () => {

@@ -123,7 +123,7 @@ describe("SessionPool over the stub", () => {
     const other = await pools.pool({ size: 1 });
     const seen: unknown[] = [];
     for (const name of ["warm", "handout", "refill-error"] as const)
-      pool.on(name, (e) => seen.push(e));
+      pool.on(name, (e: unknown) => seen.push(e));
     const policy = { env: { API_TOKEN: secret }, labels: { t: "hmac" } };
     const [first] = (await Promise.all([once(pool, "warm"), pool.startSession(policy)]))[0] as [
       { key: string },

@@ -5,7 +5,7 @@ import { runConformance } from "@cadre/agent-runtime-conformance";
 import { describeFailedChecks } from "@cadre/agent-runtime-contract";
 import type { ParsedIsolationConfig } from "../config/parse.js";
 import { createProvider } from "../providers/create-provider.js";
-import { backendLeftovers } from "./backend-leftovers.js";
+import { backendHooks } from "./backend-hooks.js";
 import { readConformanceSettings } from "./settings.js";
 
 const settings = readConformanceSettings();
@@ -16,7 +16,7 @@ runConformance({
   image: settings.image,
   unavailableReason: await unavailableReason(settings.config),
   providerModule: new URL("./provider-module.js", import.meta.url).href,
-  findBackendLeftovers: backendLeftovers(settings.config),
+  ...backendHooks(settings.config, settings.image),
 });
 
 /** Why the provider cannot run here, from its own doctor(); undefined when it is ready. */

@@ -1,0 +1,13 @@
+import { defaultStateDir, StubBackend } from "@cadre/agent-runtime-provider-stub";
+import type { StubConfig } from "../config/schema.js";
+import type { BackendHooks } from "./backend-hooks.js";
+
+/** The stub's state directory and processes, read and written by the stub package's StubBackend. */
+export function stubBackend(stub: StubConfig | undefined): BackendHooks {
+  const backend = new StubBackend(stub?.stateDir ?? defaultStateDir());
+  return {
+    findBackendLeftovers: backend.findLeftovers,
+    readBackendLabels: backend.readLabels,
+    plantForeignObjects: backend.plantForeignObjects,
+  };
+}
