@@ -4,6 +4,7 @@ import {
   type ExecKillReport,
   type ExecResult,
   execKillGraceMs,
+  ResourceLimitError,
 } from "@cadre/agent-runtime-contract";
 import {
   ExecDeadline,
@@ -152,12 +153,7 @@ export function runProcess(request: ProcessRequest): RunningProcess {
         windowsHide: true,
       });
     } catch (error) {
-      void finish(
-        new BackendError(`The stub could not start ${JSON.stringify(program)}: ${String(error)}`, {
-          providerId: stubProviderId,
-          cause: error,
-        }),
-      );
+      void finish(startFailure(program, error as NodeJS.ErrnoException));
       return;
     }
     const spawned = child;
@@ -173,12 +169,7 @@ export function runProcess(request: ProcessRequest): RunningProcess {
       if (spawned.pid !== undefined) return; // a failed kill or stdin write; exit still follows
       const notRunnable = shellLikeFailure(program, error);
       if (!notRunnable) {
-        void finish(
-          new BackendError(
-            `The stub could not start ${JSON.stringify(program)}: ${error.message}. Check the host's process limits and try again.`,
-            { providerId: stubProviderId, cause: error },
-          ),
-        );
+        void finish(startFailure(program, error));
         return;
       }
       collector.push("stderr", Buffer.from(notRunnable.message));
@@ -214,6 +205,27 @@ function killReport(outcome: KillOutcome, outputHeld: boolean): ExecKillReport {
   };
   if (outcome.survivors > 0) report.survivors = outcome.survivors;
   return report;
+}
+
+/**
+ * Why the command could not start: the host (or this process's cgroup) out of processes or
+ * memory is a limit, RESOURCE_LIMIT; anything else is the stub's own failure.
+ */
+function startFailure(program: string, error: NodeJS.ErrnoException): Error {
+  const resource =
+    error.code === "EAGAIN" ? "pids" : error.code === "ENOMEM" ? "memory" : undefined;
+  if (resource) {
+    const what = resource === "pids" ? "no process can be created" : "there is no memory left";
+    return new ResourceLimitError(
+      resource,
+      `The stub could not start ${JSON.stringify(program)}: ${what} on this host or in this process's cgroup (${error.code}). Wait for other commands or sessions to end (destroySession frees their processes), or raise the limit, and run it again.`,
+      { providerId: stubProviderId, cause: error },
+    );
+  }
+  return new BackendError(
+    `The stub could not start ${JSON.stringify(program)}: ${error.message}. Check the host's process limits and try again.`,
+    { providerId: stubProviderId, cause: error },
+  );
 }
 
 /** The exit code and message a shell gives for a program it cannot run. */
