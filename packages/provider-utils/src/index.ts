@@ -13,5 +13,10 @@ export {
   sessionInfoFromLabels,
 } from "./session-labels.js";
 export { exitCodeForSignal, signalForExitCode } from "./signals.js";
-export { execTagVariable, treeKillArgv } from "./tree-kill-script.js";
+export {
+  execTagVariable,
+  type TreeKillOptions,
+  treeKillArgv,
+  treeKillCleanLine,
+} from "./tree-kill-script.js";
 export { maxTimerDelayMs, TtlTimers } from "./ttl-timers.js";
