@@ -14,8 +14,9 @@ export const treeKillCleanLine = "cadre-tree-kill: clean";
  * - every descendant of one of those, tagged or not (`env -i`, `unset` and exec'ing a new program
  *   drop the tag; the parent link in /proc/<pid>/stat stays);
  * - when $2 (epoch seconds) is given: every orphan, a process whose parent is PID 1 (setsid and
- *   double fork end there), that started at or after $2. PID 1 itself and processes that started
- *   with the sandbox (within two seconds of PID 1: an init's main process) are never taken.
+ *   double fork end there), that started at or after $2. PID 1 itself is never taken, nor, when
+ *   $3 is "init" (PID 1 is an init such as Docker's, which runs the session's main process), the
+ *   child of PID 1 that started first: the main process.
  *
  * It stops what it finds, pass after pass, until a pass finds nothing new (stopped processes
  * cannot fork), then kills them all with SIGKILL and checks, by pid and start time, that none is
@@ -34,6 +35,7 @@ export const treeKillCleanLine = "cadre-tree-kill: clean";
 const script = `
 tag="${execTagVariable}=$1"
 since="$2"
+init="$3"
 IFS=' 	
 '
 if read -r -d "" probe < /proc/self/environ 2>/dev/null; then mode=builtin
@@ -72,15 +74,25 @@ gone() {
   return 1
 }
 btime=""
-init_start=""
+main=""
 if [ -n "$since" ]; then
   while read -r key value; do [ "$key" = btime ] && btime=$value; done 2>/dev/null < /proc/stat
-  info 1 && init_start=$start
-  if [ -z "$btime" ] || [ -z "$init_start" ]; then unsure=1; since=""; fi
+  [ -n "$btime" ] || { unsure=1; since=""; }
+fi
+if [ -n "$since" ] && [ "$init" = init ]; then
+  first=""
+  for d in /proc/[0-9]*; do
+    p=\${d#/proc/}
+    info "$p" && [ "$ppid" = 1 ] || continue
+    # Earliest start; within one clock tick, the lower pid.
+    if [ -z "$first" ] || [ "$start" -lt "$first" ] || { [ "$start" = "$first" ] && [ "$p" -lt "$main" ]; }; then
+      first=$start
+      main=$p
+    fi
+  done
 fi
 orphan() {
-  [ -n "$since" ] && [ "$ppid" = 1 ] || return 1
-  [ $((start - init_start)) -gt 200 ] || return 1
+  [ -n "$since" ] && [ "$ppid" = 1 ] && [ "$p" != "$main" ] || return 1
   [ $((btime + start / 100)) -ge "$since" ]
 }
 taken=" "
@@ -141,6 +153,11 @@ export interface TreeKillOptions {
    * environment do not escape. Left out, only tagged processes and their descendants are.
    */
   orphansSince?: number;
+  /**
+   * PID 1 is an init that runs the session's main process as its first child (Docker's
+   * `Init: true`): that child is never taken for an orphan. Left out, PID 1 is the main process.
+   */
+  pid1IsInit?: boolean;
 }
 
 /** argv of the exec that kills the processes of the exec tagged with `tag`. */
@@ -149,6 +166,7 @@ export function treeKillArgv(tag: string, options: TreeKillOptions = {}): string
   if (options.orphansSince !== undefined) {
     // One second of slack: the sandbox's boot time has whole seconds only.
     argv.push(String(Math.floor(options.orphansSince / 1000) - 1));
+    if (options.pid1IsInit) argv.push("init");
   }
   return argv;
 }

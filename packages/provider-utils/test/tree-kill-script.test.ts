@@ -1,8 +1,10 @@
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { execTagVariable, treeKillArgv, treeKillCleanLine } from "../src/index.js";
 
 // The script runs inside sandboxes whose /bin/sh may be busybox ash (builtin scan) or dash (no
@@ -94,43 +96,92 @@ const canUnshare =
   existsSync("/usr/bin/unshare") &&
   spawnSync("unshare", ["--pid", "--fork", "--mount-proc", "true"]).status === 0;
 
+/**
+ * Runs `scenario` as PID 1 of a new PID namespace, with the killer for `tag` available as
+ * `$KILLER` (its argv, to be completed with `"$since"` and, for the init rule, `init`). Returns
+ * what it printed after the killer: "killer exit <code>", then every process's argv but PID 1's
+ * (whose own script holds every token).
+ */
+function inPidNamespace(shell: string, tag: string, scenario: string[]): string {
+  const [, , script, name] = treeKillArgv(tag);
+  const applet = shell.endsWith("busybox") ? "sh " : "";
+  const run = spawnSync(
+    "unshare",
+    [
+      "--pid",
+      "--fork",
+      "--mount-proc",
+      "sh",
+      "-c",
+      [
+        ...scenario,
+        'echo "killer exit $?"',
+        "for d in /proc/[0-9]*; do [ $d = /proc/1 ] || tr '\\0' ' ' < $d/cmdline 2>/dev/null; echo; done",
+      ].join("\n"),
+    ],
+    {
+      env: {
+        PATH: process.env.PATH,
+        KILLER: `"${shell}" ${applet}-c "$KILLER_SCRIPT" ${name} ${tag}`,
+        KILLER_SCRIPT: script,
+      },
+      encoding: "utf8",
+      timeout: 60_000,
+    },
+  );
+  expect(run.stdout, run.stderr).toContain(`${treeKillCleanLine}\nkiller exit 0`);
+  return run.stdout.slice(run.stdout.indexOf("killer exit"));
+}
+
+/**
+ * A tagged exec whose children escape: setsid + double fork + env -i, and unset + env -i. Each
+ * escapee touches a file in `ready` once it runs; the scenario goes on when both did.
+ */
+function escapingExec(tag: string, ready: string): string[] {
+  const escapee = (name: string) => `sh -c "touch ${ready}/${name}; sleep 1000; :" token-${name}`;
+  return [
+    `env ${execTagVariable}=${tag} sh -c '` +
+      `(setsid env -i ${escapee("setsid")} &); ` +
+      `(unset CADRE_EXEC_ID; env -i ${escapee("envi")} &); ` +
+      "exec sleep 1000' token-leader &",
+    `until [ -e ${ready}/setsid ] && [ -e ${ready}/envi ]; do sleep 0.1; done`,
+  ];
+}
+
 describe.skipIf(!canUnshare).each(shells)(
   "tree-kill script's orphan rule under %s, in a PID namespace of its own",
   (_name, shell) => {
+    let ready: string;
+    beforeEach(() => {
+      ready = mkdtempSync(join(tmpdir(), "cadre-tree-kill-"));
+    });
+    afterEach(() => rmSync(ready, { recursive: true, force: true }));
+
     it("kills orphans started since the exec began (setsid, double fork, env -i), not older ones", () => {
       const tag = randomBytes(8).toString("hex");
-      const [, , script, name] = treeKillArgv(tag);
-      // PID 1 of the namespace runs this (its own argv holds every token: not listed). Orphans that start within two seconds of PID 1 count
-      // as the sandbox's own, and `since` has whole seconds: hence the pauses, which only ever
-      // need to be at least this long.
-      const scenario = [
-        "sleep 2.5",
+      const after = inPidNamespace(shell, tag, [
         "(setsid sh -c 'sleep 1000; :' token-older &)",
+        // `since` has whole seconds and one of slack: an orphan this much older is not taken.
         "sleep 2.5",
         "since=$(( $(date +%s) - 1 ))",
-        `env ${execTagVariable}=${tag} sh -c '` +
-          '(setsid env -i sh -c "sleep 1000; :" token-setsid &); ' +
-          '(unset CADRE_EXEC_ID; env -i sh -c "sleep 1000; :" token-envi &); ' +
-          "echo started; exec sleep 1000' token-leader &",
-        'while [ -z "$(grep -l token-envi /proc/[0-9]*/cmdline 2>/dev/null)" ]; do sleep 0.1; done',
-        `"$KILLER_SHELL" $KILLER_APPLET -c "$KILLER_SCRIPT" ${name} ${tag} "$since"`,
-        'echo "killer exit $?"',
-        "for d in /proc/[0-9]*; do [ $d = /proc/1 ] || tr '\\0' ' ' < $d/cmdline 2>/dev/null; echo; done",
-      ].join("\n");
-      const run = spawnSync("unshare", ["--pid", "--fork", "--mount-proc", "sh", "-c", scenario], {
-        env: {
-          PATH: process.env.PATH,
-          KILLER_SHELL: shell,
-          KILLER_APPLET: shell.endsWith("busybox") ? "sh" : "",
-          KILLER_SCRIPT: script,
-        },
-        encoding: "utf8",
-        timeout: 60_000,
-      });
-      expect(run.stdout, run.stderr).toContain(`${treeKillCleanLine}\nkiller exit 0`);
-      const after = run.stdout.slice(run.stdout.indexOf("killer exit"));
+        ...escapingExec(tag, ready),
+        'eval "$KILLER" "$since"',
+      ]);
       expect(after).not.toMatch(/token-(setsid|envi|leader)/);
       expect(after, "an orphan older than the exec is not the exec's").toContain("token-older");
+    }, 60_000);
+
+    it("with an init as PID 1, spares its first child (the main process) whenever it started", () => {
+      const tag = randomBytes(8).toString("hex");
+      // As after a restart of the sandbox: the main process is younger than the exec.
+      const after = inPidNamespace(shell, tag, [
+        "since=$(( $(date +%s) - 1 ))",
+        "sh -c 'sleep 1000; :' token-main &",
+        ...escapingExec(tag, ready),
+        'eval "$KILLER" "$since" init',
+      ]);
+      expect(after).not.toMatch(/token-(setsid|envi|leader)/);
+      expect(after).toContain("token-main");
     }, 60_000);
   },
 );
