@@ -1,4 +1,5 @@
 import type { CapabilityReport, CapabilityRow } from "@cadre/agent-runtime-contract";
+import { sessionDefaults } from "./container-spec.js";
 import type { DockerRuntime } from "./options.js";
 
 /** Docker refuses memory limits under 6 MiB. */
@@ -23,9 +24,14 @@ const sessionFields = {
   ttlMs: { enforced: true, mechanism: "timer in the owner process, then reap()" },
 } as const;
 
+const MiB = 1024 * 1024;
+const tmpfs = `a ${sessionDefaults.tmpBytes / MiB} MiB tmpfs`;
+/** The defaults every session gets, as the capability report shows them. */
+const everySession = `every session: open files capped at ${sessionDefaults.nofile} (nofile), no size limit on the writable layer (overlay2)`;
+
 export const runsc = {
-  pidsReason:
-    "not enforced under runsc: the host pids cgroup also counts gVisor's own Sentry and gofer threads, so a low limit keeps the sandbox from starting and a fork bomb kills the whole sandbox",
+  readOnlyRootfs: `ReadonlyRootfs with ${tmpfs} /tmp; with a writable root /tmp is gVisor's own, in memory, bounded by memory only`,
+  pidsReason: `not enforced under runsc: the host pids cgroup also counts gVisor's own Sentry and gofer threads, so a low limit keeps the sandbox from starting and a fork bomb kills the whole sandbox; ${everySession}`,
   network: "runsc --network=none: loopback only",
 };
 
@@ -45,11 +51,14 @@ const runcRow: CapabilityRow = {
       mechanism:
         'NetworkMode "none": loopback only; without it the session network (no traffic to other sessions, the host or 169.254.0.0/16)',
     },
-    readOnlyRootfs: { enforced: true, mechanism: "ReadonlyRootfs with a tmpfs /tmp" },
+    readOnlyRootfs: {
+      enforced: true,
+      mechanism: `ReadonlyRootfs; /tmp is ${tmpfs} in every session`,
+    },
     pids: {
       enforced: true,
-      mechanism: "cgroup pids limit (HostConfig.PidsLimit)",
-      limits: { min: minimumPids },
+      mechanism: `cgroup pids limit (HostConfig.PidsLimit), ${sessionDefaults.pids} when the policy is silent; ${everySession}`,
+      limits: { min: minimumPids, max: sessionDefaults.maxPids },
     },
     minimumIsolation: { enforced: true, mechanism: "runc: Linux namespaces and cgroups" },
     ...sessionFields,
@@ -75,6 +84,7 @@ const runscRow: CapabilityRow = {
       limits: { min: 0.01 },
     },
     networkIsolation: { enforced: true, mechanism: runsc.network },
+    readOnlyRootfs: { enforced: true, mechanism: runsc.readOnlyRootfs },
     pids: { enforced: false, mechanism: runsc.pidsReason },
     minimumIsolation: { enforced: true, mechanism: "runsc: gVisor user-space kernel" },
   },

@@ -15,8 +15,25 @@ export interface ContainerSpecInput {
   networkMode: string;
 }
 
-/** Mount options of the scratch /tmp of a read-only session; its pages count against `memory`. */
-export const scratchTmpOptions = "rw,nosuid,nodev,mode=1777";
+/**
+ * What every session gets when its policy is silent. pids applies under runc only (see
+ * capability-rows.ts for runsc); a policy may ask for up to `maxPids`. /tmp is a tmpfs of
+ * `tmpBytes` in every runc session and in runsc sessions with a read-only root; its pages count
+ * against `memory`. A writable runsc session keeps gVisor's own in-memory /tmp, bounded by
+ * `memory` only: this gVisor cannot start in a working directory under a tmpfs that Docker mounts
+ * (it does not create it, as runc does), and workdir under /tmp is common. The rest of a writable root has no size limit: overlay2 can quota a
+ * container's layer only on xfs with project quotas (`StorageOpt.size`), which Docker hosts rarely
+ * have, so the provider does not ask for one.
+ */
+export const sessionDefaults = {
+  pids: 1024,
+  maxPids: 32_768,
+  tmpBytes: 512 * 1024 * 1024,
+  nofile: 4096,
+} as const;
+
+/** Mount options of every session's /tmp. */
+export const scratchTmpOptions = `rw,nosuid,nodev,mode=1777,size=${sessionDefaults.tmpBytes}`;
 
 /**
  * The container of one session. Its main process only keeps the container alive under Docker's
@@ -37,8 +54,11 @@ export function containerSpec(input: ContainerSpecInput): ContainerCreateOptions
     RestartPolicy: { Name: "no" },
     LogConfig: { Type: "none", Config: {} },
     Binds: [],
+    Ulimits: [{ Name: "nofile", Soft: sessionDefaults.nofile, Hard: sessionDefaults.nofile }],
   };
-  if (policy.readOnlyRootfs) hostConfig.Tmpfs = { "/tmp": scratchTmpOptions };
+  if (input.runtime === "runc" || policy.readOnlyRootfs) {
+    hostConfig.Tmpfs = { "/tmp": scratchTmpOptions };
+  }
   if (policy.memory !== undefined) {
     hostConfig.Memory = policy.memory;
     hostConfig.MemorySwap = policy.memory;
@@ -50,6 +70,7 @@ export function containerSpec(input: ContainerSpecInput): ContainerCreateOptions
     }
   }
   if (policy.pids !== undefined) hostConfig.PidsLimit = policy.pids;
+  else if (input.runtime === "runc") hostConfig.PidsLimit = sessionDefaults.pids;
 
   const spec: ContainerCreateOptions = {
     name: input.sessionId,

@@ -7,7 +7,6 @@ import {
   type ExecResult,
   type IsolationPolicy,
   type IsolationProvider,
-  isSessionId,
   ProviderUnavailableError,
   parseExecRequest,
   type ReapOptions,
@@ -25,6 +24,7 @@ import {
   isReapable,
   newSessionId,
   sessionInfoFromLabels,
+  TtlTimers,
 } from "@cadre/agent-runtime-provider-utils";
 import Docker from "dockerode";
 import { staticRow } from "./capability-rows.js";
@@ -51,6 +51,7 @@ import {
   describeConnection,
 } from "./options.js";
 import { joinsSessionNetwork, SessionNetwork } from "./session-network.js";
+import { SessionLookup } from "./session-lookup.js";
 import { sessionState } from "./session-state.js";
 
 /** How long an exec that gVisor ended with 128 waits for its sandbox to be recorded as dead. */
@@ -80,7 +81,8 @@ export class DockerProvider implements IsolationProvider {
   private readonly labels: LabelCodec;
   private readonly oom: OomDetector;
   private readonly network: SessionNetwork;
-  private readonly ttlTimers = new Map<string, NodeJS.Timeout>();
+  private readonly sessions: SessionLookup;
+  private readonly ttl = new TtlTimers((id) => this.destroySession(id), "docker");
   /**
    * Sessions this instance is stopping or has stopped. An exec killed by that stop can end before
    * the daemon reports the container as stopped; this set makes the outcome certain.
@@ -95,8 +97,11 @@ export class DockerProvider implements IsolationProvider {
     this.runtime = options.runtime ?? "runc";
     this.image = options.image ?? defaultImage;
     this.labels = new LabelCodec(options.labelPrefix);
-    this.oom = new OomDetector(async () => (await this.hostFacts()).cgroupVersion);
+    this.oom = new OomDetector(() => this.hostFacts());
     this.network = new SessionNetwork(this.docker, options.sessionNetwork, this.id);
+    this.sessions = new SessionLookup(this.docker, this.labels, this.id, (error, id, action) =>
+      this.callError(error, id, action),
+    );
   }
 
   async capabilities(): Promise<CapabilityReport> {
@@ -152,19 +157,21 @@ export class DockerProvider implements IsolationProvider {
       if (options.signal?.aborted) throw options.signal.reason;
       throw this.callError(error, sessionId, "start the session's container");
     }
-    if (policy.ttlMs !== undefined) this.armTtl(sessionId, policy.ttlMs);
+    this.sessions.remember(sessionId, container.id);
+    if (policy.ttlMs !== undefined) this.ttl.scheduleIn(sessionId, policy.ttlMs);
     return sessionId;
   }
 
   async exec(sessionId: string, argv: string[], options?: ExecOptions): Promise<ExecResult> {
     const request = parseExecRequest(argv, options, this.id);
-    if (!this.isOwnId(sessionId))
+    const containerId = await this.sessions.containerId(sessionId);
+    if (containerId === undefined)
       throw new SessionNotFoundError(sessionId, { providerId: this.id });
-    return runExec(this.execTarget(sessionId), request);
+    return runExec(this.execTarget(sessionId, containerId), request);
   }
 
   async stopSession(sessionId: string): Promise<void> {
-    const found = await this.findContainer(sessionId);
+    const found = await this.sessions.find(sessionId);
     if (!found?.info.State.Running) return;
     this.haltedHere.add(sessionId);
     try {
@@ -178,11 +185,10 @@ export class DockerProvider implements IsolationProvider {
   }
 
   async destroySession(sessionId: string): Promise<void> {
-    this.disarmTtl(sessionId);
-    this.oom.forget(sessionId);
-    const found = await this.findContainer(sessionId);
+    const found = await this.sessions.find(sessionId);
     if (!found) {
       this.haltedHere.delete(sessionId);
+      this.forgetSession(sessionId);
       return;
     }
     this.haltedHere.add(sessionId);
@@ -197,10 +203,11 @@ export class DockerProvider implements IsolationProvider {
     }
     // Execs still finishing now find no container, which is SESSION_NOT_FOUND: also typed.
     this.haltedHere.delete(sessionId);
+    this.forgetSession(sessionId);
   }
 
   async getSession(sessionId: string): Promise<SessionInfo> {
-    const found = await this.findContainer(sessionId);
+    const found = await this.sessions.find(sessionId);
     const info =
       found &&
       sessionInfoFromLabels(
@@ -227,7 +234,8 @@ export class DockerProvider implements IsolationProvider {
         this.labels.fromDocker(c.Labels ?? {}),
         sessionState(c.State),
       );
-      return info ? [info] : [];
+      // A container whose name is not its session label's id is not a session.
+      return info && this.sessions.isSession(c.Names ?? [], c.Labels, info.id) ? [info] : [];
     });
   }
 
@@ -254,8 +262,7 @@ export class DockerProvider implements IsolationProvider {
   }
 
   async close(): Promise<void> {
-    for (const timer of this.ttlTimers.values()) clearTimeout(timer);
-    this.ttlTimers.clear();
+    this.ttl.cancelAll();
   }
 
   /** The daemon's facts, read once per instance (again after a failure). */
@@ -283,14 +290,6 @@ export class DockerProvider implements IsolationProvider {
     }
   }
 
-  /**
-   * Session ids are container names. An all-hex string could also match another container's id
-   * prefix, so only ids with a non-hex character (like newSessionId()'s "cadre-...") are ours.
-   */
-  private isOwnId(sessionId: string): boolean {
-    return isSessionId(sessionId) && !/^[0-9a-f]+$/.test(sessionId);
-  }
-
   private ownLabelFilter(): string[] {
     return [
       this.labels.toDockerKey(sessionLabels.sessionId),
@@ -298,29 +297,16 @@ export class DockerProvider implements IsolationProvider {
     ];
   }
 
-  /** The session's container, when it exists and carries this session's label. */
-  private async findContainer(
-    sessionId: string,
-  ): Promise<{ container: Docker.Container; info: Docker.ContainerInspectInfo } | undefined> {
-    if (!this.isOwnId(sessionId)) return undefined;
-    const container = this.docker.getContainer(sessionId);
-    let info: Docker.ContainerInspectInfo;
-    try {
-      info = await container.inspect();
-    } catch (error) {
-      if (statusOf(error) === 404) return undefined;
-      throw this.callError(error, sessionId, "inspect the session's container");
-    }
-    const labels = info.Config.Labels ?? {};
-    if (labels[this.labels.toDockerKey(sessionLabels.sessionId)] !== sessionId) return undefined;
-    return { container, info };
-  }
-
-  private execTarget(sessionId: string): ExecTarget {
-    const container = this.docker.getContainer(sessionId);
+  /** What the exec runner needs for one session, aimed at its verified container id. */
+  private execTarget(sessionId: string, containerId: string): ExecTarget {
+    const container = this.docker.getContainer(containerId);
     const target: ExecTarget = {
       container,
-      toError: (error, action) => this.callError(error, sessionId, action),
+      toError: (error, action) => {
+        // Gone (or replaced under its name): look it up again next time.
+        if (statusOf(error) === 404) this.sessions.forget(sessionId);
+        return this.callError(error, sessionId, action);
+      },
       restartSession: async () => {
         await container.restart({ t: 0 }).catch((error: unknown) => {
           throw this.callError(error, sessionId, "restart the session to kill a command");
@@ -360,19 +346,11 @@ export class DockerProvider implements IsolationProvider {
     return target;
   }
 
-  private armTtl(sessionId: string, ttlMs: number): void {
-    const timer = setTimeout(() => {
-      this.ttlTimers.delete(sessionId);
-      // Nobody awaits this; a failure leaves the session to the next reap(), which sees the TTL.
-      this.destroySession(sessionId).catch(() => {});
-    }, ttlMs);
-    timer.unref();
-    this.ttlTimers.set(sessionId, timer);
-  }
-
-  private disarmTtl(sessionId: string): void {
-    clearTimeout(this.ttlTimers.get(sessionId));
-    this.ttlTimers.delete(sessionId);
+  /** Drops what this instance keeps about a session that is gone. */
+  private forgetSession(sessionId: string): void {
+    this.ttl.cancel(sessionId);
+    this.oom.forget(sessionId);
+    this.sessions.forget(sessionId);
   }
 
   private callError(error: unknown, sessionId: string, action: string): AgentRuntimeError {

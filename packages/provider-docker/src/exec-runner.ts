@@ -1,15 +1,21 @@
 import { randomBytes } from "node:crypto";
 import type { Duplex, Readable } from "node:stream";
-import type { ExecRequest, ExecResult } from "@cadre/agent-runtime-contract";
+import {
+  type ExecKillReport,
+  type ExecRequest,
+  type ExecResult,
+  execKillGraceMs,
+} from "@cadre/agent-runtime-contract";
 import {
   ExecDeadline,
   execResultOf,
   execTagVariable,
   OutputCollector,
   treeKillArgv,
+  treeKillCleanLine,
 } from "@cadre/agent-runtime-provider-utils";
 import type Docker from "dockerode";
-import { execCapture, readFrames, waitForExitCode } from "./exec-capture.js";
+import { readFrames, runHelper, waitForExitCode } from "./exec-capture.js";
 import { exitCodeForStartFailure } from "./exec-start-failure.js";
 import { FrameParser } from "./frame-parser.js";
 
@@ -40,11 +46,23 @@ export interface ExecTarget {
   sessionEnded(): Promise<Error | undefined>;
 }
 
-/** How long the output may stay open after the kill before the whole session is restarted. */
-const drainAfterKillMs = 3000;
+/**
+ * Time the kill may take after the deadline: the contract's grace, less a margin for building the
+ * result on a loaded host. Within it: the killer, the output closing, and if need be a restart.
+ */
+const killBudgetMs = execKillGraceMs - 750;
+/** The killer runs on the tenant's /bin/sh: past this it is taken as failed. */
+const killerLimits = { timeoutMs: 2500, maxOutputBytes: 4096 };
+/** How long the output may stay open after a clean kill before the session is restarted. */
+const drainAfterKillMs = 1000;
+/** After a restart, how long gVisor may keep a dead sandbox's output open before we close it. */
+const drainAfterRestartMs = 500;
+
+const killerMethod = "exec tag, descendants and orphans, killed from inside the sandbox";
 
 export async function runExec(target: ExecTarget, request: ExecRequest): Promise<ExecResult> {
   const started = performance.now();
+  const startedAtMs = Date.now();
   const { argv, options } = request;
   using deadline = new ExecDeadline(options.timeoutMs, options.signal);
   if (deadline.abortedByCaller) throw deadline.callerReason;
@@ -83,9 +101,10 @@ export async function runExec(target: ExecTarget, request: ExecRequest): Promise
   if (stdin.length > 0) (stream as Duplex).end(stdin);
 
   let killedByUs = false;
+  let killReport: ExecKillReport | undefined;
   const kill = async () => {
     killedByUs = true;
-    await killExecTree(target, marker, ended, () => stream.destroy());
+    killReport = await killExecTree(target, marker, startedAtMs, ended, () => stream.destroy());
   };
   const killing = new Promise<void>((resolve, reject) => {
     const onDeadline = () => kill().then(resolve, reject);
@@ -146,7 +165,9 @@ export async function runExec(target: ExecTarget, request: ExecRequest): Promise
     }
   }
 
-  return execResultOf({ exitCode, collector, deadline, startedAt: started, limitExceeded });
+  const result = execResultOf({ exitCode, collector, deadline, startedAt: started, limitExceeded });
+  if (killReport) result.kill = killReport;
+  return result;
 }
 
 function toBuffer(stdin: string | Uint8Array | undefined): Buffer {
@@ -155,22 +176,82 @@ function toBuffer(stdin: string | Uint8Array | undefined): Buffer {
 }
 
 /**
- * Kills the exec's process tree from inside the container. When that is impossible (no shell in
- * the image, every pid taken) or the output stays open afterwards, restarts the session's
- * container, which kills every process in it.
+ * Kills the exec's processes from inside the container (see treeKillArgv), within the kill
+ * budget. When the killer cannot run, fails, is cut short or leaves something, or the output
+ * stays open afterwards, restarts the session's container, which kills every process in it.
+ * `complete` is true only when the killer said it verified nothing is left, or the restart
+ * finished; past the budget the exec settles with `complete: false` and the restart goes on.
  */
 async function killExecTree(
   target: ExecTarget,
   marker: string,
+  startedAtMs: number,
   ended: Promise<void>,
   closeOutput: () => void,
-): Promise<void> {
-  const killed = await runKiller(target.container, marker);
-  if (killed && (await settlesWithin(ended, drainAfterKillMs))) return;
-  await target.restartSession();
-  // gVisor may keep the output of a process in a dead sandbox open: nothing is left to read.
-  if (!(await settlesWithin(ended, drainAfterKillMs))) closeOutput();
+): Promise<ExecKillReport> {
+  const giveUpAt = performance.now() + killBudgetMs;
+  const remaining = () => Math.max(0, giveUpAt - performance.now());
+  const killer = await runKiller(target.container, marker, startedAtMs, remaining());
+  if (killer.clean && (await settlesWithin(ended, Math.min(drainAfterKillMs, remaining())))) {
+    return { complete: true, method: killerMethod };
+  }
+  const why = killer.clean ? "the output stayed open" : killer.failure;
+  const restart = target.restartSession().then(
+    () => true,
+    () => false,
+  );
+  const restarted = await settlesWithin(restart, remaining());
+  if (restarted && (await restart)) {
+    // gVisor may keep the output of a process in a dead sandbox open: nothing is left to read.
+    if (!(await settlesWithin(ended, Math.min(drainAfterRestartMs, remaining())))) closeOutput();
+    await ended;
+    return { complete: true, method: `${killerMethod}; ${why}, so the session was restarted` };
+  }
+  closeOutput();
   await ended;
+  const report: ExecKillReport = {
+    complete: false,
+    method: `${killerMethod}; ${why}, and restarting the session ${restarted ? "failed" : "did not finish in time"}`,
+  };
+  if (killer.survivors !== undefined) report.survivors = killer.survivors;
+  return report;
+}
+
+interface KillerOutcome {
+  clean: boolean;
+  /** Why it is not clean, for the report's method. */
+  failure: string;
+  survivors?: number;
+}
+
+async function runKiller(
+  container: Docker.Container,
+  marker: string,
+  startedAtMs: number,
+  timeLeftMs: number,
+): Promise<KillerOutcome> {
+  let outcome: Awaited<ReturnType<typeof runHelper>>;
+  try {
+    outcome = await runHelper(
+      container,
+      treeKillArgv(marker, { orphansSince: startedAtMs, pid1IsInit: true }),
+      {
+        ...killerLimits,
+        timeoutMs: Math.min(killerLimits.timeoutMs, timeLeftMs),
+      },
+    );
+  } catch {
+    return { clean: false, failure: "the killer could not start" };
+  }
+  const last = outcome.stdout.trimEnd().split("\n").at(-1) ?? "";
+  if (outcome.exitCode === 0 && !outcome.cutShort && last === treeKillCleanLine) {
+    return { clean: true, failure: "" };
+  }
+  if (outcome.cutShort) return { clean: false, failure: "the killer was cut short" };
+  const left = /^cadre-tree-kill: left (\d+)$/.exec(last);
+  if (left)
+    return { clean: false, failure: "processes survived the killer", survivors: Number(left[1]) };
+  return { clean: false, failure: "the killer could not make sure" };
 }
 
 class DisposableAbortController extends AbortController implements Disposable {
@@ -179,15 +260,7 @@ class DisposableAbortController extends AbortController implements Disposable {
   }
 }
 
-async function runKiller(container: Docker.Container, marker: string): Promise<boolean> {
-  try {
-    return (await execCapture(container, treeKillArgv(marker))).exitCode === 0;
-  } catch {
-    return false;
-  }
-}
-
-function settlesWithin(promise: Promise<void>, ms: number): Promise<boolean> {
+function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve(false), ms);
     void promise.then(() => {

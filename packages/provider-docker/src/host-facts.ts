@@ -11,6 +11,8 @@ export interface HostFacts {
   cpuset: boolean;
   pidsLimit: boolean;
   cgroupVersion: string;
+  /** "cgroupfs" or "systemd": where the daemon puts a container's cgroup. */
+  cgroupDriver: string;
   cpus: number;
   initBinary: string | undefined;
 }
@@ -28,6 +30,7 @@ export function hostFactsFromInfo(info: Record<string, unknown>, apiVersion: str
     cpuset: flag("CPUSet"),
     pidsLimit: flag("PidsLimit"),
     cgroupVersion: String(info.CgroupVersion ?? "1"),
+    cgroupDriver: String(info.CgroupDriver ?? "cgroupfs"),
     cpus: Number(info.NCPU ?? 0),
     initBinary:
       typeof info.InitBinary === "string" && info.InitBinary ? info.InitBinary : undefined,

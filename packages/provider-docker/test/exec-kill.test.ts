@@ -1,17 +1,54 @@
+import { execKillGraceMs } from "@cadre/agent-runtime-contract";
 import { describe, expect, it } from "vitest";
-import { dockerUnavailableReason } from "./docker-test-env.js";
+import { docker, dockerUnavailableReason } from "./docker-test-env.js";
 import { useDockerSessions } from "./session-tracker.js";
 
 const marker = (name: string) => `${name}-${Math.random().toString(16).slice(2)}`;
 
 /** Every process's argv in the session, as text; the listing's own argv holds no marker. */
 async function processList(sessions: ReturnType<typeof useDockerSessions>, id: string) {
+  // busybox's own sh: a test may have replaced /bin/sh.
   const { stdout } = await sessions.provider.exec(id, [
+    "/bin/busybox",
     "sh",
     "-c",
     "cat /proc/[0-9]*/cmdline 2>/dev/null; true",
   ]);
   return stdout.replaceAll("\0", " ");
+}
+
+/**
+ * Every process's argv in the session, read from outside through the daemon (`docker top`, which
+ * runs ps on the host) under runc; under runsc, whose `docker top` lists the wrong processes, by a
+ * fresh exec.
+ */
+async function processesSeen(
+  sessions: ReturnType<typeof useDockerSessions>,
+  runtime: "runc" | "runsc",
+  id: string,
+): Promise<string> {
+  if (runtime === "runsc") return processList(sessions, id);
+  const top = (await docker.getContainer(id).top({ ps_args: "-eo pid,args" })) as {
+    Processes?: string[][];
+  };
+  return (top.Processes ?? []).map((p) => p.join(" ")).join("\n");
+}
+
+/** Runs an exec that must time out, and checks that it settled within the contract's bound. */
+async function timedOutExec(
+  sessions: ReturnType<typeof useDockerSessions>,
+  id: string,
+  argv: string[],
+  timeoutMs = 2000,
+) {
+  const began = performance.now();
+  const result = await sessions.provider.exec(id, argv, { timeoutMs });
+  const elapsed = performance.now() - began;
+  expect(result.timedOut).toBe(true);
+  expect(result.durationMs).toBeLessThanOrEqual(timeoutMs + execKillGraceMs);
+  // The lookup before the deadline starts is a cached id here: no daemon call.
+  expect(elapsed).toBeLessThanOrEqual(timeoutMs + execKillGraceMs + 250);
+  return result;
 }
 
 for (const runtime of ["runc", "runsc"] as const) {
@@ -40,6 +77,76 @@ for (const runtime of ["runc", "runsc"] as const) {
         });
         expect(await processList(sessions, id)).not.toContain(token);
       });
+
+      it("a command that drops its tag (unset, env -i) does not outlive its deadline", async () => {
+        const id = await sessions.start();
+        const result = await timedOutExec(sessions, id, [
+          "sh",
+          "-c",
+          "unset CADRE_EXEC_ID; env -i /bin/sleep 600 & wait",
+        ]);
+        expect(result.kill).toMatchObject({ complete: true });
+        expect(result.kill?.method).toContain("descendants and orphans");
+        expect(await processesSeen(sessions, runtime, id)).not.toContain("sleep 600");
+      });
+
+      it("a setsid'd double fork with an empty environment and closed output is killed too", async () => {
+        const id = await sessions.start();
+        const token = marker("escapee");
+        const escapee = `exec >/dev/null 2>&1 </dev/null; sleep 600; :`;
+        const result = await timedOutExec(sessions, id, [
+          "sh",
+          "-c",
+          `(setsid env -i sh -c '${escapee}' ${token} &); echo forked; sleep 600`,
+        ]);
+        expect(result).toMatchObject({ stdout: "forked\n", kill: { complete: true } });
+        expect(await processesSeen(sessions, runtime, id)).not.toContain(token);
+      });
+
+      it("an orphan started well before the exec is not the exec's: it lives on", async () => {
+        const id = await sessions.start();
+        const daemon = marker("daemon");
+        await sessions.provider.exec(id, [
+          "sh",
+          "-c",
+          `(setsid sh -c 'sleep 600; :' ${daemon} >/dev/null 2>&1 </dev/null &)`,
+        ]);
+        // Orphans that started less than two seconds before an exec may be taken as its own
+        // (the sandbox's clock has whole seconds); this one is older.
+        await new Promise((resolve) => setTimeout(resolve, 2500));
+        const escapee = marker("escapee");
+        const result = await timedOutExec(sessions, id, [
+          "sh",
+          "-c",
+          `(setsid sh -c 'sleep 600; :' ${escapee} >/dev/null 2>&1 </dev/null &); sleep 600`,
+        ]);
+        expect(result.kill).toMatchObject({ complete: true });
+        const seen = await processesSeen(sessions, runtime, id);
+        expect(seen).not.toContain(escapee);
+        expect(seen).toContain(daemon);
+      });
+
+      it.each([
+        ["hangs", "exec /bin/busybox sleep 600"],
+        ["floods its output", "exec /bin/busybox yes cadre"],
+      ])(
+        "a /bin/sh replaced by the tenant that %s: the session restarts, within the bound",
+        async (_what, fakeShell) => {
+          const id = await sessions.start();
+          await sessions.provider.exec(id, [
+            "sh",
+            "-c",
+            `rm /bin/sh && printf '#!/bin/busybox ash\\n%s\\n' '${fakeShell}' > /bin/sh && chmod 755 /bin/sh`,
+          ]);
+          const result = await timedOutExec(sessions, id, ["sleep", "600"]);
+          // Never taken for a clean kill by the tenant's killer; complete only through the restart.
+          expect(result.kill?.method).toMatch(/the killer was cut short/);
+          if (result.kill?.complete) expect(result.kill.method).toMatch(/session was restarted/);
+          const after = await sessions.provider.exec(id, ["cat", "/proc/1/cmdline"]);
+          expect(after.exitCode).toBe(0);
+          expect(await processesSeen(sessions, runtime, id)).not.toContain("sleep 600");
+        },
+      );
 
       it("kills only the exec it was asked to: a parallel exec of the same session finishes", async () => {
         const id = await sessions.start();

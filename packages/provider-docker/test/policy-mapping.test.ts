@@ -40,6 +40,14 @@ describe.skipIf(unavailable !== undefined && process.env.CI !== "true")(
         Runtime: "runc",
         AutoRemove: false,
       });
+      expect(host.IpcMode).toBe("private");
+      // Docker's default masked and read-only /proc and /sys paths stay in place.
+      expect(host.MaskedPaths).toEqual(
+        expect.arrayContaining(["/proc/kcore", "/proc/keys", "/sys/firmware"]),
+      );
+      expect(host.ReadonlyPaths).toEqual(
+        expect.arrayContaining(["/proc/sys", "/proc/sysrq-trigger"]),
+      );
       expect(host.CapAdd ?? []).toEqual([]);
       expect(host.Binds ?? []).toEqual([]);
       expect(info.Mounts, "no bind mount of docker.sock or host paths").toEqual([]);

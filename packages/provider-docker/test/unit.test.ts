@@ -6,6 +6,7 @@ import { FrameParser } from "../src/frame-parser.js";
 import { hostFactsFromInfo } from "../src/host-facts.js";
 import { reportForHost } from "../src/host-report.js";
 import { LabelCodec } from "../src/labels.js";
+import { oomCounterPath } from "../src/oom-detector.js";
 import { connectionOptions } from "../src/options.js";
 
 function frame(stream: 1 | 2, text: string): Buffer {
@@ -150,5 +151,48 @@ describe("options", () => {
     const docker = codec.toDocker({ "cadre.agent-runtime/session-id": "s", team: "a" });
     expect(docker).toEqual({ "com.example.cadre.session-id": "s", team: "a" });
     expect(codec.fromDocker(docker)).toEqual({ "cadre.agent-runtime/session-id": "s", team: "a" });
+  });
+});
+
+describe("oomCounterPath", () => {
+  const id = "a".repeat(64);
+
+  it("follows the daemon's cgroup driver and version and the container's cgroup parent", () => {
+    const v1 = { cgroupVersion: "1", cgroupDriver: "cgroupfs" };
+    expect(oomCounterPath(v1, id, "")).toBe(
+      `/sys/fs/cgroup/memory/docker/${id}/memory.oom_control`,
+    );
+    expect(oomCounterPath(v1, id, "/sessions/")).toBe(
+      `/sys/fs/cgroup/memory/sessions/${id}/memory.oom_control`,
+    );
+    const v2 = { cgroupVersion: "2", cgroupDriver: "systemd" };
+    expect(oomCounterPath(v2, id, undefined)).toBe(
+      `/sys/fs/cgroup/system.slice/docker-${id}.scope/memory.events`,
+    );
+    expect(oomCounterPath(v2, id, "cadre-sessions.slice")).toBe(
+      `/sys/fs/cgroup/cadre.slice/cadre-sessions.slice/docker-${id}.scope/memory.events`,
+    );
+    expect(oomCounterPath({ cgroupVersion: "2", cgroupDriver: "cgroupfs" }, id, "")).toBe(
+      `/sys/fs/cgroup/docker/${id}/memory.events`,
+    );
+  });
+});
+
+describe("containerSpec defaults", () => {
+  const base = { sessionId: "cadre-0123456789abcdef", image: "img:1", labels: {}, hostCpus: 4 };
+
+  it("gives every session nofile, runc sessions a bounded /tmp and a pids limit", () => {
+    const runc = containerSpec({ ...base, runtime: "runc", policy: {} });
+    expect(runc.HostConfig?.Tmpfs?.["/tmp"]).toMatch(/size=536870912/);
+    expect(runc.HostConfig?.Ulimits).toEqual([{ Name: "nofile", Soft: 4096, Hard: 4096 }]);
+    expect(runc.HostConfig?.PidsLimit).toBe(1024);
+    expect(
+      containerSpec({ ...base, runtime: "runc", policy: { pids: 64 } }).HostConfig?.PidsLimit,
+    ).toBe(64);
+    const runsc = containerSpec({ ...base, runtime: "runsc", policy: {} });
+    expect(runsc.HostConfig?.PidsLimit).toBeUndefined();
+    expect(runsc.HostConfig?.Tmpfs).toBeUndefined();
+    const readOnly = containerSpec({ ...base, runtime: "runsc", policy: { readOnlyRootfs: true } });
+    expect(readOnly.HostConfig?.Tmpfs?.["/tmp"]).toMatch(/size=536870912/);
   });
 });
