@@ -301,12 +301,17 @@ export class ContainerdClient {
     });
   }
 
-  /** Resolves with the exit status when the process (or the task, without execId) exits. */
-  async wait(containerId: string, execId = ""): Promise<number> {
-    const res = await this.conn.unary<{ exit_status: number }>(svc.tasks, "Wait", {
-      container_id: containerId,
-      exec_id: execId,
-    });
+  /**
+   * Resolves with the exit status when the process (or the task, without execId) exits; with
+   * `timeoutMs`, rejects with DEADLINE_EXCEEDED when it has not exited by then.
+   */
+  async wait(containerId: string, execId = "", timeoutMs?: number): Promise<number> {
+    const res = await this.conn.unary<{ exit_status: number }>(
+      svc.tasks,
+      "Wait",
+      { container_id: containerId, exec_id: execId },
+      timeoutMs === undefined ? {} : { timeoutMs },
+    );
     return res.exit_status;
   }
 

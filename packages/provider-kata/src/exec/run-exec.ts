@@ -1,12 +1,16 @@
 import { rm } from "node:fs/promises";
 import type { Socket } from "node:net";
-import type { ExecRequest, ExecResult } from "@cadre/agent-runtime-contract";
+import {
+  type ExecKillReport,
+  type ExecRequest,
+  type ExecResult,
+  execKillGraceMs,
+} from "@cadre/agent-runtime-contract";
 import {
   ExecDeadline,
   execResultOf,
   execTagVariable,
   OutputCollector,
-  treeKillArgv,
 } from "@cadre/agent-runtime-provider-utils";
 import type { ContainerdClient } from "../containerd/client.js";
 import { grpcDetails } from "../containerd/grpc-errors.js";
@@ -16,6 +20,8 @@ import { openFifoReader, writeFifo } from "../io/fifo-stream.js";
 import type { OciProcess } from "../spec/oci-types.js";
 import { processTypeUrl } from "../spec/oci-types.js";
 import { newExecId } from "./exec-id.js";
+import { killExecTree, killerMethod, type TreeKillOutcome } from "./kill-tree.js";
+import { SettleBound } from "./settle-bound.js";
 
 export interface ExecTarget {
   client: ContainerdClient;
@@ -27,8 +33,6 @@ export interface ExecTarget {
   /** The session's host OOM counter, when it has a memory limit. */
   oomWatch?: OomWatch;
 }
-
-const SIGKILL = 9;
 
 function mergeEnv(
   base: string[],
@@ -59,52 +63,40 @@ function startFailure(error: unknown): number | undefined {
   return undefined;
 }
 
-/** Starts a process in the task; resolves with its exit status once it has exited and been deleted. */
-async function runDetached(target: ExecTarget, args: string[]): Promise<number> {
-  const { client, containerId, base } = target;
-  const execId = newExecId();
-  const spec = { ...base, args, env: base.env };
-  await client.exec(
-    containerId,
-    execId,
-    { stdin: "", stdout: "", stderr: "" },
-    {
-      type_url: processTypeUrl,
-      value: Buffer.from(JSON.stringify(spec)),
-    },
-  );
-  try {
-    const exited = client.wait(containerId, execId);
-    await client.startProcess(containerId, execId);
-    return await exited;
-  } finally {
-    await client.deleteProcess(containerId, execId).catch(() => {});
-  }
-}
-
 /**
- * Kills an exec's whole process tree from inside the sandbox (the only place that sees it under
- * a VM runtime). Starting the killer can fail while a fork bomb holds every pid, and it exits
- * non-zero when it could not make sure: retry a while, then kill every process of the session,
- * which ends it. Never leave the tree running.
+ * Milestones after the deadline fires, within the contract's grace: the tree killer may run until
+ * `killer`; the command's exit and the end of its output are waited for until `drain` (the
+ * fallback's wait for the task ends then too), and at most `drainAfterKill` after the killer is
+ * done; at `settle` exec returns whatever is still pending (the shim's own wait for output that a
+ * held pipe never ends goes on without us), leaving time to build the result on a loaded host.
  */
-async function killTree(target: ExecTarget, execId: string, tag: string): Promise<void> {
-  await target.client.kill(target.containerId, SIGKILL, { execId }).catch(() => {});
-  for (let attempt = 0; attempt < 50; attempt++) {
-    try {
-      if ((await runDetached(target, treeKillArgv(tag))) === 0) return;
-    } catch {
-      // not started: no pid free, or the task is gone
-    }
-    await new Promise((r) => setTimeout(r, Math.min(20 * (attempt + 1), 200)));
-  }
-  await target.client.kill(target.containerId, SIGKILL, { all: true }).catch(() => {});
+export const settleMilestones = {
+  killer: Math.round(execKillGraceMs * 0.5),
+  drain: Math.round(execKillGraceMs * 0.7),
+  drainAfterKill: Math.round(execKillGraceMs * 0.2),
+  settle: Math.round(execKillGraceMs * 0.8),
+} as const;
+
+/** What the kill reached: complete only when the killer made sure and nothing holds the output. */
+function killReport(
+  outcome: TreeKillOutcome | undefined,
+  exited: boolean,
+  drained: boolean,
+): ExecKillReport {
+  if (!outcome) return { complete: false, method: `${killerMethod}, not done in time` };
+  const complete = outcome.verified && (outcome.sessionEnded || (exited && drained));
+  return { complete, method: outcome.method };
 }
 
 /**
  * Runs one command through Tasks.Exec with FIFOs for stdio: readers are open before the shim
  * opens the writers, Wait is issued before Start so no exit is missed, stdin is written after
  * Start (the shim opens its end then), output is drained to the end even past the cap.
+ *
+ * With a deadline, exec settles within the contract's grace after it whatever the command does:
+ * a process that left the exec's tag and holds the output open would otherwise keep the FIFO
+ * from ever ending. Our FIFO ends are closed at the bound, and `kill` says whether every process
+ * is known gone.
  */
 export async function runExec(target: ExecTarget, request: ExecRequest): Promise<ExecResult> {
   const { client, containerId, fifos, base } = target;
@@ -120,7 +112,9 @@ export async function runExec(target: ExecTarget, request: ExecRequest): Promise
   });
   const streams: Socket[] = [];
   using deadline = new ExecDeadline(options.timeoutMs, options.signal);
+  using bound = new SettleBound(deadline.signal);
   let created = false;
+  let outputHeld = false;
   try {
     // Both at once; whichever opened is in `streams` before a failure is thrown, so it is closed.
     const opened = await Promise.allSettled([
@@ -150,9 +144,19 @@ export async function runExec(target: ExecTarget, request: ExecRequest): Promise
     // An early rejection must not go unhandled while Start is in flight.
     exited.catch(() => {});
 
-    let killing: Promise<void> | undefined;
+    let killing: Promise<TreeKillOutcome> | undefined;
+    let killed: (outcome: Promise<TreeKillOutcome>) => void = () => {};
+    // Once the killer is done, whatever still holds the output is not one of the processes it
+    // found: waiting for the output to end is then cut short.
+    const afterKill = new Promise<TreeKillOutcome>((resolve) => {
+      killed = resolve;
+    }).then(() => bound.fromNow(settleMilestones.drainAfterKill));
     const onDeadline = () => {
-      killing ??= killTree(target, execId, execId);
+      killing ??= killExecTree(target, execId, execId, {
+        killerMs: settleMilestones.killer,
+        fallbackMs: settleMilestones.drain,
+      });
+      killed(killing);
     };
     deadline.signal.addEventListener("abort", onDeadline, { once: true });
     if (deadline.signal.aborted) onDeadline();
@@ -174,31 +178,42 @@ export async function runExec(target: ExecTarget, request: ExecRequest): Promise
     }
     if (paths.stdin && options.stdin !== undefined) {
       const data = typeof options.stdin === "string" ? Buffer.from(options.stdin) : options.stdin;
-      await writeFifo(paths.stdin, data, exited);
+      const giveUp = bound.after(settleMilestones.drain);
+      await writeFifo(paths.stdin, data, Promise.race([exited, giveUp]), giveUp);
       await client.closeStdin(containerId, execId).catch(() => {});
     }
 
-    const exitStatus = await exited;
-    await drained;
+    const exit = await bound.within(exited, settleMilestones.drain);
+    const output = await bound.within(drained, settleMilestones.drain, afterKill);
+    outputHeld = !output.settled;
     deadline.signal.removeEventListener("abort", onDeadline);
-    await killing;
+    const kill = killing && (await bound.within(killing, settleMilestones.settle));
 
     if (deadline.abortedByCaller) throw deadline.callerReason;
+    // Not exited by the bound: it was sent SIGKILL at the deadline.
+    const exitStatus = exit.settled ? exit.value : 137;
     const oomKilled = exitStatus !== 0 && (await target.oomWatch?.killedSinceLastLook()) === true;
     // The OOM killer sends SIGKILL; a user-space kernel (gVisor) dies whole and its shim reports
     // only a failed wait, so the kill is reported as what it was.
-    return execResultOf({
+    const result = execResultOf({
       exitCode: oomKilled ? 137 : exitStatus,
       collector,
       deadline,
       startedAt: started,
       ...(oomKilled ? { limitExceeded: "memory" as const } : {}),
     });
+    if (kill) {
+      result.kill = killReport(kill.settled ? kill.value : undefined, exit.settled, output.settled);
+    }
+    return result;
   } finally {
+    // Our read ends: closing them is what ends the drain of output an escaped process holds.
     for (const s of streams) s.destroy();
     if (created) {
-      // Gone already when the task died with it.
-      await client.deleteProcess(containerId, execId).catch(() => {});
+      // Gone already when the task died with it. While a process still holds the output, the
+      // shim waits a while for it before it deletes: that goes on without us.
+      const deleted = client.deleteProcess(containerId, execId).catch(() => {});
+      if (!outputHeld) await bound.within(deleted, settleMilestones.settle);
     }
     // Not awaited: the result does not depend on it, and destroySession removes the directory.
     for (const path of Object.values(paths)) {

@@ -21,12 +21,14 @@ export async function openFifoReader(path: string): Promise<Socket> {
  * after Start has returned, so the write end is opened blocking (on the thread pool): it completes
  * the moment the shim opens. If the command ends first (`ended` settles), opening the read end
  * here releases the blocked open and nothing is written. Write errors are swallowed: a command
- * that exits without reading its stdin is not the caller's failure.
+ * that exits without reading its stdin is not the caller's failure. When `giveUp` settles first,
+ * the write is abandoned and the pipe closed (a process that holds stdin without reading).
  */
 export async function writeFifo(
   path: string,
   data: Uint8Array,
   ended: Promise<unknown>,
+  giveUp: Promise<unknown> = new Promise(() => {}),
 ): Promise<void> {
   const opening = openFd(path, constants.O_WRONLY);
   let commandEnded = false;
@@ -55,6 +57,10 @@ export async function writeFifo(
   await new Promise<void>((resolve) => {
     socket.on("error", () => resolve());
     socket.write(data, () => resolve());
+    giveUp.then(
+      () => resolve(),
+      () => resolve(),
+    );
   });
   socket.destroy();
 }
