@@ -1,4 +1,3 @@
-import { mkdir } from "node:fs/promises";
 import {
   BackendError,
   type CapabilityReport,
@@ -23,6 +22,12 @@ import type { ResolvedImage } from "./containerd/image-layers.js";
 import { normalizeImageRef } from "./containerd/image-ref.js";
 import { type ImportedImage, importArchive } from "./containerd/import-archive.js";
 import type { Container } from "./containerd/messages.js";
+import {
+  findSessionContainer,
+  isOwnSession,
+  ownsLease,
+  ownsSnapshot,
+} from "./containerd/session-objects.js";
 import { wrapBackendError } from "./errors.js";
 import { runExec } from "./exec/run-exec.js";
 import { OomWatch } from "./host/cgroup-oom.js";
@@ -51,6 +56,13 @@ function mergeEnv(imageEnv: string[], policyEnv: Record<string, string> | undefi
 /** containerd refuses a label whose key and value exceed 4096 bytes together. */
 const maxLabelBytes = 4096;
 
+/** The policy path a label comes from, for POLICY_INVALID. */
+function labelPath(key: string): string {
+  if (key === sessionLabels.policy) return "labels";
+  if (key === sessionLabels.envNames) return "env";
+  return `labels.${key}`;
+}
+
 function checkLabelSizes(labels: Record<string, string>): void {
   const tooLong = Object.entries(labels).filter(
     ([k, v]) => Buffer.byteLength(k) + Buffer.byteLength(v) > maxLabelBytes,
@@ -58,8 +70,8 @@ function checkLabelSizes(labels: Record<string, string>): void {
   if (tooLong.length === 0) return;
   throw new PolicyValidationError(
     tooLong.map(([k]) => ({
-      path: k === sessionLabels.policy ? "env" : `labels.${k}`,
-      message: `containerd keeps at most ${maxLabelBytes} bytes per label and this session's ${k === sessionLabels.policy ? "policy (mostly its env)" : "label"} is larger; pass large values through exec env or files instead`,
+      path: labelPath(k),
+      message: `containerd keeps at most ${maxLabelBytes} bytes per label and this session's ${labelPath(k) === "labels" ? "policy (its labels included)" : labelPath(k)} label is larger; use fewer or shorter ${labelPath(k) === "env" ? "env names" : "labels"}, or pass large values through files`,
     })),
     { providerId },
   );
@@ -205,17 +217,24 @@ export class ContainerdKataAdapter implements SessionBackend {
     return JSON.parse(container.spec.value.toString("utf8")) as OciSpec;
   }
 
+  /**
+   * The session's main process spec. Read and checked once per session (the container must be
+   * this provider's session of exactly that id), then kept: exec's hot path costs no lookup.
+   */
   private async execBase(id: string): Promise<OciProcess> {
     const cached = this.processes.get(id);
     if (cached) return cached;
-    let spec: OciSpec;
+    let found: Awaited<ReturnType<typeof findSessionContainer>>;
     try {
-      spec = await this.storedSpec(id);
+      found = await findSessionContainer(this.client, id);
     } catch (error) {
-      if (isNotFound(error)) throw new SessionNotFoundError(id, { providerId });
       this.fail(error, `read session ${id}`);
     }
-    await mkdir(this.directories.path(id), { recursive: true, mode: 0o700 });
+    if (found.kind !== "own") throw new SessionNotFoundError(id, { providerId });
+    const { container } = found;
+    if (!container.spec) throw new BackendError(`container ${id} has no spec`, { providerId });
+    const spec = JSON.parse(container.spec.value.toString("utf8")) as OciSpec;
+    await this.directories.create(id, container.labels);
     const memoryLimited = spec.linux.resources.memory !== undefined;
     this.remember(
       id,
@@ -264,40 +283,60 @@ export class ContainerdKataAdapter implements SessionBackend {
     return reserve;
   }
 
-  /** Kills and deletes the task; the container, snapshot and lease stay. Idempotent. */
+  /**
+   * Kills and deletes the task; the container, snapshot and lease stay. Idempotent. Touches
+   * nothing unless the container is this provider's session of exactly that id.
+   */
   async stopSandbox(id: string): Promise<void> {
     if (!isSessionId(id)) return;
     try {
-      try {
-        await this.client.kill(id, SIGKILL);
-      } catch (error) {
-        if (isNotFound(error)) return;
-        // An already exited task answers "process already finished": go on and delete it.
-      }
-      await ignoreNotFound(this.client.wait(id));
-      await ignoreNotFound(this.client.deleteTask(id));
+      if ((await findSessionContainer(this.client, id)).kind !== "own") return;
+      await this.stopTask(id);
     } catch (error) {
       this.fail(error, `stop session ${id}`);
     }
   }
 
-  /** Removes task, container, snapshot, lease and FIFO directory, from any state. Idempotent. */
+  private async stopTask(id: string): Promise<void> {
+    try {
+      await this.client.kill(id, SIGKILL);
+    } catch (error) {
+      if (isNotFound(error)) return;
+      // An already exited task answers "process already finished": go on and delete it.
+    }
+    await ignoreNotFound(this.client.wait(id));
+    await ignoreNotFound(this.client.deleteTask(id));
+  }
+
+  /**
+   * Removes task, container, snapshot, lease and FIFO directory, from any state (a start cut
+   * short leaves some of them). Idempotent. Each object goes only when its labels make it this
+   * provider's session of exactly that id: a container of another provider or deployment under
+   * that name is left as it is.
+   */
   async destroySandbox(id: string): Promise<void> {
     if (!isSessionId(id)) return;
     this.processes.delete(id);
     this.oomWatches.delete(id);
     this.fifoReserves.delete(id);
+    let ownContainer = false;
     try {
-      await this.stopSandbox(id);
-      await ignoreNotFound(this.client.deleteContainer(id));
-      await ignoreNotFound(this.client.removeSnapshot(this.options.snapshotter, id));
-      await ignoreNotFound(this.client.deleteLease(id));
+      ownContainer = (await findSessionContainer(this.client, id)).kind === "own";
+      if (ownContainer) {
+        await this.stopTask(id);
+        await ignoreNotFound(this.client.deleteContainer(id));
+      }
+      const { snapshotter } = this.options;
+      if (await ownsSnapshot(this.client, snapshotter, id)) {
+        await ignoreNotFound(this.client.removeSnapshot(snapshotter, id));
+      }
+      if (await ownsLease(this.client, id)) await ignoreNotFound(this.client.deleteLease(id));
     } catch (error) {
       this.fail(error, `destroy session ${id}`);
     } finally {
       // Local, so it goes even while containerd is unreachable (a start that failed for that
       // made only this); what is left in containerd carries the session's labels there.
-      await this.directories.remove(id);
+      await this.directories.remove(id, ownContainer);
     }
   }
 
@@ -313,26 +352,21 @@ export class ContainerdKataAdapter implements SessionBackend {
   }
 
   private async stateOf(id: string): Promise<SessionState | undefined> {
-    try {
-      await this.client.getContainer(id);
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
+    if ((await findSessionContainer(this.client, id)).kind !== "own") return undefined;
     return this.taskState(id);
   }
 
   private async toInfo(container: Container): Promise<SessionInfo | undefined> {
-    if (container.labels[sessionLabels.provider] !== providerId) return undefined;
+    if (!isOwnSession(container.labels, container.id)) return undefined;
     return sessionInfoFromLabels(container.labels, await this.taskState(container.id));
   }
 
   async getSandbox(id: string): Promise<SessionInfo | undefined> {
     if (!isSessionId(id)) return undefined;
     try {
-      return await this.toInfo(await this.client.getContainer(id));
+      const found = await findSessionContainer(this.client, id);
+      return found.kind === "own" ? await this.toInfo(found.container) : undefined;
     } catch (error) {
-      if (isNotFound(error)) return undefined;
       this.fail(error, `read session ${id}`);
     }
   }

@@ -16,6 +16,7 @@ import {
   SessionNotFoundError,
   SessionNotRunningError,
   type SessionOptions,
+  sessionLabels,
   specificationVersion,
 } from "@cadre/agent-runtime-contract";
 import {
@@ -24,6 +25,7 @@ import {
   matchesLabels,
   newSessionId,
   sessionInfoFromLabels,
+  TtlTimers,
 } from "@cadre/agent-runtime-provider-utils";
 import { isSessionBackend, type KataAdapter, type SessionBackend } from "./adapter.js";
 import { kataCapabilityRows, providerId } from "./capabilities.js";
@@ -54,7 +56,7 @@ export class KataProvider implements IsolationProvider {
     string,
     { labels: Record<string, string>; stopped: boolean }
   >();
-  private readonly ttlTimers = new Map<string, NodeJS.Timeout>();
+  private readonly ttlTimers = new TtlTimers((id) => this.destroySession(id), providerId);
   private ready: Promise<void> | undefined;
 
   constructor(adapterOrOptions?: KataAdapter | KataProviderOptions) {
@@ -110,32 +112,39 @@ export class KataProvider implements IsolationProvider {
     const id = newSessionId();
     const labels = buildSessionLabels({ sessionId: id, providerId, policy });
     const created = this.adapter.createSandbox(id, { ...policy, sessionLabels: labels });
-    if (options.signal) {
-      const signal = options.signal;
-      const aborted = new Promise<never>((_, reject) => {
-        signal.addEventListener("abort", () => reject(signal.reason), { once: true });
-      });
-      try {
-        await Promise.race([created, aborted]);
-      } catch (error) {
-        // Whatever the start created is removed once it settles.
-        await created.catch(() => {});
-        await this.adapter.destroySandbox(id).catch(() => {});
-        throw error;
-      }
-    } else {
-      await created;
-    }
+    if (options.signal) await this.untilCreatedOrAborted(id, created, options.signal);
+    else await created;
     if (!this.backend) this.remembered.set(id, { labels, stopped: false });
     if (policy.ttlMs !== undefined) {
-      const timer = setTimeout(() => {
-        this.ttlTimers.delete(id);
-        this.destroySession(id).catch(() => {});
-      }, policy.ttlMs);
-      timer.unref();
-      this.ttlTimers.set(id, timer);
+      // From the created-at label, as reap() counts it.
+      this.ttlTimers.schedule(id, Date.parse(labels[sessionLabels.createdAt]!) + policy.ttlMs);
     }
     return id;
+  }
+
+  /** Awaits the start; on abort, rejects with the reason once what it created is removed. */
+  private async untilCreatedOrAborted(
+    id: string,
+    created: Promise<void>,
+    signal: AbortSignal,
+  ): Promise<void> {
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal.reason);
+      if (signal.aborted) onAbort();
+      else signal.addEventListener("abort", onAbort, { once: true });
+    });
+    try {
+      await Promise.race([created, aborted]);
+    } catch (error) {
+      // Whatever the start created is removed once it settles.
+      await created.catch(() => {});
+      await this.adapter.destroySandbox(id).catch(() => {});
+      throw error;
+    } finally {
+      // The caller's signal may live long after this start: nothing of it stays attached.
+      if (onAbort) signal.removeEventListener("abort", onAbort);
+    }
   }
 
   async exec(sessionId: string, argv: string[], options?: ExecOptions): Promise<ExecResult> {
@@ -159,8 +168,7 @@ export class KataProvider implements IsolationProvider {
 
   async destroySession(sessionId: string): Promise<void> {
     if (!isSessionId(sessionId)) return;
-    clearTimeout(this.ttlTimers.get(sessionId));
-    this.ttlTimers.delete(sessionId);
+    this.ttlTimers.cancel(sessionId);
     await this.adapter.destroySandbox(sessionId);
     this.remembered.delete(sessionId);
   }
@@ -215,8 +223,7 @@ export class KataProvider implements IsolationProvider {
   }
 
   async close(): Promise<void> {
-    for (const timer of this.ttlTimers.values()) clearTimeout(timer);
-    this.ttlTimers.clear();
+    this.ttlTimers.cancelAll();
     await this.adapter.close?.();
   }
 }

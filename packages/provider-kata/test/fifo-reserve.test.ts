@@ -23,6 +23,9 @@ describe("FifoReserve", () => {
 
   it("reports a directory it cannot write to", async () => {
     const reserve = new FifoReserve(join(tmpdir(), "no-such-dir-for-fifo-reserve", "x"), 4);
-    await expect(reserve.take(2)).rejects.toThrow(/mkfifo failed/);
+    await expect(reserve.take(2)).rejects.toMatchObject({
+      code: "PROVIDER_UNAVAILABLE",
+      message: expect.stringMatching(/no-such-dir-for-fifo-reserve.*fifoDir option/s),
+    });
   });
 });

@@ -1,7 +1,11 @@
 import { afterAll, expect, it } from "vitest";
 import { type ContainerdKataAdapter, KataProvider, kataAnnotations } from "../src/index.js";
 import { describeWithContainerd } from "./support/available.js";
-import { findBackendLeftovers, variantOptions } from "./support/containerd-env.js";
+import {
+  findBackendLeftovers,
+  readBackendLabels,
+  variantOptions,
+} from "./support/containerd-env.js";
 
 const runLabel = { "cadre.test/stored-spec": String(process.pid) };
 const MiB = 1024 * 1024;
@@ -78,11 +82,24 @@ describeWithContainerd(
     });
 
     it("refuses a policy too large for containerd's labels with POLICY_INVALID, creating nothing", async () => {
+      const big = Object.fromEntries(["a", "b", "c", "d", "e"].map((k) => [k, "x".repeat(1000)]));
       const error = await provider
-        .startSession({ env: { BIG: "x".repeat(5000) }, labels: runLabel })
+        .startSession({ labels: { ...runLabel, ...big } })
         .catch((e: unknown) => e);
-      expect(error).toMatchObject({ code: "POLICY_INVALID" });
+      expect(error).toMatchObject({ code: "POLICY_INVALID", issues: [{ path: "labels" }] });
       expect(await findBackendLeftovers(runLabel)).toEqual([]);
+    });
+
+    it("keeps env values out of every label, however large (they go only into the process spec)", async () => {
+      const id = await provider.startSession({
+        env: { BIG: "x".repeat(5000), TOKEN: "s3cret-value" },
+        labels: runLabel,
+      });
+      const labels = await readBackendLabels(id);
+      expect(labels).toContain("TOKEN");
+      expect(labels).not.toContain("s3cret-value");
+      expect((await provider.exec(id, ["sh", "-c", "echo $TOKEN"])).stdout).toBe("s3cret-value\n");
+      await provider.destroySession(id);
     });
 
     it("resolves a user name through the image's /etc/passwd", async () => {

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { mkfifo } from "./mkfifo.js";
+import { fifoDirError } from "./session-dir.js";
 
 /**
  * Named pipes made ahead of time for one session directory. Node has no mkfifo(2), and forking
@@ -31,7 +32,11 @@ export class FifoReserve {
     const paths = Array.from({ length: this.batchSize }, (_, i) =>
       join(this.dir, `${prefix}-${i}`),
     );
-    await mkfifo(paths);
+    try {
+      await mkfifo(paths);
+    } catch (error) {
+      throw fifoDirError(error, this.dir, "make the exec's FIFOs in");
+    }
     this.spare.push(...paths);
   }
 }

@@ -3,6 +3,8 @@ import { createKataProvider } from "../../src/index.js";
 import {
   containerdUnavailableReason,
   findBackendLeftovers,
+  plantForeignObjects,
+  readBackendLabels,
   testImage,
   type Variant,
   variantOptions,
@@ -25,6 +27,8 @@ export async function runKataConformance(
     image: testImage,
     unavailableReason,
     findBackendLeftovers,
+    readBackendLabels,
+    plantForeignObjects,
     providerModule: providerModule.href,
     timeScale,
     concurrentSessions: 4,

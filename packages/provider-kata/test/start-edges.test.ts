@@ -1,0 +1,94 @@
+import { getEventListeners } from "node:events";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { isReapable, newSessionId } from "@cadre/agent-runtime-provider-utils";
+import { afterAll, expect, it } from "vitest";
+import { type ContainerdKataAdapter, KataProvider } from "../src/index.js";
+import { specTypeUrl } from "../src/spec/oci-types.js";
+import { describeWithContainerd } from "./support/available.js";
+import {
+  findBackendLeftovers,
+  kataSessionLabels,
+  testImage,
+  variantOptions,
+} from "./support/containerd-env.js";
+
+const runLabel = { "cadre.test/kata-start-edges": String(process.pid) };
+
+describeWithContainerd("start and exec edges (containerd)", () => {
+  const provider = new KataProvider(variantOptions("runc"));
+  const adapter = provider.adapter as ContainerdKataAdapter;
+
+  afterAll(async () => {
+    for (const s of await provider.listSessions({ labels: runLabel }))
+      await provider.destroySession(s.id);
+    expect(await findBackendLeftovers(runLabel)).toEqual([]);
+    await provider.close();
+  });
+
+  it("a FIFO directory that cannot be made fails the start with PROVIDER_UNAVAILABLE and its fix, leaving nothing", async () => {
+    const scratch = await mkdtemp(join(tmpdir(), "kata-fifo-file-"));
+    const notADir = join(scratch, "file");
+    await writeFile(notADir, "");
+    const broken = new KataProvider({ ...variantOptions("runc"), fifoDir: notADir });
+    try {
+      const error = await broken.startSession({ labels: runLabel }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: "PROVIDER_UNAVAILABLE" });
+      expect((error as Error).message).toMatch(/ENOTDIR.*fifoDir option/s);
+      expect(await findBackendLeftovers(runLabel)).toEqual([]);
+    } finally {
+      await broken.close();
+      await rm(scratch, { recursive: true, force: true });
+    }
+  });
+
+  it("an exec whose FIFOs cannot be made fails with PROVIDER_UNAVAILABLE; destroy still cleans up", async () => {
+    const id = await provider.startSession({ labels: runLabel });
+    const dir = adapter.directories.path(id);
+    await rm(dir, { recursive: true, force: true });
+    await writeFile(dir, "");
+    const error = await provider.exec(id, ["true"]).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "PROVIDER_UNAVAILABLE" });
+    expect((error as Error).message).toContain(dir);
+    await provider.destroySession(id);
+    expect(await findBackendLeftovers({ "cadre.agent-runtime/session-id": id })).toEqual([]);
+  });
+
+  it("a start with an AbortSignal leaves no listener on it once the session runs", async () => {
+    const controller = new AbortController();
+    const id = await provider.startSession({ labels: runLabel }, { signal: controller.signal });
+    expect(getEventListeners(controller.signal, "abort")).toHaveLength(0);
+    controller.abort(new Error("late abort"));
+    expect((await provider.getSession(id)).state).toBe("running");
+    await provider.destroySession(id);
+  });
+
+  it("a container labelled by hand with a malformed created-at is listed and destroyable, never a throw", async () => {
+    const id = newSessionId();
+    const labels = {
+      ...kataSessionLabels(id),
+      "cadre.agent-runtime/created-at": "not a date",
+      "cadre.agent-runtime/ttl": "60000",
+      ...runLabel,
+    };
+    await adapter.client.createContainer({
+      id,
+      labels,
+      image: testImage,
+      runtime: { name: "io.containerd.runc.v2" },
+      spec: { type_url: specTypeUrl, value: Buffer.from("{}") },
+    });
+    try {
+      const listed = (await provider.listSessions({ labels: runLabel })).find((s) => s.id === id);
+      expect(listed).toMatchObject({ id, state: "stopped", createdAt: new Date(0).toISOString() });
+      // What reap() decides for it (reap itself acts on the whole shared namespace).
+      expect(isReapable(listed!, Date.now(), undefined)).toBe(true);
+      expect((await provider.getSession(id)).id).toBe(id);
+      await provider.destroySession(id);
+      await expect(adapter.client.getContainer(id)).rejects.toMatchObject({ code: 5 });
+    } finally {
+      await adapter.client.deleteContainer(id).catch(() => {});
+    }
+  });
+});
