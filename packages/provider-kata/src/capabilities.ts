@@ -4,6 +4,7 @@ import type {
   CapabilityRow,
   IsolationLevel,
 } from "@cadre/agent-runtime-contract";
+import { minimumPids, sessionDefaults } from "./spec/session-spec.js";
 
 export const providerId = "kata";
 
@@ -63,11 +64,18 @@ function row(kind: RuntimeKind, variant: string, maxCpus?: number): CapabilityRo
           ? "empty network namespace: the VM gets no NIC"
           : "empty network namespace (loopback only)",
       },
-      readOnlyRootfs: { enforced: true, mechanism: "read-only root in the OCI spec, tmpfs /tmp" },
+      readOnlyRootfs: {
+        enforced: true,
+        mechanism: `read-only root in the OCI spec; every session has a tmpfs /tmp of ${sessionDefaults.tmpBytes / mib} MiB and RLIMIT_NOFILE ${sessionDefaults.openFiles}`,
+      },
       pids:
         kind === "runsc"
           ? { enforced: false, mechanism: runscLimits.pids }
-          : { enforced: true, mechanism: vm ? "pids cgroup in the guest" : "pids cgroup" },
+          : {
+              enforced: true,
+              mechanism: `${vm ? "pids cgroup in the guest" : "pids cgroup"}, ${sessionDefaults.pids} when the policy is silent`,
+              limits: { min: minimumPids },
+            },
       minimumIsolation: { enforced: true, mechanism: `${isolationOf[kind]} boundary` },
       image: { enforced: true, mechanism: "containerd image in the provider's namespace" },
       env: { enforced: true, mechanism: "OCI process env" },

@@ -30,6 +30,7 @@ import {
 } from "./containerd/session-objects.js";
 import { wrapBackendError } from "./errors.js";
 import { runExec } from "./exec/run-exec.js";
+import { ensureWorkdir } from "./exec/workdir.js";
 import { OomWatch } from "./host/cgroup-oom.js";
 import { runDoctor } from "./host/doctor.js";
 import { detectRuntime, type RuntimeProfile } from "./host/runtime-profile.js";
@@ -38,7 +39,7 @@ import { SessionDirectories } from "./io/session-dir.js";
 import { type KataProviderOptions, type ResolvedKataOptions, resolveOptions } from "./options.js";
 import { type OciProcess, type OciSpec, specTypeUrl } from "./spec/oci-types.js";
 import { encodeRuntimeOptions } from "./spec/runtime-options.js";
-import { buildSessionSpec } from "./spec/session-spec.js";
+import { buildSessionSpec, execDefaults, sessionDefaults } from "./spec/session-spec.js";
 import { resolveUser } from "./spec/user.js";
 
 const SIGKILL = 9;
@@ -166,6 +167,9 @@ export class ContainerdKataAdapter implements SessionBackend {
         env: mergeEnv(image.env, config.env),
         cwd: config.workdir ?? (image.workingDir || "/"),
         cgroupParent: this.options.cgroupParent,
+        defaultPids: (await this.capabilities()).policy.pids.enforced
+          ? sessionDefaults.pids
+          : undefined,
       });
       const runtimeOptions = encodeRuntimeOptions(this.options.runtimeOptions);
       await this.client.createContainer(
@@ -185,6 +189,7 @@ export class ContainerdKataAdapter implements SessionBackend {
       );
       await this.client.createTask(id, mounts, noStdio);
       await this.client.startProcess(id);
+      await ensureWorkdir({ client: this.client, containerId: id }, execDefaults(spec));
       const memoryLimited = spec.linux.resources.memory !== undefined;
       this.remember(id, spec, memoryLimited ? OomWatch.fresh(spec.linux.cgroupsPath) : undefined);
     } catch (error) {
@@ -206,7 +211,7 @@ export class ContainerdKataAdapter implements SessionBackend {
   }
 
   private remember(id: string, spec: OciSpec, oomWatch: OomWatch | undefined): void {
-    this.processes.set(id, spec.process);
+    this.processes.set(id, execDefaults(spec));
     if (oomWatch) this.oomWatches.set(id, oomWatch);
   }
 
@@ -241,7 +246,7 @@ export class ContainerdKataAdapter implements SessionBackend {
       spec,
       memoryLimited ? await OomWatch.adopt(spec.linux.cgroupsPath) : undefined,
     );
-    return spec.process;
+    return execDefaults(spec);
   }
 
   async execInSandbox(id: string, cmd: string[], request?: ExecRequest): Promise<ExecResult> {

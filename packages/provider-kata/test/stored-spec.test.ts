@@ -47,6 +47,7 @@ describeWithContainerd(
       expect(spec.linux.resources.pids).toEqual({ limit: 50 });
       expect(spec.root.readonly).toBe(true);
       expect(spec.mounts.find((m) => m.destination === "/tmp")?.type).toBe("tmpfs");
+      expect(spec.linux.seccomp?.defaultAction).toBe("SCMP_ACT_ERRNO");
       const network = spec.linux.namespaces.find((n) => n.type === "network");
       expect(network, "a network namespace of its own").toBeDefined();
       expect(network?.path, "a fresh one, not a shared path").toBeUndefined();

@@ -34,6 +34,25 @@ export interface OciResources {
   pids?: { limit: number };
 }
 
+export interface OciSeccompArg {
+  index: number;
+  value: number;
+  valueTwo?: number;
+  op: "SCMP_CMP_EQ" | "SCMP_CMP_NE" | "SCMP_CMP_MASKED_EQ";
+}
+
+export interface OciSeccomp {
+  defaultAction: "SCMP_ACT_ERRNO";
+  defaultErrnoRet: number;
+  architectures: string[];
+  syscalls: {
+    names: string[];
+    action: "SCMP_ACT_ALLOW" | "SCMP_ACT_ERRNO";
+    errnoRet?: number;
+    args?: OciSeccompArg[];
+  }[];
+}
+
 export interface OciSpec {
   ociVersion: string;
   process: OciProcess;
@@ -47,6 +66,7 @@ export interface OciSpec {
     namespaces: { type: string; path?: string }[];
     maskedPaths: string[];
     readonlyPaths: string[];
+    seccomp?: OciSeccomp;
   };
 }
 

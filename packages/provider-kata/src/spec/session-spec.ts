@@ -1,5 +1,17 @@
 import type { ValidatedPolicy } from "@cadre/agent-runtime-contract";
 import type { OciMount, OciProcess, OciResources, OciSpec, OciUser } from "./oci-types.js";
+import { defaultSeccompProfile } from "./seccomp-profile.js";
+
+/**
+ * The session's working directory. PID 1 runs in "/" (a working directory inside the /tmp tmpfs
+ * does not exist yet when it starts); execs run here.
+ */
+export const workdirAnnotation = "cadre.agent-runtime/workdir";
+
+/** The defaults of every exec: the main process spec, in the session's working directory. */
+export function execDefaults(spec: OciSpec): OciProcess {
+  return { ...spec.process, cwd: spec.annotations[workdirAnnotation] ?? spec.process.cwd };
+}
 
 /** Kata's sandbox sizing annotations; Kata honours them when enable_annotations allows them. */
 export const kataAnnotations = {
@@ -8,8 +20,26 @@ export const kataAnnotations = {
 } as const;
 
 const cpuPeriod = 100_000;
-const openFilesLimit = 1024;
 const mib = 1024 * 1024;
+
+/**
+ * What a session gets when its policy is silent (the policy has no field for the last two).
+ * `pids` applies where the runtime enforces a pids limit (not under gVisor).
+ */
+export const sessionDefaults = {
+  pids: 1024,
+  /** The size of the tmpfs /tmp every session has; it counts against the memory limit. */
+  tmpBytes: 256 * mib,
+  /** RLIMIT_NOFILE, soft and hard, of every process. */
+  openFiles: 1024,
+} as const;
+
+/**
+ * The smallest pids limit a session runs with: its own two processes (PID 1 and its sleep), the
+ * OCI runtime's short-lived helpers while an exec starts, the command, and the tree killer that
+ * a deadline starts beside it.
+ */
+export const minimumPids = 8;
 
 /**
  * PID 1 of every session: a shell that sleeps forever and, as it waits, reaps the orphans that
@@ -46,6 +76,8 @@ export interface SessionSpecInput {
   cgroupParent: string;
   /** Extra annotations, e.g. the runtime's own. */
   annotations?: Record<string, string>;
+  /** The pids limit when the policy has none; undefined where the runtime cannot enforce one. */
+  defaultPids: number | undefined;
 }
 
 /** Capabilities of session processes: none. With no-new-privileges nothing can gain any. */
@@ -61,13 +93,15 @@ export function processSpec(args: string[], user: OciUser, env: string[], cwd: s
     env,
     cwd,
     capabilities: emptyCapabilities(),
-    rlimits: [{ type: "RLIMIT_NOFILE", hard: openFilesLimit, soft: openFilesLimit }],
+    rlimits: [
+      { type: "RLIMIT_NOFILE", hard: sessionDefaults.openFiles, soft: sessionDefaults.openFiles },
+    ],
     noNewPrivileges: true,
   };
 }
 
-function sessionMounts(policy: ValidatedPolicy): OciMount[] {
-  const mounts: OciMount[] = [
+function sessionMounts(): OciMount[] {
+  return [
     { destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"] },
     {
       destination: "/dev",
@@ -105,26 +139,24 @@ function sessionMounts(policy: ValidatedPolicy): OciMount[] {
       source: "cgroup",
       options: ["nosuid", "noexec", "nodev", "relatime", "ro"],
     },
-  ];
-  if (policy.readOnlyRootfs) {
-    // The documented writable scratch space of a read-only session; it counts against memory.
-    mounts.push({
+    {
+      // Bounded scratch space, writable also in a read-only session; it counts against memory.
       destination: "/tmp",
       type: "tmpfs",
       source: "tmpfs",
-      options: ["nosuid", "nodev", "mode=1777", "size=512m"],
-    });
-  }
-  return mounts;
+      options: ["nosuid", "nodev", "mode=1777", `size=${sessionDefaults.tmpBytes / 1024}k`],
+    },
+  ];
 }
 
-function resources(policy: ValidatedPolicy): OciResources {
+function resources(policy: ValidatedPolicy, defaultPids: number | undefined): OciResources {
   const out: OciResources = { devices: [{ allow: false, access: "rwm" }] };
   // swap equal to the limit: memory+swap may not exceed the limit, so the session never swaps.
   if (policy.memory !== undefined) out.memory = { limit: policy.memory, swap: policy.memory };
   if (policy.cpu !== undefined)
     out.cpu = { quota: Math.max(1000, Math.round(policy.cpu * cpuPeriod)), period: cpuPeriod };
-  if (policy.pids !== undefined) out.pids = { limit: policy.pids };
+  const pids = policy.pids ?? defaultPids;
+  if (pids !== undefined) out.pids = { limit: pids };
   return out;
 }
 
@@ -146,13 +178,17 @@ export function buildSessionSpec(input: SessionSpecInput): OciSpec {
   const { policy } = input;
   return {
     ociVersion: "1.0.2-dev",
-    process: processSpec(sessionMainArgs, input.user, input.env, input.cwd),
+    process: processSpec(sessionMainArgs, input.user, input.env, "/"),
     root: { path: "rootfs", readonly: policy.readOnlyRootfs === true },
     hostname: input.sessionId.slice(0, 63),
-    mounts: sessionMounts(policy),
-    annotations: { ...(input.annotations ?? {}), ...sizingAnnotations(policy) },
+    mounts: sessionMounts(),
+    annotations: {
+      ...(input.annotations ?? {}),
+      ...sizingAnnotations(policy),
+      [workdirAnnotation]: input.cwd,
+    },
     linux: {
-      resources: resources(policy),
+      resources: resources(policy, input.defaultPids),
       cgroupsPath: `${input.cgroupParent.replace(/\/+$/, "")}/${input.sessionId}`,
       namespaces: [
         { type: "pid" },
@@ -163,6 +199,7 @@ export function buildSessionSpec(input: SessionSpecInput): OciSpec {
       ],
       maskedPaths,
       readonlyPaths,
+      seccomp: defaultSeccompProfile(),
     },
   };
 }
