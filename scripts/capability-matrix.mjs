@@ -27,6 +27,14 @@ const cell = (capability) => {
   if (capability.advisory) return `advisory: ${capability.mechanism}`;
   return `no: ${capability.mechanism}`;
 };
+const mib = 1024 * 1024;
+const defaultCells = {
+  pids: (v) => String(v),
+  tmpBytes: (v) => `${v / mib} MiB`,
+  openFiles: (v) => String(v),
+  diskBytes: (v) => `${v / mib} MiB`,
+  network: (v) => v,
+};
 const escapeCell = (text) => String(text).replaceAll("|", "\\|").replaceAll("\n", " ");
 
 const lines = [
@@ -36,6 +44,9 @@ const lines = [
   "when this page is stale. A row is what the provider enforces on a host that has everything it",
   "needs. An instance's `capabilities()` can be narrower on a given host; it never claims more.",
   "Fields marked `no` are rejected with `CAPABILITY_MISMATCH` when a policy asks for them.",
+  "`default:` rows are what a session gets where its policy is silent (`capabilities().defaults`);",
+  "`network` is `private` (a network of the provider's own: no other session, no host address, no",
+  "169.254.0.0/16), `none` (loopback only) or `host` (the host's own network, no isolation).",
   "",
   `| field | ${rows.map((r) => escapeCell(name(r))).join(" | ")} |`,
   `|---|${rows.map(() => "---|").join("")}`,
@@ -43,6 +54,10 @@ const lines = [
   ...policyFields.map(
     (field) =>
       `| \`${field}\` | ${rows.map((r) => escapeCell(cell(r.policy[field]))).join(" | ")} |`,
+  ),
+  ...Object.entries(defaultCells).map(
+    ([key, show]) =>
+      `| default: ${key} | ${rows.map((r) => (r.defaults?.[key] === undefined ? "none" : show(r.defaults[key]))).join(" | ")} |`,
   ),
   ...Object.keys(rows[0]?.features ?? {}).map(
     (feature) =>

@@ -18,6 +18,7 @@ function report(enforced: string[], overrides: Partial<CapabilityReport> = {}): 
     isolation: "container",
     policy,
     features: { streaming: true, stdin: true, files: false, ttl: true, persistentSessions: true },
+    defaults: { network: "none" },
     ...overrides,
   };
 }

@@ -35,6 +35,14 @@ export const runsc = {
   network: "runsc --network=none: loopback only",
 };
 
+/** What a session gets where its policy is silent. */
+const defaults: CapabilityReport["defaults"] = {
+  pids: sessionDefaults.pids,
+  tmpBytes: sessionDefaults.tmpBytes,
+  openFiles: sessionDefaults.nofile,
+  network: "private",
+};
+
 const runcRow: CapabilityRow = {
   providerId: "docker",
   variant: "runc",
@@ -64,6 +72,7 @@ const runcRow: CapabilityRow = {
     ...sessionFields,
   },
   features,
+  defaults,
 };
 
 const runscRow: CapabilityRow = {
@@ -89,6 +98,8 @@ const runscRow: CapabilityRow = {
     minimumIsolation: { enforced: true, mechanism: "runsc: gVisor user-space kernel" },
   },
   features,
+  // No pids limit under gVisor; its sandboxes run with --network=none here (see host-report.ts).
+  defaults: { tmpBytes: defaults.tmpBytes, openFiles: defaults.openFiles, network: "none" },
 };
 
 /** What each runtime enforces on a host that has everything (rows of docs/capability-matrix.md). */

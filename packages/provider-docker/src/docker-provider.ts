@@ -50,8 +50,8 @@ import {
   defaultImage,
   describeConnection,
 } from "./options.js";
-import { joinsSessionNetwork, SessionNetwork } from "./session-network.js";
 import { SessionLookup } from "./session-lookup.js";
+import { joinsSessionNetwork, SessionNetwork } from "./session-network.js";
 import { sessionState } from "./session-state.js";
 
 /** How long an exec that gVisor ended with 128 waits for its sandbox to be recorded as dead. */

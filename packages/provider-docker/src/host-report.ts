@@ -27,7 +27,11 @@ export function reportForHost(runtime: DockerRuntime, facts: HostFacts): Capabil
     policy.cpu = missing("cpuset (gVisor sizes its CPUs by it)");
   else if (facts.cpus > 0)
     policy.cpu = { ...policy.cpu, limits: { ...policy.cpu.limits, max: facts.cpus } };
-  if (runtime === "runc" && !facts.pidsLimit) policy.pids = missing("pids limit");
+  const defaults = { ...row.defaults };
+  if (runtime === "runc" && !facts.pidsLimit) {
+    policy.pids = missing("pids limit");
+    delete defaults.pids;
+  }
   if (runtime === "runsc") {
     policy.pids = { enforced: false, mechanism: runsc.pidsReason };
     if (!runscWithoutNetwork(facts)) {
@@ -35,7 +39,8 @@ export function reportForHost(runtime: DockerRuntime, facts: HostFacts): Capabil
         enforced: true,
         mechanism: 'NetworkMode "none" in the gVisor sandbox: loopback only',
       };
+      defaults.network = "private";
     }
   }
-  return { ...row, policy };
+  return { ...row, policy, defaults };
 }

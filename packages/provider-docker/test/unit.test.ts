@@ -179,7 +179,13 @@ describe("oomCounterPath", () => {
 });
 
 describe("containerSpec defaults", () => {
-  const base = { sessionId: "cadre-0123456789abcdef", image: "img:1", labels: {}, hostCpus: 4 };
+  const base = {
+    sessionId: "cadre-0123456789abcdef",
+    image: "img:1",
+    labels: {},
+    hostCpus: 4,
+    networkMode: "none",
+  };
 
   it("gives every session nofile, runc sessions a bounded /tmp and a pids limit", () => {
     const runc = containerSpec({ ...base, runtime: "runc", policy: {} });

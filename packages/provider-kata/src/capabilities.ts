@@ -88,6 +88,13 @@ function row(kind: RuntimeKind, variant: string, maxCpus?: number): CapabilityRo
       ttlMs: { enforced: true, mechanism: "owner timer, then reap()" },
     },
     features,
+    defaults: {
+      ...(kind === "runsc" ? {} : { pids: sessionDefaults.pids }),
+      tmpBytes: sessionDefaults.tmpBytes,
+      openFiles: sessionDefaults.openFiles,
+      // A fresh network namespace with nothing in it, whatever the policy.
+      network: "none",
+    },
   };
 }
 

@@ -75,6 +75,31 @@ export const dockerConfigSchema = z
       .refine(noWhiteSpace, { message: "must not contain white space" })
       .optional()
       .describe("Prefix of the labels the provider writes on its containers."),
+    sessionNetwork: z
+      .strictObject({
+        name: z
+          .string()
+          .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/)
+          .optional()
+          .describe(
+            'Name of the Docker network of sessions without `networkIsolation`. Default `"cadre-sessions"`.',
+          ),
+        bridge: z
+          .string()
+          .regex(/^[A-Za-z0-9_.-]{1,15}$/)
+          .optional()
+          .describe(
+            'Name of its Linux bridge, which the host rules name (at most 15 characters). Default `"cadre0"`.',
+          ),
+        hostGuard: z
+          .enum(["provider", "external"])
+          .optional()
+          .describe(
+            '`"provider"` (default): the provider checks the host rules before each such session and adds missing ones as root, else refuses the session. `"external"`: the operator keeps them in place (see docs/providers/docker.md).',
+          ),
+      })
+      .optional()
+      .describe("The network of sessions that do not ask for `networkIsolation`."),
   })
   .superRefine((docker, ctx) => {
     if (docker.socketPath !== undefined && docker.host !== undefined) {

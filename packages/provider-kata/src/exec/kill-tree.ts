@@ -12,7 +12,8 @@ export interface TreeKillOutcome {
   sessionEnded: boolean;
 }
 
-export const killerMethod = "in-sandbox killer (processes carrying the exec's tag)";
+export const killerMethod =
+  "in-sandbox killer (processes carrying the exec's tag, their descendants, and orphans of PID 1 started since the exec)";
 export const sessionKillMethod =
   "every process of the session (containerd Kill with all; the session ends)";
 
@@ -39,6 +40,7 @@ export async function killExecTree(
   target: HelperTarget,
   execId: string,
   tag: string,
+  startedAtMs: number,
   budget: KillBudget,
 ): Promise<TreeKillOutcome> {
   const began = performance.now();
@@ -46,7 +48,13 @@ export async function killExecTree(
   await target.client.kill(target.containerId, SIGKILL, { execId }).catch(() => {});
   for (let attempt = 0; left(budget.killerMs) > 0; attempt++) {
     try {
-      const status = await runHelper(target, treeKillArgv(tag), left(budget.killerMs));
+      // PID 1 is the session's own loop: a sleep of it younger than the exec counts as an orphan
+      // and is killed, which costs nothing, since the loop starts another.
+      const status = await runHelper(
+        target,
+        treeKillArgv(tag, { orphansSince: startedAtMs }),
+        left(budget.killerMs),
+      );
       if (status === 0) return { verified: true, method: killerMethod, sessionEnded: false };
     } catch {
       // not started: no pid free, or the task is gone

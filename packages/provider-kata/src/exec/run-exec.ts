@@ -103,6 +103,7 @@ export async function runExec(target: ExecTarget, request: ExecRequest): Promise
   const { argv, options } = request;
   if (options.signal?.aborted) throw options.signal.reason;
   const started = performance.now();
+  const startedAtMs = Date.now();
   const execId = newExecId();
   const [stdoutPath, stderrPath, stdinPath] = await fifos.take(options.stdin === undefined ? 2 : 3);
   const paths = { stdin: stdinPath ?? "", stdout: stdoutPath!, stderr: stderrPath! };
@@ -152,7 +153,7 @@ export async function runExec(target: ExecTarget, request: ExecRequest): Promise
       killed = resolve;
     }).then(() => bound.fromNow(settleMilestones.drainAfterKill));
     const onDeadline = () => {
-      killing ??= killExecTree(target, execId, execId, {
+      killing ??= killExecTree(target, execId, execId, startedAtMs, {
         killerMs: settleMilestones.killer,
         fallbackMs: settleMilestones.drain,
       });
