@@ -82,6 +82,11 @@ const fixtures: Array<{ file: string; breaks: string; expectedFailures: string[]
     breaks: "a timed-out result does not say what the kill reached",
     expectedFailures: [names.hostile.deadlineEscape],
   },
+  {
+    file: "broken-docker-unhardened.conformance.ts",
+    breaks: "Docker containers without CapDrop, no-new-privileges, seccomp and private IPC",
+    expectedFailures: [names.hostile.boundary],
+  },
   // Conformant but limited: each lacks one feature and says so; the suite checks the honest
   // refusal (or the complete result) instead of the probe, and passes them.
   {

@@ -109,6 +109,7 @@ export const boundaryReportArgv = [
     "grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status | tr -d ' \\t' | tr ':' '='",
     'for n in pid ipc uts mnt net; do echo "ns_$n=$(readlink /proc/self/ns/$n 2>/dev/null)"; done',
     'echo "boot=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"',
+    'echo "kernel=$(uname -r -v 2>/dev/null)"',
     "echo \"devices=$(ls /dev 2>/dev/null | tr '\\n' ' ')\"",
     "exposed=''",
     "for p in /proc/kcore /proc/keys /proc/timer_list /proc/sched_debug; do",

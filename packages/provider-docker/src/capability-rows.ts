@@ -98,8 +98,9 @@ const runscRow: CapabilityRow = {
     minimumIsolation: { enforced: true, mechanism: "runsc: gVisor user-space kernel" },
   },
   features,
-  // No pids limit under gVisor; its sandboxes run with --network=none here (see host-report.ts).
-  defaults: { tmpBytes: defaults.tmpBytes, openFiles: defaults.openFiles, network: "none" },
+  // No pids limit under gVisor, and a writable session's /tmp is gVisor's own, bounded by memory
+  // (only a read-only root gets the sized tmpfs); its sandboxes run with --network=none here.
+  defaults: { openFiles: defaults.openFiles, network: "none" },
 };
 
 /** What each runtime enforces on a host that has everything (rows of docs/capability-matrix.md). */

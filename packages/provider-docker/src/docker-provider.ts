@@ -26,9 +26,9 @@ import {
   sessionInfoFromLabels,
   TtlTimers,
 } from "@cadre/agent-runtime-provider-utils";
-import Docker from "dockerode";
+import Docker, { type ContainerCreateOptions } from "dockerode";
 import { staticRow } from "./capability-rows.js";
-import { containerSpec } from "./container-spec.js";
+import { type ContainerSpecInput, containerSpec } from "./container-spec.js";
 import {
   backendError,
   daemonMessage,
@@ -132,7 +132,7 @@ export class DockerProvider implements IsolationProvider {
     const labels = this.labels.toDocker(
       buildSessionLabels({ sessionId, providerId: this.id, policy }),
     );
-    const spec = containerSpec({
+    const spec = this.containerSpecFor({
       sessionId,
       image,
       runtime: this.runtime,
@@ -278,6 +278,14 @@ export class DockerProvider implements IsolationProvider {
         });
     }
     return this.factsPromise;
+  }
+
+  /**
+   * The container of one session. A subclass may change it only to break it on purpose: the
+   * conformance self-test strips the hardening this way to prove the boundary probe catches it.
+   */
+  protected containerSpecFor(input: ContainerSpecInput): ContainerCreateOptions {
+    return containerSpec(input);
   }
 
   /** "none", or the session network's id once it exists and its host guard is in place. */

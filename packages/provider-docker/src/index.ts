@@ -1,4 +1,5 @@
 export { dockerCapabilityRows } from "./capability-rows.js";
+export type { ContainerSpecInput } from "./container-spec.js";
 export { createDockerProvider, DockerProvider } from "./docker-provider.js";
 export { guardCommands } from "./network-guard.js";
 export type { DockerProviderOptions, DockerRuntime } from "./options.js";

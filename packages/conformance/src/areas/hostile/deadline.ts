@@ -1,4 +1,4 @@
-import { type ExecResult, execKillGraceMs } from "@cadre/agent-runtime-contract";
+import { AgentRuntimeError, type ExecResult, execKillGraceMs } from "@cadre/agent-runtime-contract";
 import { expect, it } from "vitest";
 import { clampToLimits } from "../../policy-values.js";
 import {
@@ -59,7 +59,15 @@ export function registerDeadlineProbes(ctx: ConformanceContext): void {
         expect(typeof result.kill?.complete).toBe("boolean");
         expect(result.kill?.method.length).toBeGreaterThan(0);
 
-        const listing = (await ctx.provider.exec(id, listProcessesArgv)).stdout;
+        // A provider may end the whole session to make sure: then nothing of it is left.
+        const listing = await ctx.provider.exec(id, listProcessesArgv).then(
+          (r) => r.stdout,
+          (error: unknown) => {
+            if (!AgentRuntimeError.isInstance(error) || error.code !== "SESSION_NOT_RUNNING")
+              throw error;
+            return "";
+          },
+        );
         const survivors = escapedSuffixes.filter((s) => listing.includes(`${token}-${s}`));
         if (survivors.length > 0) {
           expect(
@@ -83,28 +91,37 @@ export function registerDeadlineProbes(ctx: ConformanceContext): void {
         // them. There are no helpers inside a session either.
         return;
       }
-      const memory = ctx.enforced("memory")
-        ? clampToLimits(ctx, "memory", 256 * 1024 * 1024)
-        : undefined;
-      const id = await ctx.start(memory === undefined ? {} : { memory });
       const flood = ctx.token("flood");
-      // A copy of the real shell under the name "sh" (busybox picks its applet by name), then
-      // endless writers in place of the shell and cat that a provider may run inside.
-      const replace = [
-        "set -e",
-        "mkdir -p /tmp/real",
-        "cp -L /bin/sh /tmp/real/sh",
-        `printf '#!/tmp/real/sh\\nwhile :; do echo ${flood}; done\\n' > /tmp/real/flood`,
-        "chmod 755 /tmp/real/flood",
-        "for f in /bin/sh /bin/cat /usr/bin/cat /bin/grep /bin/kill; do",
-        '  if [ -e "$f" ] || [ -L "$f" ]; then rm -f "$f"; cp /tmp/real/flood "$f"; fi',
-        "done",
-        "echo replaced",
-      ].join("\n");
-      const replaced = await ctx.provider.exec(id, ["/bin/sh", "-c", replace]);
-      expect(replaced.stdout, replaced.stderr).toContain("replaced");
+      /** A session whose shell, cat, grep and kill print `flood` forever. */
+      const hostileSession = async (extra: Record<string, unknown>): Promise<string> => {
+        const id = await ctx.start(extra);
+        // A copy of the real shell under the name "sh" (busybox picks its applet by name), on the
+        // root file system, which a restart of the session keeps.
+        const replace = [
+          "set -e",
+          "mkdir -p /cadre-real",
+          "cp -L /bin/sh /cadre-real/sh",
+          `printf '#!/cadre-real/sh\\nwhile :; do echo ${flood}; done\\n' > /cadre-real/flood`,
+          "chmod 755 /cadre-real/flood",
+          "for f in /bin/sh /bin/cat /usr/bin/cat /bin/grep /bin/kill; do",
+          '  if [ -e "$f" ] || [ -L "$f" ]; then rm -f "$f"; cp /cadre-real/flood "$f"; fi',
+          "done",
+          "echo replaced",
+        ].join("\n");
+        const replaced = await ctx.provider.exec(id, ["/bin/sh", "-c", replace]);
+        expect(replaced.stdout, replaced.stderr).toContain("replaced");
+        return id;
+      };
 
-      const sleeper = await timedExec(ctx, id, ["/tmp/real/sh", "-c", "sleep 600"], ctx.ms(3_000));
+      // A deadline: a provider that kills through the session's own shell meets the flood. It may
+      // fall back to ending the session; it must not hang.
+      const first = await hostileSession({});
+      const sleeper = await timedExec(
+        ctx,
+        first,
+        ["/cadre-real/sh", "-c", "sleep 600"],
+        ctx.ms(3_000),
+      );
       expect(sleeper.result.timedOut).toBe(true);
       expect(sleeper.settledMs, "exec settled by its deadline plus the grace").toBeLessThanOrEqual(
         sleeper.boundMs,
@@ -112,12 +129,17 @@ export function registerDeadlineProbes(ctx: ConformanceContext): void {
       expect(sleeper.result.stdout, "the flood of a helper reaches no result").not.toContain(flood);
 
       // 137 without a memory kill: a provider that asks `cat` for the OOM counter meets the flood.
+      const memory = ctx.enforced("memory")
+        ? clampToLimits(ctx, "memory", 256 * 1024 * 1024)
+        : undefined;
+      const second = await hostileSession(memory === undefined ? {} : { memory });
       const started = performance.now();
-      const killed = await ctx.provider.exec(id, ["/tmp/real/sh", "-c", "kill -9 $$"], {
+      const killed = await ctx.provider.exec(second, ["/cadre-real/sh", "-c", "kill -9 $$"], {
         timeoutMs: ctx.ms(60_000),
       });
       expect(performance.now() - started).toBeLessThanOrEqual(ctx.ms(execKillGraceMs) + 10_000);
       expect(killed.exitCode).toBe(137);
+      expect(killed.timedOut).toBe(false);
       expect(killed.limitExceeded, "a SIGKILL is not a memory kill").toBeUndefined();
       expect(killed.stdout).not.toContain(flood);
     },
