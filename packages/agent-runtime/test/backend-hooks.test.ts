@@ -1,7 +1,7 @@
 import { access, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { IsolationProvider } from "@cadre/agent-runtime-contract";
+import { type IsolationProvider, isSessionId } from "@cadre/agent-runtime-contract";
 import { afterAll, describe, expect, it } from "vitest";
 import type { ParsedIsolationConfig } from "../src/config/parse.js";
 import { backendHooks } from "../src/conformance/backend-hooks.js";
@@ -57,7 +57,7 @@ describe.each(engines)("conformance backend hooks: $name", ({ config, image, una
     "labels read from the backend carry env names, not values; planted objects live until removed",
     async () => {
       expect(unavailable).toBeUndefined();
-      const hooks = backendHooks(config, image);
+      const hooks = await backendHooks(config, image);
       const provider: IsolationProvider = await createProvider(config);
       const planted = await hooks.plantForeignObjects();
       try {
@@ -77,7 +77,7 @@ describe.each(engines)("conformance backend hooks: $name", ({ config, image, una
         }
         expect(planted.length).toBeGreaterThanOrEqual(3);
         for (const object of planted) {
-          expect(object.id).toMatch(/^cadre-[0-9a-f]{16}$/);
+          expect(isSessionId(object.id), object.id).toBe(true);
           expect(await object.alive(), object.description).toBe(true);
         }
       } finally {

@@ -204,7 +204,8 @@ export class DestroysByName extends DelegatingProvider {
  */
 export class EnvInLabels extends DelegatingProvider {
   override async startSession(policy: IsolationPolicy, options?: SessionOptions): Promise<string> {
-    if (typeof policy !== "object" || policy === null) return super.startSession(policy, options);
+    if (typeof policy !== "object" || policy === null || Array.isArray(policy))
+      return super.startSession(policy, options);
     const copied = Object.fromEntries(
       Object.entries(policy.env ?? {}).map(([k, v]) => [`broken.example/env.${k}`, v]),
     );

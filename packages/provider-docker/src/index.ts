@@ -1,3 +1,8 @@
+export {
+  type DockerBackendHooks,
+  dockerBackendHooks,
+  type ForeignContainer,
+} from "./backend-hooks.js";
 export { dockerCapabilityRows } from "./capability-rows.js";
 export type { ContainerSpecInput } from "./container-spec.js";
 export { createDockerProvider, DockerProvider } from "./docker-provider.js";

@@ -3,8 +3,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isReapable, newSessionId } from "@cadre/agent-runtime-provider-utils";
-import { afterAll, expect, it } from "vitest";
-import { type ContainerdKataAdapter, KataProvider } from "../src/index.js";
+import { expect, it } from "vitest";
+import { KataProvider } from "../src/index.js";
 import { specTypeUrl } from "../src/spec/oci-types.js";
 import { describeWithContainerd } from "./support/available.js";
 import {
@@ -13,19 +13,12 @@ import {
   testImage,
   variantOptions,
 } from "./support/containerd-env.js";
+import { useKataProvider } from "./support/test-provider.js";
 
 const runLabel = { "cadre.test/kata-start-edges": String(process.pid) };
 
 describeWithContainerd("start and exec edges (containerd)", () => {
-  const provider = new KataProvider(variantOptions("runc"));
-  const adapter = provider.adapter as ContainerdKataAdapter;
-
-  afterAll(async () => {
-    for (const s of await provider.listSessions({ labels: runLabel }))
-      await provider.destroySession(s.id);
-    expect(await findBackendLeftovers(runLabel)).toEqual([]);
-    await provider.close();
-  });
+  const { provider, adapter } = useKataProvider("runc", runLabel);
 
   it("a FIFO directory that cannot be made fails the start with PROVIDER_UNAVAILABLE and its fix, leaving nothing", async () => {
     const scratch = await mkdtemp(join(tmpdir(), "kata-fifo-file-"));

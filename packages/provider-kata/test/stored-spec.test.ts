@@ -1,11 +1,8 @@
-import { afterAll, expect, it } from "vitest";
-import { type ContainerdKataAdapter, KataProvider, kataAnnotations } from "../src/index.js";
+import { expect, it } from "vitest";
+import { kataAnnotations } from "../src/index.js";
 import { describeWithContainerd } from "./support/available.js";
-import {
-  findBackendLeftovers,
-  readBackendLabels,
-  variantOptions,
-} from "./support/containerd-env.js";
+import { findBackendLeftovers, readBackendLabels } from "./support/containerd-env.js";
+import { useKataProvider } from "./support/test-provider.js";
 
 const runLabel = { "cadre.test/stored-spec": String(process.pid) };
 const MiB = 1024 * 1024;
@@ -13,15 +10,7 @@ const MiB = 1024 * 1024;
 describeWithContainerd(
   "the container spec stored in containerd (Kata code path, stand-in shim)",
   () => {
-    const provider = new KataProvider(variantOptions("kata-stand-in"));
-    const adapter = provider.adapter as ContainerdKataAdapter;
-
-    afterAll(async () => {
-      for (const s of await provider.listSessions({ labels: runLabel }))
-        await provider.destroySession(s.id);
-      expect(await findBackendLeftovers(runLabel)).toEqual([]);
-      await provider.close();
-    });
+    const { provider, adapter } = useKataProvider("kata-stand-in", runLabel);
 
     it("carries Kata's sizing annotations, resources, fresh namespaces and a read-only root", async () => {
       const id = await provider.startSession({

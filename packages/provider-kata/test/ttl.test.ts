@@ -1,22 +1,13 @@
 import { sessionLabels } from "@cadre/agent-runtime-contract";
-import { afterAll, expect, it, vi } from "vitest";
-import { type ContainerdKataAdapter, KataProvider } from "../src/index.js";
+import { expect, it, vi } from "vitest";
 import { describeWithContainerd } from "./support/available.js";
-import { findBackendLeftovers, variantOptions } from "./support/containerd-env.js";
+import { useKataProvider } from "./support/test-provider.js";
 
 const runLabel = { "cadre.test/kata-ttl": String(process.pid) };
 const day = 24 * 3600 * 1000;
 
 describeWithContainerd("session TTL timers (containerd)", () => {
-  const provider = new KataProvider(variantOptions("runc"));
-  const adapter = provider.adapter as ContainerdKataAdapter;
-
-  afterAll(async () => {
-    for (const s of await provider.listSessions({ labels: runLabel }))
-      await provider.destroySession(s.id);
-    expect(await findBackendLeftovers(runLabel)).toEqual([]);
-    await provider.close();
-  });
+  const { provider, adapter } = useKataProvider("runc", runLabel);
 
   it("a 25-day TTL, beyond setTimeout's range, does not fire at once", async () => {
     const destroy = vi.spyOn(provider, "destroySession");

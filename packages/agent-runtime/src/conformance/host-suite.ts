@@ -16,7 +16,7 @@ runConformance({
   image: settings.image,
   unavailableReason: await unavailableReason(settings.config),
   providerModule: new URL("./provider-module.js", import.meta.url).href,
-  ...backendHooks(settings.config, settings.image),
+  ...(await backendHooks(settings.config, settings.image)),
 });
 
 /** Why the provider cannot run here, from its own doctor(); undefined when it is ready. */
