@@ -1,36 +1,23 @@
 import { randomBytes } from "node:crypto";
-import { buildSessionLabels } from "@cadre/agent-runtime-provider-utils";
+import {
+  type BackendHooks,
+  buildSessionLabels,
+  type ForeignBackendObject,
+} from "@cadre/agent-runtime-provider-utils";
 import Docker from "dockerode";
 import { LabelCodec } from "./labels.js";
 import { connectionOptions, type DockerProviderOptions, defaultImage } from "./options.js";
 
-/** An object in the daemon that is not a session of the provider under test. */
-export interface ForeignContainer {
-  id: string;
-  description: string;
-  alive(): Promise<boolean>;
-  remove(): Promise<void>;
-}
-
 /**
- * What the conformance suite reads and writes on the daemon directly, never through the provider:
- * containers by label for the leak checks, a session's labels as stored, and containers named like
- * sessions that are not. Used by this package's tests, `cadre-runtime conformance` and the
- * conformance self-test.
+ * The conformance suite's hooks on the daemon: containers by label for the leak checks (by name),
+ * a session's container labels as stored, and running look-alikes that a careless provider would
+ * take for sessions of `labelPrefix` (default: the contract's): one without any session label,
+ * one of another deployment (another prefix), one whose session-id label names another id, one
+ * whose provider label is another provider's. They stop by themselves after ten minutes and are
+ * then removed (AutoRemove), should a run die before removing them.
  */
-export interface DockerBackendHooks {
-  /** Names of every container, running or not, that carries all of these labels. */
-  findBackendLeftovers(labels: Record<string, string>): Promise<string[]>;
-  /** The labels of the session's container as the daemon stores them, raw. */
-  readBackendLabels(sessionId: string): Promise<string>;
-  /**
-   * Running containers named like session ids that a careless provider would take for sessions
-   * of `labelPrefix` (default: the contract's): one without any session label, one of another
-   * deployment (another prefix), one whose session-id label names another id, one whose provider
-   * label is another provider's. They stop by themselves after ten minutes and are then removed
-   * (AutoRemove), should a run die before removing them.
-   */
-  plantForeignObjects(labelPrefix?: string): Promise<ForeignContainer[]>;
+export interface DockerBackendHooks extends BackendHooks {
+  plantForeignObjects(labelPrefix?: string): Promise<ForeignBackendObject[]>;
 }
 
 /** Marks the planted containers, so that a leftover is recognisable in `docker ps`. */
@@ -52,7 +39,7 @@ export function dockerBackendHooks(options: DockerProviderOptions = {}): DockerB
       return JSON.stringify(info.Config.Labels ?? {});
     },
     async plantForeignObjects(labelPrefix) {
-      const created: ForeignContainer[] = [];
+      const created: ForeignBackendObject[] = [];
       try {
         for (const [name, description, labels] of lookalikes(labelPrefix)) {
           const container = await docker.createContainer({
@@ -118,7 +105,7 @@ function foreignContainer(
   container: Docker.Container,
   id: string,
   description: string,
-): ForeignContainer {
+): ForeignBackendObject {
   return {
     id,
     description,

@@ -1,8 +1,4 @@
-export {
-  type DockerBackendHooks,
-  dockerBackendHooks,
-  type ForeignContainer,
-} from "./backend-hooks.js";
+export { type DockerBackendHooks, dockerBackendHooks } from "./backend-hooks.js";
 export { dockerCapabilityRows } from "./capability-rows.js";
 export type { ContainerSpecInput } from "./container-spec.js";
 export { createDockerProvider, DockerProvider } from "./docker-provider.js";

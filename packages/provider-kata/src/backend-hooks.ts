@@ -1,43 +1,28 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { buildSessionLabels, newSessionId } from "@cadre/agent-runtime-provider-utils";
+import {
+  type BackendHooks,
+  buildSessionLabels,
+  type ForeignBackendObject,
+  newSessionId,
+} from "@cadre/agent-runtime-provider-utils";
 import { ContainerdClient } from "./containerd/client.js";
 import { isNotFound } from "./containerd/grpc-errors.js";
 import { findLabelledObjects } from "./containerd/labelled-objects.js";
 import { type KataProviderOptions, resolveOptions } from "./options.js";
 import { specTypeUrl } from "./spec/oci-types.js";
 
-/** An object in containerd that is not a session of the provider under test. */
-export interface ForeignContainerdObject {
-  id: string;
-  description: string;
-  alive(): Promise<boolean>;
-  remove(): Promise<void>;
-}
-
 /**
- * What the conformance suite reads and writes in containerd directly, never through the
- * provider: labelled objects for the leak checks, every label kept for a session, and containers
- * named like sessions that are not. Used by this package's tests, `cadre-runtime conformance` and
- * the reliability census.
+ * The conformance suite's hooks on containerd, read and written directly: labelled objects
+ * (containers, tasks, snapshots, leases, FIFO directories) for the leak checks, the labels of a
+ * session's container, snapshot, lease and FIFO directory, and look-alike containers without
+ * tasks: one named like a session without session labels, one with another provider's session
+ * labels, one of another deployment (its own label prefix), one whose name and label disagree.
  */
-export interface KataBackendHooks {
-  /** Containers, tasks, snapshots, leases and FIFO directories carrying all of `wanted`. */
-  findBackendLeftovers(wanted: Record<string, string>): Promise<string[]>;
-  /** The labels of the session's container, snapshot, lease and FIFO directory, as JSON text. */
-  readBackendLabels(sessionId: string): Promise<string>;
-  /**
-   * Containers (without tasks) that a careless provider would take for its sessions: one named
-   * like a session without session labels, one with another provider's session labels, one of
-   * another deployment (its own label prefix), one whose name and session label disagree.
-   */
-  plantForeignObjects(): Promise<ForeignContainerdObject[]>;
-}
-
 /** Marks what is planted, so that a leftover is recognisable. */
 const plantedLabel = { "cadre.test/planted": "foreign" };
 
-export function kataBackendHooks(options: KataProviderOptions = {}): KataBackendHooks {
+export function kataBackendHooks(options: KataProviderOptions = {}): BackendHooks {
   const { address, namespace, fifoDir, snapshotter, image } = resolveOptions(options);
   const withClient = async <T>(use: (client: ContainerdClient) => Promise<T>): Promise<T> => {
     const client = new ContainerdClient({ address, namespace });
@@ -51,7 +36,7 @@ export function kataBackendHooks(options: KataProviderOptions = {}): KataBackend
     id: string,
     description: string,
     labels: Record<string, string>,
-  ): ForeignContainerdObject => ({
+  ): ForeignBackendObject => ({
     id,
     description,
     alive: () =>
@@ -88,7 +73,7 @@ export function kataBackendHooks(options: KataProviderOptions = {}): KataBackend
       }),
     plantForeignObjects: () =>
       withClient(async (client) => {
-        const planted: ForeignContainerdObject[] = [];
+        const planted: ForeignBackendObject[] = [];
         try {
           for (const plan of lookalikes()) {
             const id = newSessionId();

@@ -1,10 +1,6 @@
 export { CapabilityMismatchError } from "@cadre/agent-runtime-contract";
 export type { KataAdapter, KataExecResult, KataSessionConfig, SessionBackend } from "./adapter.js";
-export {
-  type ForeignContainerdObject,
-  type KataBackendHooks,
-  kataBackendHooks,
-} from "./backend-hooks.js";
+export { kataBackendHooks } from "./backend-hooks.js";
 export { kataCapabilityRows } from "./capabilities.js";
 export { ContainerdClient } from "./containerd/client.js";
 export {

@@ -2,20 +2,12 @@ import { spawn } from "node:child_process";
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { sessionLabels } from "@cadre/agent-runtime-contract";
-import { newSessionId } from "@cadre/agent-runtime-provider-utils";
+import { type ForeignBackendObject, newSessionId } from "@cadre/agent-runtime-provider-utils";
 import { scanProcesses } from "./process-scan.js";
 import { findTaggedProcesses, sessionTag } from "./process-tree.js";
 import { recordFile } from "./session-store.js";
 
 type Labels = Record<string, string>;
-
-/** A planted object (the conformance suite's ForeignObject). */
-export interface ForeignStubObject {
-  id: string;
-  description: string;
-  alive(): Promise<boolean>;
-  remove(): Promise<void>;
-}
 
 /**
  * A stub state directory read and written without the provider, for the conformance suite's
@@ -66,7 +58,7 @@ export class StubBackend {
    * of another deployment (another label prefix), one whose record names another id, and one
    * whose record is not JSON.
    */
-  readonly plantForeignObjects = async (): Promise<ForeignStubObject[]> => {
+  readonly plantForeignObjects = async (): Promise<ForeignBackendObject[]> => {
     const plants: Array<{ description: string; record: (id: string) => string | undefined }> = [
       { description: "directory without a session record", record: () => undefined },
       {
@@ -93,7 +85,7 @@ export class StubBackend {
       { description: "record that is not JSON", record: () => "{ not json" },
     ];
     await mkdir(this.stateDir, { recursive: true, mode: 0o700 });
-    const planted: ForeignStubObject[] = [];
+    const planted: ForeignBackendObject[] = [];
     try {
       for (const plant of plants) planted.push(await this.plant(plant.description, plant.record));
     } catch (error) {
@@ -106,7 +98,7 @@ export class StubBackend {
   private async plant(
     description: string,
     record: (id: string) => string | undefined,
-  ): Promise<ForeignStubObject> {
+  ): Promise<ForeignBackendObject> {
     const id = newSessionId();
     const dir = join(this.stateDir, id);
     const files: Record<string, string> = { "root/marker": `planted ${description}\n` };

@@ -1,4 +1,4 @@
-export { type ForeignStubObject, StubBackend } from "./backend.js";
+export { StubBackend } from "./backend.js";
 export { stubCapabilities, stubCapabilityRows, stubProviderId } from "./capabilities.js";
 export {
   defaultStateDir,

@@ -1,3 +1,4 @@
+export type { BackendHooks, ForeignBackendObject } from "./backend-hooks.js";
 export { ExecDeadline } from "./exec-deadline.js";
 export { type CommandOutcome, execResultOf } from "./exec-result.js";
 export { OutputCollector } from "./output-collector.js";
