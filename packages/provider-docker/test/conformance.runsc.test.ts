@@ -1,24 +1,3 @@
-import { fileURLToPath } from "node:url";
-import { runConformance } from "@cadre/agent-runtime-conformance";
-import { createDockerProvider } from "../src/index.js";
-import {
-  containersWithLabels,
-  dockerUnavailableReason,
-  plantForeignObjects,
-  readBackendLabels,
-  testImage,
-} from "./docker-test-env.js";
+import { runDockerConformance } from "./conformance-run.js";
 
-// Read by the fixture module that the suite's SIGKILLed owner process imports.
-process.env.CADRE_DOCKER_TEST_RUNTIME = "runsc";
-
-runConformance({
-  name: "docker (runsc)",
-  createProvider: () => createDockerProvider({ runtime: "runsc" }),
-  image: testImage,
-  findBackendLeftovers: containersWithLabels,
-  readBackendLabels,
-  plantForeignObjects,
-  providerModule: fileURLToPath(new URL("./fixtures/docker-provider-module.mjs", import.meta.url)),
-  unavailableReason: await dockerUnavailableReason("runsc"),
-});
+await runDockerConformance("runsc");
