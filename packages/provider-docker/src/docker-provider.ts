@@ -64,6 +64,12 @@ async function waitUntilStopped(container: Docker.Container, ms: number): Promis
     .catch(() => {});
 }
 
+/**
+ * How long an exec that a signal ended (one the provider did not send) waits for its container to
+ * be recorded as stopped, before the signal counts as the command's own.
+ */
+const sessionEndSettleMs = 500;
+
 /** Seconds Docker waits after SIGTERM before SIGKILL when a session stops. */
 const stopGraceSeconds = 2;
 
@@ -333,11 +339,23 @@ export class DockerProvider implements IsolationProvider {
         if (this.haltedHere.has(sessionId)) {
           return new SessionNotRunningError(sessionId, "stopped", { providerId: this.id });
         }
+        const stopped = new SessionNotRunningError(sessionId, "stopped", { providerId: this.id });
         try {
-          const info = await container.inspect();
-          return info.State.Running
-            ? undefined
-            : new SessionNotRunningError(sessionId, "stopped", { providerId: this.id });
+          if (!(await container.inspect()).State.Running) return stopped;
+          // A daemon that is shutting down kills the container's processes before it records the
+          // container as stopped: give that record a moment before calling the signal the
+          // command's own.
+          const settle = AbortSignal.timeout(sessionEndSettleMs);
+          const stoppedSoon = await container
+            .wait({ condition: "not-running", abortSignal: settle })
+            .then(
+              () => true,
+              (error: unknown) => {
+                if (settle.aborted) return false;
+                throw error;
+              },
+            );
+          return stoppedSoon ? stopped : undefined;
         } catch (error) {
           return this.callError(error, sessionId, "inspect the session's container");
         }
