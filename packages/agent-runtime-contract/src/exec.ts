@@ -66,7 +66,7 @@ export interface ExecKillReport {
  * processes and closing its output. Providers keep to it on a loaded host; the conformance suite
  * allows for slow backends on top through its timeScale.
  */
-export const execKillGraceMs = 5_000;
+export const execKillGraceMs = 10_000;
 
 const argvSchema = z
   .array(
