@@ -16,7 +16,10 @@ export const treeKillCleanLine = "cadre-tree-kill: clean";
  * - when $2 (epoch seconds) is given: every orphan, a process whose parent is PID 1 (setsid and
  *   double fork end there), that started at or after $2. PID 1 itself is never taken, nor, when
  *   $3 is "init" (PID 1 is an init such as Docker's, which runs the session's main process), the
- *   child of PID 1 that started first: the main process.
+ *   child of PID 1 that started first: the main process. Nor is a child of PID 1 in PID 1's own
+ *   session, when PID 1 leads session 1: an exec starts in a session of its own and setsid only
+ *   makes new ones, so only what PID 1 itself started is there (a session loop's sleep, which it
+ *   starts again at once when killed: taking it would chase it forever).
  *
  * It stops what it finds, pass after pass, until a pass finds nothing new (stopped processes
  * cannot fork), then kills them all with SIGKILL and checks, by pid and start time, that none is
@@ -67,7 +70,7 @@ info() {
   [ "$rest" = "$line" ] && return 1
   set -- $rest
   [ "$#" -ge 20 ] || return 1
-  state=$1 ppid=$2 start=\${20}
+  state=$1 ppid=$2 sid=$4 start=\${20}
 }
 gone() {
   case "$state" in Z|X|x) return 0;; esac
@@ -91,8 +94,11 @@ if [ -n "$since" ] && [ "$init" = init ]; then
     fi
   done
 fi
+# 1 when PID 1 leads session 1, which then holds only what PID 1 started; else empty.
+initsid=""
+info 1 && [ "$sid" = 1 ] && initsid=1
 orphan() {
-  [ -n "$since" ] && [ "$ppid" = 1 ] && [ "$p" != "$main" ] || return 1
+  [ -n "$since" ] && [ "$ppid" = 1 ] && [ "$p" != "$main" ] && [ "$sid" != "$initsid" ] || return 1
   [ $((btime + start / 100)) -ge "$since" ]
 }
 taken=" "

@@ -102,7 +102,12 @@ const canUnshare =
  * what it printed after the killer: "killer exit <code>", then every process's argv but PID 1's
  * (whose own script holds every token).
  */
-function inPidNamespace(shell: string, tag: string, scenario: string[]): string {
+function inPidNamespace(
+  shell: string,
+  tag: string,
+  scenario: string[],
+  { pid1LeadsSession = false } = {},
+): string {
   const [, , script, name] = treeKillArgv(tag);
   const applet = shell.endsWith("busybox") ? "sh " : "";
   const run = spawnSync(
@@ -111,6 +116,8 @@ function inPidNamespace(shell: string, tag: string, scenario: string[]): string 
       "--pid",
       "--fork",
       "--mount-proc",
+      // As a container's init, which leads session 1.
+      ...(pid1LeadsSession ? ["setsid"] : []),
       "sh",
       "-c",
       [
@@ -135,12 +142,13 @@ function inPidNamespace(shell: string, tag: string, scenario: string[]): string 
 
 /**
  * A tagged exec whose children escape: setsid + double fork + env -i, and unset + env -i. Each
- * escapee touches a file in `ready` once it runs; the scenario goes on when both did.
+ * escapee touches a file in `ready` once it runs; the scenario goes on when both did. With
+ * `ownSession`, the exec starts in a session of its own, as a container engine's exec does.
  */
-function escapingExec(tag: string, ready: string): string[] {
+function escapingExec(tag: string, ready: string, { ownSession = false } = {}): string[] {
   const escapee = (name: string) => `sh -c "touch ${ready}/${name}; sleep 1000; :" token-${name}`;
   return [
-    `env ${execTagVariable}=${tag} sh -c '` +
+    `${ownSession ? "setsid " : ""}env ${execTagVariable}=${tag} sh -c '` +
       `(setsid env -i ${escapee("setsid")} &); ` +
       `(unset CADRE_EXEC_ID; env -i ${escapee("envi")} &); ` +
       "exec sleep 1000' token-leader &",
@@ -182,6 +190,25 @@ describe.skipIf(!canUnshare).each(shells)(
       ]);
       expect(after).not.toMatch(/token-(setsid|envi|leader)/);
       expect(after).toContain("token-main");
+    }, 60_000);
+
+    it("spares what PID 1 started in the session it leads, however young, and nothing else", () => {
+      const tag = randomBytes(8).toString("hex");
+      // A session loop's sleep, started again at once whenever it is killed: taking it would
+      // chase it until the killer gives up. The exec's escapees are in the exec's session.
+      const after = inPidNamespace(
+        shell,
+        tag,
+        [
+          "since=$(( $(date +%s) - 1 ))",
+          "sh -c 'sleep 1000; :' token-own &",
+          ...escapingExec(tag, ready, { ownSession: true }),
+          'eval "$KILLER" "$since"',
+        ],
+        { pid1LeadsSession: true },
+      );
+      expect(after).not.toMatch(/token-(setsid|envi|leader)/);
+      expect(after).toContain("token-own");
     }, 60_000);
   },
 );
