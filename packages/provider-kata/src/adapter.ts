@@ -3,7 +3,6 @@ import type {
   DoctorReport,
   ExecRequest,
   ExecResult,
-  SessionInfo,
   ValidatedPolicy,
 } from "@cadre/agent-runtime-contract";
 
@@ -21,8 +20,9 @@ export interface KataExecResult {
 }
 
 /**
- * The seed package's adapter interface: how KataProvider reaches a sandbox backend. Implement it
- * to plug in another backend; the provider keeps the contract's checks and bookkeeping.
+ * The seed package's adapter interface, kept for its users: `new KataProvider(adapter)` runs the
+ * session lifecycle over it (see AdapterBackend). New backends implement provider-utils'
+ * SessionBackend instead, which lists its sessions from the engine.
  */
 export interface KataAdapter {
   createSandbox(id: string, config: KataSessionConfig): Promise<void>;
@@ -37,23 +37,4 @@ export interface KataAdapter {
   capabilities?(): Promise<CapabilityReport>;
   doctor?(): Promise<DoctorReport>;
   close?(): Promise<void>;
-}
-
-/**
- * An adapter that is also the source of truth about its sessions (it reads its backend), so the
- * provider lists, gets and reaps through it instead of through its own memory.
- */
-export interface SessionBackend extends KataAdapter {
-  readonly readsBackend: true;
-  capabilities(): Promise<CapabilityReport>;
-  doctor(): Promise<DoctorReport>;
-  listSandboxes(): Promise<SessionInfo[]>;
-  getSandbox(id: string): Promise<SessionInfo | undefined>;
-  /** Throws SESSION_NOT_FOUND / SESSION_NOT_RUNNING as the contract says. */
-  execInSandbox(id: string, cmd: string[], request?: ExecRequest): Promise<ExecResult>;
-  close(): Promise<void>;
-}
-
-export function isSessionBackend(adapter: KataAdapter): adapter is SessionBackend {
-  return (adapter as Partial<SessionBackend>).readsBackend === true;
 }

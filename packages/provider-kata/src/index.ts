@@ -1,5 +1,5 @@
 export { CapabilityMismatchError } from "@cadre/agent-runtime-contract";
-export type { KataAdapter, KataExecResult, KataSessionConfig, SessionBackend } from "./adapter.js";
+export type { KataAdapter, KataExecResult, KataSessionConfig } from "./adapter.js";
 export { kataBackendHooks } from "./backend-hooks.js";
 export { kataCapabilityRows } from "./capabilities.js";
 export { ContainerdClient } from "./containerd/client.js";
@@ -8,7 +8,7 @@ export {
   type LabelledObject,
   type LabelledObjectKind,
 } from "./containerd/labelled-objects.js";
-export { ContainerdKataAdapter } from "./containerd-adapter.js";
+export { ContainerdBackend } from "./containerd-backend.js";
 export { type KataProviderOptions, kataRuntime } from "./options.js";
 export { createKataProvider, KataProvider } from "./provider.js";
 export type { OciSpec } from "./spec/oci-types.js";

@@ -1,7 +1,7 @@
 import type { ForeignObject } from "@cadre/agent-runtime-conformance";
 import { newSessionId } from "@cadre/agent-runtime-provider-utils";
 import { afterAll, beforeAll, expect, it, vi } from "vitest";
-import { type ContainerdKataAdapter, KataProvider } from "../src/index.js";
+import { KataProvider } from "../src/index.js";
 import { describeWithContainerd } from "./support/available.js";
 import {
   findBackendLeftovers,
@@ -14,7 +14,7 @@ const snapshotter = "overlayfs";
 
 describeWithContainerd("objects that are not this provider's sessions (containerd)", () => {
   const provider = new KataProvider(variantOptions("kata-stand-in"));
-  const adapter = provider.adapter as ContainerdKataAdapter;
+  const adapter = provider.containerd!;
   let planted: ForeignObject[] = [];
 
   beforeAll(async () => {
@@ -77,7 +77,7 @@ describeWithContainerd("objects that are not this provider's sessions (container
     const id = await provider.startSession({ labels: runLabel });
     // A second instance, as after a restart: it has to look the session up, once.
     const other = new KataProvider(variantOptions("kata-stand-in"));
-    const otherAdapter = other.adapter as ContainerdKataAdapter;
+    const otherAdapter = other.containerd!;
     try {
       const ownLookups = vi.spyOn(adapter.client, "getContainer");
       const otherLookups = vi.spyOn(otherAdapter.client, "getContainer");

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
-import { type ContainerdKataAdapter, KataProvider } from "../src/index.js";
+import { KataProvider } from "../src/index.js";
 import { describeWithContainerd } from "./support/available.js";
 import {
   findBackendLeftovers,
@@ -54,7 +54,7 @@ const runLabel = { "cadre.test/import": String(process.pid) };
 
 describeWithContainerd("importImage", () => {
   const provider = new KataProvider(variantOptions("kata-stand-in"));
-  const adapter = provider.adapter as ContainerdKataAdapter;
+  const adapter = provider.containerd!;
   const name = `docker.io/cadre-test/imported-${process.pid}:1`;
   const dir = mkdtempSync(join(tmpdir(), "cadre-kata-import-"));
 

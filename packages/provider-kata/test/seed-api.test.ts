@@ -5,6 +5,7 @@ import {
 import { describe, expect, it } from "vitest";
 import {
   CapabilityMismatchError,
+  ContainerdBackend,
   createKataProvider,
   type KataAdapter,
   KataProvider,
@@ -88,7 +89,7 @@ describe("the seed package's API", () => {
   it("a bare new KataProvider() uses containerd and fails closed with the failed checks", async () => {
     // A socket that does not exist: the default adapter must refuse, never fall back to the stub.
     const provider = new KataProvider({ address: "/nonexistent/containerd.sock" });
-    expect(new KataProvider().adapter).not.toBeInstanceOf(StubKataAdapter);
+    expect(new KataProvider().containerd).toBeInstanceOf(ContainerdBackend);
     const error = await provider.startSession({ memory: 512_000_000 }).catch((e: unknown) => e);
     expect(ProviderUnavailableError.isInstance(error)).toBe(true);
     const failed = (error as ProviderUnavailableError).checks.map((c) => c.id);

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { afterAll, describe, expect, it } from "vitest";
-import { type ContainerdKataAdapter, KataProvider } from "../src/index.js";
+import { KataProvider } from "../src/index.js";
 import { minimumPids, sessionDefaults } from "../src/spec/session-spec.js";
 import { describeWithContainerd } from "./support/available.js";
 import { findBackendLeftovers, type Variant, variantOptions } from "./support/containerd-env.js";
@@ -38,7 +38,7 @@ describeWithContainerd("what a session gets when its policy is silent (container
 
   describe("runc through containerd", () => {
     const provider = providerOf("runc");
-    const adapter = provider.adapter as ContainerdKataAdapter;
+    const adapter = provider.containerd!;
 
     it("an empty policy gets a pids limit, a sized /tmp and an open-files limit, as reported", async () => {
       const report = await provider.capabilities();
@@ -138,7 +138,7 @@ describeWithContainerd("what a session gets when its policy is silent (container
   // test wrapper does not pass: there the Sentry's own filter is the boundary (docs/security.md).
   it("runsc: the session starts and runs with the profile in its spec and the sized /tmp", async () => {
     const provider = providerOf("runsc");
-    const adapter = provider.adapter as ContainerdKataAdapter;
+    const adapter = provider.containerd!;
     const id = await provider.startSession({ labels: runLabel });
     try {
       expect((await adapter.storedSpec(id)).linux.seccomp?.defaultAction).toBe("SCMP_ACT_ERRNO");

@@ -1,12 +1,16 @@
 export type { BackendHooks, ForeignBackendObject } from "./backend-hooks.js";
 export { ExecDeadline } from "./exec-deadline.js";
 export { type CommandOutcome, execResultOf } from "./exec-result.js";
+export type { BackendSession, NewSession, SessionBackend } from "./lifecycle/session-backend.js";
+export { SessionLifecycle } from "./lifecycle/session-lifecycle.js";
 export { OutputCollector } from "./output-collector.js";
 export { currentOwner, type OwnerStatus, ownerStatus } from "./ownership.js";
 export {
   buildSessionLabels,
   envNamesOf,
+  isExpired,
   isReapable,
+  isSessionOf,
   listedPolicy,
   matchesLabels,
   newSessionId,

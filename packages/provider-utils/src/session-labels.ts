@@ -13,6 +13,21 @@ export function newSessionId(): string {
   return `cadre-${randomBytes(8).toString("hex")}`;
 }
 
+/**
+ * Whether a backend object's labels make it part of session `sessionId` of provider `providerId`:
+ * the one ownership rule. An object merely named like a session, a session of another provider or
+ * deployment, or one whose name and session label disagree is not one, and nothing acts on it.
+ */
+export function isSessionOf(
+  labels: Record<string, string> | undefined,
+  sessionId: string,
+  providerId: string,
+): boolean {
+  return (
+    labels?.[sessionLabels.sessionId] === sessionId && labels[sessionLabels.provider] === providerId
+  );
+}
+
 export interface SessionLabelInput {
   sessionId: string;
   providerId: string;
@@ -123,12 +138,17 @@ export function matchesLabels(
   return Object.entries(wanted).every(([k, v]) => info.labels[k] === v);
 }
 
+/** Whether the session's TTL ran out: it is gone for callers, even before anything removed it. */
+export function isExpired(info: SessionInfo, now: number): boolean {
+  return info.expiresAt !== undefined && Date.parse(info.expiresAt) <= now;
+}
+
 /**
  * Whether reap() should destroy a session: its owner process is gone, its TTL ran out, or it is
  * older than `olderThanMs` when the caller asks for that.
  */
 export function isReapable(info: SessionInfo, now: number, olderThanMs?: number): boolean {
-  if (info.expiresAt && Date.parse(info.expiresAt) <= now) return true;
+  if (isExpired(info, now)) return true;
   if (olderThanMs !== undefined && now - Date.parse(info.createdAt) >= olderThanMs) return true;
   return ownerStatus(info.owner) === "gone";
 }

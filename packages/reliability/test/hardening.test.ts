@@ -1,5 +1,5 @@
 import type { IsolationProvider } from "@cadre/agent-runtime-contract";
-import type { ContainerdKataAdapter, KataProvider } from "@cadre/agent-runtime-provider-kata";
+import type { KataProvider } from "@cadre/agent-runtime-provider-kata";
 import Docker from "dockerode";
 import { afterAll, expect, it } from "vitest";
 import { censusTotal, type Target, testHost } from "../src/index.js";
@@ -82,7 +82,7 @@ for (const name of ["kata-stand-in", "kata-runc", "kata-runsc"] as const) {
     const reader = target.createProvider() as KataProvider;
     afterAll(() => reader.close());
     hardenedSuite(target, async (id) => {
-      const spec = await (reader.adapter as ContainerdKataAdapter).storedSpec(id);
+      const spec = await reader.containerd!.storedSpec(id);
       expect(spec.process.noNewPrivileges).toBe(true);
       for (const set of Object.values(spec.process.capabilities ?? {})) expect(set).toEqual([]);
       const allowedTypes = ["proc", "tmpfs", "devpts", "mqueue", "sysfs", "cgroup"];

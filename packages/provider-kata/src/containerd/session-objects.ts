@@ -1,17 +1,12 @@
-import { sessionLabels } from "@cadre/agent-runtime-contract";
+import { isSessionOf } from "@cadre/agent-runtime-provider-utils";
 import { providerId } from "../capabilities.js";
 import type { ContainerdClient } from "./client.js";
 import { isNotFound } from "./grpc-errors.js";
 import type { Container } from "./messages.js";
 
-/**
- * Whether an object's labels make it part of session `id` of this provider: the provider label
- * is "kata" and the session label is exactly `id`. A container merely named like a session, a
- * session of another provider or deployment, or an object whose name and session label disagree
- * is not one, and no method acts on it.
- */
+/** Whether an object's labels make it part of session `id` of the Kata provider. */
 export function isOwnSession(labels: Record<string, string> | undefined, id: string): boolean {
-  return labels?.[sessionLabels.sessionId] === id && labels[sessionLabels.provider] === providerId;
+  return isSessionOf(labels, id, providerId);
 }
 
 /** What containerd holds under a session id. */

@@ -1,5 +1,5 @@
 import { afterAll, expect } from "vitest";
-import { type ContainerdKataAdapter, KataProvider } from "../../src/index.js";
+import { type ContainerdBackend, KataProvider } from "../../src/index.js";
 import { findBackendLeftovers, type Variant, variantOptions } from "./containerd-env.js";
 
 /**
@@ -9,7 +9,7 @@ import { findBackendLeftovers, type Variant, variantOptions } from "./containerd
 export function useKataProvider(
   variant: Variant,
   runLabel: Record<string, string>,
-): { provider: KataProvider; adapter: ContainerdKataAdapter } {
+): { provider: KataProvider; adapter: ContainerdBackend } {
   const provider = new KataProvider(variantOptions(variant));
   afterAll(async () => {
     for (const s of await provider.listSessions({ labels: runLabel }))
@@ -17,5 +17,5 @@ export function useKataProvider(
     expect(await findBackendLeftovers(runLabel)).toEqual([]);
     await provider.close();
   });
-  return { provider, adapter: provider.adapter as ContainerdKataAdapter };
+  return { provider, adapter: provider.containerd! };
 }

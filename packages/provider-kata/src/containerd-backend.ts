@@ -4,16 +4,18 @@ import {
   type DoctorReport,
   type ExecRequest,
   type ExecResult,
-  isSessionId,
   PolicyValidationError,
-  type SessionInfo,
+  ProviderUnavailableError,
   SessionNotFoundError,
   SessionNotRunningError,
   type SessionState,
   sessionLabels,
 } from "@cadre/agent-runtime-contract";
-import { sessionInfoFromLabels } from "@cadre/agent-runtime-provider-utils";
-import type { KataSessionConfig, SessionBackend } from "./adapter.js";
+import type {
+  BackendSession,
+  NewSession,
+  SessionBackend,
+} from "@cadre/agent-runtime-provider-utils";
 import { capabilityReport, providerId } from "./capabilities.js";
 import { ContainerdClient } from "./containerd/client.js";
 import { isNotFound } from "./containerd/grpc-errors.js";
@@ -99,15 +101,17 @@ async function ignoreNotFound(call: Promise<unknown>): Promise<void> {
 }
 
 /**
- * The real backend: each session is a containerd container with its task, a snapshot and a
- * lease, created through containerd's gRPC API with runtime io.containerd.kata.v2 (by default).
+ * The Kata provider's backend: each session is a containerd container with its task, a snapshot
+ * and a lease, created through containerd's gRPC API with runtime io.containerd.kata.v2 (by
+ * default).
  */
-export class ContainerdKataAdapter implements SessionBackend {
-  readonly readsBackend = true;
+export class ContainerdBackend implements SessionBackend {
+  readonly providerId = providerId;
   readonly options: ResolvedKataOptions;
   readonly client: ContainerdClient;
   readonly directories: SessionDirectories;
   private profile: Promise<RuntimeProfile> | undefined;
+  private ready: Promise<void> | undefined;
   /** Main process spec of sessions seen by this process: the defaults of their execs. */
   private readonly processes = new Map<string, OciProcess>();
   private readonly fifoReserves = new Map<string, FifoReserve>();
@@ -139,12 +143,29 @@ export class ContainerdKataAdapter implements SessionBackend {
     return runDoctor(this.client, this.options, await this.runtimeProfile());
   }
 
+  /** Fails closed when a required doctor check fails; a passing host is checked once. */
+  ensureReady(): Promise<void> {
+    this.ready ??= (async () => {
+      const report = await this.doctor();
+      if (!report.ready) {
+        throw new ProviderUnavailableError(
+          "The Kata provider cannot start sessions on this host; fix the failed checks (cadre-runtime doctor shows them all):",
+          { providerId, checks: report.checks.filter((c) => !c.ok && c.required) },
+        );
+      }
+    })();
+    const attempt = this.ready;
+    attempt.catch(() => {
+      if (this.ready === attempt) this.ready = undefined;
+    });
+    return attempt;
+  }
+
   private fail(error: unknown, action: string): never {
     throw wrapBackendError(error, action, this.options.address);
   }
 
-  async createSandbox(id: string, config: KataSessionConfig): Promise<void> {
-    const labels = config.sessionLabels;
+  async create({ id, policy: config, labels }: NewSession): Promise<void> {
     const { snapshotter } = this.options;
     const imageName = normalizeImageRef(config.image ?? this.options.image);
     checkLabelSizes(labels);
@@ -193,7 +214,7 @@ export class ContainerdKataAdapter implements SessionBackend {
       const memoryLimited = spec.linux.resources.memory !== undefined;
       this.remember(id, spec, memoryLimited ? OomWatch.fresh(spec.linux.cgroupsPath) : undefined);
     } catch (error) {
-      await this.destroySandbox(id).catch(() => {});
+      await this.destroy(id).catch(() => {});
       this.fail(error, `start session ${id}`);
     }
   }
@@ -249,13 +270,8 @@ export class ContainerdKataAdapter implements SessionBackend {
     return execDefaults(spec);
   }
 
-  async execInSandbox(id: string, cmd: string[], request?: ExecRequest): Promise<ExecResult> {
-    if (!isSessionId(id)) throw new SessionNotFoundError(id, { providerId });
+  async exec(id: string, request: ExecRequest): Promise<ExecResult> {
     const base = await this.execBase(id);
-    const full: ExecRequest = request ?? {
-      argv: cmd,
-      options: { maxOutputBytes: 16 * 1024 * 1024 },
-    };
     try {
       return await runExec(
         {
@@ -265,17 +281,17 @@ export class ContainerdKataAdapter implements SessionBackend {
           base,
           oomWatch: this.oomWatches.get(id),
         },
-        { ...full, argv: cmd },
+        request,
       );
     } catch (error) {
-      const signal = full.options.signal;
+      const signal = request.options.signal;
       if (signal?.aborted && error === signal.reason) throw error;
       // The engine's wording varies by shim; the session's state says what went wrong.
       const state = await this.stateOf(id).catch(() => "running" as const);
       if (state === undefined) throw new SessionNotFoundError(id, { providerId, cause: error });
       if (state !== "running")
         throw new SessionNotRunningError(id, state, { providerId, cause: error });
-      this.fail(error, `run ${JSON.stringify(cmd[0])} in session ${id}`);
+      this.fail(error, `run ${JSON.stringify(request.argv[0])} in session ${id}`);
     }
   }
 
@@ -292,8 +308,7 @@ export class ContainerdKataAdapter implements SessionBackend {
    * Kills and deletes the task; the container, snapshot and lease stay. Idempotent. Touches
    * nothing unless the container is this provider's session of exactly that id.
    */
-  async stopSandbox(id: string): Promise<void> {
-    if (!isSessionId(id)) return;
+  async stop(id: string): Promise<void> {
     try {
       if ((await findSessionContainer(this.client, id)).kind !== "own") return;
       await this.stopTask(id);
@@ -319,8 +334,7 @@ export class ContainerdKataAdapter implements SessionBackend {
    * provider's session of exactly that id: a container of another provider or deployment under
    * that name is left as it is.
    */
-  async destroySandbox(id: string): Promise<void> {
-    if (!isSessionId(id)) return;
+  async destroy(id: string): Promise<void> {
     this.processes.delete(id);
     this.oomWatches.delete(id);
     this.fifoReserves.delete(id);
@@ -361,28 +375,27 @@ export class ContainerdKataAdapter implements SessionBackend {
     return this.taskState(id);
   }
 
-  private async toInfo(container: Container): Promise<SessionInfo | undefined> {
+  private async toSession(container: Container): Promise<BackendSession | undefined> {
     if (!isOwnSession(container.labels, container.id)) return undefined;
-    return sessionInfoFromLabels(container.labels, await this.taskState(container.id));
+    return { labels: container.labels, state: await this.taskState(container.id) };
   }
 
-  async getSandbox(id: string): Promise<SessionInfo | undefined> {
-    if (!isSessionId(id)) return undefined;
+  async find(id: string): Promise<BackendSession | undefined> {
     try {
       const found = await findSessionContainer(this.client, id);
-      return found.kind === "own" ? await this.toInfo(found.container) : undefined;
+      return found.kind === "own" ? await this.toSession(found.container) : undefined;
     } catch (error) {
       this.fail(error, `read session ${id}`);
     }
   }
 
-  async listSandboxes(): Promise<SessionInfo[]> {
+  async list(): Promise<BackendSession[]> {
     try {
       const containers = await this.client.listContainers([
         `labels."${sessionLabels.provider}"==${providerId}`,
       ]);
-      const infos = await Promise.all(containers.map((c) => this.toInfo(c)));
-      return infos.filter((i): i is SessionInfo => i !== undefined);
+      const sessions = await Promise.all(containers.map((c) => this.toSession(c)));
+      return sessions.filter((s) => s !== undefined);
     } catch (error) {
       this.fail(error, "list sessions");
     }

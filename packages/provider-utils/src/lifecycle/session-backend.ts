@@ -1,0 +1,72 @@
+import type {
+  CapabilityReport,
+  DoctorReport,
+  ExecRequest,
+  ExecResult,
+  SessionState,
+  ValidatedPolicy,
+} from "@cadre/agent-runtime-contract";
+
+/** A session the lifecycle asks a backend to create: id, labels and policy are already decided. */
+export interface NewSession {
+  id: string;
+  /** The checked policy, env values included (the backend passes them to the sandbox only). */
+  policy: ValidatedPolicy;
+  /** buildSessionLabels(): what every backend object of the session carries. */
+  labels: Record<string, string>;
+  /**
+   * The caller's start signal. The lifecycle already stops waiting when it aborts and destroys
+   * what the start made once it settles; a backend may use it to stop early.
+   */
+  signal?: AbortSignal;
+}
+
+/** A session as the backend records it: its labels and the state of its sandbox. */
+export interface BackendSession {
+  labels: Record<string, string>;
+  state: SessionState;
+}
+
+/**
+ * What a provider supplies: its engine's calls, nothing of the contract's rules. The lifecycle
+ * (SessionLifecycle) validates input, makes ids and labels, keeps TTLs, and decides what
+ * getSession, listSessions and reap return, the same way for every provider.
+ *
+ * Every method that takes an id gets a well-formed one, and acts only on objects whose labels make
+ * them this provider's session of exactly that id: another deployment's container under that name
+ * is not found, and is never touched. Errors are AgentRuntimeError subclasses.
+ */
+export interface SessionBackend {
+  /** "docker", "kata", "stub", ... */
+  readonly providerId: string;
+  /** What this instance enforces on this host. */
+  capabilities(): Promise<CapabilityReport>;
+  /**
+   * A report to check input against when capabilities() cannot be read (the engine is down), so
+   * bad input is still reported as such. Without it, the engine's error comes first.
+   */
+  offlineCapabilities?(): CapabilityReport;
+  /** Fails closed (PROVIDER_UNAVAILABLE, with the failed checks) when no session can start here. */
+  ensureReady?(): Promise<void>;
+  /** Creates and starts the sandbox. On failure, leaves nothing of it behind. */
+  create(session: NewSession): Promise<void>;
+  /**
+   * Runs one validated request. A session that is not this provider's is SESSION_NOT_FOUND, one
+   * that does not run is SESSION_NOT_RUNNING: a command that did not run is never an exit code.
+   */
+  exec(id: string, request: ExecRequest): Promise<ExecResult>;
+  /** Stops every process of the session; resolves when there is no such session. */
+  stop(id: string): Promise<void>;
+  /** Removes every object of the session, from any state; resolves when there is none. */
+  destroy(id: string): Promise<void>;
+  /** The session of that id, or undefined. */
+  find(id: string): Promise<BackendSession | undefined>;
+  /**
+   * Every session of this provider in the backend. `labels` is a hint a backend may use to filter
+   * at the source; the lifecycle filters again.
+   */
+  list(labels?: Record<string, string>): Promise<BackendSession[]>;
+  doctor(): Promise<DoctorReport>;
+  /** Releases connections; sessions stay. */
+  close?(): Promise<void>;
+}

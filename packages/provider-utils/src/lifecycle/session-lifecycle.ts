@@ -1,0 +1,207 @@
+import {
+  type CapabilityReport,
+  checkPolicy,
+  type DoctorReport,
+  type ExecOptions,
+  type ExecResult,
+  type IsolationPolicy,
+  type IsolationProvider,
+  isSessionId,
+  parseExecRequest,
+  type ReapOptions,
+  type SessionFilter,
+  type SessionInfo,
+  SessionNotFoundError,
+  type SessionOptions,
+  sessionLabels,
+  specificationVersion,
+  type ValidatedPolicy,
+} from "@cadre/agent-runtime-contract";
+import {
+  buildSessionLabels,
+  isExpired,
+  isReapable,
+  matchesLabels,
+  newSessionId,
+  sessionInfoFromLabels,
+} from "../session-labels.js";
+import { TtlTimers } from "../ttl-timers.js";
+import { parseReapOptions, parseSessionFilter, parseSessionOptions } from "./lifecycle-input.js";
+import type { BackendSession, SessionBackend } from "./session-backend.js";
+
+/** How many sessions reap() destroys at once. */
+const reapConcurrency = 8;
+
+/**
+ * The contract's methods, written once for every provider over its SessionBackend: input
+ * validation, checkPolicy, session ids, labels and owner identity, TTL timers, getSession,
+ * listSessions with filters, and reap with its rules. A provider class extends it with its
+ * backend and adds only what is its own (an image import, a runtime name).
+ */
+export class SessionLifecycle implements IsolationProvider {
+  readonly specificationVersion = specificationVersion;
+  readonly id: string;
+  private readonly ttl: TtlTimers;
+  /** Expiry (epoch ms) of the sessions this instance started with a TTL: exec's check costs no call. */
+  private readonly expiries = new Map<string, number>();
+
+  constructor(protected readonly backend: SessionBackend) {
+    this.id = backend.providerId;
+    this.ttl = new TtlTimers((id) => this.destroySession(id), this.id);
+  }
+
+  capabilities(): Promise<CapabilityReport> {
+    return this.backend.capabilities();
+  }
+
+  async startSession(input: IsolationPolicy, options?: SessionOptions): Promise<string> {
+    const { signal } = parseSessionOptions(options, this.id);
+    const policy = await this.checkedPolicy(input);
+    await this.backend.ensureReady?.();
+    signal?.throwIfAborted();
+
+    const id = newSessionId();
+    const labels = buildSessionLabels({ sessionId: id, providerId: this.id, policy });
+    const created = this.backend.create({ id, policy, labels, ...(signal ? { signal } : {}) });
+    await this.untilCreated(id, created, signal);
+    if (policy.ttlMs !== undefined) {
+      // From the created-at label, as reap() and listings count it.
+      const expiresAt = Date.parse(labels[sessionLabels.createdAt]!) + policy.ttlMs;
+      this.expiries.set(id, expiresAt);
+      this.ttl.schedule(id, expiresAt);
+    }
+    return id;
+  }
+
+  async exec(sessionId: string, argv: string[], options?: ExecOptions): Promise<ExecResult> {
+    const request = parseExecRequest(argv, options, this.id);
+    const id = this.wellFormedId(sessionId);
+    // Gone for callers once its TTL ran out, even before the timer has removed it.
+    if ((this.expiries.get(id) ?? Number.POSITIVE_INFINITY) <= Date.now()) {
+      throw new SessionNotFoundError(id, { providerId: this.id });
+    }
+    return this.backend.exec(id, request);
+  }
+
+  async stopSession(sessionId: string): Promise<void> {
+    await this.backend.stop(this.wellFormedId(sessionId));
+  }
+
+  async destroySession(sessionId: string): Promise<void> {
+    const id = this.wellFormedId(sessionId);
+    this.ttl.cancel(id);
+    await this.backend.destroy(id);
+    this.expiries.delete(id);
+  }
+
+  async getSession(sessionId: string): Promise<SessionInfo> {
+    const id = this.wellFormedId(sessionId);
+    const found = await this.backend.find(id);
+    const info = found && this.ownInfo(found);
+    if (!info || info.id !== id || isExpired(info, Date.now())) {
+      throw new SessionNotFoundError(id, { providerId: this.id });
+    }
+    return info;
+  }
+
+  async listSessions(filter?: SessionFilter): Promise<SessionInfo[]> {
+    const { labels } = parseSessionFilter(filter, this.id);
+    const now = Date.now();
+    return (await this.allSessions(labels)).filter(
+      (info) => !isExpired(info, now) && matchesLabels(info, labels),
+    );
+  }
+
+  async reap(options?: ReapOptions): Promise<string[]> {
+    const { olderThanMs } = parseReapOptions(options, this.id);
+    const now = Date.now();
+    const doomed = (await this.allSessions()).filter((info) => isReapable(info, now, olderThanMs));
+    await forEachLimited(doomed, reapConcurrency, (info) => this.destroySession(info.id));
+    return doomed.map((info) => info.id);
+  }
+
+  doctor(): Promise<DoctorReport> {
+    return this.backend.doctor();
+  }
+
+  /** Cancels TTL timers and releases the backend's connections; sessions stay. */
+  async close(): Promise<void> {
+    this.ttl.cancelAll();
+    await this.backend.close?.();
+  }
+
+  /** Schema, then capabilities; bad input is reported as such even while the engine is down. */
+  private async checkedPolicy(input: IsolationPolicy): Promise<ValidatedPolicy> {
+    let report: CapabilityReport;
+    try {
+      report = await this.backend.capabilities();
+    } catch (error) {
+      const offline = this.backend.offlineCapabilities?.();
+      if (offline) checkPolicy(input, offline);
+      throw error;
+    }
+    return checkPolicy(input, report);
+  }
+
+  /**
+   * Awaits the start. When the signal aborts first, rejects with its reason once what the start
+   * made is removed; nothing stays attached to the caller's signal.
+   */
+  private async untilCreated(
+    id: string,
+    created: Promise<void>,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal?.reason);
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener("abort", onAbort, { once: true });
+    });
+    aborted.catch(() => {});
+    try {
+      await (signal ? Promise.race([created, aborted]) : created);
+      signal?.throwIfAborted();
+    } catch (error) {
+      if (!signal?.aborted) throw error;
+      await created.catch(() => {});
+      await this.backend.destroy(id).catch(() => {});
+      throw signal.reason;
+    } finally {
+      if (onAbort) signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  private wellFormedId(sessionId: unknown): string {
+    if (isSessionId(sessionId)) return sessionId;
+    throw new SessionNotFoundError(sessionId, { providerId: this.id });
+  }
+
+  /** A backend record as a session of this provider, when its labels make it one. */
+  private ownInfo(found: BackendSession): SessionInfo | undefined {
+    const info = sessionInfoFromLabels(found.labels, found.state);
+    return info?.providerId === this.id ? info : undefined;
+  }
+
+  private async allSessions(labels?: Record<string, string>): Promise<SessionInfo[]> {
+    const found = await this.backend.list(labels);
+    return found.map((f) => this.ownInfo(f)).filter((info) => info !== undefined);
+  }
+}
+
+/** Runs `step` over `items`, at most `limit` at a time; rejects with the first error once all settled. */
+async function forEachLimited<T>(
+  items: T[],
+  limit: number,
+  step: (item: T) => Promise<void>,
+): Promise<void> {
+  const queue = [...items];
+  const errors: unknown[] = [];
+  const worker = async () => {
+    for (let item = queue.shift(); item !== undefined; item = queue.shift()) {
+      await step(item).catch((error: unknown) => errors.push(error));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (errors.length > 0) throw errors[0];
+}
