@@ -2,7 +2,11 @@ import { getEventListeners } from "node:events";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { isReapable, newSessionId } from "@cadre/agent-runtime-provider-utils";
+import {
+  isReapable,
+  newSessionId,
+  sessionInfoFromLabels,
+} from "@cadre/agent-runtime-provider-utils";
 import { expect, it } from "vitest";
 import { KataProvider } from "../src/index.js";
 import { specTypeUrl } from "../src/spec/oci-types.js";
@@ -57,7 +61,7 @@ describeWithContainerd("start and exec edges (containerd)", () => {
     await provider.destroySession(id);
   });
 
-  it("a container labelled by hand with a malformed created-at is listed and destroyable, never a throw", async () => {
+  it("a container labelled by hand with a malformed created-at counts from the epoch and is destroyable, never a throw", async () => {
     const id = newSessionId();
     const labels = {
       ...kataSessionLabels(id),
@@ -73,11 +77,14 @@ describeWithContainerd("start and exec edges (containerd)", () => {
       spec: { type_url: specTypeUrl, value: Buffer.from("{}") },
     });
     try {
-      const listed = (await provider.listSessions({ labels: runLabel })).find((s) => s.id === id);
-      expect(listed).toMatchObject({ id, state: "stopped", createdAt: new Date(0).toISOString() });
+      const info = sessionInfoFromLabels(labels, "stopped");
+      expect(info).toMatchObject({ id, createdAt: new Date(0).toISOString() });
       // What reap() decides for it (reap itself acts on the whole shared namespace).
-      expect(isReapable(listed!, Date.now(), undefined)).toBe(true);
-      expect((await provider.getSession(id)).id).toBe(id);
+      expect(isReapable(info!, Date.now(), undefined)).toBe(true);
+      // Its TTL, counted from the epoch, ran out: gone for callers, and still destroyable.
+      const listed = await provider.listSessions({ labels: runLabel });
+      expect(listed.map((s) => s.id)).not.toContain(id);
+      await expect(provider.getSession(id)).rejects.toMatchObject({ code: "SESSION_NOT_FOUND" });
       await provider.destroySession(id);
       await expect(adapter.client.getContainer(id)).rejects.toMatchObject({ code: 5 });
     } finally {

@@ -30,8 +30,7 @@ describeWithContainerd("session TTL timers (containerd)", () => {
 
   it("counts the TTL from the created-at label, as reap() does", async () => {
     const schedule = vi.spyOn(
-      (provider as unknown as { ttlTimers: { schedule: (id: string, at: number) => void } })
-        .ttlTimers,
+      (provider as unknown as { ttl: { schedule: (id: string, at: number) => void } }).ttl,
       "schedule",
     );
     const id = await provider.startSession({ ttlMs: day, labels: runLabel });
