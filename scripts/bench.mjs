@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const cli = join(root, "packages/agent-runtime/dist/cli.js");
+const cli = join(root, "packages/agent-runtime-cli/dist/cli.js");
 const { values: overrides } = parseArgs({
   options: { iterations: { type: "string" }, concurrency: { type: "string" } },
 });

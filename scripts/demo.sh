@@ -5,9 +5,9 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-bash scripts/ready.sh --filter=@cadre/agent-runtime...
+bash scripts/ready.sh --filter=@cadre/agent-runtime-cli...
 if [ $# -eq 0 ]; then
   set -- sh -c 'echo "hello from a cadre session: $(uname -sr), uid $(id -u)"'
 fi
 echo "demo: using the best provider here; if none isolates, the stub runs the command with no isolation (--allow-no-isolation)" >&2
-exec node packages/agent-runtime/bin/cadre-runtime.js run --allow-no-isolation -- "$@"
+exec node packages/agent-runtime-cli/bin/cadre-runtime.js run --allow-no-isolation -- "$@"

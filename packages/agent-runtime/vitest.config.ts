@@ -3,8 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    // The tests spawn the built command against real engines; on a loaded machine one run of
-    // a container can take seconds. These are limits for hangs, not performance assertions.
+    // The pool's tests run the whole conformance suite on the stub and spawn owner processes; on
+    // a loaded machine that takes a while. These are limits for hangs, not performance assertions.
     testTimeout: 120_000,
     hookTimeout: 120_000,
   },

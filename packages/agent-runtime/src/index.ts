@@ -26,5 +26,4 @@ export {
   type SessionPoolStats,
 } from "./pool/session-pool.js";
 export { type CreateProviderOptions, createProvider } from "./providers/create-provider.js";
-export { importProviderModule, type ModuleImporter } from "./providers/import-provider.js";
-export { providerPackages } from "./providers/packages.js";
+export { importProviderExport, type ModuleImporter } from "./providers/import-provider.js";

@@ -2,9 +2,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PolicyValidationError, ProviderUnavailableError } from "@cadre/agent-runtime-contract";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createProvider } from "../src/providers/create-provider.js";
-import { importProviderModule } from "../src/providers/import-provider.js";
+import { importProviderExport } from "../src/providers/import-provider.js";
 import { providerModuleSpecifier } from "../src/providers/packages.js";
 
 let stateDir: string;
@@ -83,12 +83,41 @@ describe("createProvider", () => {
     expect(requested).toEqual(["@cadre/agent-runtime-provider-docker"]);
   });
 
-  it("says which package to install when a provider's package is missing", async () => {
+  it("says which package to install when a provider's package is missing, as a failed check", async () => {
     const specifier = "@cadre/agent-runtime-provider-not-installed";
-    const error = await importProviderModule("docker", { specifier }).catch((e: unknown) => e);
-    expect(ProviderUnavailableError.isInstance(error)).toBe(true);
-    expect((error as Error).message).toContain(`npm install ${specifier}`);
-    expect((error as ProviderUnavailableError).providerId).toBe("docker");
+    vi.stubEnv("CADRE_RUNTIME_TEST_PACKAGE_DOCKER", specifier);
+    try {
+      const error = await importProviderExport("docker", "dockerBackendHooks").catch(
+        (e: unknown) => e,
+      );
+      expect(ProviderUnavailableError.isInstance(error)).toBe(true);
+      expect((error as Error).message).toContain(`npm install ${specifier}`);
+      expect((error as ProviderUnavailableError).providerId).toBe("docker");
+      expect((error as ProviderUnavailableError).checks).toEqual([
+        expect.objectContaining({
+          id: "docker.package",
+          title: `load ${specifier}`,
+          ok: false,
+          required: true,
+          fix: `npm install ${specifier}`,
+        }),
+      ]);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+
+  it("gives any export of the chosen provider's package to tools that need more than its factory", async () => {
+    const hooks = () => "hooks";
+    const requested: string[] = [];
+    const found = await importProviderExport<typeof hooks>("kata", "kataBackendHooks", {
+      importer: async (specifier) => {
+        requested.push(specifier);
+        return { kataBackendHooks: hooks };
+      },
+    });
+    expect(found).toBe(hooks);
+    expect(requested).toEqual(["@cadre/agent-runtime-provider-kata"]);
   });
 
   it("reports a package without the expected factory as incompatible", async () => {

@@ -7,7 +7,7 @@ import { createStubProvider, StubBackend } from "@cadre/agent-runtime-provider-s
 import { matchesLabels } from "@cadre/agent-runtime-provider-utils";
 import { afterAll, expect } from "vitest";
 import { poolLabels, SessionPool } from "../src/index.js";
-import { assertBuilt } from "./helpers/cli.js";
+import { assertBuilt } from "./helpers/built.js";
 
 // The whole conformance suite, through a SessionPool over the stub.
 assertBuilt();

@@ -7,7 +7,7 @@ import {
 } from "@cadre/agent-runtime-contract";
 import { describe, expect, it } from "vitest";
 import { canonicalJson, createProvider, poolLabels, SessionPool } from "../src/index.js";
-import { assertBuilt } from "./helpers/cli.js";
+import { assertBuilt } from "./helpers/built.js";
 import { exited, startPoolOwner, usePools } from "./helpers/pool.js";
 
 const pools = usePools();

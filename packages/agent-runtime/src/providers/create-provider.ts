@@ -6,8 +6,7 @@ import {
 import { type ParsedIsolationConfig, parseIsolationConfig } from "../config/parse.js";
 import type { IsolationConfig, ProviderName } from "../config/schema.js";
 import { SessionPool } from "../pool/session-pool.js";
-import { importProviderModule, type ModuleImporter, requireExport } from "./import-provider.js";
-import { providerModuleSpecifier } from "./packages.js";
+import { importProviderExport, type ModuleImporter } from "./import-provider.js";
 
 export interface CreateProviderOptions {
   /** Replaces dynamic import(); for tests of the loader. */
@@ -36,9 +35,7 @@ export async function createProvider(
 ): Promise<IsolationProvider> {
   const parsed = parseIsolationConfig(config);
   const name = parsed.provider;
-  const specifier = providerModuleSpecifier(name);
-  const module = await importProviderModule(name, { specifier, importer: options.importer });
-  const factory = requireExport<Factory>(module, factoryNames[name], name, specifier);
+  const factory = await importProviderExport<Factory>(name, factoryNames[name], options);
   let provider: IsolationProvider;
   try {
     provider = await factory(providerOptions(parsed));

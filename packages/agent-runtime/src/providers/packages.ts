@@ -1,7 +1,7 @@
 import type { ProviderName } from "../config/schema.js";
 
 /** The npm package of each provider; the loader imports only the one a config names. */
-export const providerPackages: Record<ProviderName, string> = {
+const providerPackages: Record<ProviderName, string> = {
   stub: "@cadre/agent-runtime-provider-stub",
   docker: "@cadre/agent-runtime-provider-docker",
   kata: "@cadre/agent-runtime-provider-kata",

@@ -1,11 +1,10 @@
+import { createProvider, type IsolationConfig } from "@cadre/agent-runtime";
 import {
   type DoctorCheck,
   type IsolationLevel,
   type IsolationProvider,
   ProviderUnavailableError,
 } from "@cadre/agent-runtime-contract";
-import type { IsolationConfig } from "../config/schema.js";
-import { type CreateProviderOptions, createProvider } from "./create-provider.js";
 
 export interface ProviderCandidate {
   /** How the candidate is named to the user, e.g. "docker (runsc)". */
@@ -34,26 +33,20 @@ export interface SelectedProvider {
  */
 export async function selectBestProvider(
   candidates: ProviderCandidate[],
-  options: CreateProviderOptions & { onSkip?: (skipped: SkippedCandidate) => void } = {},
 ): Promise<SelectedProvider | { provider?: undefined; skipped: SkippedCandidate[] }> {
   const skipped: SkippedCandidate[] = [];
   for (const candidate of candidates) {
-    const reason = await tryCandidate(candidate, options);
+    const reason = await tryCandidate(candidate);
     if (typeof reason !== "string") return { provider: reason, candidate, skipped };
-    const entry = { label: candidate.label, reason };
-    skipped.push(entry);
-    options.onSkip?.(entry);
+    skipped.push({ label: candidate.label, reason });
   }
   return { skipped };
 }
 
-async function tryCandidate(
-  candidate: ProviderCandidate,
-  options: CreateProviderOptions,
-): Promise<IsolationProvider | string> {
+async function tryCandidate(candidate: ProviderCandidate): Promise<IsolationProvider | string> {
   let provider: IsolationProvider;
   try {
-    provider = await createProvider(candidate.config, options);
+    provider = await createProvider(candidate.config);
   } catch (error) {
     if (ProviderUnavailableError.isInstance(error) && error.checks.length > 0) {
       return firstFailure(error.checks);

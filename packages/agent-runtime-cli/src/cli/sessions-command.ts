@@ -1,7 +1,5 @@
+import { createProvider, type ParsedIsolationConfig, providerNames } from "@cadre/agent-runtime";
 import type { IsolationProvider, SessionInfo } from "@cadre/agent-runtime-contract";
-import type { ParsedIsolationConfig } from "../config/parse.js";
-import { providerNames } from "../config/schema.js";
-import { createProvider } from "../providers/create-provider.js";
 import { describeError, printJson, progress } from "./output.js";
 import { parseFlags } from "./parse-flags.js";
 import { configFromFlags, defaultConfigFor, providerFlagSpec } from "./provider-choice.js";

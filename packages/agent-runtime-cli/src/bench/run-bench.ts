@@ -1,7 +1,7 @@
 import { once } from "node:events";
 import { cpus, loadavg, totalmem } from "node:os";
+import { SessionPool } from "@cadre/agent-runtime";
 import type { IsolationPolicy, IsolationProvider } from "@cadre/agent-runtime-contract";
-import { SessionPool } from "../pool/session-pool.js";
 import type { BenchEngine, Contender, IdleMemory } from "./contender.js";
 import { ratio, type Summary, summarize, timed } from "./stats.js";
 

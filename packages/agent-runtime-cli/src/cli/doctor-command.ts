@@ -1,13 +1,10 @@
+import { createProvider, type ParsedIsolationConfig, providerNames } from "@cadre/agent-runtime";
 import {
   AgentRuntimeError,
   type DoctorReport,
   doctorReport,
   ProviderUnavailableError,
 } from "@cadre/agent-runtime-contract";
-import type { ParsedIsolationConfig } from "../config/parse.js";
-import { providerNames } from "../config/schema.js";
-import { createProvider } from "../providers/create-provider.js";
-import { providerModuleSpecifier } from "../providers/packages.js";
 import { printJson } from "./output.js";
 import { parseFlags } from "./parse-flags.js";
 import { configFromFlags, defaultConfigFor, providerFlagSpec } from "./provider-choice.js";
@@ -49,7 +46,10 @@ export async function doctorCommand(args: string[]): Promise<number> {
   return chosen && !ready ? 1 : 0;
 }
 
-/** A provider's doctor report; a provider that cannot even be built reports why as a check. */
+/**
+ * A provider's doctor report. A provider that cannot even be built reports why as a check: the
+ * loader's own (a missing or unbuilt package names the package and its fix), else the error.
+ */
 export async function diagnose(config: ParsedIsolationConfig): Promise<DoctorReport> {
   const name = config.provider;
   let provider: Awaited<ReturnType<typeof createProvider>>;
@@ -61,14 +61,13 @@ export async function diagnose(config: ParsedIsolationConfig): Promise<DoctorRep
     }
     return doctorReport(name, [
       {
-        id: `${name}.load`,
-        title: `load ${providerModuleSpecifier(name)}`,
+        id: `${name}.create`,
+        title: `create the ${name} provider`,
         ok: false,
         required: true,
         detail: AgentRuntimeError.isInstance(error)
           ? (error as Error).message.split("\n")[0]!
           : String(error),
-        fix: `npm install ${providerModuleSpecifier(name)}`,
       },
     ]);
   }

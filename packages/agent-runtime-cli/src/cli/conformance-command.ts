@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { ParsedIsolationConfig } from "../config/parse.js";
+import type { ParsedIsolationConfig } from "@cadre/agent-runtime";
 import { type ConformanceSettings, conformanceSettingsEnv } from "../conformance/settings.js";
 import { printJson, progress } from "./output.js";
 import { parseFlags } from "./parse-flags.js";

@@ -1,11 +1,10 @@
 import { access, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createProvider, type ParsedIsolationConfig } from "@cadre/agent-runtime";
 import { type IsolationProvider, isSessionId } from "@cadre/agent-runtime-contract";
 import { afterAll, describe, expect, it } from "vitest";
-import type { ParsedIsolationConfig } from "../src/config/parse.js";
 import { backendHooks } from "../src/conformance/backend-hooks.js";
-import { createProvider } from "../src/index.js";
 import { dockerUnavailableReason, testImage } from "./helpers/docker.js";
 
 // The hooks `cadre-runtime conformance` gives the suite, against the real engines: they read a

@@ -1,11 +1,10 @@
 import { constants } from "node:os";
+import { createProvider } from "@cadre/agent-runtime";
 import {
   type IsolationPolicy,
   type IsolationProvider,
   ProviderUnavailableError,
 } from "@cadre/agent-runtime-contract";
-import { createProvider } from "../providers/create-provider.js";
-import { selectBestProvider } from "../providers/select-best.js";
 import { describeError, progress } from "./output.js";
 import { type ParsedFlags, parseFlags } from "./parse-flags.js";
 import {
@@ -14,6 +13,7 @@ import {
   describeProvider,
   providerFlagSpec,
 } from "./provider-choice.js";
+import { selectBestProvider } from "./select-best.js";
 import { parseDuration, parsePositiveNumber, parseSize } from "./units.js";
 import { UsageError } from "./usage-error.js";
 

@@ -1,5 +1,5 @@
+import type { StubConfig } from "@cadre/agent-runtime";
 import { defaultStateDir, StubBackend } from "@cadre/agent-runtime-provider-stub";
-import type { StubConfig } from "../config/schema.js";
 import type { BackendHooks } from "./backend-hooks.js";
 
 /** The stub's state directory and processes, read and written by the stub package's StubBackend. */

@@ -11,7 +11,7 @@ const builtCli = fileURLToPath(new URL("../../dist/cli.js", import.meta.url));
 export function assertBuilt(): void {
   if (!existsSync(builtCli)) {
     throw new Error(
-      `${builtCli} is missing: build first (pnpm turbo run build --filter=@cadre/agent-runtime...)`,
+      `${builtCli} is missing: build first (pnpm turbo run build --filter=@cadre/agent-runtime-cli...)`,
     );
   }
 }

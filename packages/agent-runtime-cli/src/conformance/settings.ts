@@ -1,4 +1,4 @@
-import { type ParsedIsolationConfig, parseIsolationConfig } from "../config/parse.js";
+import { type ParsedIsolationConfig, parseIsolationConfig } from "@cadre/agent-runtime";
 
 /** How `cadre-runtime conformance` hands the provider to the suite file it runs in vitest. */
 export const conformanceSettingsEnv = "CADRE_RUNTIME_CONFORMANCE";

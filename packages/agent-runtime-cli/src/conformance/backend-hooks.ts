@@ -1,7 +1,5 @@
+import { importProviderExport, type ParsedIsolationConfig } from "@cadre/agent-runtime";
 import type { ConformanceOptions, ForeignObject } from "@cadre/agent-runtime-conformance";
-import type { ParsedIsolationConfig } from "../config/parse.js";
-import { importProviderModule, requireExport } from "../providers/import-provider.js";
-import { providerModuleSpecifier } from "../providers/packages.js";
 import { stubBackend } from "./stub-backend.js";
 
 export type { ForeignObject };
@@ -25,13 +23,9 @@ export async function backendHooks(
     config.provider === "docker"
       ? ["dockerBackendHooks", { ...config.docker, ...(image ? { image } : {}) }]
       : ["kataBackendHooks", { ...config.kata, ...(image ? { image } : {}) }];
-  const specifier = providerModuleSpecifier(config.provider);
-  const module = await importProviderModule(config.provider, { specifier });
-  const make = requireExport<(options: object) => BackendHooks>(
-    module,
-    exportName,
+  const make = await importProviderExport<(options: object) => BackendHooks>(
     config.provider,
-    specifier,
+    exportName,
   );
   const hooks = make(options);
   return {

@@ -1,7 +1,11 @@
+import {
+  loadConfig,
+  type ParsedIsolationConfig,
+  type ProviderName,
+  parseIsolationConfig,
+  providerNames,
+} from "@cadre/agent-runtime";
 import type { IsolationProvider } from "@cadre/agent-runtime-contract";
-import { loadConfig } from "../config/load.js";
-import { type ParsedIsolationConfig, parseIsolationConfig } from "../config/parse.js";
-import { type ProviderName, providerNames } from "../config/schema.js";
 import { UsageError } from "./usage-error.js";
 
 export interface ProviderFlags {

@@ -1,7 +1,8 @@
 // The module the conformance suite imports in a child process that it then kills with SIGKILL,
 // to prove that reap() removes the session of an owner that died. Builds the same provider.
+
+import { createProvider } from "@cadre/agent-runtime";
 import type { IsolationProvider } from "@cadre/agent-runtime-contract";
-import { createProvider } from "../providers/create-provider.js";
 import { readConformanceSettings } from "./settings.js";
 
 export default function buildProvider(): Promise<IsolationProvider> {

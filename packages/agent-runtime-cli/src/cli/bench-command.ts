@@ -1,4 +1,5 @@
 import { writeFile } from "node:fs/promises";
+import { createProvider, type ParsedIsolationConfig } from "@cadre/agent-runtime";
 import type { IsolationPolicy, IsolationProvider } from "@cadre/agent-runtime-contract";
 import type { BenchEngine } from "../bench/contender.js";
 import { formatBenchResult } from "../bench/format.js";
@@ -7,8 +8,6 @@ import { benchRunLabel, newBenchRunId } from "../bench/run-labels.js";
 import { containerdEngine } from "../bench/targets/containerd.js";
 import { dockerEngine } from "../bench/targets/docker.js";
 import { stubEngine } from "../bench/targets/stub.js";
-import type { ParsedIsolationConfig } from "../config/parse.js";
-import { createProvider } from "../providers/create-provider.js";
 import { progress } from "./output.js";
 import { parseFlags } from "./parse-flags.js";
 import { configFromFlags, providerFlagSpec } from "./provider-choice.js";

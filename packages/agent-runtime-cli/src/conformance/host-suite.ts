@@ -1,10 +1,9 @@
 // The test file `cadre-runtime conformance` runs through vitest's Node API. It reads the
 // provider's config from the environment and registers the whole conformance suite for it.
 
+import { createProvider, type ParsedIsolationConfig } from "@cadre/agent-runtime";
 import { runConformance } from "@cadre/agent-runtime-conformance";
 import { describeFailedChecks } from "@cadre/agent-runtime-contract";
-import type { ParsedIsolationConfig } from "../config/parse.js";
-import { createProvider } from "../providers/create-provider.js";
 import { backendHooks } from "./backend-hooks.js";
 import { readConformanceSettings } from "./settings.js";
 

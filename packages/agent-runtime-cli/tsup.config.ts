@@ -1,0 +1,15 @@
+import { defineConfig } from "tsup";
+import { packageBuild } from "../../tsup.base.js";
+
+export default defineConfig({
+  ...packageBuild,
+  entry: {
+    cli: "src/cli.ts",
+    // Shipped for `cadre-runtime conformance`: the test file vitest runs, and the module the
+    // suite's owner-crash test imports in a child process.
+    "conformance/host-suite": "src/conformance/host-suite.ts",
+    "conformance/provider-module": "src/conformance/provider-module.ts",
+  },
+  // A command, not a library: nothing imports it, so there are no type declarations.
+  dts: false,
+});
