@@ -17,8 +17,6 @@ export {
   type StubConfig,
   stubConfigSchema,
 } from "./config/schema.js";
-export { canonicalJson } from "./pool/canonical-json.js";
-export { poolLabels } from "./pool/pool-labels.js";
 export {
   SessionPool,
   type SessionPoolEvents,

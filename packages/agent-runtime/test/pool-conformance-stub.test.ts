@@ -6,7 +6,8 @@ import { runConformance } from "@cadre/agent-runtime-conformance";
 import { createStubProvider, StubBackend } from "@cadre/agent-runtime-provider-stub";
 import { matchesLabels } from "@cadre/agent-runtime-provider-utils";
 import { afterAll, expect } from "vitest";
-import { poolLabels, SessionPool } from "../src/index.js";
+import { SessionPool } from "../src/index.js";
+import { poolLabels } from "../src/pool/pool-labels.js";
 import { assertBuilt } from "./helpers/built.js";
 
 // The whole conformance suite, through a SessionPool over the stub.

@@ -6,7 +6,9 @@ import {
   type IsolationProvider,
 } from "@cadre/agent-runtime-contract";
 import { describe, expect, it } from "vitest";
-import { canonicalJson, createProvider, poolLabels, SessionPool } from "../src/index.js";
+import { createProvider, SessionPool } from "../src/index.js";
+import { canonicalJson } from "../src/pool/canonical-json.js";
+import { poolLabels } from "../src/pool/pool-labels.js";
 import { assertBuilt } from "./helpers/built.js";
 import { exited, startPoolOwner, usePools } from "./helpers/pool.js";
 

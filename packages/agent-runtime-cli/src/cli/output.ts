@@ -18,11 +18,3 @@ export function describeError(error: unknown): string {
   if (error instanceof Error) return error.stack ?? error.message;
   return String(error);
 }
-
-export function errorJson(error: unknown): { code: string; message: string } {
-  if (AgentRuntimeError.isInstance(error)) {
-    const err = error as AgentRuntimeError;
-    return { code: err.code, message: err.message };
-  }
-  return { code: "INTERNAL", message: error instanceof Error ? error.message : String(error) };
-}

@@ -225,4 +225,3 @@ export type IsolationConfig = z.input<typeof isolationConfigSchema>;
 export type StubConfig = z.input<typeof stubConfigSchema>;
 export type DockerConfig = z.input<typeof dockerConfigSchema>;
 export type KataConfig = z.input<typeof kataConfigSchema>;
-export type PoolConfig = z.input<typeof poolConfigSchema>;
