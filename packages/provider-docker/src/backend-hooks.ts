@@ -1,12 +1,15 @@
 import { randomBytes } from "node:crypto";
+import { ProviderUnavailableError } from "@cadre/agent-runtime-contract";
 import {
   type BackendHooks,
   buildSessionLabels,
   type ForeignBackendObject,
 } from "@cadre/agent-runtime-provider-utils";
-import Docker from "dockerode";
+import { dockerConnection } from "./connection.js";
+import { type ContainerRef, DockerClient } from "./docker-client.js";
+import { runtimeRegistered } from "./host-facts.js";
 import { LabelCodec } from "./labels.js";
-import { connectionOptions, type DockerProviderOptions, defaultImage } from "./options.js";
+import { type DockerProviderOptions, defaultImage } from "./options.js";
 
 /**
  * The conformance suite's hooks on the daemon: containers by label for the leak checks (by name),
@@ -24,33 +27,34 @@ export interface DockerBackendHooks extends BackendHooks {
 const foreignLabel = "cadre.test/foreign-object";
 
 export function dockerBackendHooks(options: DockerProviderOptions = {}): DockerBackendHooks {
-  const docker = new Docker(connectionOptions(options));
+  const client = new DockerClient(dockerConnection(options));
   const image = options.image ?? defaultImage;
   return {
     async findBackendLeftovers(labels) {
-      const containers = await docker.listContainers({
-        all: true,
-        filters: { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) },
-      });
-      return containers.map((c) => (c.Names[0] ?? c.Id).replace(/^\//, ""));
+      const containers = await client.listContainers(
+        Object.entries(labels).map(([k, v]) => `${k}=${v}`),
+      );
+      return containers.map((c) => (c.names[0] ?? c.id).replace(/^\//, ""));
     },
     async readBackendLabels(sessionId) {
-      const info = await docker.getContainer(sessionId).inspect();
-      return JSON.stringify(info.Config.Labels ?? {});
+      const info = await client.inspectContainer({ id: sessionId, sessionId });
+      if (!info) throw new Error(`no container named ${sessionId}`);
+      return JSON.stringify(info.labels);
     },
     async plantForeignObjects(labelPrefix) {
       const created: ForeignBackendObject[] = [];
       try {
         for (const [name, description, labels] of lookalikes(labelPrefix)) {
-          const container = await docker.createContainer({
+          const id = await client.createContainer({
             name,
             Image: image,
             Cmd: ["sleep", "600"],
             Labels: { ...labels, [foreignLabel]: "1" },
             HostConfig: { AutoRemove: true, NetworkMode: "none" },
           });
-          created.push(foreignContainer(container, name, description));
-          await container.start();
+          const container = { id, sessionId: name };
+          created.push(foreignContainer(client, container, description));
+          await client.startContainer(container);
         }
       } catch (error) {
         await Promise.all(created.map((o) => o.remove()));
@@ -102,21 +106,56 @@ function lookalikes(labelPrefix: string | undefined): [string, string, Record<st
 }
 
 function foreignContainer(
-  container: Docker.Container,
-  id: string,
+  client: DockerClient,
+  container: ContainerRef,
   description: string,
 ): ForeignBackendObject {
+  const name = container.sessionId;
   return {
-    id,
+    id: name,
     description,
     async alive() {
-      const info = await container.inspect().catch(() => undefined);
-      return info?.State.Running === true && info.Name === `/${id}`;
+      const info = await client.inspectContainer(container).catch(() => undefined);
+      return info?.running === true && info.name === `/${name}`;
     },
-    async remove() {
-      await container.remove({ force: true }).catch((error: { statusCode?: number }) => {
-        if (error.statusCode !== 404 && error.statusCode !== 409) throw error;
-      });
-    },
+    // A container that is gone, or being removed (AutoRemove once it stopped), counts as removed.
+    remove: () => client.removeContainer(container),
   };
+}
+
+/**
+ * Why the Docker conformance suites cannot run against the daemon of `options` (not reachable,
+ * its runtime not registered, its image missing), or undefined when they can: the
+ * `unavailableReason` of runConformance() for this provider.
+ */
+export async function dockerUnavailableReason(
+  options: DockerProviderOptions = {},
+): Promise<string | undefined> {
+  const client = new DockerClient(dockerConnection(options));
+  const runtime = options.runtime ?? "runc";
+  const image = options.image ?? defaultImage;
+  const answerWithinMs = 5_000;
+  const deadline = AbortSignal.timeout(answerWithinMs);
+  try {
+    await client.ping(deadline);
+  } catch (error) {
+    return deadline.aborted
+      ? `the Docker daemon at ${client.address} did not answer within ${answerWithinMs} ms`
+      : `the Docker daemon is not reachable: ${failure(error)}`;
+  }
+  const facts = await client.hostFacts().catch((error: unknown) => failure(error));
+  if (typeof facts === "string") return `cannot read the Docker daemon's info: ${facts}`;
+  if (!runtimeRegistered(facts, runtime)) {
+    return `the Docker daemon at ${client.address} has no runtime "${runtime}" (run \`bash scripts/services.sh up\`)`;
+  }
+  if (!(await client.imageStatus(image)).present) {
+    return `the image ${image} is missing (run \`bash scripts/services.sh up\`)`;
+  }
+  return undefined;
+}
+
+/** What went wrong, with the failed check's detail when the error carries one. */
+function failure(error: unknown): string {
+  const detail = ProviderUnavailableError.isInstance(error) ? error.checks[0]?.detail : undefined;
+  return detail ?? (error instanceof Error ? error.message : String(error));
 }

@@ -1,5 +1,5 @@
 import type { ValidatedPolicy } from "@cadre/agent-runtime-contract";
-import type { ContainerCreateOptions } from "dockerode";
+import type { ContainerSpec } from "./docker-client.js";
 import type { DockerRuntime } from "./options.js";
 
 export interface ContainerSpecInput {
@@ -39,9 +39,9 @@ export const scratchTmpOptions = `rw,nosuid,nodev,mode=1777,size=${sessionDefaul
  * The container of one session. Its main process only keeps the container alive under Docker's
  * init (which reaps orphans); commands run as execs. Hardening is applied whatever the policy.
  */
-export function containerSpec(input: ContainerSpecInput): ContainerCreateOptions {
+export function containerSpec(input: ContainerSpecInput): ContainerSpec {
   const { policy } = input;
-  const hostConfig: NonNullable<ContainerCreateOptions["HostConfig"]> = {
+  const hostConfig: NonNullable<ContainerSpec["HostConfig"]> = {
     Runtime: input.runtime,
     Init: true,
     Privileged: false,
@@ -72,7 +72,7 @@ export function containerSpec(input: ContainerSpecInput): ContainerCreateOptions
   if (policy.pids !== undefined) hostConfig.PidsLimit = policy.pids;
   else if (input.runtime === "runc") hostConfig.PidsLimit = sessionDefaults.pids;
 
-  const spec: ContainerCreateOptions = {
+  const spec: ContainerSpec = {
     name: input.sessionId,
     Hostname: input.sessionId.slice(0, 63),
     Image: input.image,

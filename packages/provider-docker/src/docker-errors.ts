@@ -1,11 +1,16 @@
 import {
   AgentRuntimeError,
   BackendError,
-  type DoctorCheck,
   ProviderUnavailableError,
   SessionNotFoundError,
   SessionNotRunningError,
 } from "@cadre/agent-runtime-contract";
+import { daemonCheck, imageCheck } from "./doctor-checks.js";
+
+/**
+ * How DockerClient turns what dockerode rejects with into the contract's errors. Nothing else
+ * sees a dockerode error.
+ */
 
 /** What dockerode rejects with: an HTTP status from the daemon, or a socket error code. */
 interface DockerodeError {
@@ -13,6 +18,12 @@ interface DockerodeError {
   code?: string;
   json?: { message?: string } | null;
   message?: string;
+}
+
+/** Who reports the error, and the daemon's address for its message. */
+export interface ErrorContext {
+  providerId: string;
+  address: string;
 }
 
 const connectionCodes = new Set([
@@ -37,49 +48,52 @@ export function daemonMessage(error: unknown): string {
   return (e?.json?.message ?? e?.message ?? String(error)).trim();
 }
 
-export function isConnectionError(error: unknown): boolean {
+function isConnectionError(error: unknown): boolean {
   const e = error as DockerodeError | undefined;
   return e?.statusCode === undefined && e?.code !== undefined && connectionCodes.has(e.code);
 }
 
-export function daemonCheck(address: string, error: unknown): DoctorCheck {
-  const e = error as DockerodeError | undefined;
-  const denied = e?.code === "EACCES" || e?.code === "EPERM";
-  return {
-    id: "docker.daemon",
-    title: "Docker daemon reachable",
-    ok: false,
-    required: true,
-    detail: `cannot connect to ${address}: ${e?.code ?? daemonMessage(error)}`,
-    fix: denied
-      ? "add this user to the docker group (or run as root), then log in again"
-      : "start the daemon (`systemctl start docker`, or `bash scripts/services.sh up` on a test host), or point DOCKER_HOST / the socketPath option at a running one",
-  };
-}
-
-export function unavailable(
-  address: string,
-  error: unknown,
-  providerId: string,
-): ProviderUnavailableError {
-  return new ProviderUnavailableError(`The Docker daemon at ${address} is not reachable.`, {
-    providerId,
+function unavailable(error: unknown, context: ErrorContext): ProviderUnavailableError {
+  const code = (error as DockerodeError | undefined)?.code;
+  const denied = code === "EACCES" || code === "EPERM";
+  return new ProviderUnavailableError(`The Docker daemon at ${context.address} is not reachable.`, {
+    providerId: context.providerId,
     cause: error,
-    checks: [daemonCheck(address, error)],
+    checks: [daemonCheck(context.address, code ?? daemonMessage(error), denied)],
   });
 }
 
+function backendError(error: unknown, action: string, providerId: string): BackendError {
+  return new BackendError(
+    `Docker failed to ${action}: ${daemonMessage(error)}. Check the daemon's log (journalctl -u docker) and retry.`,
+    { providerId, cause: error },
+  );
+}
+
+/** An error of a call that concerns no one session: daemon down, or BACKEND_ERROR with the cause. */
+export function daemonCallError(
+  error: unknown,
+  action: string,
+  context: ErrorContext,
+): AgentRuntimeError {
+  if (AgentRuntimeError.isInstance(error)) return error;
+  if (isConnectionError(error)) return unavailable(error, context);
+  return backendError(error, action, context.providerId);
+}
+
 /**
- * Turns an error from a call about one session into the contract's errors: unknown container,
- * container not running, daemon down; anything else becomes BACKEND_ERROR with the cause.
+ * An error of a call about one session: unknown container, container not running, daemon down;
+ * anything else becomes BACKEND_ERROR with the cause.
  */
 export function sessionCallError(
   error: unknown,
-  context: { sessionId: string; action: string; providerId: string; address: string },
+  sessionId: string,
+  action: string,
+  context: ErrorContext,
 ): AgentRuntimeError {
   if (AgentRuntimeError.isInstance(error)) return error;
-  const { sessionId, providerId } = context;
-  if (isConnectionError(error)) return unavailable(context.address, error, providerId);
+  const { providerId } = context;
+  if (isConnectionError(error)) return unavailable(error, context);
   const status = statusOf(error);
   const message = daemonMessage(error);
   if (status === 404 && /no such container/i.test(message)) {
@@ -89,12 +103,20 @@ export function sessionCallError(
     const state = /is paused/i.test(message) ? "paused" : "stopped";
     return new SessionNotRunningError(sessionId, state, { providerId, cause: error });
   }
-  return backendError(error, context.action, providerId);
+  return backendError(error, action, providerId);
 }
 
-export function backendError(error: unknown, action: string, providerId: string): BackendError {
-  return new BackendError(
-    `Docker failed to ${action}: ${daemonMessage(error)}. Check the daemon's log (journalctl -u docker) and retry.`,
-    { providerId, cause: error },
-  );
+/** An error of creating a container: a missing image is the operator's to load, never pulled. */
+export function createError(
+  error: unknown,
+  image: string,
+  context: ErrorContext,
+): AgentRuntimeError {
+  if (statusOf(error) === 404 && /no such image/i.test(daemonMessage(error))) {
+    return new ProviderUnavailableError(
+      `The image ${image} is not in the Docker daemon's image store.`,
+      { providerId: context.providerId, cause: error, checks: [imageCheck(image, false)] },
+    );
+  }
+  return daemonCallError(error, "create the session's container", context);
 }

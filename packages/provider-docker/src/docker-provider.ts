@@ -1,7 +1,7 @@
 import { SessionLifecycle } from "@cadre/agent-runtime-provider-utils";
-import type { ContainerCreateOptions } from "dockerode";
 import { type ContainerSpecInput, containerSpec } from "./container-spec.js";
 import { DockerBackend } from "./docker-backend.js";
+import type { ContainerSpec } from "./docker-client.js";
 import type { DockerProviderOptions, DockerRuntime } from "./options.js";
 
 /**
@@ -23,7 +23,7 @@ export class DockerProvider extends SessionLifecycle {
    * The container of one session. A subclass may change it only to break it on purpose: the
    * conformance self-test strips the hardening this way to prove the boundary probe catches it.
    */
-  protected containerSpecFor(input: ContainerSpecInput): ContainerCreateOptions {
+  protected containerSpecFor(input: ContainerSpecInput): ContainerSpec {
     return containerSpec(input);
   }
 }

@@ -1,39 +1,13 @@
-import { type DoctorCheck, type DoctorReport, doctorReport } from "@cadre/agent-runtime-contract";
-import type Docker from "dockerode";
-import { daemonCheck, daemonMessage, statusOf } from "./docker-errors.js";
-import { type HostFacts, runscWithoutNetwork, runtimeRegistered } from "./host-facts.js";
+import {
+  type DoctorCheck,
+  type DoctorReport,
+  doctorReport,
+  ProviderUnavailableError,
+} from "@cadre/agent-runtime-contract";
+import type { DockerClient } from "./docker-client.js";
+import { daemonCheck, imageCheck, runtimeCheck } from "./doctor-checks.js";
+import { type HostFacts, runscWithoutNetwork } from "./host-facts.js";
 import type { DockerRuntime } from "./options.js";
-
-export function runtimeCheck(facts: HostFacts, runtime: DockerRuntime): DoctorCheck {
-  const registered = runtimeRegistered(facts, runtime);
-  const args = facts.runtimes[runtime]?.runtimeArgs?.join(" ");
-  return {
-    id: `docker.runtime.${runtime}`,
-    title: `OCI runtime "${runtime}" registered with the daemon`,
-    ok: registered,
-    required: true,
-    detail: registered
-      ? `registered (${facts.runtimes[runtime]?.path ?? runtime}${args ? ` ${args}` : ""})`
-      : `the daemon knows ${Object.keys(facts.runtimes).join(", ") || "no runtimes"}`,
-    fix:
-      runtime === "runsc"
-        ? 'install gVisor (apt-get install runsc), add "runtimes": {"runsc": {"path": "/usr/bin/runsc", "runtimeArgs": ["--platform=ptrace", "--network=none"]}} to /etc/docker/daemon.json and restart dockerd; or use runtime "runc"'
-        : "register runc with the daemon (it is the default runtime of a stock install)",
-  };
-}
-
-export function imageCheck(image: string, present: boolean, detail?: string): DoctorCheck {
-  return {
-    id: "docker.image",
-    title: `image ${image} present`,
-    ok: present,
-    required: true,
-    detail: present
-      ? "present in the daemon's image store"
-      : (detail ?? "not in the daemon's image store"),
-    fix: `load it with \`docker load -i <archive>.tar\` (on a test host \`bash scripts/services.sh up\` builds cadre-test/busybox:1), or \`docker pull ${image}\` where a registry is reachable`,
-  };
-}
 
 function cgroupChecks(facts: HostFacts, runtime: DockerRuntime): DoctorCheck[] {
   const controller = (id: string, title: string, ok: boolean, field: string): DoctorCheck => ({
@@ -68,20 +42,21 @@ function cgroupChecks(facts: HostFacts, runtime: DockerRuntime): DoctorCheck[] {
 }
 
 export async function runDoctor(input: {
-  docker: Docker;
-  address: string;
+  client: DockerClient;
   runtime: DockerRuntime;
   image: string;
-  providerId: string;
-  facts: () => Promise<HostFacts>;
   /** The session network's check; undefined when no session of this provider joins it. */
   network: (facts: HostFacts) => Promise<DoctorCheck | undefined>;
 }): Promise<DoctorReport> {
+  const { client } = input;
   let facts: HostFacts;
   try {
-    facts = await input.facts();
+    facts = await client.hostFacts();
   } catch (error) {
-    return doctorReport(input.providerId, [daemonCheck(input.address, error)]);
+    const checks = ProviderUnavailableError.isInstance(error)
+      ? error.checks
+      : [daemonCheck(client.address, (error as Error).message, false)];
+    return doctorReport(client.providerId, checks);
   }
   const checks: DoctorCheck[] = [
     {
@@ -89,7 +64,7 @@ export async function runDoctor(input: {
       title: "Docker daemon reachable",
       ok: true,
       required: true,
-      detail: `${input.address}: Docker ${facts.serverVersion}, API ${facts.apiVersion}`,
+      detail: `${client.address}: Docker ${facts.serverVersion}, API ${facts.apiVersion}`,
     },
     runtimeCheck(facts, input.runtime),
     {
@@ -101,16 +76,10 @@ export async function runDoctor(input: {
       fix: "install tini (docker-init) for the daemon, or set init-path in daemon.json",
     },
   ];
-  try {
-    await input.docker.getImage(input.image).inspect();
-    checks.push(imageCheck(input.image, true));
-  } catch (error) {
-    checks.push(
-      imageCheck(input.image, false, statusOf(error) === 404 ? undefined : daemonMessage(error)),
-    );
-  }
+  const image = await client.imageStatus(input.image);
+  checks.push(imageCheck(input.image, image.present, image.detail));
   checks.push(...cgroupChecks(facts, input.runtime));
   const network = await input.network(facts);
   if (network) checks.push(network);
-  return doctorReport(input.providerId, checks);
+  return doctorReport(client.providerId, checks);
 }

@@ -1,6 +1,12 @@
-export { type DockerBackendHooks, dockerBackendHooks } from "./backend-hooks.js";
+export {
+  type DockerBackendHooks,
+  dockerBackendHooks,
+  dockerUnavailableReason,
+} from "./backend-hooks.js";
 export { dockerCapabilityRows } from "./capability-rows.js";
+export { type DockerConnection, dockerConnection } from "./connection.js";
 export type { ContainerSpecInput } from "./container-spec.js";
+export type { ContainerSpec } from "./docker-client.js";
 export { createDockerProvider, DockerProvider } from "./docker-provider.js";
 export { guardCommands } from "./network-guard.js";
 export type { DockerProviderOptions, DockerRuntime } from "./options.js";

@@ -1,4 +1,3 @@
-import type { DockerOptions } from "dockerode";
 import type { SessionNetworkOptions } from "./session-network.js";
 
 export type DockerRuntime = "runc" | "runsc";
@@ -27,29 +26,3 @@ export interface DockerProviderOptions {
 }
 
 export const defaultImage = "cadre-test/busybox:1";
-export const defaultSocketPath = "/var/run/docker.sock";
-
-/** Where to reach the daemon: explicit options first, then DOCKER_HOST, then the default socket. */
-export function connectionOptions(
-  options: DockerProviderOptions,
-  env: NodeJS.ProcessEnv = process.env,
-): DockerOptions {
-  if (options.socketPath) return { socketPath: options.socketPath };
-  if (options.host) return { host: options.host, port: options.port ?? 2375, protocol: "http" };
-  const dockerHost = env.DOCKER_HOST;
-  if (dockerHost?.startsWith("unix://")) {
-    return { socketPath: dockerHost.slice("unix://".length) || defaultSocketPath };
-  }
-  if (dockerHost?.startsWith("tcp://") || dockerHost?.startsWith("http://")) {
-    const url = new URL(dockerHost.replace(/^tcp:/, "http:"));
-    return { host: url.hostname, port: Number(url.port || 2375), protocol: "http" };
-  }
-  return { socketPath: defaultSocketPath };
-}
-
-/** A human-readable address for messages. */
-export function describeConnection(connection: DockerOptions): string {
-  return connection.socketPath
-    ? `unix://${String(connection.socketPath)}`
-    : `tcp://${connection.host}:${connection.port}`;
-}

@@ -1,15 +1,6 @@
 import { isSessionId, sessionLabels } from "@cadre/agent-runtime-contract";
-import type Docker from "dockerode";
-import { statusOf } from "./docker-errors.js";
+import type { ContainerFacts, DockerClient } from "./docker-client.js";
 import type { LabelCodec } from "./labels.js";
-
-/** A container verified to be one session of this provider instance. */
-export interface SessionContainer {
-  /** The container's full id: every call about the session goes to it, never to the name. */
-  id: string;
-  container: Docker.Container;
-  info: Docker.ContainerInspectInfo;
-}
 
 /** Verified ids kept per instance; the oldest is dropped past this (it is looked up again). */
 const maxRemembered = 4096;
@@ -30,10 +21,8 @@ export class SessionLookup {
   private readonly verified = new Map<string, string>();
 
   constructor(
-    private readonly docker: Docker,
+    private readonly client: DockerClient,
     private readonly codec: LabelCodec,
-    private readonly providerId: string,
-    private readonly toError: (error: unknown, sessionId: string, action: string) => Error,
   ) {}
 
   /**
@@ -54,29 +43,21 @@ export class SessionLookup {
     return (
       names.includes(`/${sessionId}`) &&
       labels?.[this.codec.toDockerKey(sessionLabels.sessionId)] === sessionId &&
-      labels?.[this.codec.toDockerKey(sessionLabels.provider)] === this.providerId
+      labels?.[this.codec.toDockerKey(sessionLabels.provider)] === this.client.providerId
     );
   }
 
   /** The session's container as the daemon shows it now, or undefined when there is none. */
-  async find(sessionId: string): Promise<SessionContainer | undefined> {
+  async find(sessionId: string): Promise<ContainerFacts | undefined> {
     if (!SessionLookup.canBeSession(sessionId)) return undefined;
-    let info: Docker.ContainerInspectInfo;
-    try {
-      info = await this.docker.getContainer(sessionId).inspect();
-    } catch (error) {
-      if (statusOf(error) === 404) {
-        this.forget(sessionId);
-        return undefined;
-      }
-      throw this.toError(error, sessionId, "inspect the session's container");
-    }
-    if (!this.isSession([info.Name], info.Config.Labels ?? undefined, sessionId)) {
+    // By name: the answer's full id is what every later call about the session targets.
+    const found = await this.client.inspectContainer({ id: sessionId, sessionId });
+    if (!found || !this.isSession([found.name], found.labels, sessionId)) {
       this.forget(sessionId);
       return undefined;
     }
-    this.remember(sessionId, info.Id);
-    return { id: info.Id, container: this.docker.getContainer(info.Id), info };
+    this.remember(sessionId, found.id);
+    return found;
   }
 
   /** The verified container id of the session, from memory when it was verified before. */

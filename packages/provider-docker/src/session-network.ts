@@ -1,6 +1,9 @@
-import { type DoctorCheck, ProviderUnavailableError } from "@cadre/agent-runtime-contract";
-import type Docker from "dockerode";
-import { daemonMessage, statusOf } from "./docker-errors.js";
+import {
+  BackendError,
+  type DoctorCheck,
+  ProviderUnavailableError,
+} from "@cadre/agent-runtime-contract";
+import type { DockerClient, NetworkFacts } from "./docker-client.js";
 import { type HostFacts, runscWithoutNetwork } from "./host-facts.js";
 import {
   firewallAccess,
@@ -56,9 +59,8 @@ export class SessionNetwork {
   readonly hostGuard: "provider" | "external";
 
   constructor(
-    private readonly docker: Docker,
+    private readonly client: DockerClient,
     options: SessionNetworkOptions = {},
-    private readonly providerId = "docker",
   ) {
     this.name = options.name ?? defaultSessionNetwork.name;
     this.bridge = options.bridge ?? defaultSessionNetwork.bridge;
@@ -92,18 +94,19 @@ export class SessionNetwork {
         );
       }
     }
-    return network.Id;
+    return network.id;
   }
 
   /** For doctor: reads the daemon and the firewall, changes nothing. */
   async check(): Promise<DoctorCheck> {
     const base = { id: checkId, title: checkTitle };
-    let network: Docker.NetworkInspectInfo | undefined;
+    let network: NetworkFacts | undefined;
     try {
       network = await this.find();
     } catch (error) {
-      const failed = ProviderUnavailableError.isInstance(error) ? error.checks[0] : undefined;
-      return failed ?? { ...base, ok: false, required: true, detail: daemonMessage(error) };
+      const own = ProviderUnavailableError.isInstance(error) ? error.checks[0] : undefined;
+      if (own?.id === checkId) return own;
+      return { ...base, ok: false, required: true, detail: (error as Error).message };
     }
     const where = network
       ? `network ${this.name} (bridge ${this.bridge}, inter-container traffic off)`
@@ -154,11 +157,10 @@ export class SessionNetwork {
   }
 
   /** The network of that name, checked to be the provider's; undefined when there is none. */
-  private async find(): Promise<Docker.NetworkInspectInfo | undefined> {
-    const listed = await this.docker.listNetworks({ filters: { name: [this.name] } });
-    // The name filter matches substrings; two with the exact name can exist after a race on an old
-    // daemon, and then the bridge name decides which one is real (the daemon allows one per bridge).
-    const named = listed.filter((n) => n.Name === this.name);
+  private async find(): Promise<NetworkFacts | undefined> {
+    // Two with the name can exist after a race on an old daemon, and then the bridge name decides
+    // which one is real (the daemon allows one network per bridge).
+    const named = await this.client.networksNamed(this.name);
     if (named.length === 0) return undefined;
     const problems = named.map((n) => this.mismatch(n));
     const index = problems.indexOf(undefined);
@@ -172,48 +174,45 @@ export class SessionNetwork {
     );
   }
 
-  private mismatch(network: Docker.NetworkInspectInfo): string | undefined {
-    const labels = network.Labels ?? {};
-    const options = network.Options ?? {};
+  private mismatch(network: NetworkFacts): string | undefined {
+    const { labels, options } = network;
     const wanted = bridgeOptions(this.bridge);
     if (Object.entries(sessionNetworkLabels).some(([k, v]) => labels[k] !== v))
       return `it lacks the labels ${JSON.stringify(sessionNetworkLabels)}`;
-    if (network.Driver !== "bridge") return `its driver is ${network.Driver}, not bridge`;
+    if (network.driver !== "bridge") return `its driver is ${network.driver}, not bridge`;
     for (const [key, value] of Object.entries(wanted)) {
       if (options[key] !== value)
         return `its option ${key} is ${options[key] ?? "unset"}, not ${value}`;
     }
-    if (network.EnableIPv6) return "it has IPv6 enabled";
+    if (network.ipv6) return "it has IPv6 enabled";
     return undefined;
   }
 
-  private async create(): Promise<Docker.NetworkInspectInfo> {
-    try {
-      await this.docker.createNetwork({
-        Name: this.name,
-        Driver: "bridge",
-        CheckDuplicate: true,
-        EnableIPv6: false,
-        Internal: false,
-        Attachable: false,
-        Labels: sessionNetworkLabels,
-        Options: bridgeOptions(this.bridge),
-      });
-    } catch (error) {
-      // 409: same name; 403: same bridge name. Another instance won the race, or the name is taken
-      // by a network find() then refuses with its reason.
-      const status = statusOf(error);
-      if (status !== 409 && status !== 403) throw error;
-      const existing = await this.find();
-      if (existing) return existing;
+  private async create(): Promise<NetworkFacts> {
+    const refused = await this.client.createNetwork({
+      Name: this.name,
+      Driver: "bridge",
+      CheckDuplicate: true,
+      EnableIPv6: false,
+      Internal: false,
+      Attachable: false,
+      Labels: sessionNetworkLabels,
+      Options: bridgeOptions(this.bridge),
+    });
+    // Refused (409: the name, 403: the bridge name): another instance may have won the race, or
+    // the name is another network's, which find() refuses with its reason.
+    const created = await this.find();
+    if (created) return created;
+    if (refused) {
       throw this.unavailable(`Cannot create the Docker network ${this.name}.`, {
-        detail: daemonMessage(error),
+        detail: refused.taken,
         fix: `free the bridge name ${this.bridge} (\`docker network ls\`, \`ip link show ${this.bridge}\`) or set sessionNetwork.bridge to another name`,
       });
     }
-    const created = await this.find();
-    if (!created) throw new Error(`the network ${this.name} was removed right after its creation`);
-    return created;
+    throw new BackendError(
+      `The Docker network ${this.name} was removed right after its creation; retry.`,
+      { providerId: this.client.providerId },
+    );
   }
 
   private unavailable(
@@ -221,7 +220,7 @@ export class SessionNetwork {
     check: { detail: string; fix: string },
   ): ProviderUnavailableError {
     return new ProviderUnavailableError(message, {
-      providerId: this.providerId,
+      providerId: this.client.providerId,
       checks: [{ id: checkId, title: checkTitle, ok: false, required: true, ...check }],
     });
   }

@@ -3,7 +3,7 @@ import { runConformance } from "@cadre/agent-runtime-conformance";
 import { createDockerProvider, type DockerRuntime } from "../src/index.js";
 import {
   containersWithLabels,
-  dockerUnavailableReason,
+  dockerTestsUnavailable,
   plantForeignObjects,
   readBackendLabels,
   testImage,
@@ -23,6 +23,6 @@ export async function runDockerConformance(runtime: DockerRuntime): Promise<void
     providerModule: fileURLToPath(
       new URL("./fixtures/docker-provider-module.mjs", import.meta.url),
     ),
-    unavailableReason: await dockerUnavailableReason(runtime),
+    unavailableReason: await dockerTestsUnavailable(runtime),
   });
 }

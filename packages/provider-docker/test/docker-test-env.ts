@@ -1,33 +1,19 @@
-import { engineUnavailableReason } from "@cadre/agent-runtime-conformance";
 import Docker from "dockerode";
-import { dockerBackendHooks } from "../src/backend-hooks.js";
-import { connectionOptions } from "../src/options.js";
+import { dockerBackendHooks, dockerUnavailableReason } from "../src/backend-hooks.js";
+import { dockerConnection } from "../src/connection.js";
 
 /** The image every test session uses. */
 export const testImage = process.env.CADRE_TEST_IMAGE ?? "cadre-test/busybox:1";
 
 /** Direct access to the daemon, to read the backend without the provider. */
-export const docker = new Docker(connectionOptions({}));
+export const docker = new Docker(dockerConnection());
 
 /**
- * Why the Docker tests cannot run here (daemon down, runtime or image missing), or undefined.
- * Outside CI the suites skip with this reason; under CI=true they fail.
+ * Why the Docker tests of `runtime` cannot run here (daemon down, runtime or image missing), or
+ * undefined. Outside CI the suites skip with this reason; under CI=true they fail.
  */
-export async function dockerUnavailableReason(
-  runtime: "runc" | "runsc",
-): Promise<string | undefined> {
-  const down = await engineUnavailableReason("the Docker daemon", () => docker.ping());
-  if (down) return down;
-  const info = (await docker.info()) as { Runtimes?: Record<string, unknown> };
-  if (!info.Runtimes?.[runtime]) {
-    return `the Docker daemon has no runtime "${runtime}" (run \`bash scripts/services.sh up\`)`;
-  }
-  try {
-    await docker.getImage(testImage).inspect();
-  } catch {
-    return `the image ${testImage} is missing (run \`bash scripts/services.sh up\`)`;
-  }
-  return undefined;
+export function dockerTestsUnavailable(runtime: "runc" | "runsc"): Promise<string | undefined> {
+  return dockerUnavailableReason({ runtime, image: testImage });
 }
 
 const hooks = dockerBackendHooks({ image: testImage });

@@ -5,7 +5,7 @@ import {
 } from "@cadre/agent-runtime-contract";
 import { describe, expect, it } from "vitest";
 import { createDockerProvider, type DockerRuntime } from "../src/index.js";
-import { containersWithLabels, dockerUnavailableReason, testImage } from "./docker-test-env.js";
+import { containersWithLabels, dockerTestsUnavailable, testImage } from "./docker-test-env.js";
 import { useDockerSessions } from "./session-tracker.js";
 
 describe("daemon unreachable (no daemon needed)", () => {
@@ -41,7 +41,7 @@ describe("daemon unreachable (no daemon needed)", () => {
   });
 });
 
-const unavailable = await dockerUnavailableReason("runc");
+const unavailable = await dockerTestsUnavailable("runc");
 describe.skipIf(unavailable !== undefined && process.env.CI !== "true")(
   `errors and doctor on the real daemon${unavailable ? ` - skipped: ${unavailable}` : ""}`,
   () => {

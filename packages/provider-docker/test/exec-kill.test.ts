@@ -1,6 +1,6 @@
 import { execKillGraceMs } from "@cadre/agent-runtime-contract";
 import { describe, expect, it } from "vitest";
-import { docker, dockerUnavailableReason } from "./docker-test-env.js";
+import { docker, dockerTestsUnavailable } from "./docker-test-env.js";
 import { useDockerSessions } from "./session-tracker.js";
 
 const marker = (name: string) => `${name}-${Math.random().toString(16).slice(2)}`;
@@ -52,7 +52,7 @@ async function timedOutExec(
 }
 
 for (const runtime of ["runc", "runsc"] as const) {
-  const unavailable = await dockerUnavailableReason(runtime);
+  const unavailable = await dockerTestsUnavailable(runtime);
   describe.skipIf(unavailable !== undefined && process.env.CI !== "true")(
     `exec kill (${runtime})${unavailable ? ` - skipped: ${unavailable}` : ""}`,
     () => {
@@ -182,7 +182,7 @@ for (const runtime of ["runc", "runsc"] as const) {
   );
 }
 
-const runcUnavailable = await dockerUnavailableReason("runc");
+const runcUnavailable = await dockerTestsUnavailable("runc");
 describe.skipIf(runcUnavailable !== undefined && process.env.CI !== "true")(
   "exec kill under pressure (runc)",
   () => {

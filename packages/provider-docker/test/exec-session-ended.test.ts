@@ -1,12 +1,12 @@
 import { SessionNotRunningError } from "@cadre/agent-runtime-contract";
 import { describe, expect, it } from "vitest";
-import { dockerUnavailableReason } from "./docker-test-env.js";
+import { dockerTestsUnavailable } from "./docker-test-env.js";
 import { useDockerSessions } from "./session-tracker.js";
 
 // Regression: an exec whose container was stopped under it (stopSession from elsewhere, or the
 // daemon shutting down) resolved with exit 137 as if the command had been killed on its own.
 for (const runtime of ["runc", "runsc"] as const) {
-  const unavailable = await dockerUnavailableReason(runtime);
+  const unavailable = await dockerTestsUnavailable(runtime);
   describe.skipIf(unavailable !== undefined && process.env.CI !== "true")(
     `exec whose session stops under it (${runtime})${unavailable ? ` - skipped: ${unavailable}` : ""}`,
     () => {

@@ -4,14 +4,14 @@ import { afterAll, describe, expect, it } from "vitest";
 import { createDockerProvider } from "../src/index.js";
 import {
   docker,
-  dockerUnavailableReason,
+  dockerTestsUnavailable,
   plantForeignObjects,
   testImage,
 } from "./docker-test-env.js";
 import { useDockerSessions } from "./session-tracker.js";
 
 const notFound = (e: unknown) => SessionNotFoundError.isInstance(e);
-const unavailable = await dockerUnavailableReason("runc");
+const unavailable = await dockerTestsUnavailable("runc");
 
 describe.skipIf(unavailable !== undefined && process.env.CI !== "true")(
   `containers that are not this instance's sessions (runc)${unavailable ? ` - skipped: ${unavailable}` : ""}`,

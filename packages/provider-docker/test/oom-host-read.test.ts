@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { dockerUnavailableReason } from "./docker-test-env.js";
+import { dockerTestsUnavailable } from "./docker-test-env.js";
 import { useDockerSessions } from "./session-tracker.js";
 
-const unavailable = await dockerUnavailableReason("runc");
+const unavailable = await dockerTestsUnavailable("runc");
 
 describe.skipIf(unavailable !== undefined && process.env.CI !== "true")(
   `OOM counter read from the host's cgroup files (runc)${unavailable ? ` - skipped: ${unavailable}` : ""}`,

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { scratchTmpOptions } from "../src/container-spec.js";
 import { defaultSessionNetwork } from "../src/session-network.js";
-import { docker, dockerUnavailableReason } from "./docker-test-env.js";
+import { docker, dockerTestsUnavailable } from "./docker-test-env.js";
 import { useDockerSessions } from "./session-tracker.js";
 
-const unavailable = await dockerUnavailableReason("runc");
+const unavailable = await dockerTestsUnavailable("runc");
 const MiB = 1024 * 1024;
 
 describe.skipIf(unavailable !== undefined && process.env.CI !== "true")(

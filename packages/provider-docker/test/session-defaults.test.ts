@@ -1,7 +1,7 @@
 import { CapabilityMismatchError } from "@cadre/agent-runtime-contract";
 import { describe, expect, it } from "vitest";
 import { sessionDefaults } from "../src/container-spec.js";
-import { dockerUnavailableReason } from "./docker-test-env.js";
+import { dockerTestsUnavailable } from "./docker-test-env.js";
 import { useDockerSessions } from "./session-tracker.js";
 
 /** The limits a session sees from inside, one per line: nofile soft, nofile hard, /tmp KiB, pids.max. */
@@ -17,7 +17,7 @@ const readLimits = [
 ];
 
 for (const runtime of ["runc", "runsc"] as const) {
-  const unavailable = await dockerUnavailableReason(runtime);
+  const unavailable = await dockerTestsUnavailable(runtime);
   describe.skipIf(unavailable !== undefined && process.env.CI !== "true")(
     `defaults of a session whose policy is silent (${runtime})${unavailable ? ` - skipped: ${unavailable}` : ""}`,
     () => {

@@ -10,14 +10,14 @@ import { sessionNetworkLabels } from "../src/session-network.js";
 import {
   containersWithLabels,
   docker,
-  dockerUnavailableReason,
+  dockerTestsUnavailable,
   testImage,
 } from "./docker-test-env.js";
 import { hostAddresses, hostServer, readFromHost, rootReason } from "./network-fixtures.js";
 import { useDockerSessions } from "./session-tracker.js";
 
 const run = promisify(execFile);
-const unavailable = rootReason ?? (await dockerUnavailableReason("runc"));
+const unavailable = rootReason ?? (await dockerTestsUnavailable("runc"));
 
 /** How many copies of each guard rule the host firewall holds. */
 async function ruleCopies(bridge: string): Promise<number[]> {

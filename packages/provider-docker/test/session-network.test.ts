@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DockerProvider } from "../src/index.js";
 import { defaultSessionNetwork } from "../src/session-network.js";
-import { docker, dockerUnavailableReason } from "./docker-test-env.js";
+import { docker, dockerTestsUnavailable } from "./docker-test-env.js";
 import {
   hostAddresses,
   hostLinkLocal,
@@ -46,7 +46,7 @@ async function addressOf(id: string): Promise<string | undefined> {
 const sessionPort = 7777;
 
 for (const runtime of ["runc", "runsc"] as const) {
-  const unavailable = rootReason ?? (await dockerUnavailableReason(runtime));
+  const unavailable = rootReason ?? (await dockerTestsUnavailable(runtime));
   const info = unavailable
     ? undefined
     : ((await docker.info()) as { Runtimes?: Record<string, { runtimeArgs?: string[] }> });

@@ -3,10 +3,10 @@ import { buildSessionLabels, newSessionId } from "@cadre/agent-runtime-provider-
 import { afterAll, describe, expect, it } from "vitest";
 import { createDockerProvider } from "../src/index.js";
 import { LabelCodec } from "../src/labels.js";
-import { docker, dockerUnavailableReason, testImage } from "./docker-test-env.js";
+import { docker, dockerTestsUnavailable, testImage } from "./docker-test-env.js";
 import { useDockerSessions } from "./session-tracker.js";
 
-const unavailable = await dockerUnavailableReason("runc");
+const unavailable = await dockerTestsUnavailable("runc");
 const day = 24 * 60 * 60 * 1000;
 
 describe.skipIf(unavailable !== undefined && process.env.CI !== "true")(

@@ -1,41 +1,80 @@
+import { PassThrough } from "node:stream";
+import {
+  BackendError,
+  ProviderUnavailableError,
+  SessionNotFoundError,
+  SessionNotRunningError,
+} from "@cadre/agent-runtime-contract";
 import { describe, expect, it } from "vitest";
 import { dockerCapabilityRows } from "../src/capability-rows.js";
+import { dockerConnection } from "../src/connection.js";
 import { containerSpec, sandboxCpuset } from "../src/container-spec.js";
+import { DockerClient } from "../src/docker-client.js";
+import { sessionCallError } from "../src/docker-errors.js";
 import { exitCodeForStartFailure } from "../src/exec-start-failure.js";
-import { FrameParser } from "../src/frame-parser.js";
 import { hostFactsFromInfo } from "../src/host-facts.js";
 import { reportForHost } from "../src/host-report.js";
 import { LabelCodec } from "../src/labels.js";
-import { oomCounterPath } from "../src/oom-detector.js";
-import { connectionOptions } from "../src/options.js";
+import { oomCounterPath, oomKillsIn } from "../src/oom-counter.js";
 
-function frame(stream: 1 | 2, text: string): Buffer {
-  const payload = Buffer.from(text);
+function frame(stream: 1 | 2, payload: Buffer): Buffer {
   const header = Buffer.alloc(8);
   header[0] = stream;
   header.writeUInt32BE(payload.length, 4);
   return Buffer.concat([header, payload]);
 }
 
-describe("FrameParser", () => {
-  it("splits frames cut at every byte boundary", () => {
-    const wire = Buffer.concat([frame(1, "out-1 "), frame(2, "err"), frame(1, "out-2")]);
+/** A client that is never connected: the demultiplexer needs no daemon. */
+const offline = new DockerClient({ socketPath: "/nonexistent/cadre-test/docker.sock" });
+
+/** Feeds `pieces` to the client's demultiplexer; what the sink saw when the output ended. */
+async function demultiplexed(pieces: Buffer[], end: "end" | "close" | "error" = "end") {
+  const wire = new PassThrough();
+  const seen: ["stdout" | "stderr", Buffer][] = [];
+  const ended = offline.demultiplex(wire, (name, chunk) => seen.push([name, Buffer.from(chunk)]));
+  for (const piece of pieces) wire.write(piece);
+  // Let what was written flow before the stream goes away.
+  await new Promise((resolve) => setImmediate(resolve));
+  if (end === "end") wire.end();
+  else if (end === "close") wire.destroy();
+  else wire.destroy(new Error("connection reset"));
+  await ended;
+  const joined = (name: "stdout" | "stderr") =>
+    Buffer.concat(seen.filter(([n]) => n === name).map(([, chunk]) => chunk));
+  return { seen, stdout: joined("stdout"), stderr: joined("stderr") };
+}
+
+describe("DockerClient.demultiplex (dockerode's demuxer)", () => {
+  // Every byte value, so that any decoding on the way would show.
+  const binary = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+  const notUtf8 = Buffer.from("657272ff", "hex");
+  const wire = Buffer.concat([frame(1, binary), frame(2, notUtf8), frame(1, Buffer.from("out-2"))]);
+
+  it("splits frames whose headers and payloads the socket cut at any byte, byte-exact", async () => {
     for (let cut = 1; cut < wire.length; cut++) {
-      const seen = { stdout: "", stderr: "" };
-      const parser = new FrameParser((name, chunk) => {
-        seen[name] += chunk.toString();
-      });
-      parser.push(wire.subarray(0, cut));
-      parser.push(wire.subarray(cut));
-      expect(seen).toEqual({ stdout: "out-1 out-2", stderr: "err" });
-      expect(parser.incomplete).toBe(false);
+      const out = await demultiplexed([wire.subarray(0, cut), wire.subarray(cut)]);
+      expect(out.stdout.equals(Buffer.concat([binary, Buffer.from("out-2")]))).toBe(true);
+      expect(out.stderr.equals(notUtf8)).toBe(true);
     }
   });
 
-  it("knows when the stream stopped inside a frame", () => {
-    const parser = new FrameParser(() => {});
-    parser.push(frame(1, "abcdef").subarray(0, 10));
-    expect(parser.incomplete).toBe(true);
+  it("delivers a stream that arrives one byte at a time, in order, before the end", async () => {
+    const bytes = Array.from(wire, (byte) => Buffer.from([byte]));
+    const out = await demultiplexed(bytes);
+    expect(out.seen.map(([name, chunk]) => [name, chunk.length])).toEqual([
+      ["stdout", 256],
+      ["stderr", 4],
+      ["stdout", 5],
+    ]);
+  });
+
+  it("ends the output when the stream closes or fails, keeping the whole frames", async () => {
+    const cutOff = wire.subarray(0, wire.length - 2);
+    for (const end of ["close", "error"] as const) {
+      const out = await demultiplexed([cutOff], end);
+      expect(out.stdout.equals(binary)).toBe(true);
+      expect(out.stderr.equals(notUtf8)).toBe(true);
+    }
   });
 });
 
@@ -131,21 +170,76 @@ describe("exitCodeForStartFailure", () => {
   });
 });
 
-describe("options", () => {
+describe("dockerConnection", () => {
   it("reads DOCKER_HOST when no connection option is given", () => {
-    expect(connectionOptions({}, { DOCKER_HOST: "unix:///run/other.sock" })).toEqual({
+    expect(dockerConnection({}, { DOCKER_HOST: "unix:///run/other.sock" })).toEqual({
       socketPath: "/run/other.sock",
     });
-    expect(connectionOptions({}, { DOCKER_HOST: "tcp://10.0.0.2:2375" })).toMatchObject({
+    expect(dockerConnection({}, { DOCKER_HOST: "tcp://10.0.0.2:2376" })).toEqual({
+      host: "10.0.0.2",
+      port: 2376,
+    });
+    expect(dockerConnection({}, { DOCKER_HOST: "tcp://10.0.0.2" })).toEqual({
       host: "10.0.0.2",
       port: 2375,
     });
-    expect(connectionOptions({ socketPath: "/x.sock" }, { DOCKER_HOST: "tcp://h:1" })).toEqual({
+    expect(dockerConnection({ socketPath: "/x.sock" }, { DOCKER_HOST: "tcp://h:1" })).toEqual({
       socketPath: "/x.sock",
     });
-    expect(connectionOptions({}, {})).toEqual({ socketPath: "/var/run/docker.sock" });
+    expect(dockerConnection({ host: "h" }, { DOCKER_HOST: "unix:///y.sock" })).toEqual({
+      host: "h",
+      port: 2375,
+    });
+    expect(dockerConnection({}, {})).toEqual({ socketPath: "/var/run/docker.sock" });
   });
 
+  it("is the address the client uses, whatever DOCKER_HOST says", async () => {
+    const saved = process.env.DOCKER_HOST;
+    // dockerode fills the fields of an address it is not given from DOCKER_HOST.
+    process.env.DOCKER_HOST = "tcp://127.0.0.1:9";
+    try {
+      const client = new DockerClient({ socketPath: "/nonexistent/cadre-test/docker.sock" });
+      const error = await client.ping(AbortSignal.timeout(5000)).catch((e: unknown) => e);
+      expect(ProviderUnavailableError.isInstance(error)).toBe(true);
+      expect((error as ProviderUnavailableError).checks[0]?.detail).toBe(
+        "cannot connect to unix:///nonexistent/cadre-test/docker.sock: ENOENT",
+      );
+    } finally {
+      if (saved === undefined) delete process.env.DOCKER_HOST;
+      else process.env.DOCKER_HOST = saved;
+    }
+  });
+});
+
+describe("sessionCallError", () => {
+  const context = { providerId: "docker", address: "unix:///d.sock" };
+  const daemonSays = (statusCode: number, message: string) => ({
+    statusCode,
+    json: { message },
+    message: `(HTTP code ${statusCode}) ${message}`,
+  });
+
+  it("names the session in the contract's errors, and keeps the daemon's error as the cause", () => {
+    const gone = daemonSays(404, "No such container: abc");
+    const notFound = sessionCallError(gone, "cadre-1", "inspect", context);
+    expect(SessionNotFoundError.isInstance(notFound)).toBe(true);
+    expect(notFound.cause).toBe(gone);
+    const stopped = sessionCallError(
+      daemonSays(409, "Container abc is not running"),
+      "cadre-1",
+      "create an exec",
+      context,
+    );
+    expect(SessionNotRunningError.isInstance(stopped)).toBe(true);
+    const down = sessionCallError({ code: "ECONNREFUSED" }, "cadre-1", "stop", context);
+    expect(ProviderUnavailableError.isInstance(down)).toBe(true);
+    const other = sessionCallError(daemonSays(500, "disk full"), "cadre-1", "start it", context);
+    expect(BackendError.isInstance(other)).toBe(true);
+    expect(other.message).toContain("Docker failed to start it: disk full.");
+  });
+});
+
+describe("LabelCodec", () => {
   it("writes provider labels under the configured prefix and reads them back", () => {
     const codec = new LabelCodec("com.example.cadre.");
     const docker = codec.toDocker({ "cadre.agent-runtime/session-id": "s", team: "a" });
@@ -154,7 +248,7 @@ describe("options", () => {
   });
 });
 
-describe("oomCounterPath", () => {
+describe("OOM counter", () => {
   const id = "a".repeat(64);
 
   it("follows the daemon's cgroup driver and version and the container's cgroup parent", () => {
@@ -175,6 +269,12 @@ describe("oomCounterPath", () => {
     expect(oomCounterPath({ cgroupVersion: "2", cgroupDriver: "cgroupfs" }, id, "")).toBe(
       `/sys/fs/cgroup/docker/${id}/memory.events`,
     );
+  });
+
+  it("reads the count from either cgroup version's file", () => {
+    expect(oomKillsIn("under_oom 0\noom_kill_disable 0\noom_kill 3\n")).toBe(3);
+    expect(oomKillsIn("low 0\nhigh 0\nmax 2\noom 2\noom_kill 2\n")).toBe(2);
+    expect(oomKillsIn("under_oom 0\n")).toBeUndefined();
   });
 });
 

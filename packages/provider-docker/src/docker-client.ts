@@ -1,0 +1,515 @@
+import { readFile } from "node:fs/promises";
+import { type Duplex, type Readable, Writable } from "node:stream";
+import type { AgentRuntimeError } from "@cadre/agent-runtime-contract";
+import Docker from "dockerode";
+import { type DockerConnection, describeConnection } from "./connection.js";
+import {
+  createError,
+  daemonCallError,
+  daemonMessage,
+  type ErrorContext,
+  sessionCallError,
+  statusOf,
+} from "./docker-errors.js";
+import { type HostFacts, hostFactsFromInfo } from "./host-facts.js";
+import { inSandboxOomCounterPath, oomCounterPath, oomKillsIn } from "./oom-counter.js";
+
+/** The create request of a container (the Engine API's ContainerCreate body). */
+export type ContainerSpec = Docker.ContainerCreateOptions;
+
+/** The create request of a network (the Engine API's NetworkCreate body). */
+export type NetworkSpec = Docker.NetworkCreateOptions;
+
+/** The container a call is about, and the session its errors name. */
+export interface ContainerRef {
+  /** The container's full id; its name only while the session is being looked up. */
+  id: string;
+  sessionId: string;
+}
+
+/** What the provider reads of one container (`GET /containers/{id}/json`). */
+export interface ContainerFacts {
+  id: string;
+  /** Docker's name, with its leading "/". */
+  name: string;
+  labels: Record<string, string>;
+  /** Docker's State.Status: "running", "exited", "dead", ... */
+  status: string;
+  running: boolean;
+  /** The kernel killed the container's main process (under gVisor, the sandbox) at its memory limit. */
+  oomKilled: boolean;
+}
+
+/** One container of a listing (`GET /containers/json`). */
+export interface ContainerSummary {
+  id: string;
+  names: string[];
+  labels: Record<string, string>;
+  state: string;
+}
+
+export interface NetworkFacts {
+  id: string;
+  name: string;
+  driver: string;
+  labels: Record<string, string>;
+  options: Record<string, string>;
+  ipv6: boolean;
+}
+
+export interface ExecSpec {
+  argv: string[];
+  /** "NAME=value" entries on top of the container's environment. */
+  env?: string[];
+  cwd?: string;
+  /** Written to the command, which then reads EOF; without it the exec has no stdin at all. */
+  stdin?: Buffer;
+}
+
+/** Receives an exec's output: the exact bytes, in the order Docker sent them. */
+export type OutputSink = (stream: "stdout" | "stderr", chunk: Buffer) => void;
+
+/** An exec started with its output attached. */
+export interface AttachedExec {
+  /**
+   * Resolves when the output ends: Docker closed it (every holder of the exec's stdout and stderr
+   * exited), the connection broke, or closeOutput() was called.
+   */
+  readonly ended: Promise<void>;
+  /** Stops reading the output. */
+  closeOutput(): void;
+  /** The exit code Docker recorded; undefined when it recorded none (the container died). */
+  exitCode(): Promise<number | undefined>;
+}
+
+/** What a helper command may take: it runs on the tenant's binaries. */
+export interface HelperLimits {
+  /** How long to wait for its output to end. */
+  timeoutMs: number;
+  /** Output kept; past it the provider stops reading. */
+  maxOutputBytes: number;
+}
+
+export interface HelperOutcome {
+  /** Undefined when it did not end within the limits or Docker recorded no exit. */
+  exitCode: number | undefined;
+  stdout: string;
+  /** It was still running at the time limit, or wrote more than the cap. */
+  cutShort: boolean;
+}
+
+/** Exec inspects after the end of output until Docker has recorded the exit code. */
+const eagerPolls = 3;
+const exitCodePolls = 40;
+
+/** Limits of the OOM counter's fallback read inside the session: it runs the tenant's `cat`. */
+const inSandboxRead = { timeoutMs: 2000, maxOutputBytes: 4096 };
+
+/**
+ * The provider's one client of the Docker daemon, and the only module that calls dockerode. It
+ * holds the connection, reads the daemon's facts once, and turns every failure into one of the
+ * contract's errors (docker-errors.ts): no dockerode error goes past it, and what it answers is
+ * in its own small types. Calls about a session's container take a ContainerRef: the call goes to
+ * its id, its errors name the session.
+ */
+export class DockerClient {
+  /** The daemon's address, for messages. */
+  readonly address: string;
+  private readonly docker: Docker;
+  private readonly errors: ErrorContext;
+  private factsPromise: Promise<HostFacts> | undefined;
+  /** The OOM kill count read last, per session. */
+  private readonly oomKillsSeen = new Map<string, number>();
+
+  constructor(
+    connection: DockerConnection,
+    readonly providerId = "docker",
+  ) {
+    this.address = describeConnection(connection);
+    this.errors = { providerId, address: this.address };
+    // Every field of the address is set: docker-modem fills the ones left out from DOCKER_HOST,
+    // and its tcp host would win over the socket asked for.
+    this.docker = new Docker(
+      "socketPath" in connection
+        ? { socketPath: connection.socketPath, host: undefined, port: undefined, protocol: "http" }
+        : { host: connection.host, port: connection.port, protocol: "http" },
+    );
+  }
+
+  // The daemon
+
+  /** The daemon's facts, read once per client (again after a failure). */
+  hostFacts(): Promise<HostFacts> {
+    if (!this.factsPromise) {
+      this.factsPromise = Promise.all([this.docker.info(), this.docker.version()])
+        .then(([info, version]) =>
+          hostFactsFromInfo(info as Record<string, unknown>, version.ApiVersion),
+        )
+        .catch((error: unknown) => {
+          this.factsPromise = undefined;
+          throw this.daemonError(error, "read the daemon's info");
+        });
+    }
+    return this.factsPromise;
+  }
+
+  /** Resolves when the daemon answers `/_ping`; rejects when it does not, or `signal` aborts. */
+  async ping(signal: AbortSignal): Promise<void> {
+    // dockerode's ping takes an abortSignal; its type declarations leave the options out.
+    const ping = this.docker.ping.bind(this.docker) as (options: {
+      abortSignal: AbortSignal;
+    }) => Promise<unknown>;
+    await ping({ abortSignal: signal }).catch(this.daemonFailure("answer a ping"));
+  }
+
+  /** Whether the image is in the daemon's store; `detail` says why the daemon could not tell. */
+  async imageStatus(image: string): Promise<{ present: boolean; detail?: string }> {
+    try {
+      await this.docker.getImage(image).inspect();
+      return { present: true };
+    } catch (error) {
+      return statusOf(error) === 404
+        ? { present: false }
+        : { present: false, detail: daemonMessage(error) };
+    }
+  }
+
+  // Containers
+
+  /** Creates a container and answers its full id. A missing image is PROVIDER_UNAVAILABLE. */
+  async createContainer(spec: ContainerSpec): Promise<string> {
+    try {
+      return (await this.docker.createContainer(spec)).id;
+    } catch (error) {
+      throw createError(error, spec.Image ?? "", this.errors);
+    }
+  }
+
+  async startContainer(ref: ContainerRef): Promise<void> {
+    await this.container(ref)
+      .start()
+      .catch(this.sessionFailure(ref, "start the session's container"));
+  }
+
+  /** Stops the container, SIGKILL after `graceSeconds`; resolves when it is stopped or gone. */
+  async stopContainer(ref: ContainerRef, graceSeconds: number): Promise<void> {
+    try {
+      await this.container(ref).stop({ t: graceSeconds });
+    } catch (error) {
+      // 304: already stopped; 404: removed meanwhile. Both leave it stopped.
+      const status = statusOf(error);
+      if (status !== 304 && status !== 404) throw this.sessionError(error, ref, "stop the session");
+    }
+  }
+
+  /** Kills every process of the container and starts it again (its writable layer stays). */
+  async restartContainer(ref: ContainerRef): Promise<void> {
+    await this.container(ref)
+      .restart({ t: 0 })
+      .catch(this.sessionFailure(ref, "restart the session's container"));
+  }
+
+  /** Removes the container with its anonymous volumes; resolves when it is gone, by us or not. */
+  async removeContainer(ref: ContainerRef): Promise<void> {
+    try {
+      await this.container(ref).remove({ force: true, v: true });
+    } catch (error) {
+      // 404: gone already; 409: another caller's removal is in progress.
+      const status = statusOf(error);
+      const gone =
+        status === 404 || (status === 409 && /already in progress/i.test(daemonMessage(error)));
+      if (!gone) throw this.sessionError(error, ref, "remove the session's container");
+    }
+  }
+
+  /** The container as the daemon shows it now; undefined when there is none. */
+  async inspectContainer(ref: ContainerRef): Promise<ContainerFacts | undefined> {
+    let info: Docker.ContainerInspectInfo;
+    try {
+      info = await this.container(ref).inspect();
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw this.sessionError(error, ref, "inspect the session's container");
+    }
+    return {
+      id: info.Id,
+      name: info.Name,
+      labels: info.Config.Labels ?? {},
+      status: info.State.Status,
+      running: info.State.Running,
+      oomKilled: info.State.OOMKilled === true,
+    };
+  }
+
+  /** Every container, running or not, that matches all of the label filters ("key" or "key=value"). */
+  async listContainers(labelFilters: string[]): Promise<ContainerSummary[]> {
+    const containers = await this.docker
+      .listContainers({ all: true, filters: { label: labelFilters } })
+      .catch(this.daemonFailure("list the session containers"));
+    return containers.map((c) => ({
+      id: c.Id,
+      names: c.Names ?? [],
+      labels: c.Labels ?? {},
+      state: c.State,
+    }));
+  }
+
+  /** Resolves true once the container is not running, false when `signal` aborted the wait. */
+  async waitUntilStopped(ref: ContainerRef, signal: AbortSignal): Promise<boolean> {
+    return this.container(ref)
+      .wait({ condition: "not-running", abortSignal: signal })
+      .then(
+        () => true,
+        (error: unknown) => {
+          if (signal.aborted) return false;
+          throw this.sessionError(error, ref, "wait for the session's container");
+        },
+      );
+  }
+
+  // Execs
+
+  /** Creates and starts an exec in the container, its output going to `sink` as it comes. */
+  async attachExec(ref: ContainerRef, spec: ExecSpec, sink: OutputSink): Promise<AttachedExec> {
+    const exec = await this.createExec(ref, spec);
+    return this.startAttached(ref, exec, spec.stdin, sink);
+  }
+
+  /**
+   * Runs one of the provider's own helper commands in the session (the exec killer, the OOM
+   * counter's fallback read). It runs on the tenant's binaries, whose /bin/sh may have been
+   * replaced: at the time limit or the output cap the provider stops reading and reports it cut
+   * short, and never keeps more than the cap. A helper cut short keeps running until it ends or
+   * the session restarts or stops; the exec API has no kill.
+   */
+  async runHelper(ref: ContainerRef, argv: string[], limits: HelperLimits): Promise<HelperOutcome> {
+    const out: Buffer[] = [];
+    let kept = 0;
+    let cutShort = false;
+    let attached: AttachedExec | undefined;
+    const cutOutcome = (): HelperOutcome => ({
+      exitCode: undefined,
+      stdout: Buffer.concat(out).toString("utf8"),
+      cutShort: true,
+    });
+    const stop = () => {
+      cutShort = true;
+      attached?.closeOutput();
+    };
+    const keep: OutputSink = (name, chunk) => {
+      if (name !== "stdout" || cutShort) return;
+      if (kept + chunk.length > limits.maxOutputBytes) return stop();
+      out.push(Buffer.from(chunk));
+      kept += chunk.length;
+    };
+    const work = (async (): Promise<HelperOutcome> => {
+      const exec = await this.createExec(ref, { argv });
+      if (cutShort) return cutOutcome();
+      attached = await this.startAttached(ref, exec, undefined, keep);
+      if (cutShort) attached.closeOutput();
+      await attached.ended;
+      if (cutShort) return cutOutcome();
+      const exitCode = await attached.exitCode();
+      return { exitCode, stdout: Buffer.concat(out).toString("utf8"), cutShort: false };
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const timeUp = new Promise<HelperOutcome>((resolve) => {
+      timer = setTimeout(() => {
+        stop();
+        resolve(cutOutcome());
+      }, limits.timeoutMs);
+    });
+    // After the time limit nobody awaits the work; its failure is of no interest then.
+    work.catch(() => {});
+    try {
+      return await Promise.race([work, timeUp]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private createExec(ref: ContainerRef, spec: ExecSpec): Promise<Docker.Exec> {
+    return this.container(ref)
+      .exec({
+        Cmd: spec.argv,
+        AttachStdin: (spec.stdin?.length ?? 0) > 0,
+        AttachStdout: true,
+        AttachStderr: true,
+        Tty: false,
+        ...(spec.env ? { Env: spec.env } : {}),
+        ...(spec.cwd ? { WorkingDir: spec.cwd } : {}),
+      })
+      .catch(this.sessionFailure(ref, "create an exec"));
+  }
+
+  private async startAttached(
+    ref: ContainerRef,
+    exec: Docker.Exec,
+    stdin: Buffer | undefined,
+    sink: OutputSink,
+  ): Promise<AttachedExec> {
+    const withStdin = stdin !== undefined && stdin.length > 0;
+    // A plain HTTP response without stdin, the hijacked connection with it.
+    const stream: Duplex | Readable = await exec
+      .start({ hijack: withStdin, stdin: withStdin, Detach: false, Tty: false })
+      .catch(this.sessionFailure(ref, "start an exec"));
+    const ended = this.demultiplex(stream, sink);
+    if (withStdin) (stream as Duplex).end(stdin);
+    return {
+      ended,
+      closeOutput: () => stream.destroy(),
+      exitCode: () => waitForExitCode(exec).catch(this.sessionFailure(ref, "inspect an exec")),
+    };
+  }
+
+  /**
+   * Splits an exec's output stream (without a TTY, frames of an 8-byte header and a payload) into
+   * `sink` with dockerode's own demultiplexer, and resolves when the stream ends, closes or
+   * fails. The demuxer waits for a whole header and a whole payload however the socket cuts
+   * them, and writes each payload as one Buffer; the writables here pass it on synchronously, so
+   * every byte reaches the sink in order and before the end of the stream is seen. A frame cut
+   * off by a broken connection is dropped.
+   */
+  demultiplex(stream: Readable, sink: OutputSink): Promise<void> {
+    const into = (name: "stdout" | "stderr") =>
+      new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          if (chunk.length > 0) sink(name, chunk);
+          done();
+        },
+      });
+    // Stream 0 (stdin) goes to the second writable; Docker never sends it without a TTY.
+    this.docker.modem.demuxStream(stream, into("stdout"), into("stderr"));
+    return new Promise((resolve) => {
+      stream.once("end", () => resolve());
+      stream.once("close", () => resolve());
+      // A cut connection ends the output too; the exit code then comes from the exec inspect.
+      stream.on("error", () => resolve());
+    });
+  }
+
+  // The memory limit
+
+  /**
+   * Whether the memory limit killed a process of the session's container since the last look. A
+   * stopped container says so itself (State.OOMKilled: its main process, or under gVisor the
+   * whole sandbox). For a running one, Docker records nothing about execs, so the kernel's OOM
+   * kill counter of the container's memory cgroup is compared with the count read last for the
+   * session: from the host's cgroup files, out of the tenant's reach, when they are visible here
+   * (a local daemon); else by `cat` inside the session with a time limit and an output cap, which
+   * a tenant that replaced `cat` can fool about its own session only. False when neither answers.
+   */
+  async oomKilledSinceLastLook(ref: ContainerRef): Promise<boolean> {
+    const info = await this.container(ref)
+      .inspect()
+      .catch(() => undefined);
+    if (info === undefined) return false;
+    if (!info.State.Running) return info.State.OOMKilled === true;
+    const count = await this.readOomKills(ref, info);
+    if (count === undefined) return false;
+    const before = this.oomKillsSeen.get(ref.sessionId) ?? 0;
+    this.oomKillsSeen.set(ref.sessionId, count);
+    return count > before;
+  }
+
+  /** Drops what the client keeps about a session that is gone. */
+  forgetSession(sessionId: string): void {
+    this.oomKillsSeen.delete(sessionId);
+  }
+
+  private async readOomKills(
+    ref: ContainerRef,
+    info: Docker.ContainerInspectInfo,
+  ): Promise<number | undefined> {
+    const facts = await this.hostFacts().catch(() => undefined);
+    if (!facts) return undefined;
+    const hostFile = oomCounterPath(facts, info.Id, info.HostConfig.CgroupParent);
+    const onHost = await readFile(hostFile, "utf8").catch(() => undefined);
+    if (onHost !== undefined) return oomKillsIn(onHost);
+    const inside = await this.runHelper(
+      ref,
+      ["cat", inSandboxOomCounterPath(facts)],
+      inSandboxRead,
+    ).catch(() => undefined);
+    return inside?.exitCode === 0 ? oomKillsIn(inside.stdout) : undefined;
+  }
+
+  // Networks
+
+  /** The networks named exactly `name` (Docker's name filter also matches parts of names). */
+  async networksNamed(name: string): Promise<NetworkFacts[]> {
+    const listed = await this.docker
+      .listNetworks({ filters: { name: [name] } })
+      .catch(this.daemonFailure("list the Docker networks"));
+    return listed
+      .filter((n) => n.Name === name)
+      .map((n) => ({
+        id: n.Id,
+        name: n.Name,
+        driver: n.Driver,
+        labels: n.Labels ?? {},
+        options: n.Options ?? {},
+        ipv6: n.EnableIPv6 === true,
+      }));
+  }
+
+  /**
+   * Creates a network. Resolves with the daemon's refusal when its name (409) or its bridge name
+   * (403) is taken already, else with undefined.
+   */
+  async createNetwork(spec: NetworkSpec): Promise<{ taken: string } | undefined> {
+    try {
+      await this.docker.createNetwork(spec);
+      return undefined;
+    } catch (error) {
+      const status = statusOf(error);
+      if (status === 409 || status === 403) return { taken: daemonMessage(error) };
+      throw this.daemonError(error, "create the session network");
+    }
+  }
+
+  // Errors
+
+  private container(ref: ContainerRef): Docker.Container {
+    return this.docker.getContainer(ref.id);
+  }
+
+  private sessionError(error: unknown, ref: ContainerRef, action: string): AgentRuntimeError {
+    return sessionCallError(error, ref.sessionId, action, this.errors);
+  }
+
+  private daemonError(error: unknown, action: string): AgentRuntimeError {
+    return daemonCallError(error, action, this.errors);
+  }
+
+  /** A rejection handler that throws the contract's error of a call about a session. */
+  private sessionFailure(ref: ContainerRef, action: string): (error: unknown) => never {
+    return (error) => {
+      throw this.sessionError(error, ref, action);
+    };
+  }
+
+  /** A rejection handler that throws the contract's error of a call about the daemon. */
+  private daemonFailure(action: string): (error: unknown) => never {
+    return (error) => {
+      throw this.daemonError(error, action);
+    };
+  }
+}
+
+/**
+ * Docker may close an exec's output a moment before it records the exit code: inspects until the
+ * exec is no longer running. The first few back to back (the exit is usually recorded within a
+ * round trip or two, later under gVisor), then with a short growing pause, at most ~1.5 s in all.
+ * Undefined when Docker never recorded one (the container died under the exec).
+ */
+async function waitForExitCode(exec: Docker.Exec): Promise<number | undefined> {
+  for (let attempt = 0; attempt < eagerPolls + exitCodePolls; attempt++) {
+    const info = await exec.inspect();
+    if (!info.Running && typeof info.ExitCode === "number") return info.ExitCode;
+    const paused = attempt - eagerPolls;
+    if (paused >= 0)
+      await new Promise((resolve) => setTimeout(resolve, Math.min(1 + paused * 2, 50)));
+  }
+  return undefined;
+}

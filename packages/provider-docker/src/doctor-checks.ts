@@ -1,0 +1,48 @@
+import type { DoctorCheck } from "@cadre/agent-runtime-contract";
+import { type HostFacts, runtimeRegistered } from "./host-facts.js";
+import type { DockerRuntime } from "./options.js";
+
+/** The failed `docker.daemon` check: the daemon at `address` could not be reached. */
+export function daemonCheck(address: string, problem: string, denied: boolean): DoctorCheck {
+  return {
+    id: "docker.daemon",
+    title: "Docker daemon reachable",
+    ok: false,
+    required: true,
+    detail: `cannot connect to ${address}: ${problem}`,
+    fix: denied
+      ? "add this user to the docker group (or run as root), then log in again"
+      : "start the daemon (`systemctl start docker`, or `bash scripts/services.sh up` on a test host), or point DOCKER_HOST / the socketPath option at a running one",
+  };
+}
+
+export function runtimeCheck(facts: HostFacts, runtime: DockerRuntime): DoctorCheck {
+  const registered = runtimeRegistered(facts, runtime);
+  const args = facts.runtimes[runtime]?.runtimeArgs?.join(" ");
+  return {
+    id: `docker.runtime.${runtime}`,
+    title: `OCI runtime "${runtime}" registered with the daemon`,
+    ok: registered,
+    required: true,
+    detail: registered
+      ? `registered (${facts.runtimes[runtime]?.path ?? runtime}${args ? ` ${args}` : ""})`
+      : `the daemon knows ${Object.keys(facts.runtimes).join(", ") || "no runtimes"}`,
+    fix:
+      runtime === "runsc"
+        ? 'install gVisor (apt-get install runsc), add "runtimes": {"runsc": {"path": "/usr/bin/runsc", "runtimeArgs": ["--platform=ptrace", "--network=none"]}} to /etc/docker/daemon.json and restart dockerd; or use runtime "runc"'
+        : "register runc with the daemon (it is the default runtime of a stock install)",
+  };
+}
+
+export function imageCheck(image: string, present: boolean, detail?: string): DoctorCheck {
+  return {
+    id: "docker.image",
+    title: `image ${image} present`,
+    ok: present,
+    required: true,
+    detail: present
+      ? "present in the daemon's image store"
+      : (detail ?? "not in the daemon's image store"),
+    fix: `load it with \`docker load -i <archive>.tar\` (on a test host \`bash scripts/services.sh up\` builds cadre-test/busybox:1), or \`docker pull ${image}\` where a registry is reachable`,
+  };
+}
