@@ -1,7 +1,7 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { type DockerConnection, dockerBackendHooks } from "@cadre/agent-runtime-provider-docker";
 import { findLabelledObjects, type LabelledObjectKind } from "@cadre/agent-runtime-provider-kata";
-import Docker from "dockerode";
 
 /** Backend objects by kind ("containers", "tasks", ...), counted by their labels. */
 export type Census = Record<string, number>;
@@ -12,14 +12,10 @@ function hasLabels(labels: Record<string, string> | undefined, wanted: Record<st
 
 /** Containers of a Docker daemon that carry every one of `labels`, running or not. */
 export async function dockerCensus(
-  socketPath: string,
+  connection: DockerConnection,
   labels: Record<string, string>,
 ): Promise<Census> {
-  const docker = new Docker({ socketPath });
-  const containers = await docker.listContainers({
-    all: true,
-    filters: { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) },
-  });
+  const containers = await dockerBackendHooks(connection).findBackendLeftovers(labels);
   return { containers: containers.length };
 }
 

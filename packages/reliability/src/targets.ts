@@ -1,14 +1,17 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { IsolationPolicy, IsolationProvider } from "@cadre/agent-runtime-contract";
-import { createDockerProvider } from "@cadre/agent-runtime-provider-docker";
+import {
+  createDockerProvider,
+  type DockerConnection,
+  dockerUnavailableReason,
+} from "@cadre/agent-runtime-provider-docker";
 import {
   ContainerdClient,
   createKataProvider,
   type KataProviderOptions,
 } from "@cadre/agent-runtime-provider-kata";
 import { createStubProvider } from "@cadre/agent-runtime-provider-stub";
-import Docker from "dockerode";
 import { within } from "./bounded.js";
 import { type Census, containerdCensus, dockerCensus, stubCensus } from "./census.js";
 import { testHost } from "./test-host.js";
@@ -26,7 +29,7 @@ export type TargetName = (typeof targetNames)[number];
 
 /** Where a target's engine is; defaults are the shared test engines of this host. */
 export interface TargetEndpoints {
-  dockerSocket?: string;
+  docker?: DockerConnection;
   containerdAddress?: string;
   containerdNamespace?: string;
   fifoDir?: string;
@@ -87,30 +90,20 @@ function stubTarget(endpoints: TargetEndpoints): Target {
 }
 
 function dockerTarget(name: "docker-runc" | "docker-runsc", endpoints: TargetEndpoints): Target {
-  const socketPath = endpoints.dockerSocket ?? testHost.dockerSocket;
-  const runtime = name === "docker-runc" ? "runc" : "runsc";
+  const connection = endpoints.docker ?? testHost.docker;
+  const options = {
+    ...connection,
+    runtime: name === "docker-runc" ? "runc" : "runsc",
+    image: testHost.dockerImage,
+  } as const;
   return {
     name,
     providerId: "docker",
     basePolicy: { image: testHost.dockerImage },
     enforcesLimits: true,
-    createProvider: () =>
-      createDockerProvider({ socketPath, runtime, image: testHost.dockerImage }),
-    census: (labels) => dockerCensus(socketPath, labels),
-    unavailableReason: async () => {
-      const docker = new Docker({ socketPath });
-      try {
-        const info = (await within(docker.info(), 10_000, "docker info")) as {
-          Runtimes?: Record<string, unknown>;
-        };
-        if (!info.Runtimes?.[runtime])
-          return `the Docker daemon at ${socketPath} has no runtime "${runtime}" (run scripts/services.sh up)`;
-        await docker.getImage(testHost.dockerImage).inspect();
-        return undefined;
-      } catch (error) {
-        return `the Docker daemon at ${socketPath} with image ${testHost.dockerImage} is not usable: ${(error as Error).message}`;
-      }
-    },
+    createProvider: () => createDockerProvider(options),
+    census: (labels) => dockerCensus(connection, labels),
+    unavailableReason: () => dockerUnavailableReason(options),
   };
 }
 

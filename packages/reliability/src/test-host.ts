@@ -1,9 +1,12 @@
+import { dockerConnection } from "@cadre/agent-runtime-provider-docker";
+
 /**
  * Where the engines of this host live (docs/test-services.md). Environment overrides match the
  * other packages' tests.
  */
 export const testHost = {
-  dockerSocket: dockerSocketFromEnv(),
+  /** DOCKER_HOST, else the default socket. */
+  docker: dockerConnection(),
   containerdAddress: process.env.CADRE_CONTAINERD_ADDRESS ?? "/run/cadre-test/containerd.sock",
   containerdNamespace: "cadre",
   dockerImage: "cadre-test/busybox:1",
@@ -15,9 +18,3 @@ export const testHost = {
   /** FIFO directories of the sessions this package creates, apart from everyone else's. */
   fifoDir: "/run/cadre-test/reliability-fifo",
 } as const;
-
-function dockerSocketFromEnv(): string {
-  const host = process.env.DOCKER_HOST;
-  if (host?.startsWith("unix://")) return host.slice("unix://".length);
-  return "/var/run/docker.sock";
-}

@@ -154,7 +154,7 @@ describeWhenAvailable("engine restarted mid-session: private dockerd", dockerRea
       const provider = createDockerProvider({ socketPath: engine.socketPath });
       for (const s of await provider.listSessions({ labels: runLabel }))
         await provider.destroySession(s.id);
-      expect(censusTotal(await dockerCensus(engine.socketPath, runLabel))).toBe(0);
+      expect(censusTotal(await dockerCensus({ socketPath: engine.socketPath }, runLabel))).toBe(0);
       await provider.close();
       await engine.remove();
     }
@@ -194,7 +194,7 @@ describeWhenAvailable("engine restarted mid-session: private dockerd", dockerRea
       });
       await provider.destroySession(fresh);
       await provider.destroySession(id);
-      expect(censusTotal(await dockerCensus(engine.socketPath, runLabel))).toBe(0);
+      expect(censusTotal(await dockerCensus({ socketPath: engine.socketPath }, runLabel))).toBe(0);
       await provider.close();
     });
   });

@@ -240,8 +240,8 @@ await describeTarget(
   () => {
     // A label prefix of this run alone: anything the provider creates carries it.
     const labelPrefix = `cadre-fuzz-${randomBytes(4).toString("hex")}/`;
-    const provider = createDockerProvider({ socketPath: testHost.dockerSocket, labelPrefix });
-    const docker = new Docker({ socketPath: testHost.dockerSocket });
+    const provider = createDockerProvider({ ...testHost.docker, labelPrefix });
+    const docker = new Docker(testHost.docker);
     const created = async () =>
       (await docker.listContainers({ all: true, filters: { label: [`${labelPrefix}session-id`] } }))
         .length;

@@ -52,7 +52,7 @@ function hardenedSuite(target: Target, readBack: (id: string) => Promise<void>) 
 
 for (const name of ["docker-runc", "docker-runsc"] as const) {
   await describeTarget(name, "hardening of Docker sessions", (target) => {
-    const docker = new Docker({ socketPath: testHost.dockerSocket });
+    const docker = new Docker(testHost.docker);
     hardenedSuite(target, async (id) => {
       const info = await docker.getContainer(id).inspect();
       const host = info.HostConfig;
