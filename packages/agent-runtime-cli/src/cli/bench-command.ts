@@ -1,5 +1,9 @@
 import { writeFile } from "node:fs/promises";
-import { createProvider, type ParsedIsolationConfig } from "@cadre/agent-runtime";
+import {
+  createProvider,
+  importProviderExport,
+  type ParsedIsolationConfig,
+} from "@cadre/agent-runtime";
 import type { IsolationPolicy, IsolationProvider } from "@cadre/agent-runtime-contract";
 import type { BenchEngine } from "../bench/contender.js";
 import { formatBenchResult } from "../bench/format.js";
@@ -115,9 +119,14 @@ async function engineFor(
     case "stub":
       return stubEngine(provider, policy, runId);
     case "docker": {
-      if (config.docker?.host) {
+      // The provider's own reading of socketPath, host and DOCKER_HOST.
+      const dockerConnection = await importProviderExport<
+        (options: object) => { socketPath: string } | { host: string; port: number }
+      >("docker", "dockerConnection");
+      const connection = dockerConnection(config.docker ?? {});
+      if (!("socketPath" in connection)) {
         throw new UsageError(
-          "bench measures Docker over its unix socket; set socketPath, not host",
+          "bench measures Docker over its unix socket; set socketPath (or a unix:// DOCKER_HOST), not a TCP host",
           cmd,
         );
       }
@@ -126,7 +135,7 @@ async function engineFor(
         policy,
         runId,
         runtime: config.docker?.runtime ?? "runc",
-        socketPath: config.docker?.socketPath ?? dockerSocketFromEnv(),
+        socketPath: connection.socketPath,
       });
     }
     case "kata": {
@@ -146,9 +155,4 @@ async function engineFor(
       });
     }
   }
-}
-
-function dockerSocketFromEnv(): string {
-  const host = process.env.DOCKER_HOST;
-  return host?.startsWith("unix://") ? host.slice("unix://".length) : "/var/run/docker.sock";
 }

@@ -1,29 +1,14 @@
 import { execFile } from "node:child_process";
-import { request } from "node:http";
 import { promisify } from "node:util";
+import { dockerUnavailableReason as providerDockerUnavailableReason } from "@cadre/agent-runtime-provider-docker";
 
 const run = promisify(execFile);
 
 export const testImage = process.env.CADRE_TEST_IMAGE ?? "cadre-test/busybox:1";
 
-function socketPath(): string {
-  const host = process.env.DOCKER_HOST;
-  return host?.startsWith("unix://") ? host.slice("unix://".length) : "/var/run/docker.sock";
-}
-
-/** Why Docker cannot be used here, or undefined when its API answers /_ping. */
+/** Why Docker cannot run the tests' sessions here, or undefined: the provider's own check. */
 export function dockerUnavailableReason(): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const req = request({ socketPath: socketPath(), path: "/_ping", timeout: 5000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200 ? undefined : `Docker answered /_ping with ${res.statusCode}`);
-    });
-    req.on("timeout", () => req.destroy(new Error("timed out")));
-    req.on("error", (error) =>
-      resolve(`Docker is not reachable at ${socketPath()}: ${error.message}`),
-    );
-    req.end();
-  });
+  return providerDockerUnavailableReason({ image: testImage });
 }
 
 /** Ids of containers (any state) carrying this label, read from the engine directly. */
