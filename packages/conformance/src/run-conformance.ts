@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll } from "vitest";
 import { registerCleanup } from "./areas/cleanup.js";
 import { registerConcurrency } from "./areas/concurrency.js";
+import { registerEdges } from "./areas/edges.js";
 import { registerEnforcement } from "./areas/enforcement.js";
 import { registerExec } from "./areas/exec.js";
 import { registerHostileTenant } from "./areas/hostile/index.js";
@@ -39,6 +40,7 @@ export function runConformance(options: ConformanceOptions): void {
     registerConcurrency(ctx);
     registerCleanup(ctx);
     registerHostileTenant(ctx);
+    registerEdges(ctx);
     registerLeakCheck(ctx);
   });
 }

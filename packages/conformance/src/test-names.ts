@@ -121,6 +121,16 @@ export const conformanceTestNames = {
     boundary:
       "the boundary the report claims holds inside the session: no capabilities, NoNewPrivs and seccomp, own namespaces or own kernel, no host devices, masked /proc and /sys, no engine socket [MUST]",
   },
+  edges: {
+    numericLimits:
+      "memory, cpu and pids at the report's limits start a session that runs a command; past them, or when not enforced, CAPABILITY_MISMATCH [MUST]",
+    missingUser:
+      "a user the image does not have is POLICY_INVALID at path user, and nothing is left [MUST]",
+    missingImage:
+      "an image the host does not have is PROVIDER_UNAVAILABLE with a failed check, and nothing is left [MUST]",
+    expiredTtl:
+      "once a session's TTL ran out, exec and getSession give SESSION_NOT_FOUND, never an exit code [MUST]",
+  },
   leaks: {
     final: "no session or backend object of this run is left [MUST]",
   },

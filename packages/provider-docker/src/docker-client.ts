@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { type Duplex, type Readable, Writable } from "node:stream";
-import type { AgentRuntimeError } from "@cadre/agent-runtime-contract";
+import { type AgentRuntimeError, PolicyValidationError } from "@cadre/agent-runtime-contract";
 import Docker from "dockerode";
 import { type DockerConnection, describeConnection } from "./connection.js";
 import {
@@ -14,6 +14,8 @@ import {
 import { type HostFacts, hostFactsFromInfo } from "./host-facts.js";
 import { inSandboxOomCounterPath, oomCounterPath, oomKillsIn } from "./oom-counter.js";
 
+/** How long a removal waits for another caller's removal of the same container to finish. */
+const removalWaitMs = 30_000;
 /** The create request of a container (the Engine API's ContainerCreate body). */
 export type ContainerSpec = Docker.ContainerCreateOptions;
 
@@ -188,7 +190,19 @@ export class DockerClient {
   async startContainer(ref: ContainerRef): Promise<void> {
     await this.container(ref)
       .start()
-      .catch(this.sessionFailure(ref, "start the session's container"));
+      .catch((error: unknown) => {
+        // The runtime resolves `user` in the image's passwd and group files only at start.
+        const missing = /unable to find (user|group) ([^\s:]+)/i.exec(daemonMessage(error));
+        if (missing) {
+          const [, kind, name] = missing;
+          const file = kind === "user" ? "/etc/passwd" : "/etc/group";
+          throw new PolicyValidationError(
+            [{ path: "user", message: `${name} is not in the image's ${file}; use a numeric id` }],
+            { providerId: this.providerId, cause: error },
+          );
+        }
+        return this.sessionFailure(ref, "start the session's container")(error);
+      });
   }
 
   /** Stops the container, SIGKILL after `graceSeconds`; resolves when it is stopped or gone. */
@@ -216,9 +230,15 @@ export class DockerClient {
     } catch (error) {
       // 404: gone already; 409: another caller's removal is in progress.
       const status = statusOf(error);
-      const gone =
-        status === 404 || (status === 409 && /already in progress/i.test(daemonMessage(error)));
-      if (!gone) throw this.sessionError(error, ref, "remove the session's container");
+      if (status === 404) return;
+      if (status === 409 && /already in progress/i.test(daemonMessage(error))) {
+        // Resolve only once it is gone, as for our own removal: a caller then finds nothing left.
+        await this.container(ref)
+          .wait({ condition: "removed", abortSignal: AbortSignal.timeout(removalWaitMs) })
+          .catch(() => {});
+        return;
+      }
+      throw this.sessionError(error, ref, "remove the session's container");
     }
   }
 

@@ -224,9 +224,24 @@ export class ContainerdBackend implements SessionBackend {
       return await this.images.resolve(name);
     } catch (error) {
       if (!isNotFound(error)) throw error;
-      throw new BackendError(
-        `Image ${name} is not in containerd namespace ${this.options.namespace}. Import it with importImage(tarball) (no registry is used).`,
-        { providerId, cause: error },
+      // As for Docker: what this host lacks, for the operator to add, not a fault of the engine.
+      const { namespace } = this.options;
+      throw new ProviderUnavailableError(
+        `The image ${name} is not in containerd namespace ${namespace}.`,
+        {
+          providerId,
+          cause: error,
+          checks: [
+            {
+              id: "kata.image",
+              title: `image ${name} in namespace ${namespace}`,
+              ok: false,
+              required: true,
+              detail: "not found (no registry is used)",
+              fix: "load it with importImage(tarball) (a `docker save` or OCI archive)",
+            },
+          ],
+        },
       );
     }
   }

@@ -198,3 +198,30 @@ describe("SessionLifecycle", () => {
     expect(backend.calls.map((c) => c.split(" ")[0])).toEqual(["create", "destroy"]);
   });
 });
+
+describe("SessionLifecycle.close", () => {
+  it("waits for a TTL destroy in flight before it closes the backend", async () => {
+    const { backend, provider } = setUp();
+    const order: string[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const destroy = backend.destroy.bind(backend);
+    backend.destroy = async (id) => {
+      order.push("destroy begins");
+      await held;
+      await destroy(id);
+      order.push("destroy ends");
+    };
+    (backend as MemoryBackend & { close(): Promise<void> }).close = async () => {
+      order.push("backend closed");
+    };
+    await provider.startSession({ ttlMs: 1 });
+    await expect.poll(() => order).toEqual(["destroy begins"]);
+    const closed = provider.close();
+    release();
+    await closed;
+    expect(order).toEqual(["destroy begins", "destroy ends", "backend closed"]);
+  });
+});

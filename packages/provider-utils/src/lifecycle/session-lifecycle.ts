@@ -44,10 +44,12 @@ export class SessionLifecycle implements IsolationProvider {
   private readonly ttl: TtlTimers;
   /** Expiry (epoch ms) of the sessions this instance started with a TTL: exec's check costs no call. */
   private readonly expiries = new Map<string, number>();
+  /** TTL destroys in flight: close() waits for them, so none is cut off by a closed backend. */
+  private readonly expiring = new Set<Promise<void>>();
 
   constructor(protected readonly backend: SessionBackend) {
     this.id = backend.providerId;
-    this.ttl = new TtlTimers((id) => this.destroySession(id), this.id);
+    this.ttl = new TtlTimers((id) => this.expire(id), this.id);
   }
 
   capabilities(): Promise<CapabilityReport> {
@@ -124,10 +126,19 @@ export class SessionLifecycle implements IsolationProvider {
     return this.backend.doctor();
   }
 
-  /** Cancels TTL timers and releases the backend's connections; sessions stay. */
+  /** Cancels TTL timers, waits for TTL destroys in flight, and releases the backend; sessions stay. */
   async close(): Promise<void> {
     this.ttl.cancelAll();
+    await Promise.allSettled(this.expiring);
     await this.backend.close?.();
+  }
+
+  private expire(id: string): Promise<void> {
+    const destroyed = this.destroySession(id);
+    this.expiring.add(destroyed);
+    const forget = () => this.expiring.delete(destroyed);
+    destroyed.then(forget, forget);
+    return destroyed;
   }
 
   /** Schema, then capabilities; bad input is reported as such even while the engine is down. */
