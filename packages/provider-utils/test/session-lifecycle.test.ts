@@ -225,3 +225,28 @@ describe("SessionLifecycle.close", () => {
     expect(order).toEqual(["destroy begins", "destroy ends", "backend closed"]);
   });
 });
+
+describe("SessionLifecycle.destroySession", () => {
+  it("runs one destroy per session at a time: a second caller waits for the first", async () => {
+    const { backend, provider } = setUp();
+    const id = await provider.startSession({});
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const destroy = backend.destroy.bind(backend);
+    backend.destroy = async (target) => {
+      backend.calls.push(`destroy begins ${target}`);
+      await held;
+      await destroy(target);
+    };
+    const first = provider.destroySession(id);
+    const second = provider.destroySession(id);
+    release();
+    await Promise.all([first, second]);
+    expect(backend.calls.filter((c) => c.startsWith("destroy begins"))).toHaveLength(1);
+    // Once done, a later call reaches the backend again (and finds nothing).
+    await provider.destroySession(id);
+    expect(backend.calls.filter((c) => c.startsWith("destroy begins"))).toHaveLength(2);
+  });
+});

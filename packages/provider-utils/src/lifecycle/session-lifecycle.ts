@@ -46,6 +46,7 @@ export class SessionLifecycle implements IsolationProvider {
   private readonly expiries = new Map<string, number>();
   /** TTL destroys in flight: close() waits for them, so none is cut off by a closed backend. */
   private readonly expiring = new Set<Promise<void>>();
+  private readonly destroying = new Map<string, Promise<void>>();
 
   constructor(protected readonly backend: SessionBackend) {
     this.id = backend.providerId;
@@ -91,9 +92,20 @@ export class SessionLifecycle implements IsolationProvider {
 
   async destroySession(sessionId: string): Promise<void> {
     const id = this.wellFormedId(sessionId);
+    // One destroy per session at a time (a caller's and its TTL's): two would race each other's
+    // removals in the engine, and the loser would fail on objects the winner just deleted.
+    const inFlight = this.destroying.get(id);
+    if (inFlight) return inFlight;
     this.ttl.cancel(id);
-    await this.backend.destroy(id);
-    this.expiries.delete(id);
+    const destroyed = this.backend.destroy(id).then(() => {
+      this.expiries.delete(id);
+    });
+    this.destroying.set(id, destroyed);
+    try {
+      await destroyed;
+    } finally {
+      this.destroying.delete(id);
+    }
   }
 
   async getSession(sessionId: string): Promise<SessionInfo> {
