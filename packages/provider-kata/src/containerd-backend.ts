@@ -45,6 +45,8 @@ import { buildSessionSpec, execDefaults, sessionDefaults } from "./spec/session-
 import { resolveUser } from "./spec/user.js";
 
 const SIGKILL = 9;
+/** How long an exec that gVisor's memory limit ended waits for the sandbox's task to end. */
+const sandboxEndWaitMs = 10_000;
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const noStdio = { stdin: "", stdout: "", stderr: "" };
 
@@ -287,8 +289,9 @@ export class ContainerdBackend implements SessionBackend {
 
   async exec(id: string, request: ExecRequest): Promise<ExecResult> {
     const base = await this.execBase(id);
+    let result: ExecResult;
     try {
-      return await runExec(
+      result = await runExec(
         {
           client: this.client,
           containerId: id,
@@ -308,6 +311,12 @@ export class ContainerdBackend implements SessionBackend {
         throw new SessionNotRunningError(id, state, { providerId, cause: error });
       this.fail(error, `run ${JSON.stringify(request.argv[0])} in session ${id}`);
     }
+    if (result.limitExceeded === "memory" && (await this.runtimeProfile()).kind === "runsc") {
+      // gVisor's memory limit kills the whole sandbox. The result returns once its task has
+      // ended, so from then on the session reads "failed", not "running" while the shim lags.
+      await this.client.wait(id, "", sandboxEndWaitMs).catch(() => {});
+    }
+    return result;
   }
 
   private fifoReserve(id: string): FifoReserve {
