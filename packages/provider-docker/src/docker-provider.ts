@@ -1,8 +1,8 @@
-import { SessionLifecycle } from "@cadre/agent-runtime-provider-utils";
+import { parseProviderOptions, SessionLifecycle } from "@cadre/agent-runtime-provider-utils";
 import { type ContainerSpecInput, containerSpec } from "./container-spec.js";
 import { DockerBackend } from "./docker-backend.js";
 import type { ContainerSpec } from "./docker-client.js";
-import type { DockerProviderOptions, DockerRuntime } from "./options.js";
+import { type DockerProviderOptions, type DockerRuntime, dockerOptionsSchema } from "./options.js";
 
 /**
  * Sessions as Docker containers, through the Engine API (dockerode). Runtime "runc" gives a
@@ -13,7 +13,8 @@ export class DockerProvider extends SessionLifecycle {
   readonly image: string;
 
   constructor(options: DockerProviderOptions = {}) {
-    const backend = new DockerBackend(options, (input) => this.containerSpecFor(input));
+    const parsed = parseProviderOptions("docker", dockerOptionsSchema, options);
+    const backend = new DockerBackend(parsed, (input) => this.containerSpecFor(input));
     super(backend);
     this.runtime = backend.runtime;
     this.image = backend.image;

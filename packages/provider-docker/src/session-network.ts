@@ -12,21 +12,7 @@ import {
   inspectGuard,
   installGuard,
 } from "./network-guard.js";
-import type { DockerRuntime } from "./options.js";
-
-export interface SessionNetworkOptions {
-  /** Name of the Docker network. Default "cadre-sessions". */
-  name?: string;
-  /** Name of its Linux bridge, which the host rules name (at most 15 characters). Default "cadre0". */
-  bridge?: string;
-  /**
-   * Who keeps the host rules in place. "provider" (default): the provider checks them before every
-   * session that joins the network and adds missing ones; it must run as root on the daemon's host,
-   * otherwise such sessions are refused. "external": the operator installs them (docs/providers/
-   * docker.md); the provider does not check, and doctor says so.
-   */
-  hostGuard?: "provider" | "external";
-}
+import type { DockerRuntime, SessionNetworkOptions } from "./options.js";
 
 export const defaultSessionNetwork = {
   name: "cadre-sessions",

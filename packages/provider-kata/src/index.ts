@@ -9,7 +9,8 @@ export {
   type LabelledObjectKind,
 } from "./containerd/labelled-objects.js";
 export { ContainerdBackend } from "./containerd-backend.js";
-export { type KataProviderOptions, kataRuntime } from "./options.js";
+export { providerDescriptor } from "./descriptor.js";
+export { type KataProviderOptions, kataOptionsSchema, kataRuntime } from "./options.js";
 export { createKataProvider, KataProvider } from "./provider.js";
 export type { OciSpec } from "./spec/oci-types.js";
 export type { RuntimeOptions } from "./spec/runtime-options.js";

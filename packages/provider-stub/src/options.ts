@@ -1,13 +1,9 @@
 import { constants, homedir } from "node:os";
 import { isAbsolute, join } from "node:path";
-import {
-  type ExecResult,
-  PolicyValidationError,
-  type SessionInfo,
-  safeParseInput,
-  toPolicyIssues,
-} from "@cadre/agent-runtime-contract";
+import type { ExecResult, SessionInfo } from "@cadre/agent-runtime-contract";
+import { absolutePathOption, parseProviderOptions } from "@cadre/agent-runtime-provider-utils";
 import { z } from "zod";
+import { stubProviderId } from "./capabilities.js";
 
 /** A canned answer: an exec whose argv equals `argv` exactly gets `result` without running. */
 export interface ScriptedExec {
@@ -20,21 +16,6 @@ export type ScriptFunction = (
   argv: readonly string[],
   session: SessionInfo,
 ) => Partial<ExecResult> | undefined | Promise<Partial<ExecResult> | undefined>;
-
-export interface StubProviderOptions {
-  /**
-   * "strict" (default): memory, cpu, networkIsolation, readOnlyRootfs, pids, user and image give
-   * CAPABILITY_MISMATCH. "advisory": they are accepted and recorded in the session's policy, but
-   * still not enforced. For cadre core's unit tests only.
-   */
-  enforcement?: "strict" | "advisory";
-  /** Where sessions live on disk. Default `$XDG_STATE_HOME/cadre-stub` or `~/.local/state/cadre-stub`. */
-  stateDir?: string;
-  /** Canned exec results, for deterministic tests. */
-  script?: readonly ScriptedExec[] | ScriptFunction;
-  /** With a script: an argv the script does not answer exits 127 without running anything. */
-  scriptOnly?: boolean;
-}
 
 export interface ResolvedStubOptions {
   enforcement: "strict" | "advisory";
@@ -64,38 +45,60 @@ const scriptedExecSchema = z.object({
   result: scriptedResultSchema,
 });
 
-const optionsSchema = z
+/**
+ * The stub's options as cadre.config.json's `isolation.stub` section holds them: the one
+ * definition, which the loader validates and docs/config-schema.md shows.
+ */
+export const stubOptionsSchema = z
   .strictObject({
-    enforcement: z.enum(["strict", "advisory"]).optional(),
-    stateDir: z
-      .string()
-      .min(1)
-      .refine((p) => isAbsolute(p) && !p.includes("\0"), { message: "must be an absolute path" })
-      .optional(),
-    script: z
-      .union([
-        z.array(scriptedExecSchema),
-        z.custom<ScriptFunction>((v) => typeof v === "function", { message: "must be a function" }),
-      ])
-      .optional(),
-    scriptOnly: z.boolean().optional(),
+    stateDir: absolutePathOption
+      .optional()
+      .describe(
+        "Directory for the stub's session records and scratch directories. Default: `$XDG_STATE_HOME/cadre-stub`, else `~/.local/state/cadre-stub` (the command line uses the same).",
+      ),
+    enforcement: z
+      .enum(["strict", "advisory"])
+      .optional()
+      .describe(
+        "`strict` (default) rejects limits the stub cannot enforce with CAPABILITY_MISMATCH; `advisory` records them instead (for unit tests of cadre core).",
+      ),
   })
-  .optional();
+  .describe("Options of the stub provider (`@cadre/agent-runtime-provider-stub`).");
+
+/** The stub's config options. */
+export type StubOptions = z.output<typeof stubOptionsSchema>;
+
+/** What `new StubProvider(options)` takes: the config options and, in code only, a script. */
+export const stubProviderOptionsSchema = stubOptionsSchema.safeExtend({
+  /** Canned exec results, for deterministic tests. */
+  script: z
+    .union([
+      z.array(scriptedExecSchema),
+      z.custom<ScriptFunction>((v) => typeof v === "function", { message: "must be a function" }),
+    ])
+    .optional() as z.ZodOptional<
+    z.ZodType<readonly ScriptedExec[] | ScriptFunction, readonly ScriptedExec[] | ScriptFunction>
+  >,
+  /** With a script: an argv the script does not answer exits 127 without running anything. */
+  scriptOnly: z.boolean().optional(),
+});
+
+/**
+ * `enforcement`: "strict" (default) gives CAPABILITY_MISMATCH for memory, cpu, networkIsolation,
+ * readOnlyRootfs, pids, user and image; "advisory" accepts and records them, still unenforced
+ * (cadre core's unit tests only). `stateDir`: where sessions live on disk. `script`: canned exec
+ * results; `scriptOnly`: an argv the script does not answer exits 127 without running.
+ */
+export type StubProviderOptions = z.input<typeof stubProviderOptionsSchema>;
 
 export function resolveStubOptions(options: unknown): ResolvedStubOptions {
-  const parsed = safeParseInput(optionsSchema, options);
-  if (!parsed.success) {
-    throw new PolicyValidationError(toPolicyIssues(parsed.error), {
-      subject: "stub provider options",
-      providerId: "stub",
-    });
-  }
-  const opts = (options ?? {}) as StubProviderOptions;
+  const parsed = parseProviderOptions(stubProviderId, stubProviderOptionsSchema, options);
   return {
-    enforcement: opts.enforcement ?? "strict",
-    stateDir: opts.stateDir ?? defaultStateDir(),
-    script: toScriptFunction(opts.script),
-    scriptOnly: opts.scriptOnly ?? false,
+    enforcement: parsed.enforcement ?? "strict",
+    stateDir: parsed.stateDir ?? defaultStateDir(),
+    // The caller's own entries: the schema checked them, and keeps only the fields it knows.
+    script: toScriptFunction((options as StubProviderOptions | undefined)?.script),
+    scriptOnly: parsed.scriptOnly ?? false,
   };
 }
 

@@ -1,4 +1,15 @@
 export type { BackendHooks, ForeignBackendObject } from "./backend-hooks.js";
+export {
+  absolutePathOption,
+  imageReferenceOption,
+  withoutWhiteSpace,
+} from "./descriptor/option-schemas.js";
+export { parseProviderOptions } from "./descriptor/parse-options.js";
+export {
+  defineProvider,
+  offersNoIsolation,
+  type ProviderDescriptor,
+} from "./descriptor/provider-descriptor.js";
 export { ExecDeadline } from "./exec-deadline.js";
 export { type CommandOutcome, execResultOf } from "./exec-result.js";
 export type { BackendSession, NewSession, SessionBackend } from "./lifecycle/session-backend.js";

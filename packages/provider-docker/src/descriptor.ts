@@ -1,0 +1,17 @@
+import { defineProvider } from "@cadre/agent-runtime-provider-utils";
+import { dockerBackendHooks } from "./backend-hooks.js";
+import { dockerCapabilityRows } from "./capability-rows.js";
+import { DockerProvider } from "./docker-provider.js";
+import { type DockerRuntime, dockerOptionsSchema } from "./options.js";
+
+/** Docker as cadre registers it: `isolation.provider: "docker"`. */
+export const providerDescriptor = defineProvider({
+  id: "docker",
+  packageName: "@cadre/agent-runtime-provider-docker",
+  title: "Docker containers, hardened runc or gVisor (runsc)",
+  optionsSchema: dockerOptionsSchema,
+  create: (options) => new DockerProvider(options),
+  capabilityRows: dockerCapabilityRows,
+  backendHooks: (options) => dockerBackendHooks(options),
+  runtimeOption: (name) => ({ runtime: name as DockerRuntime }),
+});

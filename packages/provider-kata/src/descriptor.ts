@@ -1,0 +1,17 @@
+import { defineProvider } from "@cadre/agent-runtime-provider-utils";
+import { kataBackendHooks } from "./backend-hooks.js";
+import { kataCapabilityRows, providerId } from "./capabilities.js";
+import { kataOptionsSchema } from "./options.js";
+import { KataProvider } from "./provider.js";
+
+/** Kata Containers through containerd as cadre registers it: `isolation.provider: "kata"`. */
+export const providerDescriptor = defineProvider({
+  id: providerId,
+  packageName: "@cadre/agent-runtime-provider-kata",
+  title: "a micro-VM per session: Kata Containers through containerd",
+  optionsSchema: kataOptionsSchema,
+  create: (options) => new KataProvider(options),
+  capabilityRows: kataCapabilityRows,
+  backendHooks: (options) => kataBackendHooks(options),
+  runtimeOption: (name) => ({ runtime: name }),
+});
