@@ -1,4 +1,4 @@
-// Writes docs/capability-matrix.md from the providers' static capability rows.
+// Writes docs/capability-matrix.md from the static capability rows of the registered providers' descriptors.
 // `--check` fails when the committed page differs from what the rows say.
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -6,20 +6,13 @@ import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const page = join(root, "docs/capability-matrix.md");
-const sources = [
-  ["provider-stub", "stubCapabilityRows"],
-  ["provider-docker", "dockerCapabilityRows"],
-  ["provider-kata", "kataCapabilityRows"],
-];
 
 const { policyFields } = await import(join(root, "packages/agent-runtime-contract/dist/index.js"));
-const rows = [];
-for (const [folder, exportName] of sources) {
-  const module = await import(join(root, "packages", folder, "dist/index.js"));
-  const exported = module[exportName];
-  if (!Array.isArray(exported)) throw new Error(`${folder} does not export ${exportName}`);
-  rows.push(...exported);
-}
+// Every registered provider's descriptor, in the registry's order.
+const { loadProviderDescriptors } = await import(
+  join(root, "packages/agent-runtime/dist/index.js")
+);
+const rows = (await loadProviderDescriptors()).flatMap((descriptor) => descriptor.capabilityRows);
 
 const name = (row) => (row.variant ? `${row.providerId} (${row.variant})` : row.providerId);
 const cell = (capability) => {

@@ -2,10 +2,11 @@ import { PolicyValidationError } from "@cadre/agent-runtime-contract";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseIsolationConfig } from "../src/config/parse.js";
+import { validateIsolationConfig } from "../src/config/validate.js";
 
-function issuesOf(value: unknown): Array<{ path: string; message: string }> {
+async function issuesOf(value: unknown): Promise<Array<{ path: string; message: string }>> {
   try {
-    parseIsolationConfig(value);
+    await validateIsolationConfig(value);
   } catch (error) {
     expect(PolicyValidationError.isInstance(error)).toBe(true);
     return (error as PolicyValidationError).issues;
@@ -14,14 +15,14 @@ function issuesOf(value: unknown): Array<{ path: string; message: string }> {
 }
 
 /** The distinct bad paths (one value can break several rules of its field). */
-function pathsOf(value: unknown): string[] {
-  return [...new Set(issuesOf(value).map((i) => i.path))];
+async function pathsOf(value: unknown): Promise<string[]> {
+  return [...new Set((await issuesOf(value)).map((i) => i.path))];
 }
 
 describe("isolation config schema", () => {
-  it("accepts every provider with its options", () => {
+  it("accepts every provider with its options", async () => {
     expect(
-      parseIsolationConfig({
+      await validateIsolationConfig({
         provider: "docker",
         docker: { socketPath: "/var/run/docker.sock", runtime: "runsc", image: "busybox:1" },
       }),
@@ -30,44 +31,51 @@ describe("isolation config schema", () => {
       docker: { socketPath: "/var/run/docker.sock", runtime: "runsc", image: "busybox:1" },
     });
     expect(
-      parseIsolationConfig({
-        provider: "kata",
-        kata: {
-          address: "/run/containerd/containerd.sock",
-          namespace: "cadre",
-          runtime: "io.containerd.kata.v2",
-          runtimeOptions: { ConfigPath: "/etc/kata/configuration.toml" },
-          fifoDir: "/run/cadre/kata",
-          shimSearchPath: ["/usr/local/bin"],
-          runtimePath: "/usr/bin/kata-runtime",
-          image: "docker.io/library/busybox:1",
-          unsafeUseStandInShim: false,
-        },
-      }).provider,
+      (
+        await validateIsolationConfig({
+          provider: "kata",
+          kata: {
+            address: "/run/containerd/containerd.sock",
+            namespace: "cadre",
+            runtime: "io.containerd.kata.v2",
+            runtimeOptions: { ConfigPath: "/etc/kata/configuration.toml" },
+            fifoDir: "/run/cadre/kata",
+            shimSearchPath: ["/usr/local/bin"],
+            runtimePath: "/usr/bin/kata-runtime",
+            image: "docker.io/library/busybox:1",
+            unsafeUseStandInShim: false,
+          },
+        })
+      ).provider,
     ).toBe("kata");
     expect(
-      parseIsolationConfig({
-        provider: "stub",
-        stub: { acknowledgeNoIsolation: true, stateDir: "/tmp/x", enforcement: "advisory" },
-      }).stub?.enforcement,
+      (
+        (await validateIsolationConfig({
+          provider: "stub",
+          stub: { acknowledgeNoIsolation: true, stateDir: "/tmp/x", enforcement: "advisory" },
+        })) as { stub?: { enforcement?: string } }
+      ).stub?.enforcement,
     ).toBe("advisory");
     expect(
-      parseIsolationConfig({ provider: "docker", docker: { host: "10.0.0.2", port: 2375 } }),
+      await validateIsolationConfig({
+        provider: "docker",
+        docker: { host: "10.0.0.2", port: 2375 },
+      }),
     ).toBeTruthy();
   });
 
-  it("names unknown keys by their full JSON path", () => {
-    expect(pathsOf({ provider: "docker", dockr: {} })).toEqual(["isolation.dockr"]);
-    expect(pathsOf({ provider: "docker", docker: { runtim: "runc" } })).toEqual([
+  it("names unknown keys by their full JSON path", async () => {
+    expect(await pathsOf({ provider: "docker", dockr: {} })).toEqual(["isolation.dockr"]);
+    expect(await pathsOf({ provider: "docker", docker: { runtim: "runc" } })).toEqual([
       "isolation.docker.runtim",
     ]);
-    expect(pathsOf({ provider: "kata", kata: { runtimepath: "/x" } })).toEqual([
+    expect(await pathsOf({ provider: "kata", kata: { runtimepath: "/x" } })).toEqual([
       "isolation.kata.runtimepath",
     ]);
   });
 
-  it("names bad values by their full JSON path, all at once", () => {
-    const paths = pathsOf({
+  it("names bad values by their full JSON path, all at once", async () => {
+    const paths = await pathsOf({
       provider: "docker",
       docker: { runtime: "kata", port: 70000, host: "h", socketPath: "relative" },
       kata: { namespace: "bad namespace!", unsafeUseStandInShim: "yes" },
@@ -81,37 +89,39 @@ describe("isolation config schema", () => {
         "isolation.kata.unsafeUseStandInShim",
       ]),
     );
-    expect(pathsOf({ provider: "firecracker" })).toEqual(["isolation.provider"]);
-    expect(pathsOf({})).toEqual(["isolation.provider"]);
+    expect(await pathsOf({ provider: "firecracker" })).toEqual(["isolation.provider"]);
+    expect(await pathsOf({})).toEqual(["isolation.provider"]);
   });
 
-  it("rejects contradictory docker endpoints", () => {
-    expect(pathsOf({ provider: "docker", docker: { socketPath: "/s", host: "h" } })).toEqual([
+  it("rejects contradictory docker endpoints", async () => {
+    expect(await pathsOf({ provider: "docker", docker: { socketPath: "/s", host: "h" } })).toEqual([
       "isolation.docker.host",
     ]);
-    expect(pathsOf({ provider: "docker", docker: { port: 2375 } })).toEqual([
+    expect(await pathsOf({ provider: "docker", docker: { port: 2375 } })).toEqual([
       "isolation.docker.port",
     ]);
   });
 
-  it("requires the explicit acknowledgement to choose the stub", () => {
+  it("requires the explicit acknowledgement to choose the stub", async () => {
     for (const stub of [undefined, {}, { acknowledgeNoIsolation: false }]) {
-      const issues = issuesOf({ provider: "stub", stub });
+      const issues = await issuesOf({ provider: "stub", stub });
       expect(issues.map((i) => i.path)).toEqual(["isolation.stub.acknowledgeNoIsolation"]);
     }
-    const [issue] = issuesOf({ provider: "stub" });
+    const [issue] = await issuesOf({ provider: "stub" });
     expect(issue?.message).toMatch(/no isolation/);
     // A stub section that is not chosen needs no acknowledgement.
-    expect(parseIsolationConfig({ provider: "docker", stub: {} }).provider).toBe("docker");
-  });
-
-  it("puts the paths in the error message too", () => {
-    expect(() => parseIsolationConfig({ provider: "docker", docker: { runtime: 1 } })).toThrow(
-      /isolation\.docker\.runtime/,
+    expect((await validateIsolationConfig({ provider: "docker", stub: {} })).provider).toBe(
+      "docker",
     );
   });
 
-  it("never accepts a non-object section, whatever its value (fuzzed)", () => {
+  it("puts the paths in the error message too", async () => {
+    await expect(
+      validateIsolationConfig({ provider: "docker", docker: { runtime: 1 } }),
+    ).rejects.toThrow(/isolation\.docker\.runtime/);
+  });
+
+  it("never accepts a non-object section, whatever its value (fuzzed)", async () => {
     const nonObject = fc.oneof(
       fc.string(),
       fc.integer(),
@@ -120,15 +130,19 @@ describe("isolation config schema", () => {
       fc.constant(null),
       fc.array(fc.anything()),
     );
-    fc.assert(
-      fc.property(fc.constantFrom("stub", "docker", "kata"), nonObject, (section, value) => {
-        const provider = section === "stub" ? "docker" : section;
-        expect(pathsOf({ provider, [section]: value })).toContain(`isolation.${section}`);
-      }),
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom("stub", "docker", "kata"),
+        nonObject,
+        async (section, value) => {
+          const provider = section === "stub" ? "docker" : section;
+          expect(await pathsOf({ provider, [section]: value })).toContain(`isolation.${section}`);
+        },
+      ),
     );
   });
 
-  it("rejects a value of the wrong type in any field, naming that field (fuzzed)", () => {
+  it("rejects a value of the wrong type in any field, naming that field (fuzzed)", async () => {
     const stringFields: Array<[section: "stub" | "docker" | "kata", key: string]> = [
       ["docker", "runtime"],
       ["docker", "image"],
@@ -151,31 +165,39 @@ describe("isolation config schema", () => {
       fc.array(fc.string()),
       fc.dictionary(fc.string(), fc.string()),
     );
-    fc.assert(
-      fc.property(fc.constantFrom(...stringFields), notAString, ([section, key], value) => {
-        const options = section === "stub" ? { acknowledgeNoIsolation: true } : {};
-        const config = { provider: section, [section]: { ...options, [key]: value } };
-        expect(pathsOf(config)).toEqual([`isolation.${section}.${key}`]);
-      }),
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...stringFields),
+        notAString,
+        async ([section, key], value) => {
+          const options = section === "stub" ? { acknowledgeNoIsolation: true } : {};
+          const config = { provider: section, [section]: { ...options, [key]: value } };
+          expect(await pathsOf(config)).toEqual([`isolation.${section}.${key}`]);
+        },
+      ),
     );
   });
 
-  it("rejects white space, NUL and relative paths where they do not belong (fuzzed)", () => {
+  it("rejects white space, NUL and relative paths where they do not belong (fuzzed)", async () => {
     const withSpace = fc
       .tuple(fc.string(), fc.constantFrom(" ", "\t", "\n", "\0"), fc.string())
       .map(([a, ws, b]) => `${a}${ws}${b}`);
-    fc.assert(
-      fc.property(fc.constantFrom("image", "labelPrefix", "host"), withSpace, (key, value) => {
-        expect(pathsOf({ provider: "docker", docker: { [key]: value } })).toEqual([
-          `isolation.docker.${key}`,
-        ]);
-      }),
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom("image", "labelPrefix", "host"),
+        withSpace,
+        async (key, value) => {
+          expect(await pathsOf({ provider: "docker", docker: { [key]: value } })).toEqual([
+            `isolation.docker.${key}`,
+          ]);
+        },
+      ),
     );
-    fc.assert(
-      fc.property(
+    await fc.assert(
+      fc.asyncProperty(
         fc.string().filter((s) => !s.startsWith("/")),
-        (path) => {
-          expect(pathsOf({ provider: "kata", kata: { runtimePath: path } })).toEqual([
+        async (path) => {
+          expect(await pathsOf({ provider: "kata", kata: { runtimePath: path } })).toEqual([
             "isolation.kata.runtimePath",
           ]);
         },
@@ -183,7 +205,7 @@ describe("isolation config schema", () => {
     );
   });
 
-  it("rejects any unknown key in any section (fuzzed)", () => {
+  it("rejects any unknown key in any section (fuzzed)", async () => {
     const known = new Set([
       "acknowledgeNoIsolation",
       "stateDir",
@@ -201,19 +223,19 @@ describe("isolation config schema", () => {
       "unsafeUseStandInShim",
       "__proto__",
     ]);
-    fc.assert(
-      fc.property(
+    await fc.assert(
+      fc.asyncProperty(
         fc.constantFrom("docker", "kata"),
         fc.string({ minLength: 1 }).filter((k) => !known.has(k)),
-        (section, key) => {
+        async (section, key) => {
           const config = { provider: section, [section]: { [key]: "x" } };
-          expect(pathsOf(config)).toEqual([`isolation.${section}.${key}`]);
+          expect(await pathsOf(config)).toEqual([`isolation.${section}.${key}`]);
         },
       ),
     );
   });
 
-  it("accepts every combination of valid values (fuzzed)", () => {
+  it("accepts every combination of valid values (fuzzed)", async () => {
     const docker = fc.record(
       {
         runtime: fc.constantFrom("runc", "runsc"),
@@ -223,12 +245,48 @@ describe("isolation config schema", () => {
       },
       { requiredKeys: [] },
     );
-    fc.assert(
-      fc.property(docker, (options) => {
-        expect(parseIsolationConfig({ provider: "docker", docker: options }).docker).toEqual(
-          options,
-        );
+    await fc.assert(
+      fc.asyncProperty(docker, async (options) => {
+        expect(
+          (await validateIsolationConfig({ provider: "docker", docker: options })).docker,
+        ).toEqual(options);
       }),
     );
+  });
+});
+
+describe("parseIsolationConfig: the generic shape, without loading any provider", () => {
+  it("checks the provider id, the pool and that sections are objects, not their contents", () => {
+    expect(
+      parseIsolationConfig({ provider: "docker", docker: { runtime: "kata" } }).docker,
+    ).toEqual({ runtime: "kata" });
+    expect(() => parseIsolationConfig({ provider: "docker", pool: { size: 0 } })).toThrow(
+      /isolation\.pool\.size/,
+    );
+    expect(() => parseIsolationConfig({ provider: "docker", docker: "runc" })).toThrow(
+      /isolation\.docker:/,
+    );
+  });
+});
+
+describe("validateIsolationConfig with a provider package that cannot be loaded", () => {
+  const withoutKata = async (specifier: string) => {
+    if (specifier.includes("provider-kata")) {
+      throw Object.assign(new Error(`Cannot find package '${specifier}'`), {
+        code: "ERR_MODULE_NOT_FOUND",
+      });
+    }
+    return import(specifier);
+  };
+
+  it("leaves the section of another provider alone", async () => {
+    const config = { provider: "docker", kata: { notAKataOption: 1 } };
+    expect(await validateIsolationConfig(config, { importer: withoutKata })).toEqual(config);
+  });
+
+  it("refuses it as the chosen provider, naming the package", async () => {
+    await expect(
+      validateIsolationConfig({ provider: "kata" }, { importer: withoutKata }),
+    ).rejects.toMatchObject({ code: "PROVIDER_UNAVAILABLE", providerId: "kata" });
   });
 });

@@ -3,9 +3,20 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PolicyValidationError, ProviderUnavailableError } from "@cadre/agent-runtime-contract";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { builtInProviders, providerModuleSpecifier } from "../src/providers/built-in-providers.js";
 import { createProvider } from "../src/providers/create-provider.js";
-import { importProviderExport } from "../src/providers/import-provider.js";
-import { providerModuleSpecifier } from "../src/providers/packages.js";
+import { loadProviderDescriptor } from "../src/providers/registry.js";
+
+const kata = builtInProviders.find((p) => p.id === "kata")!;
+
+/** A package whose providerDescriptor is the real one of `specifier`, with another create(). */
+function replacingCreate(create: (options: unknown) => unknown, requested: string[] = []) {
+  return async (specifier: string) => {
+    requested.push(specifier);
+    const real = (await import(specifier)) as { providerDescriptor: object };
+    return { providerDescriptor: { ...real.providerDescriptor, create } };
+  };
+}
 
 let stateDir: string;
 beforeAll(async () => {
@@ -49,37 +60,35 @@ describe("createProvider", () => {
     }
   });
 
-  it("refuses the stub without the acknowledgement, before importing anything", async () => {
-    let imported = false;
+  it("refuses the stub without the acknowledgement, before creating anything", async () => {
+    let created = false;
     const error = await createProvider(
       { provider: "stub" },
       {
-        importer: async () => {
-          imported = true;
-          return {};
-        },
+        importer: replacingCreate(() => {
+          created = true;
+        }),
       },
     ).catch((e: unknown) => e);
     expect(PolicyValidationError.isInstance(error)).toBe(true);
     expect((error as PolicyValidationError).issues[0]?.path).toBe(
       "isolation.stub.acknowledgeNoIsolation",
     );
-    expect(imported).toBe(false);
+    expect(created).toBe(false);
   });
 
-  it("imports only the chosen provider's package", async () => {
+  it("imports only the chosen provider's package, and gives its factory the parsed section", async () => {
     const requested: string[] = [];
-    await createProvider(
+    const provider = await createProvider(
       { provider: "docker", docker: { runtime: "runc" }, kata: { runtime: "x" } },
       {
         importer: async (specifier) => {
-          requested.push(specifier);
-          return { createDockerProvider: (options: unknown) => ({ id: "docker", options }) };
+          if (specifier.includes("kata")) throw new Error("kata must not be imported");
+          return replacingCreate((options) => ({ id: "docker", options }), requested)(specifier);
         },
       },
-    ).then((provider) => {
-      expect((provider as unknown as { options: unknown }).options).toEqual({ runtime: "runc" });
-    });
+    );
+    expect((provider as unknown as { options: unknown }).options).toEqual({ runtime: "runc" });
     expect(requested).toEqual(["@cadre/agent-runtime-provider-docker"]);
   });
 
@@ -87,9 +96,7 @@ describe("createProvider", () => {
     const specifier = "@cadre/agent-runtime-provider-not-installed";
     vi.stubEnv("CADRE_RUNTIME_TEST_PACKAGE_DOCKER", specifier);
     try {
-      const error = await importProviderExport("docker", "dockerBackendHooks").catch(
-        (e: unknown) => e,
-      );
+      const error = await loadProviderDescriptor("docker").catch((e: unknown) => e);
       expect(ProviderUnavailableError.isInstance(error)).toBe(true);
       expect((error as Error).message).toContain(`npm install ${specifier}`);
       expect((error as ProviderUnavailableError).providerId).toBe("docker");
@@ -107,26 +114,22 @@ describe("createProvider", () => {
     }
   });
 
-  it("gives any export of the chosen provider's package to tools that need more than its factory", async () => {
-    const hooks = () => "hooks";
-    const requested: string[] = [];
-    const found = await importProviderExport<typeof hooks>("kata", "kataBackendHooks", {
-      importer: async (specifier) => {
-        requested.push(specifier);
-        return { kataBackendHooks: hooks };
-      },
-    });
-    expect(found).toBe(hooks);
-    expect(requested).toEqual(["@cadre/agent-runtime-provider-kata"]);
+  it("gives the chosen provider's descriptor to tools that need more than its factory", async () => {
+    const descriptor = await loadProviderDescriptor("kata");
+    expect(descriptor?.packageName).toBe("@cadre/agent-runtime-provider-kata");
+    expect(typeof descriptor?.backendHooks).toBe("function");
+    expect(await loadProviderDescriptor("firecracker")).toBeUndefined();
   });
 
-  it("reports a package without the expected factory as incompatible", async () => {
+  it("reports a package without a providerDescriptor as incompatible", async () => {
     const error = await createProvider(
       { provider: "kata" },
       { importer: async () => ({ somethingElse: 1 }) },
     ).catch((e: unknown) => e);
     expect(ProviderUnavailableError.isInstance(error)).toBe(true);
-    expect((error as Error).message).toMatch(/does not export createKataProvider/);
+    expect((error as ProviderUnavailableError).checks[0]?.detail).toMatch(
+      /does not export a providerDescriptor with id "kata"/,
+    );
   });
 
   it("wraps an untyped failure of the factory in PROVIDER_UNAVAILABLE with its cause", async () => {
@@ -134,10 +137,8 @@ describe("createProvider", () => {
     const error = await createProvider(
       { provider: "docker" },
       {
-        importer: async () => ({
-          createDockerProvider: () => {
-            throw cause;
-          },
+        importer: replacingCreate(() => {
+          throw cause;
         }),
       },
     ).catch((e: unknown) => e);
@@ -146,8 +147,8 @@ describe("createProvider", () => {
   });
 
   it("lets tests redirect a provider's package through the environment", () => {
-    expect(providerModuleSpecifier("kata", {})).toBe("@cadre/agent-runtime-provider-kata");
-    expect(providerModuleSpecifier("kata", { CADRE_RUNTIME_TEST_PACKAGE_KATA: "@x/missing" })).toBe(
+    expect(providerModuleSpecifier(kata, {})).toBe("@cadre/agent-runtime-provider-kata");
+    expect(providerModuleSpecifier(kata, { CADRE_RUNTIME_TEST_PACKAGE_KATA: "@x/missing" })).toBe(
       "@x/missing",
     );
   });

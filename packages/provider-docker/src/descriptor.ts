@@ -2,7 +2,7 @@ import { defineProvider } from "@cadre/agent-runtime-provider-utils";
 import { dockerBackendHooks } from "./backend-hooks.js";
 import { dockerCapabilityRows } from "./capability-rows.js";
 import { DockerProvider } from "./docker-provider.js";
-import { type DockerRuntime, dockerOptionsSchema } from "./options.js";
+import { type DockerRuntime, defaultImage, dockerOptionsSchema } from "./options.js";
 
 /** Docker as cadre registers it: `isolation.provider: "docker"`. */
 export const providerDescriptor = defineProvider({
@@ -11,6 +11,7 @@ export const providerDescriptor = defineProvider({
   title: "Docker containers, hardened runc or gVisor (runsc)",
   optionsSchema: dockerOptionsSchema,
   create: (options) => new DockerProvider(options),
+  defaultImage,
   capabilityRows: dockerCapabilityRows,
   backendHooks: (options) => dockerBackendHooks(options),
   runtimeOption: (name) => ({ runtime: name as DockerRuntime }),

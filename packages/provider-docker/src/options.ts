@@ -85,7 +85,9 @@ export const dockerOptionsSchema = z
       ctx.addIssue({ code: "custom", path: ["port"], message: "port needs host" });
     }
   })
-  .describe("Options of the Docker provider (`@cadre/agent-runtime-provider-docker`).");
+  .describe(
+    "Options of the Docker provider (`@cadre/agent-runtime-provider-docker`). `socketPath` and `host` exclude each other; `port` needs `host`.",
+  );
 
 /**
  * `socketPath` (default DOCKER_HOST, else /var/run/docker.sock) or `host` with `port`: the

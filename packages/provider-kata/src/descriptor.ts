@@ -1,7 +1,7 @@
 import { defineProvider } from "@cadre/agent-runtime-provider-utils";
 import { kataBackendHooks } from "./backend-hooks.js";
 import { kataCapabilityRows, providerId } from "./capabilities.js";
-import { kataOptionsSchema } from "./options.js";
+import { defaultKataImage, kataOptionsSchema } from "./options.js";
 import { KataProvider } from "./provider.js";
 
 /** Kata Containers through containerd as cadre registers it: `isolation.provider: "kata"`. */
@@ -11,6 +11,7 @@ export const providerDescriptor = defineProvider({
   title: "a micro-VM per session: Kata Containers through containerd",
   optionsSchema: kataOptionsSchema,
   create: (options) => new KataProvider(options),
+  defaultImage: defaultKataImage,
   capabilityRows: kataCapabilityRows,
   backendHooks: (options) => kataBackendHooks(options),
   runtimeOption: (name) => ({ runtime: name }),

@@ -10,6 +10,9 @@ import type { RuntimeOptions } from "./spec/runtime-options.js";
 
 export const kataRuntime = "io.containerd.kata.v2";
 
+/** Image of sessions whose policy names none. */
+export const defaultKataImage = "docker.io/library/busybox:latest";
+
 /**
  * The Kata provider's options: cadre.config.json's `isolation.kata` section and what
  * `new KataProvider(options)` takes, defined once. The loader validates the section with it,
@@ -121,7 +124,7 @@ export function resolveOptions(input: KataProviderOptions = {}): ResolvedKataOpt
     runtime: options.runtime ?? kataRuntime,
     runtimeOptions: options.runtimeOptions,
     runtimePath: options.runtimePath,
-    image: options.image ?? "docker.io/library/busybox:latest",
+    image: options.image ?? defaultKataImage,
     unsafeUseStandInShim: options.unsafeUseStandInShim === true,
     fifoDir: options.fifoDir ?? "/run/cadre/kata",
     snapshotter: options.snapshotter ?? "overlayfs",

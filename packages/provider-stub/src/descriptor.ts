@@ -8,7 +8,7 @@ import { StubProvider } from "./stub-provider.js";
 export const providerDescriptor = defineProvider({
   id: stubProviderId,
   packageName: "@cadre/agent-runtime-provider-stub",
-  title: "host processes in a scratch directory, no isolation",
+  title: "host processes in a scratch directory",
   optionsSchema: stubOptionsSchema,
   create: (options) => new StubProvider(options),
   capabilityRows: stubCapabilityRows,

@@ -1,9 +1,5 @@
 import { writeFile } from "node:fs/promises";
-import {
-  createProvider,
-  importProviderExport,
-  type ParsedIsolationConfig,
-} from "@cadre/agent-runtime";
+import { createProvider, type ParsedIsolationConfig } from "@cadre/agent-runtime";
 import type { IsolationPolicy, IsolationProvider } from "@cadre/agent-runtime-contract";
 import type { BenchEngine } from "../bench/contender.js";
 import { formatBenchResult } from "../bench/format.js";
@@ -14,7 +10,7 @@ import { dockerEngine } from "../bench/targets/docker.js";
 import { stubEngine } from "../bench/targets/stub.js";
 import { progress } from "./output.js";
 import { parseFlags } from "./parse-flags.js";
-import { configFromFlags, providerFlagSpec } from "./provider-choice.js";
+import { configFromFlags, providerFlagSpec, sectionOf } from "./provider-choice.js";
 import { parsePositiveNumber } from "./units.js";
 import { UsageError } from "./usage-error.js";
 
@@ -115,15 +111,18 @@ async function engineFor(
   policy: IsolationPolicy,
   runId: string,
 ): Promise<BenchEngine> {
+  const section = sectionOf(config, config.provider) as {
+    runtime?: string;
+    address?: string;
+    namespace?: string;
+  };
   switch (config.provider) {
     case "stub":
       return stubEngine(provider, policy, runId);
     case "docker": {
       // The provider's own reading of socketPath, host and DOCKER_HOST.
-      const dockerConnection = await importProviderExport<
-        (options: object) => { socketPath: string } | { host: string; port: number }
-      >("docker", "dockerConnection");
-      const connection = dockerConnection(config.docker ?? {});
+      const { dockerConnection } = await import("@cadre/agent-runtime-provider-docker");
+      const connection = dockerConnection(sectionOf(config, "docker"));
       if (!("socketPath" in connection)) {
         throw new UsageError(
           "bench measures Docker over its unix socket; set socketPath (or a unix:// DOCKER_HOST), not a TCP host",
@@ -134,7 +133,7 @@ async function engineFor(
         provider,
         policy,
         runId,
-        runtime: config.docker?.runtime ?? "runc",
+        runtime: section.runtime === "runsc" ? "runsc" : "runc",
         socketPath: connection.socketPath,
       });
     }
@@ -145,14 +144,14 @@ async function engineFor(
         policy,
         runId,
         address:
-          config.kata?.address ??
-          process.env.CONTAINERD_ADDRESS ??
-          "/run/containerd/containerd.sock",
-        namespace: config.kata?.namespace ?? "cadre",
+          section.address ?? process.env.CONTAINERD_ADDRESS ?? "/run/containerd/containerd.sock",
+        namespace: section.namespace ?? "cadre",
         label: /stand-in/.test(report.variant ?? "")
           ? "kata (stand-in shim, no VM)"
-          : `kata (${report.variant ?? config.kata?.runtime ?? "io.containerd.kata.v2"})`,
+          : `kata (${report.variant ?? section.runtime ?? "io.containerd.kata.v2"})`,
       });
     }
+    default:
+      throw new UsageError(`bench has no baseline for the ${config.provider} provider`, cmd);
   }
 }

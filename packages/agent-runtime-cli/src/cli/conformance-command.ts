@@ -2,11 +2,16 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { ParsedIsolationConfig } from "@cadre/agent-runtime";
+import {
+  loadProviderDescriptor,
+  type ParsedIsolationConfig,
+  type ProviderDescriptor,
+} from "@cadre/agent-runtime";
+import { offersNoIsolation } from "@cadre/agent-runtime-provider-utils";
 import { type ConformanceSettings, conformanceSettingsEnv } from "../conformance/settings.js";
 import { printJson, progress } from "./output.js";
 import { parseFlags } from "./parse-flags.js";
-import { configFromFlags, providerFlagSpec } from "./provider-choice.js";
+import { configFromFlags, providerFlagSpec, sectionOf } from "./provider-choice.js";
 import { UsageError } from "./usage-error.js";
 import { runSuiteFile, type SuiteCounts } from "./vitest-runner.js";
 
@@ -43,17 +48,20 @@ export async function conformanceCommand(args: string[]): Promise<number> {
   const config = await configFromFlags(values, "conformance");
   if (!config) throw new UsageError("--provider (or --config) is required", "conformance");
 
-  // The suite reaps orphans; a stub without a configured state dir gets a private one, so a
-  // conformance run never touches the sessions of the user's own `run`s.
+  const descriptor = await loadProviderDescriptor(config.provider);
+  if (!descriptor) throw new UsageError(`unknown provider "${config.provider}"`, "conformance");
+  // The suite reaps orphans; a host-process provider (the stub) without a configured state dir
+  // gets a private one, so a conformance run never touches the sessions of the user's own `run`s.
   const scratch =
-    config.provider === "stub" && !values.config ? await privateStateDir() : undefined;
-  if (scratch) config.stub = { ...config.stub, stateDir: scratch };
+    offersNoIsolation(descriptor) && !values.config ? await privateStateDir() : undefined;
+  if (scratch)
+    config[config.provider] = { ...sectionOf(config, config.provider), stateDir: scratch };
 
   const settings: ConformanceSettings = {
     name: suiteName(config),
     config,
   };
-  const image = values.image ?? suiteImage(config);
+  const image = values.image ?? suiteImage(config, descriptor);
   if (image) settings.image = image;
   process.env[conformanceSettingsEnv] = JSON.stringify(settings);
 
@@ -77,25 +85,21 @@ export async function conformanceCommand(args: string[]): Promise<number> {
 }
 
 /**
- * The suite needs the image its sessions use; without --image it is the config's, else the
- * provider's documented default (the providers do not export it).
+ * The suite needs the image its sessions use: without --image the config's, else the default
+ * its provider's descriptor names (none for a provider without images).
  */
-const providerDefaultImages: Partial<Record<ParsedIsolationConfig["provider"], string>> = {
-  docker: "cadre-test/busybox:1",
-  kata: "docker.io/library/busybox:latest",
-};
-
-function suiteImage(config: ParsedIsolationConfig): string | undefined {
-  if (config.provider === "docker") return config.docker?.image ?? providerDefaultImages.docker;
-  if (config.provider === "kata") return config.kata?.image ?? providerDefaultImages.kata;
-  return undefined;
+function suiteImage(
+  config: ParsedIsolationConfig,
+  descriptor: ProviderDescriptor,
+): string | undefined {
+  const image = sectionOf(config, config.provider).image;
+  return typeof image === "string" ? image : descriptor.defaultImage;
 }
 
+/** "docker (runsc)": the provider, and the runtime its section names. */
 function suiteName(config: ParsedIsolationConfig): string {
-  if (config.provider === "docker")
-    return `docker (${config.docker?.runtime ?? "default runtime"})`;
-  if (config.provider === "kata" && config.kata?.runtime) return `kata (${config.kata.runtime})`;
-  return config.provider;
+  const runtime = sectionOf(config, config.provider).runtime;
+  return typeof runtime === "string" ? `${config.provider} (${runtime})` : config.provider;
 }
 
 async function privateStateDir(): Promise<string> {

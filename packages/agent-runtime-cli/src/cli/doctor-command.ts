@@ -1,4 +1,4 @@
-import { createProvider, type ParsedIsolationConfig, providerNames } from "@cadre/agent-runtime";
+import { createProvider, type ParsedIsolationConfig, providerIds } from "@cadre/agent-runtime";
 import {
   AgentRuntimeError,
   type DoctorReport,
@@ -36,7 +36,7 @@ export async function doctorCommand(args: string[]): Promise<number> {
     return 0;
   }
   const chosen = await configFromFlags(values, "doctor");
-  const configs = chosen ? [chosen] : providerNames.map(defaultConfigFor);
+  const configs = chosen ? [chosen] : await Promise.all(providerIds().map(defaultConfigFor));
   const reports: DoctorReport[] = [];
   for (const config of configs) reports.push(await diagnose(config));
 

@@ -1,11 +1,13 @@
 import {
   loadConfig,
+  loadProviderDescriptor,
   type ParsedIsolationConfig,
-  type ProviderName,
   parseIsolationConfig,
-  providerNames,
+  providerIds,
+  validateIsolationConfig,
 } from "@cadre/agent-runtime";
 import type { IsolationProvider } from "@cadre/agent-runtime-contract";
+import { offersNoIsolation } from "@cadre/agent-runtime-provider-utils";
 import { UsageError } from "./usage-error.js";
 
 export interface ProviderFlags {
@@ -20,26 +22,24 @@ export const providerFlagSpec = {
   runtime: { type: "string" },
 } as const;
 
-export function parseProviderName(value: string, command: string): ProviderName {
-  if ((providerNames as readonly string[]).includes(value)) return value as ProviderName;
-  throw new UsageError(
-    `unknown provider "${value}"; choose one of ${providerNames.join(", ")}`,
-    command,
-  );
+export function parseProviderId(value: string, command: string): string {
+  const ids = providerIds();
+  if (ids.includes(value)) return value;
+  throw new UsageError(`unknown provider "${value}"; choose one of ${ids.join(", ")}`, command);
 }
 
 /**
  * The isolation config the flags describe, or undefined when they name none. --provider wins
- * over the config file's provider (the file's section for it still applies). Naming the stub on
- * the command line is the acknowledgement the config file would need.
+ * over the config file's provider (the file's section for it still applies). Naming a provider
+ * that offers no isolation (the stub) on the command line is the acknowledgement the config file
+ * would need. --runtime means what the provider's descriptor says it means.
  */
 export async function configFromFlags(
   flags: ProviderFlags,
   command: string,
 ): Promise<ParsedIsolationConfig | undefined> {
-  const name =
-    flags.provider === undefined ? undefined : parseProviderName(flags.provider, command);
-  if (!flags.config && !name) {
+  const id = flags.provider === undefined ? undefined : parseProviderId(flags.provider, command);
+  if (!flags.config && !id) {
     if (flags.runtime !== undefined) {
       throw new UsageError("--runtime needs --provider or --config", command);
     }
@@ -47,36 +47,37 @@ export async function configFromFlags(
   }
   const base: ParsedIsolationConfig = flags.config
     ? await loadConfig(flags.config)
-    : { provider: name as ProviderName };
-  const config: ParsedIsolationConfig = { ...base, provider: name ?? base.provider };
-  if (name === "stub") {
-    config.stub = { ...config.stub, acknowledgeNoIsolation: true };
+    : { provider: id as string };
+  const config: ParsedIsolationConfig = { ...base, provider: id ?? base.provider };
+  // A provider whose package cannot be loaded is left to createProvider, which says why.
+  const descriptor = await loadProviderDescriptor(config.provider).catch(() => undefined);
+  if (!descriptor) return parseIsolationConfig(config);
+  if (id && offersNoIsolation(descriptor)) {
+    config[id] = { ...sectionOf(config, id), acknowledgeNoIsolation: true };
   }
-  if (flags.runtime !== undefined) applyRuntime(config, flags.runtime, command);
-  return parseIsolationConfig(config);
-}
-
-function applyRuntime(config: ParsedIsolationConfig, runtime: string, command: string): void {
-  switch (config.provider) {
-    case "docker":
-      if (runtime !== "runc" && runtime !== "runsc") {
-        throw new UsageError(`--runtime for docker is runc or runsc, not "${runtime}"`, command);
-      }
-      config.docker = { ...config.docker, runtime };
-      return;
-    case "kata":
-      config.kata = { ...config.kata, runtime };
-      return;
-    case "stub":
-      throw new UsageError("the stub has no runtimes; drop --runtime", command);
+  if (flags.runtime !== undefined) {
+    if (!descriptor.runtimeOption) {
+      throw new UsageError(`the ${descriptor.id} has no runtimes; drop --runtime`, command);
+    }
+    config[descriptor.id] = {
+      ...sectionOf(config, descriptor.id),
+      ...descriptor.runtimeOption(flags.runtime),
+    };
   }
+  return validateIsolationConfig(config);
 }
 
 /** The config the command uses for one provider when no flag names one. */
-export function defaultConfigFor(name: ProviderName): ParsedIsolationConfig {
-  return name === "stub"
-    ? { provider: "stub", stub: { acknowledgeNoIsolation: true } }
-    : { provider: name };
+export async function defaultConfigFor(id: string): Promise<ParsedIsolationConfig> {
+  const descriptor = await loadProviderDescriptor(id).catch(() => undefined);
+  return descriptor && offersNoIsolation(descriptor)
+    ? { provider: id, [id]: { acknowledgeNoIsolation: true } }
+    : { provider: id };
+}
+
+/** A provider's section of the config, {} when there is none. */
+export function sectionOf(config: ParsedIsolationConfig, id: string): Record<string, unknown> {
+  return (config[id] ?? {}) as Record<string, unknown>;
 }
 
 /** "docker (runsc), isolation user-kernel" */

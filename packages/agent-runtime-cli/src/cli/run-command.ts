@@ -160,7 +160,7 @@ async function pickProvider(allowNoIsolation: boolean): Promise<IsolationProvide
     );
   }
   progress("--allow-no-isolation: falling back to the stub");
-  return createProvider(defaultConfigFor("stub"));
+  return createProvider(await defaultConfigFor("stub"));
 }
 
 const signalExitCodes = {

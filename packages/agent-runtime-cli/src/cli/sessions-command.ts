@@ -1,4 +1,4 @@
-import { createProvider, type ParsedIsolationConfig, providerNames } from "@cadre/agent-runtime";
+import { createProvider, type ParsedIsolationConfig, providerIds } from "@cadre/agent-runtime";
 import type { IsolationProvider, SessionInfo } from "@cadre/agent-runtime-contract";
 import { describeError, printJson, progress } from "./output.js";
 import { parseFlags } from "./parse-flags.js";
@@ -54,7 +54,7 @@ export async function sessionsCommand(args: string[]): Promise<number> {
       ? undefined
       : parseDuration(values["older-than"], "--older-than", "sessions");
   const chosen = await configFromFlags(values, "sessions");
-  const configs = chosen ? [chosen] : providerNames.map(defaultConfigFor);
+  const configs = chosen ? [chosen] : await Promise.all(providerIds().map(defaultConfigFor));
 
   const sessions: SessionInfo[] = [];
   const reaped: Array<{ providerId: string; id: string }> = [];

@@ -1,6 +1,6 @@
-import { importProviderExport, type ParsedIsolationConfig } from "@cadre/agent-runtime";
+import { loadProviderDescriptor, type ParsedIsolationConfig } from "@cadre/agent-runtime";
 import type { ConformanceOptions, ForeignObject } from "@cadre/agent-runtime-conformance";
-import { stubBackend } from "./stub-backend.js";
+import { sectionOf } from "../cli/provider-choice.js";
 
 export type { ForeignObject };
 
@@ -11,23 +11,19 @@ export type BackendHooks = Pick<
 >;
 
 /**
- * The backend hooks for the configured provider: the engine providers' own (each package exports
- * them, next to the code that writes what they read), imported lazily like the provider itself.
+ * The backend hooks of the configured provider, from its descriptor (each package writes them
+ * next to the code that writes what they read), loaded lazily like the provider itself. With an
+ * image, the hooks plant their look-alikes from it.
  */
 export async function backendHooks(
   config: ParsedIsolationConfig,
   image: string | undefined,
 ): Promise<BackendHooks> {
-  if (config.provider === "stub") return stubBackend(config.stub);
-  const [exportName, options] =
-    config.provider === "docker"
-      ? ["dockerBackendHooks", { ...config.docker, ...(image ? { image } : {}) }]
-      : ["kataBackendHooks", { ...config.kata, ...(image ? { image } : {}) }];
-  const make = await importProviderExport<(options: object) => BackendHooks>(
-    config.provider,
-    exportName,
-  );
-  const hooks = make(options);
+  const descriptor = await loadProviderDescriptor(config.provider);
+  if (!descriptor) throw new Error(`no provider "${config.provider}"`);
+  const section = sectionOf(config, config.provider);
+  const { acknowledgeNoIsolation: _, ...options } = section;
+  const hooks = await descriptor.backendHooks({ ...options, ...(image ? { image } : {}) });
   return {
     findBackendLeftovers: (labels) => hooks.findBackendLeftovers(labels),
     readBackendLabels: (id) => hooks.readBackendLabels(id),

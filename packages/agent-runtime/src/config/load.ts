@@ -2,11 +2,13 @@ import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { ConfigFileError, type ConfigFileLocation } from "./errors.js";
 import { jsonErrorOffset } from "./json-error-offset.js";
-import { type ParsedIsolationConfig, parseIsolationConfig } from "./parse.js";
+import type { ParsedIsolationConfig } from "./schema.js";
+import { validateIsolationConfig } from "./validate.js";
 
 /**
  * Reads cadre.config.json (default: the one in the current directory) and returns its validated
- * `isolation` section. Other top-level keys belong to the rest of cadre and are left alone.
+ * `isolation` section (validateIsolationConfig: the chosen provider's package is loaded for its
+ * options schema). Other top-level keys belong to the rest of cadre and are left alone.
  */
 export async function loadConfig(path = "cadre.config.json"): Promise<ParsedIsolationConfig> {
   const filePath = resolve(path);
@@ -26,7 +28,7 @@ export async function loadConfig(path = "cadre.config.json"): Promise<ParsedIsol
       'Add one, e.g. "isolation": { "provider": "docker" } (see docs/config-schema.md).',
     );
   }
-  return parseIsolationConfig((document as { isolation: unknown }).isolation, {
+  return validateIsolationConfig((document as { isolation: unknown }).isolation, {
     subject: `isolation config in ${filePath}`,
   });
 }

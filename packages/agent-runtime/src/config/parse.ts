@@ -1,9 +1,7 @@
 import { PolicyValidationError, safeParseInput } from "@cadre/agent-runtime-contract";
-import type { z } from "zod";
+import { providerIds } from "../providers/registry.js";
 import { configIssues } from "./issues.js";
-import { isolationConfigSchema } from "./schema.js";
-
-export type ParsedIsolationConfig = z.output<typeof isolationConfigSchema>;
+import { isolationShapeSchema, type ParsedIsolationConfig } from "./schema.js";
 
 export interface ParseConfigOptions {
   /** Prefix of every issue path. Default "isolation", as in cadre.config.json. */
@@ -12,17 +10,22 @@ export interface ParseConfigOptions {
   subject?: string;
 }
 
-/** Validates the `isolation` section; throws PolicyValidationError naming every bad path. */
+/**
+ * Validates the generic shape of the `isolation` section, without loading any provider: a known
+ * provider id, a well-formed pool, and an object for each provider section. Throws
+ * PolicyValidationError naming every bad path. The contents of the sections are validated by
+ * validateIsolationConfig (which createProvider and loadConfig call), since that needs the
+ * providers' descriptors.
+ */
 export function parseIsolationConfig(
   value: unknown,
   options: ParseConfigOptions = {},
 ): ParsedIsolationConfig {
-  const root = options.root ?? "isolation";
-  const parsed = safeParseInput(isolationConfigSchema, value);
+  const parsed = safeParseInput(isolationShapeSchema(providerIds()), value);
   if (!parsed.success) {
-    throw new PolicyValidationError(configIssues(parsed.error, root), {
+    throw new PolicyValidationError(configIssues(parsed.error, options.root ?? "isolation"), {
       subject: options.subject ?? "isolation config",
     });
   }
-  return parsed.data;
+  return parsed.data as ParsedIsolationConfig;
 }

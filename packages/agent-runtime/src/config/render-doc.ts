@@ -1,5 +1,8 @@
+import { offersNoIsolation, type ProviderDescriptor } from "@cadre/agent-runtime-provider-utils";
 import { z } from "zod";
-import { isolationConfigSchema } from "./schema.js";
+import { loadProviderDescriptors } from "../providers/registry.js";
+import { acknowledgementKey, acknowledgementSchema } from "./acknowledgement.js";
+import { isolationShapeSchema } from "./schema.js";
 
 interface JsonSchema {
   type?: string | string[];
@@ -17,17 +20,44 @@ interface JsonSchema {
   pattern?: string;
 }
 
-/** The JSON Schema of the `isolation` section (draft 2020-12), generated from the zod schema. */
-export function isolationConfigJsonSchema(): Record<string, unknown> {
-  return z.toJSONSchema(isolationConfigSchema, { io: "input", unrepresentable: "any" });
+/**
+ * The JSON Schema of the `isolation` section (draft 2020-12), generated from the zod schemas:
+ * the generic shape, and each provider's section from its descriptor's options schema (with
+ * `acknowledgeNoIsolation` for a provider that offers no isolation).
+ */
+export function isolationConfigJsonSchema(
+  descriptors: readonly ProviderDescriptor[],
+): Record<string, unknown> {
+  const ids = descriptors.map((d) => d.id);
+  const sections = Object.fromEntries(descriptors.map((d) => [d.id, d.optionsSchema]));
+  const schema = z.toJSONSchema(isolationShapeSchema(ids, sections), {
+    io: "input",
+    unrepresentable: "any",
+  }) as JsonSchema;
+  for (const descriptor of descriptors) {
+    const section = schema.properties?.[descriptor.id];
+    if (!section || !offersNoIsolation(descriptor)) continue;
+    const { $schema: _, ...acknowledgement } = z.toJSONSchema(acknowledgementSchema(descriptor), {
+      io: "input",
+    }) as JsonSchema & { $schema?: string };
+    section.properties = { [acknowledgementKey]: acknowledgement, ...section.properties };
+  }
+  return schema as Record<string, unknown>;
+}
+
+/** docs/config-schema.md of the built-in providers, as `docs:config` writes it. */
+export async function renderBuiltInConfigSchemaDoc(): Promise<string> {
+  return renderConfigSchemaDoc(await loadProviderDescriptors());
 }
 
 /** docs/config-schema.md, generated; a test fails when the committed page differs. */
-export function renderConfigSchemaDoc(): string {
-  const schema = isolationConfigJsonSchema() as JsonSchema;
+export function renderConfigSchemaDoc(descriptors: readonly ProviderDescriptor[]): string {
+  const schema = isolationConfigJsonSchema(descriptors) as JsonSchema;
   const sections = Object.entries(schema.properties ?? {});
+  const acknowledged = descriptors.filter(offersNoIsolation).map((d) => d.id);
   const out: string[] = [
-    "<!-- Generated from the zod schema in packages/agent-runtime/src/config/schema.ts by",
+    "<!-- Generated from the option schemas of the providers' descriptors (each provider package's",
+    "     providerDescriptor) and packages/agent-runtime/src/config/schema.ts by",
     "     `pnpm --filter @cadre/agent-runtime docs:config`. Do not edit by hand. -->",
     "",
     "# cadre.config.json: the `isolation` section",
@@ -55,12 +85,15 @@ export function renderConfigSchemaDoc(): string {
     "",
     "## Rules beyond the tables",
     "",
-    '- `provider: "stub"` requires `stub.acknowledgeNoIsolation: true`: the stub gives no',
-    "  isolation, so choosing it by config must be deliberate. (`cadre-runtime --provider stub`",
-    "  counts as that acknowledgement on the command line.)",
-    "- `docker.socketPath` and `docker.host` exclude each other; `docker.port` needs `docker.host`.",
-    "- Only the chosen provider's package is imported, so only it needs to be installed. A missing",
-    "  package gives `ProviderUnavailableError` (code `PROVIDER_UNAVAILABLE`) naming it.",
+    ...acknowledged.flatMap((id) => [
+      `- \`provider: "${id}"\` requires \`${id}.acknowledgeNoIsolation: true\`: it gives no`,
+      `  isolation, so choosing it by config must be deliberate. (\`cadre-runtime --provider ${id}\``,
+      "  counts as that acknowledgement on the command line.)",
+    ]),
+    "- Each section is its provider package's own: its `providerDescriptor.optionsSchema`. Only the",
+    "  chosen provider's package is imported, so only it needs to be installed. A missing package",
+    "  gives `ProviderUnavailableError` (code `PROVIDER_UNAVAILABLE`) naming it; the section of",
+    "  another provider whose package is not installed is not validated.",
     "",
   ];
   out.push(...renderObject("isolation", schema));

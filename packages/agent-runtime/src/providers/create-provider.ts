@@ -3,62 +3,35 @@ import {
   type IsolationProvider,
   ProviderUnavailableError,
 } from "@cadre/agent-runtime-contract";
-import { type ParsedIsolationConfig, parseIsolationConfig } from "../config/parse.js";
-import type { IsolationConfig, ProviderName } from "../config/schema.js";
+import type { IsolationConfig } from "../config/schema.js";
+import { resolveIsolationConfig } from "../config/validate.js";
 import { SessionPool } from "../pool/session-pool.js";
-import { importProviderExport, type ModuleImporter } from "./import-provider.js";
+import type { LoadDescriptorOptions } from "./registry.js";
 
-export interface CreateProviderOptions {
-  /** Replaces dynamic import(); for tests of the loader. */
-  importer?: ModuleImporter;
-}
-
-type Factory = (
-  options?: Record<string, unknown>,
-) => IsolationProvider | Promise<IsolationProvider>;
-
-const factoryNames: Record<ProviderName, string> = {
-  stub: "createStubProvider",
-  docker: "createDockerProvider",
-  kata: "createKataProvider",
-};
+export type CreateProviderOptions = LoadDescriptorOptions;
 
 /**
  * Builds the provider that the `isolation` section of cadre.config.json names. Validates the
- * config first (PolicyValidationError with paths like "isolation.docker.runtime"), then imports
+ * config first (PolicyValidationError with paths like "isolation.docker.runtime"), importing
  * only the chosen provider's package (ProviderUnavailableError naming the package when it is
- * missing). With a `pool` section the provider comes wrapped in a SessionPool.
+ * missing) for its descriptor, whose factory then gets the section's options. With a `pool`
+ * section the provider comes wrapped in a SessionPool.
  */
 export async function createProvider(
   config: IsolationConfig,
   options: CreateProviderOptions = {},
 ): Promise<IsolationProvider> {
-  const parsed = parseIsolationConfig(config);
-  const name = parsed.provider;
-  const factory = await importProviderExport<Factory>(name, factoryNames[name], options);
+  const resolved = await resolveIsolationConfig(config, options);
+  const { id } = resolved.descriptor;
   let provider: IsolationProvider;
   try {
-    provider = await factory(providerOptions(parsed));
+    provider = await resolved.descriptor.create(resolved.options);
   } catch (error) {
     if (AgentRuntimeError.isInstance(error)) throw error;
     throw new ProviderUnavailableError(
-      `The ${name} provider could not be created: ${error instanceof Error ? error.message : String(error)}. Run "cadre-runtime doctor --provider ${name}" to see what this host lacks.`,
-      { providerId: name, cause: error },
+      `The ${id} provider could not be created: ${error instanceof Error ? error.message : String(error)}. Run "cadre-runtime doctor --provider ${id}" to see what this host lacks.`,
+      { providerId: id, cause: error },
     );
   }
-  return parsed.pool ? new SessionPool(provider, parsed.pool) : provider;
-}
-
-/** The options object the chosen provider's factory takes. */
-export function providerOptions(config: ParsedIsolationConfig): Record<string, unknown> {
-  switch (config.provider) {
-    case "stub": {
-      const { acknowledgeNoIsolation: _acknowledged, ...stub } = config.stub ?? {};
-      return stub;
-    }
-    case "docker":
-      return { ...config.docker };
-    case "kata":
-      return { ...config.kata };
-  }
+  return resolved.config.pool ? new SessionPool(provider, resolved.config.pool) : provider;
 }

@@ -22,6 +22,8 @@ export interface ProviderDescriptor<Options = Record<string, unknown>> {
   readonly optionsSchema: z.ZodType<Options>;
   /** A provider from options that optionsSchema produced. */
   create(options: Options): IsolationProvider | Promise<IsolationProvider>;
+  /** Image of sessions whose policy names none, for a provider that runs images. */
+  readonly defaultImage?: string;
   /** Its static rows of docs/capability-matrix.md, one per variant. */
   readonly capabilityRows: readonly CapabilityRow[];
   /**
