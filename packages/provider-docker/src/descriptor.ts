@@ -15,4 +15,8 @@ export const providerDescriptor = defineProvider({
   capabilityRows: dockerCapabilityRows,
   backendHooks: (options) => dockerBackendHooks(options),
   runtimeOption: (name) => ({ runtime: name as DockerRuntime }),
+  automaticChoices: [
+    { variant: "runsc", options: { runtime: "runsc" }, isolation: "user-kernel" },
+    { variant: "runc", options: { runtime: "runc" }, isolation: "container" },
+  ],
 });

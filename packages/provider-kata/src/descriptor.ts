@@ -15,4 +15,5 @@ export const providerDescriptor = defineProvider({
   capabilityRows: kataCapabilityRows,
   backendHooks: (options) => kataBackendHooks(options),
   runtimeOption: (name) => ({ runtime: name }),
+  automaticChoices: [{ options: {}, isolation: "vm" }],
 });

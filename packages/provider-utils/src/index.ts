@@ -6,6 +6,7 @@ export {
 } from "./descriptor/option-schemas.js";
 export { parseProviderOptions } from "./descriptor/parse-options.js";
 export {
+  type AutomaticChoice,
   defineProvider,
   offersNoIsolation,
   type ProviderDescriptor,

@@ -1,10 +1,16 @@
 import { constants } from "node:os";
-import { createProvider } from "@cadre/agent-runtime";
+import {
+  createProvider,
+  loadProviderDescriptor,
+  type ProviderDescriptor,
+  providerIds,
+} from "@cadre/agent-runtime";
 import {
   type IsolationPolicy,
   type IsolationProvider,
   ProviderUnavailableError,
 } from "@cadre/agent-runtime-contract";
+import { offersNoIsolation } from "@cadre/agent-runtime-provider-utils";
 import { describeError, progress } from "./output.js";
 import { type ParsedFlags, parseFlags } from "./parse-flags.js";
 import {
@@ -13,7 +19,7 @@ import {
   describeProvider,
   providerFlagSpec,
 } from "./provider-choice.js";
-import { selectBestProvider } from "./select-best.js";
+import { type ProviderCandidate, selectBestProvider } from "./select-best.js";
 import { parseDuration, parsePositiveNumber, parseSize } from "./units.js";
 import { UsageError } from "./usage-error.js";
 
@@ -95,8 +101,10 @@ export async function runCommand(args: string[]): Promise<number> {
     : await pickProvider(values["allow-no-isolation"] === true);
   try {
     progress(`provider ${await describeProvider(provider)}`);
-    if (provider.id === "stub") {
-      progress("WARNING: no isolation: the stub runs the command as a plain process on this host");
+    if ((await provider.capabilities()).isolation === "none") {
+      progress(
+        `WARNING: no isolation: the ${provider.id} runs the command as a plain process on this host`,
+      );
     }
     return await runInSession(provider, request);
   } finally {
@@ -142,25 +150,37 @@ function parsePairs(entries: string[], flag: string): Record<string, string> {
  */
 async function pickProvider(allowNoIsolation: boolean): Promise<IsolationProvider> {
   progress("no --provider or --config: looking for the best provider on this host");
-  const docker = (runtime: "runsc" | "runc") => ({
-    label: `docker (${runtime})`,
-    config: { provider: "docker" as const, docker: { runtime } },
-    isolation: runtime === "runsc" ? ("user-kernel" as const) : ("container" as const),
-  });
-  const selected = await selectBestProvider([
-    docker("runsc"),
-    docker("runc"),
-    { label: "kata", config: { provider: "kata" }, isolation: "vm" },
-  ]);
+  const descriptors = await usableDescriptors();
+  const selected = await selectBestProvider(descriptors.flatMap(automaticCandidates));
   if (selected.provider) return selected.provider;
   for (const { label, reason } of selected.skipped) progress(`${label} not used: ${reason}`);
-  if (!allowNoIsolation) {
+  const fallback = descriptors.find(offersNoIsolation);
+  if (!allowNoIsolation || !fallback) {
+    const onPurpose = fallback
+      ? `, or run without isolation on purpose: --provider ${fallback.id}, or --allow-no-isolation`
+      : "";
     throw new ProviderUnavailableError(
-      'No isolating provider is usable on this host (above: each one\'s first failed check and its fix; "cadre-runtime doctor" has the rest). Fix one, or run without isolation on purpose: --provider stub, or --allow-no-isolation.',
+      `No isolating provider is usable on this host (above: each one's first failed check and its fix; "cadre-runtime doctor" has the rest). Fix one${onPurpose}.`,
     );
   }
-  progress("--allow-no-isolation: falling back to the stub");
-  return createProvider(await defaultConfigFor("stub"));
+  progress(`--allow-no-isolation: falling back to the ${fallback.id}`);
+  return createProvider(await defaultConfigFor(fallback.id));
+}
+
+/** The descriptors of every provider whose package loads, in registration order. */
+async function usableDescriptors(): Promise<ProviderDescriptor[]> {
+  const loaded = await Promise.all(
+    providerIds().map((id) => loadProviderDescriptor(id).catch(() => undefined)),
+  );
+  return loaded.filter((d): d is ProviderDescriptor => d !== undefined);
+}
+
+function automaticCandidates(descriptor: ProviderDescriptor): ProviderCandidate[] {
+  return (descriptor.automaticChoices ?? []).map((choice) => ({
+    label: choice.variant ? `${descriptor.id} (${choice.variant})` : descriptor.id,
+    config: { provider: descriptor.id, [descriptor.id]: choice.options },
+    isolation: choice.isolation,
+  }));
 }
 
 const signalExitCodes = {

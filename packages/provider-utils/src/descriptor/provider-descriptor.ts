@@ -1,4 +1,8 @@
-import type { CapabilityRow, IsolationProvider } from "@cadre/agent-runtime-contract";
+import type {
+  CapabilityRow,
+  IsolationLevel,
+  IsolationProvider,
+} from "@cadre/agent-runtime-contract";
 import type { z } from "zod";
 import type { BackendHooks } from "../backend-hooks.js";
 
@@ -36,6 +40,19 @@ export interface ProviderDescriptor<Options = Record<string, unknown>> {
    * options schema then judges the name. Absent when the provider has no runtimes to choose.
    */
   runtimeOption?(name: string): Partial<Options>;
+  /**
+   * What `cadre-runtime run` tries, in this order and after the providers registered before this
+   * one, when no provider is named: options, and the isolation level its capabilities() must
+   * report for it to count. Absent: never chosen automatically.
+   */
+  readonly automaticChoices?: readonly AutomaticChoice<Options>[];
+}
+
+export interface AutomaticChoice<Options> {
+  /** Shown as "docker (runsc)"; without it, the id alone. */
+  readonly variant?: string;
+  readonly options: Partial<Options>;
+  readonly isolation: IsolationLevel;
 }
 
 const idPattern = /^[a-z][a-z0-9-]{0,31}$/;
