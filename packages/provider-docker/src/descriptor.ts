@@ -1,5 +1,5 @@
 import { defineProvider } from "@cadre/agent-runtime-provider-utils";
-import { dockerBackendHooks } from "./backend-hooks.js";
+import { dockerBackendHooks, dockerUnavailableReason } from "./backend-hooks.js";
 import { dockerCapabilityRows } from "./capability-rows.js";
 import { DockerProvider } from "./docker-provider.js";
 import { type DockerRuntime, defaultImage, dockerOptionsSchema } from "./options.js";
@@ -14,6 +14,7 @@ export const providerDescriptor = defineProvider({
   defaultImage,
   capabilityRows: dockerCapabilityRows,
   backendHooks: (options) => dockerBackendHooks(options),
+  unavailableReason: (options) => dockerUnavailableReason(options),
   runtimeOption: (name) => ({ runtime: name as DockerRuntime }),
   automaticChoices: [
     { variant: "runsc", options: { runtime: "runsc" }, isolation: "user-kernel" },

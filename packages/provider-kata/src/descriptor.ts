@@ -3,6 +3,7 @@ import { kataBackendHooks } from "./backend-hooks.js";
 import { kataCapabilityRows, providerId } from "./capabilities.js";
 import { defaultKataImage, kataOptionsSchema } from "./options.js";
 import { KataProvider } from "./provider.js";
+import { kataUnavailableReason } from "./unavailable-reason.js";
 
 /** Kata Containers through containerd as cadre registers it: `isolation.provider: "kata"`. */
 export const providerDescriptor = defineProvider({
@@ -14,6 +15,7 @@ export const providerDescriptor = defineProvider({
   defaultImage: defaultKataImage,
   capabilityRows: kataCapabilityRows,
   backendHooks: (options) => kataBackendHooks(options),
+  unavailableReason: (options) => kataUnavailableReason(options),
   runtimeOption: (name) => ({ runtime: name }),
   automaticChoices: [{ options: {}, isolation: "vm" }],
 });

@@ -16,3 +16,4 @@ export type { OciSpec } from "./spec/oci-types.js";
 export type { RuntimeOptions } from "./spec/runtime-options.js";
 export { kataAnnotations } from "./spec/session-spec.js";
 export { StubKataAdapter } from "./stub-adapter.js";
+export { kataUnavailableReason } from "./unavailable-reason.js";

@@ -42,7 +42,7 @@ export interface SoakReport {
   errorSamples: SoakErrorSample[];
   /** Everything left behind: backend objects of this run, descriptors beyond the slack, heap growth beyond the slack (1). */
   leaked: number;
-  /** Per kind: containers, tasks, snapshots, leases, fifoDirs (or sessionDirs), fds, heap. */
+  /** backendObjects (what the provider's backend hooks find), fds, heap. */
   leaks: Record<string, number>;
   process: {
     before: ProcessSample;

@@ -1,19 +1,11 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { loadProviderDescriptors, type ProviderDescriptor } from "@cadre/agent-runtime";
 import type { IsolationPolicy, IsolationProvider } from "@cadre/agent-runtime-contract";
-import {
-  createDockerProvider,
-  type DockerConnection,
-  dockerUnavailableReason,
-} from "@cadre/agent-runtime-provider-docker";
-import {
-  ContainerdClient,
-  createKataProvider,
-  type KataProviderOptions,
-} from "@cadre/agent-runtime-provider-kata";
-import { createStubProvider } from "@cadre/agent-runtime-provider-stub";
-import { within } from "./bounded.js";
-import { type Census, containerdCensus, dockerCensus, stubCensus } from "./census.js";
+import type { DockerConnection } from "@cadre/agent-runtime-provider-docker";
+import type { KataProviderOptions } from "@cadre/agent-runtime-provider-kata";
+import { type BackendHooks, offersNoIsolation } from "@cadre/agent-runtime-provider-utils";
+import type { Census } from "./census.js";
 import { testHost } from "./test-host.js";
 
 /** One provider with one runtime, as the soak runner and the tests drive it. */
@@ -39,13 +31,16 @@ export interface TargetEndpoints {
 
 export interface Target {
   readonly name: TargetName;
-  readonly providerId: "stub" | "docker" | "kata";
+  readonly providerId: string;
   /** Policy fields every session of this target needs (its image). */
   readonly basePolicy: IsolationPolicy;
   /** What the provider of this target may enforce, for tests that pick limits. */
   readonly enforcesLimits: boolean;
   createProvider(): IsolationProvider;
-  /** Backend objects that carry every one of `labels`, by kind. */
+  /**
+   * Backend objects that carry every one of `labels`, as the provider's backend hooks find them
+   * (findBackendLeftovers: containers, tasks, snapshots, leases, FIFO or session directories).
+   */
   census(labels: Record<string, string>): Promise<Census>;
   /** Why this target cannot run here, or undefined. */
   unavailableReason(): Promise<string | undefined>;
@@ -70,41 +65,61 @@ export function targetNameFor(provider: string, runtime?: string): TargetName | 
   return undefined;
 }
 
+/** The provider and its options of each target: this host's test engines (test-host.ts). */
+function targetPlan(
+  name: TargetName,
+  endpoints: TargetEndpoints,
+): { providerId: string; options: Record<string, unknown> } {
+  if (name === "stub") {
+    const stateDir = endpoints.stubStateDir ?? join(tmpdir(), "cadre-reliability-stub");
+    return { providerId: "stub", options: { stateDir } };
+  }
+  if (name === "docker-runc" || name === "docker-runsc") {
+    const connection = endpoints.docker ?? testHost.docker;
+    const runtime = name === "docker-runc" ? "runc" : "runsc";
+    return {
+      providerId: "docker",
+      options: { ...connection, runtime, image: testHost.dockerImage },
+    };
+  }
+  return { providerId: "kata", options: kataOptions(name, endpoints) };
+}
+
+// Every registered provider's descriptor: what a target creates, counts and checks goes
+// through it.
+const descriptors = new Map((await loadProviderDescriptors()).map((d) => [d.id, d]));
+
 export function createTarget(name: TargetName, endpoints: TargetEndpoints = {}): Target {
-  if (name === "stub") return stubTarget(endpoints);
-  if (name === "docker-runc" || name === "docker-runsc") return dockerTarget(name, endpoints);
-  return kataTarget(name, endpoints);
-}
-
-function stubTarget(endpoints: TargetEndpoints): Target {
-  const stateDir = endpoints.stubStateDir ?? join(tmpdir(), "cadre-reliability-stub");
-  return {
-    name: "stub",
-    providerId: "stub",
-    basePolicy: {},
-    enforcesLimits: false,
-    createProvider: () => createStubProvider({ stateDir }),
-    census: (labels) => stubCensus(stateDir, labels),
-    unavailableReason: async () => undefined,
-  };
-}
-
-function dockerTarget(name: "docker-runc" | "docker-runsc", endpoints: TargetEndpoints): Target {
-  const connection = endpoints.docker ?? testHost.docker;
-  const options = {
-    ...connection,
-    runtime: name === "docker-runc" ? "runc" : "runsc",
-    image: testHost.dockerImage,
-  } as const;
+  const { providerId, options } = targetPlan(name, endpoints);
+  const descriptor = descriptors.get(providerId);
+  if (!descriptor) throw new Error(`no provider "${providerId}" is registered`);
+  const image = typeof options.image === "string" ? options.image : undefined;
+  let hooks: Promise<BackendHooks> | undefined;
   return {
     name,
-    providerId: "docker",
-    basePolicy: { image: testHost.dockerImage },
-    enforcesLimits: true,
-    createProvider: () => createDockerProvider(options),
-    census: (labels) => dockerCensus(connection, labels),
-    unavailableReason: () => dockerUnavailableReason(options),
+    providerId,
+    basePolicy: image ? { image } : {},
+    enforcesLimits: !offersNoIsolation(descriptor),
+    createProvider: () => createNow(descriptor, options),
+    async census(labels) {
+      hooks ??= Promise.resolve(descriptor.backendHooks(options));
+      const found = await (await hooks).findBackendLeftovers(labels);
+      return { backendObjects: found.length };
+    },
+    unavailableReason: async () => descriptor.unavailableReason?.(options),
   };
+}
+
+/** The targets' providers are built synchronously, as the soak and the crash tests use them. */
+function createNow(
+  descriptor: ProviderDescriptor,
+  options: Record<string, unknown>,
+): IsolationProvider {
+  const provider = descriptor.create(options);
+  if (provider instanceof Promise) {
+    throw new Error(`provider "${descriptor.id}" is created asynchronously; targets need it now`);
+  }
+  return provider;
 }
 
 /** Provider options of the containerd targets (same shims as provider-kata's own tests). */
@@ -126,35 +141,5 @@ export function kataOptions(
     ...common,
     runtime: "io.containerd.runc.v2",
     runtimeOptions: { BinaryName: join(testHost.shimDir, "runsc-cadre") },
-  };
-}
-
-function kataTarget(
-  name: "kata-stand-in" | "kata-runc" | "kata-runsc",
-  endpoints: TargetEndpoints,
-): Target {
-  const options = kataOptions(name, endpoints);
-  const address = options.address as string;
-  const namespace = options.namespace as string;
-  return {
-    name,
-    providerId: "kata",
-    basePolicy: { image: testHost.containerdImage },
-    enforcesLimits: true,
-    createProvider: () => createKataProvider(options),
-    census: (labels) =>
-      containerdCensus({ address, namespace, fifoDir: options.fifoDir as string }, labels),
-    unavailableReason: async () => {
-      const client = new ContainerdClient({ address, namespace });
-      try {
-        await client.version(10_000);
-        await within(client.getImage(testHost.containerdImage), 10_000, "containerd image get");
-        return undefined;
-      } catch (error) {
-        return `containerd at ${address} with image ${testHost.containerdImage} is not usable: ${(error as Error).message} (run scripts/services.sh up)`;
-      } finally {
-        client.close();
-      }
-    },
   };
 }

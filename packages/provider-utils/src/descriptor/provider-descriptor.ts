@@ -36,6 +36,12 @@ export interface ProviderDescriptor<Options = Record<string, unknown>> {
    */
   backendHooks(options: Options): BackendHooks | Promise<BackendHooks>;
   /**
+   * Why its engine cannot serve sessions of these options on this host (not reachable, a runtime
+   * or the image missing), or undefined when it can: the skip reason of conformance runs and
+   * reliability targets. Absent: always available.
+   */
+  unavailableReason?(options: Options): Promise<string | undefined>;
+  /**
    * The options that `cadre-runtime --runtime <name>` stands for, e.g. `{ runtime: name }`; the
    * options schema then judges the name. Absent when the provider has no runtimes to choose.
    */
