@@ -1,13 +1,11 @@
 import { writeFile } from "node:fs/promises";
-import { createProvider, type ParsedIsolationConfig } from "@cadre/agent-runtime";
-import type { IsolationPolicy, IsolationProvider } from "@cadre/agent-runtime-contract";
+import { createProvider, loadProviderDescriptor } from "@cadre/agent-runtime";
+import { offersNoIsolation } from "@cadre/agent-runtime-provider-utils";
+import { benchBaseline } from "../bench/baselines.js";
 import type { BenchEngine } from "../bench/contender.js";
 import { formatBenchResult } from "../bench/format.js";
 import { type BenchResult, runBench } from "../bench/run-bench.js";
 import { benchRunLabel, newBenchRunId } from "../bench/run-labels.js";
-import { containerdEngine } from "../bench/targets/containerd.js";
-import { dockerEngine } from "../bench/targets/docker.js";
-import { stubEngine } from "../bench/targets/stub.js";
 import { progress } from "./output.js";
 import { parseFlags } from "./parse-flags.js";
 import { configFromFlags, providerFlagSpec, sectionOf } from "./provider-choice.js";
@@ -63,17 +61,20 @@ export async function benchCommand(args: string[]): Promise<number> {
 
   // The pool is measured separately: the provider itself is always benchmarked bare.
   const { pool: _pool, ...bare } = config;
+  const baseline = benchBaseline(bare.provider);
+  const descriptor = await loadProviderDescriptor(bare.provider);
   const provider = await createProvider(bare);
   const poolProvider = poolSize ? await createProvider(bare) : undefined;
   const runId = newBenchRunId();
   // No network: the policy an agent sandbox typically gets, and the same for every contender.
   const policy = {
     labels: { [benchRunLabel]: runId },
-    ...(bare.provider === "stub" ? {} : { networkIsolation: true }),
+    ...(descriptor && offersNoIsolation(descriptor) ? {} : { networkIsolation: true }),
   };
   let engine: BenchEngine | undefined;
   try {
-    engine = await engineFor(bare, provider, policy, runId);
+    const options = sectionOf(bare, bare.provider);
+    engine = await baseline({ provider, policy, runId, options });
     progress(`bench run ${runId} on ${engine.label}`);
     const result = await runBench({
       engine,
@@ -103,55 +104,4 @@ async function report(result: BenchResult, jsonFile: string | undefined): Promis
   }
   process.stdout.write(formatBenchResult(result));
   if (jsonFile) await writeFile(jsonFile, json);
-}
-
-async function engineFor(
-  config: ParsedIsolationConfig,
-  provider: IsolationProvider,
-  policy: IsolationPolicy,
-  runId: string,
-): Promise<BenchEngine> {
-  const section = sectionOf(config, config.provider) as {
-    runtime?: string;
-    address?: string;
-    namespace?: string;
-  };
-  switch (config.provider) {
-    case "stub":
-      return stubEngine(provider, policy, runId);
-    case "docker": {
-      // The provider's own reading of socketPath, host and DOCKER_HOST.
-      const { dockerConnection } = await import("@cadre/agent-runtime-provider-docker");
-      const connection = dockerConnection(sectionOf(config, "docker"));
-      if (!("socketPath" in connection)) {
-        throw new UsageError(
-          "bench measures Docker over its unix socket; set socketPath (or a unix:// DOCKER_HOST), not a TCP host",
-          cmd,
-        );
-      }
-      return dockerEngine({
-        provider,
-        policy,
-        runId,
-        runtime: section.runtime === "runsc" ? "runsc" : "runc",
-        socketPath: connection.socketPath,
-      });
-    }
-    case "kata": {
-      const report = await provider.capabilities();
-      return containerdEngine({
-        provider,
-        policy,
-        runId,
-        address:
-          section.address ?? process.env.CONTAINERD_ADDRESS ?? "/run/containerd/containerd.sock",
-        namespace: section.namespace ?? "cadre",
-        label: /stand-in/.test(report.variant ?? "")
-          ? "kata (stand-in shim, no VM)"
-          : `kata (${report.variant ?? section.runtime ?? "io.containerd.kata.v2"})`,
-      });
-    }
-    default:
-      throw new UsageError(`bench has no baseline for the ${config.provider} provider`, cmd);
-  }
 }
