@@ -9,6 +9,8 @@ export default defineConfig({
     // suite's owner-crash test imports in a child process.
     "conformance/host-suite": "src/conformance/host-suite.ts",
     "conformance/provider-module": "src/conformance/provider-module.ts",
+    // docs/capability-matrix.md, for scripts/capability-matrix.mjs.
+    matrix: "src/matrix/render-matrix.ts",
   },
   // A command, not a library: nothing imports it, so there are no type declarations.
   dts: false,
