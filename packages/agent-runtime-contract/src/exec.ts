@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { PolicyValidationError } from "./errors.js";
 import { absolutePathSchema, envSchema } from "./policy.js";
+import { argBytes, checkStringBytes, checkTotalBytes, sizeLimits } from "./size-limits.js";
 import { safeParseInput, toPolicyIssues } from "./zod-issues.js";
 
 /** Output kept per exec when the caller sets no maxOutputBytes: stdout and stderr together. */
@@ -76,7 +77,11 @@ const argvSchema = z
     },
   )
   .min(1, { message: 'argv must name a program, e.g. ["ls", "-l"]' })
-  .refine((a) => a[0] !== "", { message: "argv[0] must not be empty", path: [0] });
+  .refine((a) => a[0] !== "", { message: "argv[0] must not be empty", path: [0] })
+  .superRefine((argv, ctx) => {
+    for (const [i, arg] of argv.entries()) checkStringBytes(arg, ctx, `argument ${i}`, [i]);
+    checkTotalBytes(argv, argBytes, sizeLimits.argv.maxTotalBytes, ctx, "the arguments");
+  });
 
 const callback = z.custom<(chunk: Uint8Array) => void>((v) => typeof v === "function", {
   message: "must be a function",

@@ -7,4 +7,5 @@ export * from "./isolation-level.js";
 export * from "./policy.js";
 export * from "./provider.js";
 export * from "./session.js";
+export { sizeLimits, utf8Bytes } from "./size-limits.js";
 export { safeParseInput, toPolicyIssues } from "./zod-issues.js";

@@ -1,5 +1,12 @@
 import { z } from "zod";
 import { isolationLevelSchema } from "./isolation-level.js";
+import {
+  checkStringBytes,
+  checkTotalBytes,
+  envEntryBytes,
+  labelBytes,
+  sizeLimits,
+} from "./size-limits.js";
 
 /** Label keys under this prefix are written by providers; callers may not set them. */
 export const reservedLabelPrefix = "cadre.agent-runtime/";
@@ -9,23 +16,63 @@ const text = (max: number) =>
   z.string().max(max).refine(noNul, { message: "must not contain NUL bytes" });
 
 const envName = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const labelKey = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/;
+const labelKey = new RegExp(
+  `^[A-Za-z0-9][A-Za-z0-9._/-]{0,${sizeLimits.labels.maxKeyLength - 1}}$`,
+);
 const userSpec = /^(?:[a-z_][a-z0-9_-]{0,31}|\d{1,10})(?::(?:[a-z_][a-z0-9_-]{0,31}|\d{1,10}))?$/;
 
-export const envSchema = z.record(
-  z.string().regex(envName, { message: "environment variable names are letters, digits and _" }),
-  text(128 * 1024),
-);
+const { env: envLimits, labels: labelLimits } = sizeLimits;
 
-export const labelsSchema = z.record(
-  z
-    .string()
-    .regex(labelKey, { message: "label keys are 1-128 of A-Z a-z 0-9 . _ / -" })
-    .refine((k) => !k.startsWith(reservedLabelPrefix), {
-      message: `label keys starting with "${reservedLabelPrefix}" are reserved for providers`,
-    }),
-  text(1024),
-);
+export const envSchema = z
+  .record(
+    z
+      .string()
+      .regex(envName, { message: "environment variable names are letters, digits and _" })
+      .max(envLimits.maxNameLength),
+    text(sizeLimits.maxStringBytes),
+  )
+  .superRefine((env, ctx) => {
+    const entries = Object.entries(env);
+    if (entries.length > envLimits.maxVariables) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${entries.length} variables, over the contract's ${envLimits.maxVariables}; pass the rest through a file`,
+      });
+    }
+    for (const [name, value] of entries) {
+      checkStringBytes(`${name}=${value}`, ctx, `${name}=VALUE`, [name]);
+    }
+    checkTotalBytes(entries, envEntryBytes, envLimits.maxTotalBytes, ctx, "the variables");
+  });
+
+export const labelsSchema = z
+  .record(
+    z
+      .string()
+      .regex(labelKey, {
+        message: `label keys are 1-${labelLimits.maxKeyLength} of A-Z a-z 0-9 . _ / -`,
+      })
+      .refine((k) => !k.startsWith(reservedLabelPrefix), {
+        message: `label keys starting with "${reservedLabelPrefix}" are reserved for providers`,
+      }),
+    text(labelLimits.maxValueLength),
+  )
+  .superRefine((labels, ctx) => {
+    const entries = Object.entries(labels);
+    if (entries.length > labelLimits.maxLabels) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${entries.length} labels, over the contract's ${labelLimits.maxLabels}; keep large data elsewhere and label it with a short reference`,
+      });
+    }
+    checkTotalBytes(
+      entries,
+      labelBytes,
+      labelLimits.maxTotalBytes,
+      ctx,
+      "the labels' keys and values",
+    );
+  });
 
 export const absolutePathSchema = text(4096).refine(
   (p) => p.startsWith("/") && !p.split("/").includes(".."),

@@ -130,6 +130,10 @@ export const conformanceTestNames = {
       "an image the host does not have is PROVIDER_UNAVAILABLE with a failed check, and nothing is left [MUST]",
     expiredTtl:
       "once a session's TTL ran out, exec and getSession give SESSION_NOT_FOUND, never an exit code [MUST]",
+    sizesAtLimits:
+      "labels, env and argv exactly at the contract's size limits start a session that runs the command and lists them back [MUST]",
+    sizesPastLimits:
+      "labels, env or argv one byte or one entry past the contract's size limits are POLICY_INVALID naming the field [MUST]",
   },
   leaks: {
     final: "no session or backend object of this run is left [MUST]",

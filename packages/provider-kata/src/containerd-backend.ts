@@ -4,7 +4,6 @@ import {
   type DoctorReport,
   type ExecRequest,
   type ExecResult,
-  PolicyValidationError,
   ProviderUnavailableError,
   SessionNotFoundError,
   SessionNotRunningError,
@@ -56,30 +55,6 @@ function mergeEnv(imageEnv: string[], policyEnv: Record<string, string> | undefi
     byName.set(entry.slice(0, entry.indexOf("=")), entry);
   for (const [k, v] of Object.entries(policyEnv ?? {})) byName.set(k, `${k}=${v}`);
   return [...byName.values()];
-}
-
-/** containerd refuses a label whose key and value exceed 4096 bytes together. */
-const maxLabelBytes = 4096;
-
-/** The policy path a label comes from, for POLICY_INVALID. */
-function labelPath(key: string): string {
-  if (key === sessionLabels.policy) return "labels";
-  if (key === sessionLabels.envNames) return "env";
-  return `labels.${key}`;
-}
-
-function checkLabelSizes(labels: Record<string, string>): void {
-  const tooLong = Object.entries(labels).filter(
-    ([k, v]) => Buffer.byteLength(k) + Buffer.byteLength(v) > maxLabelBytes,
-  );
-  if (tooLong.length === 0) return;
-  throw new PolicyValidationError(
-    tooLong.map(([k]) => ({
-      path: labelPath(k),
-      message: `containerd keeps at most ${maxLabelBytes} bytes per label and this session's ${labelPath(k) === "labels" ? "policy (its labels included)" : labelPath(k)} label is larger; use fewer or shorter ${labelPath(k) === "env" ? "env names" : "labels"}, or pass large values through files`,
-    })),
-    { providerId },
-  );
 }
 
 /**
@@ -170,7 +145,6 @@ export class ContainerdBackend implements SessionBackend {
   async create({ id, policy: config, labels }: NewSession): Promise<void> {
     const { snapshotter } = this.options;
     const imageName = normalizeImageRef(config.image ?? this.options.image);
-    checkLabelSizes(labels);
     try {
       const [image] = await settleAll([
         this.resolveImage(imageName),

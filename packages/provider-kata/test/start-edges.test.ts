@@ -52,6 +52,28 @@ describeWithContainerd("start and exec edges (containerd)", () => {
     expect(await findBackendLeftovers({ "cadre.agent-runtime/session-id": id })).toEqual([]);
   });
 
+  it("lists sessions whose specs together outgrow containerd's 16 MiB reply", async () => {
+    // Each container record carries its spec, with the session's env up to the contract's
+    // 512 KiB: 40 of them are 20 MiB, which a unary List cannot return.
+    const spec = { process: { env: [`BIG=${"e".repeat(512 * 1024)}`] } };
+    const ids = Array.from({ length: 40 }, () => newSessionId());
+    try {
+      for (const id of ids) {
+        await adapter.client.createContainer({
+          id,
+          labels: { ...kataSessionLabels(id), ...runLabel },
+          image: testImage,
+          runtime: { name: "io.containerd.runc.v2" },
+          spec: { type_url: specTypeUrl, value: Buffer.from(JSON.stringify(spec)) },
+        });
+      }
+      const listed = await provider.listSessions({ labels: runLabel });
+      expect(listed.map((s) => s.id).sort()).toEqual([...ids].sort());
+    } finally {
+      for (const id of ids) await provider.destroySession(id);
+    }
+  }, 120_000);
+
   it("a start with an AbortSignal leaves no listener on it once the session runs", async () => {
     const controller = new AbortController();
     const id = await provider.startSession({ labels: runLabel }, { signal: controller.signal });

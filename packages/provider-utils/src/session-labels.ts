@@ -39,18 +39,70 @@ export interface SessionLabelInput {
 /** The labels every backend object of a session carries: the caller's, then the provider's own. */
 export function buildSessionLabels(input: SessionLabelInput): Record<string, string> {
   const createdAt = input.createdAt ?? new Date();
+  const { labels: _own, ...policyWithoutLabels } = listedPolicy(input.policy);
   const labels: Record<string, string> = {
     ...(input.policy.labels ?? {}),
     [sessionLabels.sessionId]: input.sessionId,
     [sessionLabels.provider]: input.providerId,
     [sessionLabels.owner]: input.owner ?? currentOwner(),
     [sessionLabels.createdAt]: createdAt.toISOString(),
-    [sessionLabels.policy]: JSON.stringify(listedPolicy(input.policy)),
+    ...splitLabel(sessionLabels.policy, JSON.stringify(policyWithoutLabels)),
   };
   const envNames = envNamesOf(input.policy);
-  if (envNames.length > 0) labels[sessionLabels.envNames] = envNames.join(",");
+  if (envNames.length > 0)
+    Object.assign(labels, splitLabel(sessionLabels.envNames, envNames.join(",")));
   if (input.policy.ttlMs !== undefined) labels[sessionLabels.ttl] = String(input.policy.ttlMs);
   return labels;
+}
+
+/**
+ * The most bytes one label's key and value take together on every backend: containerd's limit,
+ * the strictest of the engines. The caller's labels fit by the contract's size limits; the
+ * provider's own long values (the policy, the env names) are split to fit.
+ */
+export const maxLabelBytes = 4096;
+
+/**
+ * `value` under `key`, continued under `key.1`, `key.2`, ... when key and value together are over
+ * {@link maxLabelBytes}. Splits between code points, never inside one.
+ */
+export function splitLabel(key: string, value: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  let part = 0;
+  let rest = value;
+  do {
+    const partKey = part === 0 ? key : `${key}.${part}`;
+    const room = maxLabelBytes - Buffer.byteLength(partKey);
+    const piece = prefixWithin(rest, room);
+    out[partKey] = piece;
+    rest = rest.slice(piece.length);
+    part += 1;
+  } while (rest.length > 0);
+  return out;
+}
+
+/** The value {@link splitLabel} wrote under `key`; undefined when there is none. */
+export function joinLabel(labels: Record<string, string>, key: string): string | undefined {
+  const first = labels[key];
+  if (first === undefined) return undefined;
+  let value = first;
+  for (let part = 1; labels[`${key}.${part}`] !== undefined; part += 1) {
+    value += labels[`${key}.${part}`];
+  }
+  return value;
+}
+
+/** The longest prefix of `text` within `bytes` of UTF-8 that ends between code points. */
+function prefixWithin(text: string, bytes: number): string {
+  let used = 0;
+  let end = 0;
+  for (const char of text) {
+    const size = Buffer.byteLength(char);
+    if (used + size > bytes) break;
+    used += size;
+    end += char.length;
+  }
+  return text.slice(0, end);
 }
 
 /** The policy without its env values: what labels and listings may hold. */
@@ -84,8 +136,8 @@ export function sessionInfoFromLabels(
     id,
     providerId,
     state,
-    policy: parsePolicyLabel(labels[sessionLabels.policy]),
-    envNames: parseEnvNames(labels[sessionLabels.envNames]),
+    policy: listedPolicyOf(labels),
+    envNames: parseEnvNames(joinLabel(labels, sessionLabels.envNames)),
     labels: userLabels(labels),
     createdAt,
     owner: labels[sessionLabels.owner] ?? "",
@@ -100,6 +152,14 @@ export function sessionInfoFromLabels(
 
 /** Largest magnitude a Date holds; beyond it toISOString() throws. */
 const maxDateMs = 8.64e15;
+
+/** The policy as a listing shows it: the policy label, with the caller's labels. */
+function listedPolicyOf(labels: Record<string, string>): ListedPolicy {
+  const policy = parsePolicyLabel(joinLabel(labels, sessionLabels.policy));
+  const own = userLabels(labels);
+  if (policy.labels === undefined && Object.keys(own).length > 0) policy.labels = own;
+  return policy;
+}
 
 /**
  * The policy label as a listing shows it. A label edited by hand leaves the session listed and

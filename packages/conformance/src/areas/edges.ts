@@ -1,7 +1,9 @@
-import type {
-  FieldCapability,
-  PolicyField,
-  ProviderUnavailableError,
+import {
+  type FieldCapability,
+  type PolicyField,
+  type ProviderUnavailableError,
+  sizeLimits,
+  utf8Bytes,
 } from "@cadre/agent-runtime-contract";
 import { describe, expect, it } from "vitest";
 import { expectErrorCode } from "../expect-error.js";
@@ -27,6 +29,53 @@ function valuesAt(capability: FieldCapability, schemaMax: number, step: number) 
   if (min !== undefined && min - step > 0) refused.push(min - step);
   if (max !== undefined && max + step <= schemaMax) refused.push(max + step);
   return { accepted, refused };
+}
+
+/** `sizeLimits.env.maxVariables` variables named PREFIX00000... filling exactly `totalBytes`. */
+function envFilling(prefix: string, totalBytes: number): Record<string, string> {
+  const count = sizeLimits.env.maxVariables;
+  const each = Math.floor(totalBytes / count);
+  return Object.fromEntries(
+    Array.from({ length: count }, (_, i) => {
+      const name = `${prefix}${String(i).padStart(5, "0")}`;
+      // NAME=VALUE and its NUL; the last one takes what the division left over.
+      const size = i === count - 1 ? totalBytes - each * (count - 1) : each;
+      return [name, "v".repeat(size - name.length - 2)];
+    }),
+  );
+}
+
+/** Labels that bring `present` up to exactly the contract's count and bytes. */
+function labelsFilling(present: Record<string, string>): Record<string, string> {
+  const { maxLabels, maxTotalBytes, maxValueLength } = sizeLimits.labels;
+  const used = Object.entries(present).reduce((n, [k, v]) => n + utf8Bytes(k) + utf8Bytes(v), 0);
+  const count = maxLabels - Object.keys(present).length;
+  let room = maxTotalBytes - used;
+  const out: Record<string, string> = {};
+  for (let i = 0; i < count; i++) {
+    const key = `edge-${String(i).padStart(2, "0")}`;
+    const share = Math.floor(room / (count - i)) - key.length;
+    // Two-byte characters, so that the limit is counted in bytes, not characters.
+    const value = "é".repeat(Math.min(Math.floor(share / 2), maxValueLength));
+    out[key] = share % 2 === 1 ? `${value}x` : value;
+    room -= key.length + utf8Bytes(out[key]);
+  }
+  return out;
+}
+
+/** sh's argv: a script, its $0, then arguments filling exactly the contract's argv bytes. */
+function argvFilling(script: string): string[] {
+  const head = ["sh", "-c", script, "sh"];
+  const bytes = (args: string[]) => args.reduce((n, a) => n + utf8Bytes(a) + 1, 0);
+  const longest = "a".repeat(sizeLimits.maxStringBytes);
+  const argv = [...head, longest];
+  let room = sizeLimits.argv.maxTotalBytes - bytes(argv);
+  while (room > 0) {
+    const size = Math.min(room, 4096) - 1;
+    argv.push("b".repeat(Math.max(size, 0)));
+    room -= size + 1;
+  }
+  return argv;
 }
 
 /**
@@ -89,6 +138,61 @@ export function registerEdges(ctx: ConformanceContext): void {
         ).toBe(true);
       },
       ctx.ms(60_000),
+    );
+
+    it(
+      names.sizesAtLimits,
+      async () => {
+        const env = envFilling("P", sizeLimits.env.maxTotalBytes);
+        const execEnv = envFilling("X", sizeLimits.env.maxTotalBytes);
+        const labels = labelsFilling(ctx.policy().labels ?? {});
+        const id = await ctx.start({ env, labels });
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: sh's parameter lengths
+        const script = 'printf "%s %s %s %s" "$#" "${#1}" "${#P01023}" "${#X01023}"';
+        const argv = argvFilling(script);
+        const result = await ctx.provider.exec(id, argv, {
+          env: execEnv,
+          timeoutMs: ctx.ms(60_000),
+        });
+        expect(result.stderr).toBe("");
+        expect(result.exitCode, "the exec at every size limit ran").toBe(0);
+        const expected = [
+          argv.length - 4,
+          sizeLimits.maxStringBytes,
+          (env.P01023 ?? "").length,
+          (execEnv.X01023 ?? "").length,
+        ].join(" ");
+        expect(result.stdout, "argument count, lengths of $1, P01023 and X01023").toBe(expected);
+        const info = await ctx.provider.getSession(id);
+        expect(info.labels).toMatchObject(labels);
+        expect(info.envNames).toEqual(Object.keys(env).sort());
+        expect(await ctx.listedIds(labels)).toEqual([id]);
+        await ctx.destroy(id);
+      },
+      ctx.ms(180_000),
+    );
+
+    it(
+      names.sizesPastLimits,
+      async () => {
+        const env = envFilling("P", sizeLimits.env.maxTotalBytes);
+        env.P00000 += "v";
+        const labels = labelsFilling(ctx.policy().labels ?? {});
+        const pastLabels = { ...labels, "edge-extra": "" };
+        for (const [field, extra] of [
+          ["env", { env }],
+          ["labels", { labels: pastLabels }],
+        ] as const) {
+          const error = await expectErrorCode(ctx.start(extra), "POLICY_INVALID");
+          expect(JSON.stringify(error), `the issue names ${field}`).toContain(`"${field}`);
+        }
+        const id = await ctx.start();
+        const argv = argvFilling("true");
+        argv[argv.length - 1] += "b";
+        await expectErrorCode(ctx.provider.exec(id, argv), "POLICY_INVALID");
+        await ctx.destroy(id);
+      },
+      ctx.ms(120_000),
     );
 
     it(

@@ -59,12 +59,18 @@ export class ContainerdClient {
     return res.container;
   }
 
-  /** Filters use containerd's syntax, e.g. `labels."key"==value`; filters are ORed. */
+  /**
+   * Filters use containerd's syntax, e.g. `labels."key"==value`; filters are ORed. Streamed one
+   * container per message: each carries its spec (a session's env up to the contract's limit),
+   * so a unary List outgrows containerd's 16 MiB reply with a few dozen sessions.
+   */
   async listContainers(filters: string[] = []): Promise<Container[]> {
-    const res = await this.conn.unary<{ containers: Container[] }>(svc.containers, "List", {
-      filters,
-    });
-    return res.containers;
+    const messages = await this.conn.serverStream<{ container: Container }>(
+      svc.containers,
+      "ListStream",
+      { filters },
+    );
+    return messages.map((m) => m.container);
   }
 
   async createContainer(
