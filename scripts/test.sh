@@ -19,7 +19,12 @@ node scripts/capability-matrix.mjs --check
 rm -f packages/*/test-results.json
 status=0
 # Two at a time: the engine suites are heavy and the machines have two cores.
-pnpm turbo run test --concurrency=2 --continue --output-logs=full -- \
+pnpm turbo run test --concurrency=2 --continue --output-logs=full \
+  --filter='!@cadre/agent-runtime-docs-examples' -- \
+  --reporter=default --reporter=json --outputFile.json=test-results.json || status=$?
+# Then the docs' code blocks, alone: their shell blocks run `npm run ...` as a reader would, which
+# installs and builds, and must not do so under the running suites.
+pnpm turbo run test --output-logs=full --filter=@cadre/agent-runtime-docs-examples -- \
   --reporter=default --reporter=json --outputFile.json=test-results.json || status=$?
 node scripts/test-summary.mjs packages/*/test-results.json || status=1
 exit "$status"

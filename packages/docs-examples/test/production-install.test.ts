@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { installPacked, productionPackages } from "./helpers/packed-install.js";
+import { installPacked, productionPackages } from "../src/packed-install.js";
 
 // What cadre core installs: this package and the one provider it runs (the stub here), packed as
 // they would be published and installed with npm into an empty project. npm needs the registry

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 
 const run = promisify(execFile);
-const root = fileURLToPath(new URL("../../../../", import.meta.url));
+const root = fileURLToPath(new URL("../../../", import.meta.url));
 
 interface Manifest {
   name: string;
@@ -20,7 +20,7 @@ interface Manifest {
  * sets for its script: npm would read npm_config_dir, npm_config_prefix and the like as its own
  * configuration. A user's NPM_CONFIG_* (upper case, e.g. a registry mirror) stays.
  */
-function cleanEnv(): NodeJS.ProcessEnv {
+export function cleanEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(
     Object.entries(process.env).filter(
       ([key]) => !key.startsWith("npm_") && !key.startsWith("pnpm_"),
