@@ -71,10 +71,17 @@ describeWithContainerd(
       await provider.destroySession(id);
     });
 
-    it("refuses a policy too large for containerd's labels with POLICY_INVALID, creating nothing", async () => {
+    it("starts a policy whose labels are over containerd's 4096 bytes together, and refuses one past the contract's limits, creating nothing", async () => {
       const big = Object.fromEntries(["a", "b", "c", "d", "e"].map((k) => [k, "x".repeat(1000)]));
+      const id = await provider.startSession({ labels: { ...runLabel, ...big } });
+      expect((await provider.getSession(id)).labels).toMatchObject(big);
+      expect((await provider.getSession(id)).policy.labels).toMatchObject(big);
+      await provider.destroySession(id);
+      const past = Object.fromEntries(
+        Array.from({ length: 17 }, (_, i) => [`k${i}`, "x".repeat(1000)]),
+      );
       const error = await provider
-        .startSession({ labels: { ...runLabel, ...big } })
+        .startSession({ labels: { ...runLabel, ...past } })
         .catch((e: unknown) => e);
       expect(error).toMatchObject({ code: "POLICY_INVALID", issues: [{ path: "labels" }] });
       expect(await findBackendLeftovers(runLabel)).toEqual([]);
