@@ -15,8 +15,23 @@ export const sizeLimits = {
   labels: { maxLabels: 64, maxKeyLength: 128, maxValueLength: 1024, maxTotalBytes: 16 * 1024 },
 } as const;
 
-const encoder = new TextEncoder();
-export const utf8Bytes = (s: string): number => encoder.encode(s).byteLength;
+/**
+ * The length of `s` in UTF-8, counted without encoding it (exec measures every argument and env
+ * entry). A lone surrogate counts 3, as the replacement character it is encoded to.
+ */
+export function utf8Bytes(s: string): number {
+  let bytes = 0;
+  for (let i = 0; i < s.length; i++) {
+    const unit = s.charCodeAt(i);
+    if (unit < 0x80) bytes += 1;
+    else if (unit < 0x800) bytes += 2;
+    else if (unit >= 0xd800 && unit < 0xdc00 && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 4;
+      i += 1;
+    } else bytes += 3;
+  }
+  return bytes;
+}
 
 const kib = (bytes: number) => `${Math.floor(bytes / 1024)} KiB`;
 

@@ -102,3 +102,11 @@ describe("the contract's size limits", () => {
     );
   });
 });
+
+describe("utf8Bytes", () => {
+  it("is the length TextEncoder gives, for every kind of code unit", () => {
+    const samples = ["", "a", "é", "€", "😀", "a\uD800b", "\uDC00", "x\uD83D", "mixé€😀\uD800"];
+    for (const s of samples)
+      expect(utf8Bytes(s), JSON.stringify(s)).toBe(new TextEncoder().encode(s).byteLength);
+  });
+});
