@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -102,4 +102,19 @@ export async function runConfig(block: CodeBlock): Promise<Outcome> {
     await provider.close?.();
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * A block that quotes a file which a test runs (`<!-- docs-run: excerpt of PATH -->`, PATH from
+ * the repository's root): it must appear there line for line, so that the guide shows the code
+ * that passes, never an older copy of it.
+ */
+export async function checkExcerpt(block: CodeBlock, path: string): Promise<Outcome> {
+  const source = await readFile(join(root, path), "utf8");
+  if (!source.includes(block.code)) {
+    throw new Error(
+      `${block.file}:${block.line} is not a verbatim excerpt of ${path}: copy the lines from there again`,
+    );
+  }
+  return { stdout: "", stderr: "" };
 }

@@ -3,7 +3,14 @@ import { createDockerProvider } from "@cadre/agent-runtime-provider-docker";
 import { createKataProvider } from "@cadre/agent-runtime-provider-kata";
 import { createStubProvider, defaultStateDir } from "@cadre/agent-runtime-provider-stub";
 import { afterAll, describe, expect, it } from "vitest";
-import { type Outcome, root, runConfig, runShell, runTypeScript } from "../src/block-runners.js";
+import {
+  checkExcerpt,
+  type Outcome,
+  root,
+  runConfig,
+  runShell,
+  runTypeScript,
+} from "../src/block-runners.js";
 import { type CodeBlock, documentedBlocks } from "../src/markdown-blocks.js";
 
 const blocks = documentedBlocks(root);
@@ -13,8 +20,15 @@ function notRunReason(block: CodeBlock): string | undefined {
   return /^not run:\s*(.+)$/.exec(block.directive ?? "")?.[1];
 }
 
+/** A block's directive `excerpt of PATH`: lines of a file that a test runs. */
+function excerptOf(block: CodeBlock): string | undefined {
+  return /^excerpt of\s+(\S+)$/.exec(block.directive ?? "")?.[1];
+}
+
 function runnerFor(block: CodeBlock): ((block: CodeBlock) => Promise<Outcome[]>) | undefined {
   if (notRunReason(block)) return undefined;
+  const excerpt = excerptOf(block);
+  if (excerpt) return async (b) => [await checkExcerpt(b, excerpt)];
   if (block.lang === "ts") return async (b) => [await runTypeScript(b)];
   if (block.lang === "sh") return runShell;
   if (block.lang === "json" && block.directive === "config")
@@ -55,7 +69,7 @@ describe("the code blocks of README.md and docs/", () => {
     const neither = blocks.filter((b) => !runnerFor(b) && !notRunReason(b));
     expect(
       neither.map((b) => `${b.file}:${b.line} (${b.lang || "no language"})`),
-      "give each a language this runner knows, or <!-- docs-run: not run: why --> above it",
+      "give each a language this runner knows, or above it <!-- docs-run: excerpt of PATH --> (lines of a file a test runs) or <!-- docs-run: not run: why -->",
     ).toEqual([]);
   });
 
