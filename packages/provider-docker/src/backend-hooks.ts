@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { ProviderUnavailableError } from "@cadre/agent-runtime-contract";
 import {
   type BackendHooks,
-  buildSessionLabels,
+  expiredSessionLabels,
   type ForeignBackendObject,
 } from "@cadre/agent-runtime-provider-utils";
 import { dockerConnection } from "./connection.js";
@@ -67,17 +67,6 @@ export function dockerBackendHooks(options: DockerProviderOptions = {}): DockerB
 
 const hex = () => randomBytes(8).toString("hex");
 
-/** A session that expired long ago, so that a careless reap() would take it. */
-function expiredSessionLabels(sessionId: string, providerId = "docker"): Record<string, string> {
-  return buildSessionLabels({
-    sessionId,
-    providerId,
-    policy: { ttlMs: 1 },
-    createdAt: new Date("2001-01-01T00:00:00Z"),
-    owner: "another-host/boot/pidns/1/1",
-  });
-}
-
 /** [name, description, labels] of each look-alike. */
 function lookalikes(labelPrefix: string | undefined): [string, string, Record<string, string>][] {
   const codec = new LabelCodec(labelPrefix);
@@ -89,13 +78,13 @@ function lookalikes(labelPrefix: string | undefined): [string, string, Record<st
       otherDeployment,
       "a session of another deployment (another label prefix)",
       new LabelCodec(`com.example.foreign-${hex()}/`).toDocker(
-        expiredSessionLabels(otherDeployment),
+        expiredSessionLabels(otherDeployment, "docker"),
       ),
     ],
     [
       `cadre-${hex()}`,
       "a container whose session-id label names another id",
-      codec.toDocker(expiredSessionLabels(`cadre-${hex()}`)),
+      codec.toDocker(expiredSessionLabels(`cadre-${hex()}`, "docker")),
     ],
     [
       otherProvider,

@@ -1,5 +1,9 @@
 import { type ExecKillReport, execKillGraceMs } from "@cadre/agent-runtime-contract";
-import { treeKillArgv, treeKillCleanLine } from "@cadre/agent-runtime-provider-utils";
+import {
+  settlesWithin,
+  treeKillArgv,
+  treeKillCleanLine,
+} from "@cadre/agent-runtime-provider-utils";
 import type { AttachedExec, ContainerRef, DockerClient, HelperOutcome } from "./docker-client.js";
 
 /**
@@ -97,14 +101,4 @@ async function runKiller(
   if (left)
     return { clean: false, failure: "processes survived the killer", survivors: Number(left[1]) };
   return { clean: false, failure: "the killer could not make sure" };
-}
-
-function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    void promise.then(() => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
 }

@@ -1,3 +1,5 @@
+import { buildSessionLabels } from "./session-labels.js";
+
 /**
  * An object planted in an engine that is named like a session but is not one of the provider's:
  * the conformance suite checks that no method touches it.
@@ -23,4 +25,21 @@ export interface BackendHooks {
   readBackendLabels(sessionId: string): Promise<string>;
   /** Objects named like sessions that are not this provider's. */
   plantForeignObjects(): Promise<ForeignBackendObject[]>;
+}
+
+/**
+ * Labels of a session of `providerId` that expired long ago and whose owner is on another host:
+ * a look-alike that a careless reap() would take, for plantForeignObjects().
+ */
+export function expiredSessionLabels(
+  sessionId: string,
+  providerId: string,
+): Record<string, string> {
+  return buildSessionLabels({
+    sessionId,
+    providerId,
+    policy: { ttlMs: 1 },
+    createdAt: new Date("2001-01-01T00:00:00Z"),
+    owner: "another-host/boot/pidns/1/1",
+  });
 }

@@ -1,4 +1,8 @@
-export type { BackendHooks, ForeignBackendObject } from "./backend-hooks.js";
+export {
+  type BackendHooks,
+  expiredSessionLabels,
+  type ForeignBackendObject,
+} from "./backend-hooks.js";
 export {
   absolutePathOption,
   imageReferenceOption,
@@ -29,6 +33,7 @@ export {
   type SessionLabelInput,
   sessionInfoFromLabels,
 } from "./session-labels.js";
+export { settlesWithin } from "./settles-within.js";
 export { exitCodeForSignal, signalForExitCode } from "./signals.js";
 export {
   execTagVariable,

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import {
   type BackendHooks,
-  buildSessionLabels,
+  expiredSessionLabels,
   type ForeignBackendObject,
 } from "@cadre/agent-runtime-provider-utils";
 import { miniDockerId } from "./capabilities.js";
@@ -64,24 +64,13 @@ export function miniDockerBackendHooks(options: MiniDockerOptions): BackendHooks
 
 const sessionIdLike = () => `cadre-${randomBytes(8).toString("hex")}`;
 
-/** Labels of a session that expired long ago, so that a careless reap() would take it. */
-function expired(sessionId: string, providerId: string): Record<string, string> {
-  return buildSessionLabels({
-    sessionId,
-    providerId,
-    policy: { ttlMs: 1 },
-    createdAt: new Date("2001-01-01T00:00:00Z"),
-    owner: "another-host/boot/pidns/1/1",
-  });
-}
-
 function lookalikes(): Array<[string, (name: string) => Record<string, string>]> {
   return [
     ["a container named like a session, without session labels", () => ({})],
-    ["an expired session of another provider", (name) => expired(name, "docker")],
+    ["an expired session of another provider", (name) => expiredSessionLabels(name, "docker")],
     [
       "an expired session whose label names another id",
-      () => expired(sessionIdLike(), miniDockerId),
+      () => expiredSessionLabels(sessionIdLike(), miniDockerId),
     ],
   ];
 }

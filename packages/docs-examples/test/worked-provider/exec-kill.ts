@@ -1,6 +1,10 @@
 import { readFile } from "node:fs/promises";
 import { type ExecKillReport, execKillGraceMs } from "@cadre/agent-runtime-contract";
-import { treeKillArgv, treeKillCleanLine } from "@cadre/agent-runtime-provider-utils";
+import {
+  settlesWithin,
+  treeKillArgv,
+  treeKillCleanLine,
+} from "@cadre/agent-runtime-provider-utils";
 import type { ExecTarget } from "./docker-exec.js";
 
 /** The in-sandbox killer runs on the tenant's /bin/sh: past this it counts as failed. */
@@ -120,14 +124,4 @@ async function startTime(pid: number): Promise<string | undefined> {
   const fields = stat.slice(stat.lastIndexOf(") ") + 2).split(" ");
   if (fields.length < 20 || fields[0] === "Z" || fields[0] === "X") return undefined;
   return fields[19];
-}
-
-function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    void promise.then(() => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
 }
