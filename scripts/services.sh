@@ -15,7 +15,7 @@ image_ref="cadre-test/busybox:1"
 image_tar="$state/busybox.tar"
 docs_image="docker.io/library/busybox:latest"
 namespace=cadre
-packages=(docker.io containerd runc runsc busybox-static tini iptables)
+packages=(docker.io containerd runc runsc busybox-static tini iptables musl-tools)
 
 log() { echo "services: $*" >&2; }
 

@@ -1,0 +1,32 @@
+/* The agent's execs: one per channel, each with its supervisor and three pipes. */
+#ifndef CADRE_AGENT_EXEC_H
+#define CADRE_AGENT_EXEC_H
+
+#include <poll.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Most execs at once; the host is told FAULT past it. */
+#define MAX_EXECS 256
+/* Output the host may take before its first CREDIT, per exec. */
+#define INITIAL_CREDIT (256u * 1024)
+/* Stdin bytes the agent holds for one exec before the host must wait (STDIN frames are acked). */
+#define MAX_STDIN_BUFFER (1024u * 1024)
+
+/* Handles one frame from the host. */
+void exec_frame(uint8_t type, uint32_t channel, const uint8_t *payload, uint32_t length);
+
+/* The descriptors to poll for every exec, after `fds[0..*count)`; returns the new count. */
+int exec_poll_fds(struct pollfd *fds, int count, int capacity);
+/* Acts on what poll found for the descriptors exec_poll_fds added. */
+void exec_poll_done(const struct pollfd *fds, int count);
+/* Milliseconds until the next exec deadline, or -1 without one. */
+int exec_next_deadline_ms(void);
+/* Kills the execs whose deadline has passed. */
+void exec_deadlines(void);
+/* Whether `pid` is one of the agent's supervisors (spared by the orphan sweep). */
+int exec_is_supervisor(pid_t pid);
+/* Kills every exec (the session stops). */
+void exec_kill_all(void);
+
+#endif

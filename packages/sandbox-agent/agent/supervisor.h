@@ -1,0 +1,34 @@
+/* One command's supervisor: a subreaper process between the agent and the command. */
+#ifndef CADRE_AGENT_SUPERVISOR_H
+#define CADRE_AGENT_SUPERVISOR_H
+
+#include <stdint.h>
+
+/* What a supervisor reports to the agent, one fixed-size record at a time. */
+struct report {
+  uint32_t kind;
+  int32_t value; /* STARTED: pid; START_FAILED: errno; EXITED: wait status; KILLED: 1 if clean */
+  uint32_t survivors;
+};
+
+enum { REPORT_STARTED = 1, REPORT_START_FAILED = 2, REPORT_EXITED = 3, REPORT_KILLED = 4 };
+
+/* What the command is given. The strings point into the agent's copy of the EXEC frame. */
+struct launch {
+  char *const *argv;
+  char *const *envp;
+  const char *cwd;
+  int stdin_fd, stdout_fd, stderr_fd; /* the command's ends of its three pipes */
+  int report_fd;                      /* write end of the pipe to the agent */
+};
+
+/*
+ * Runs in the forked supervisor and never returns. It becomes a non-dumpable subreaper, starts
+ * the command, and reports; SIGUSR1 from the agent makes it kill every process below it.
+ */
+void supervise(const struct launch *launch) __attribute__((noreturn));
+
+/* How long a supervisor may spend killing its tree. */
+#define KILL_BUDGET_MS 3000
+
+#endif
