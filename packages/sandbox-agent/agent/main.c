@@ -82,7 +82,10 @@ int main(void) {
       int state = link_fill();
       struct frame f;
       int got;
-      while ((got = link_next(&f)) == 1) exec_frame(f.type, f.channel, f.payload, f.length);
+      while ((got = link_next(&f)) == 1) {
+        if (f.type == FRAME_HELLO_AGAIN && f.channel == 0) hello();
+        else exec_frame(f.type, f.channel, f.payload, f.length);
+      }
       if (got < 0) {
         link_send(FRAME_FAULT, 0, "frame past the agent's limit", 28);
         stopping = 1;

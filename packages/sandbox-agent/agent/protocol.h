@@ -22,6 +22,7 @@ enum {
   FRAME_STDIN = 0x02,  /* bytes for its stdin; an empty payload closes it */
   FRAME_KILL = 0x03,   /* kill the command and every process it started */
   FRAME_CREDIT = 0x04, /* u32: output bytes the host can take more of */
+  FRAME_HELLO_AGAIN = 0x05, /* channel 0: say HELLO again (a host that attached later) */
 };
 
 /* agent -> host */

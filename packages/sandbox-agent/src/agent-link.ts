@@ -83,15 +83,24 @@ interface PendingExec {
  */
 export class AgentLink {
   private readonly execs = new Map<number, PendingExec>();
-  private nextChannel = 1;
+  /** Channels start at a random point: another host attached to the same agent uses others. */
+  private nextChannel = 1 + Math.floor(Math.random() * 0x7fff0000);
   private closedReason: string | undefined;
+  private markClosed: (reason: string) => void = () => {};
+  /** Resolves with the reason once the link has ended. */
+  readonly closed = new Promise<string>((resolve) => {
+    this.markClosed = resolve;
+  });
 
   private constructor(
     private readonly output: Writable,
     readonly agentPid: number,
   ) {}
 
-  /** Waits for the agent's HELLO on `input`; fails when it is not a cadre-agent/1. */
+  /**
+   * Waits for the agent's HELLO on `input`, asking for it again in case the agent greeted before
+   * this host attached; fails when it is not a cadre-agent/1.
+   */
   static open(input: Readable, output: Writable, timeoutMs = 10_000): Promise<AgentLink> {
     const reader = new FrameReader(maxAgentPayload);
     return new Promise((resolve, reject) => {
@@ -132,6 +141,7 @@ export class AgentLink {
         }
       });
       input.once("close", () => fail("its output closed"));
+      output.write(encodeFrame(hostFrame.helloAgain, 0));
       input.once("error", (error) => fail(error.message));
       output.once("error", (error) => fail(error.message));
     });
@@ -140,7 +150,8 @@ export class AgentLink {
   /** Runs one command in the sandbox. */
   exec(request: AgentExecRequest): Promise<AgentExecOutcome> {
     if (this.closedReason) return Promise.reject(new AgentLinkClosedError(this.closedReason));
-    const channel = this.nextChannel++;
+    const channel = this.nextChannel;
+    this.nextChannel = this.nextChannel >= 0xfffffff0 ? 1 : this.nextChannel + 1;
     return new Promise((resolve, reject) => {
       const pending: PendingExec = {
         request,
@@ -183,6 +194,7 @@ export class AgentLink {
   close(reason = "closed by the host"): void {
     if (this.closedReason) return;
     this.closedReason = reason;
+    this.markClosed(reason);
     for (const pending of this.execs.values()) pending.reject(new AgentLinkClosedError(reason));
     this.execs.clear();
   }

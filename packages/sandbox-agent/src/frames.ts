@@ -9,7 +9,13 @@ export const maxAgentPayload = 64 * 1024;
 /** The largest frame the agent accepts from the host. */
 export const maxHostPayload = 4 * 1024 * 1024;
 
-export const hostFrame = { exec: 0x01, stdin: 0x02, kill: 0x03, credit: 0x04 } as const;
+export const hostFrame = {
+  exec: 0x01,
+  stdin: 0x02,
+  kill: 0x03,
+  credit: 0x04,
+  helloAgain: 0x05,
+} as const;
 export const agentFrame = {
   hello: 0x81,
   started: 0x82,
