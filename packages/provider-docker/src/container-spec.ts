@@ -13,7 +13,12 @@ export interface ContainerSpecInput {
   hostCpus: number;
   /** The session network's id, or "none" when the session joins no network (session-network.ts). */
   networkMode: string;
+  /** The host path of cadre-agent, when it runs as the session's PID 1 instead of Docker's init. */
+  agentBinary?: string;
 }
+
+/** Where the agent is mounted in every session that runs it. */
+export const agentMountPath = "/.cadre-agent";
 
 /**
  * What every session gets when its policy is silent. pids applies under runc only (see
@@ -89,7 +94,26 @@ export function containerSpec(input: ContainerSpecInput): ContainerSpec {
   };
   if (policy.workdir) spec.WorkingDir = policy.workdir;
   if (policy.user) spec.User = policy.user;
+  if (input.agentBinary) runAgent(spec, input.agentBinary);
   return spec;
+}
+
+/**
+ * The agent as PID 1, in place of Docker's init: it reaps orphans itself, and the host speaks to
+ * it over the container's own stdin and stdout, which stay open for attaches.
+ */
+function runAgent(spec: ContainerSpec, agentBinary: string): void {
+  spec.Entrypoint = [agentMountPath];
+  spec.Cmd = [];
+  spec.OpenStdin = true;
+  spec.StdinOnce = false;
+  spec.AttachStdin = true;
+  spec.AttachStdout = true;
+  spec.AttachStderr = true;
+  const host = spec.HostConfig ?? {};
+  host.Init = false;
+  host.Binds = [...(host.Binds ?? []), `${agentBinary}:${agentMountPath}:ro`];
+  spec.HostConfig = host;
 }
 
 /**

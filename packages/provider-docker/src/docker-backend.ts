@@ -13,12 +13,15 @@ import type {
   NewSession,
   SessionBackend,
 } from "@cadre/agent-runtime-provider-utils";
+import { agentBinaryPath } from "@cadre/agent-runtime-sandbox-agent";
+import { runAgentExec } from "./agent-exec.js";
+import { SessionAgents } from "./agent-session.js";
 import { staticRow } from "./capability-rows.js";
 import { dockerConnection } from "./connection.js";
 import { type ContainerSpecInput, containerSpec } from "./container-spec.js";
 import { type ContainerSpec, DockerClient } from "./docker-client.js";
 import { runDoctor } from "./doctor.js";
-import { runtimeCheck } from "./doctor-checks.js";
+import { agentCheck, runtimeCheck } from "./doctor-checks.js";
 import { runExec } from "./exec-runner.js";
 import { type HostFacts, runtimeRegistered } from "./host-facts.js";
 import { reportForHost } from "./host-report.js";
@@ -51,6 +54,9 @@ export class DockerBackend implements SessionBackend {
    * the daemon reports the container as stopped; this set makes the outcome certain.
    */
   private readonly haltedHere = new Set<string>();
+  /** The sessions' agents, when commands go through cadre-agent (execVia "agent"). */
+  private readonly agents: SessionAgents | undefined;
+  private readonly agentBinary: string | undefined;
 
   constructor(
     options: DockerProviderOptions,
@@ -62,6 +68,10 @@ export class DockerBackend implements SessionBackend {
     this.labels = new LabelCodec(options.labelPrefix);
     this.network = new SessionNetwork(this.client, options.sessionNetwork);
     this.sessions = new SessionLookup(this.client, this.labels);
+    if (options.execVia === "agent") {
+      this.agentBinary = agentBinaryPath();
+      this.agents = new SessionAgents(this.client);
+    }
   }
 
   async capabilities(): Promise<CapabilityReport> {
@@ -85,6 +95,12 @@ export class DockerBackend implements SessionBackend {
     labels: sessionLabelSet,
     signal,
   }: NewSession): Promise<void> {
+    if (this.agents && !this.agentBinary) {
+      throw new ProviderUnavailableError("No cadre-agent binary for this host's architecture.", {
+        providerId: this.providerId,
+        checks: [agentCheck(null)],
+      });
+    }
     const facts = await this.client.hostFacts();
     const networkMode = await this.networkModeFor(policy, facts);
     signal?.throwIfAborted();
@@ -96,13 +112,17 @@ export class DockerBackend implements SessionBackend {
       labels: this.labels.toDocker(sessionLabelSet),
       hostCpus: facts.cpus,
       networkMode,
+      ...(this.agentBinary ? { agentBinary: this.agentBinary } : {}),
     });
 
     const container = { id: await this.client.createContainer(spec), sessionId };
     try {
       signal?.throwIfAborted();
       await this.client.startContainer(container);
+      // The session counts as started once its agent has greeted.
+      await this.agents?.get(container);
     } catch (error) {
+      await this.agents?.forget(sessionId);
       await this.client.removeContainer(container).catch(() => {});
       if (signal?.aborted) throw signal.reason;
       throw error;
@@ -121,6 +141,10 @@ export class DockerBackend implements SessionBackend {
       haltedHere: () => this.haltedHere.has(sessionId),
     };
     try {
+      if (this.agents) {
+        const agent = await this.agents.get(session);
+        return await runAgentExec(this.client, session, agent, request);
+      }
       return await runExec(this.client, session, request);
     } catch (error) {
       // Gone (or replaced under its name): look it up again next time.
@@ -134,6 +158,7 @@ export class DockerBackend implements SessionBackend {
     if (!found?.running) return;
     this.haltedHere.add(sessionId);
     await this.client.stopContainer({ id: found.id, sessionId }, stopGraceSeconds);
+    await this.agents?.forget(sessionId);
   }
 
   async destroy(sessionId: string): Promise<void> {
@@ -142,6 +167,7 @@ export class DockerBackend implements SessionBackend {
       this.haltedHere.add(sessionId);
       await this.client.removeContainer({ id: found.id, sessionId });
     }
+    await this.agents?.forget(sessionId);
     // Execs still finishing now find no container, which is SESSION_NOT_FOUND: also typed.
     this.haltedHere.delete(sessionId);
     this.client.forgetSession(sessionId);
@@ -170,11 +196,16 @@ export class DockerBackend implements SessionBackend {
     });
   }
 
+  async close(): Promise<void> {
+    await this.agents?.closeAll();
+  }
+
   async doctor(): Promise<DoctorReport> {
     return runDoctor({
       client: this.client,
       runtime: this.runtime,
       image: this.image,
+      ...(this.agents ? { agentBinary: this.agentBinary ?? null } : {}),
       network: async (facts) =>
         joinsSessionNetwork({}, this.runtime, facts) ? this.network.check() : undefined,
     });

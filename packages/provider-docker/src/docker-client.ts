@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { type Duplex, type Readable, Writable } from "node:stream";
+import { type Duplex, PassThrough, type Readable, Writable } from "node:stream";
 import { type AgentRuntimeError, PolicyValidationError } from "@cadre/agent-runtime-contract";
 import Docker from "dockerode";
 import { type DockerConnection, describeConnection } from "./connection.js";
@@ -40,6 +40,10 @@ export interface ContainerFacts {
   running: boolean;
   /** The kernel killed the container's main process (under gVisor, the sandbox) at its memory limit. */
   oomKilled: boolean;
+  /** Config.Env: the image's environment with the policy's. */
+  env: string[];
+  /** Config.WorkingDir, "" for the image's default. */
+  workingDir: string;
 }
 
 /** One container of a listing (`GET /containers/json`). */
@@ -70,6 +74,13 @@ export interface ExecSpec {
 
 /** Receives an exec's output: the exact bytes, in the order Docker sent them. */
 export type OutputSink = (stream: "stdout" | "stderr", chunk: Buffer) => void;
+
+/** A container's own stdin and stdout, attached. */
+export interface AttachedStdio {
+  stdout: Readable;
+  stdin: Writable;
+  close(): void;
+}
 
 /** An exec started with its output attached. */
 export interface AttachedExec {
@@ -258,6 +269,8 @@ export class DockerClient {
       status: info.State.Status,
       running: info.State.Running,
       oomKilled: info.State.OOMKilled === true,
+      env: info.Config.Env ?? [],
+      workingDir: info.Config.WorkingDir ?? "",
     };
   }
 
@@ -290,6 +303,21 @@ export class DockerClient {
   // Execs
 
   /** Creates and starts an exec in the container, its output going to `sink` as it comes. */
+  /**
+   * The session container's own stdio, attached: its stdout, demultiplexed, and its stdin. The
+   * agent speaks over them (docs/sandbox-agent.md). `close()` ends the attach.
+   */
+  async attachStdio(ref: ContainerRef): Promise<AttachedStdio> {
+    const stream = (await this.container(ref)
+      .attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })
+      .catch(this.sessionFailure(ref, "attach to the session's agent"))) as Duplex;
+    const stdout = new PassThrough();
+    void this.demultiplex(stream, (name, chunk) => {
+      if (name === "stdout") stdout.write(chunk);
+    }).then(() => stdout.destroy());
+    return { stdout, stdin: stream, close: () => stream.destroy() };
+  }
+
   async attachExec(ref: ContainerRef, spec: ExecSpec, sink: OutputSink): Promise<AttachedExec> {
     const exec = await this.createExec(ref, spec);
     return this.startAttached(ref, exec, spec.stdin, sink);

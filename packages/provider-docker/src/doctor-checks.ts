@@ -46,3 +46,15 @@ export function imageCheck(image: string, present: boolean, detail?: string): Do
     fix: `load it with \`docker load -i <archive>.tar\` (on a test host \`bash scripts/services.sh up\` builds cadre-test/busybox:1), or \`docker pull ${image}\` where a registry is reachable`,
   };
 }
+
+/** With execVia "agent": the cadre-agent binary for this host's architecture (null: none). */
+export function agentCheck(binary: string | null): DoctorCheck {
+  return {
+    id: "docker.agent",
+    title: "cadre-agent binary for this host (sessions' PID 1)",
+    ok: binary !== null,
+    required: true,
+    detail: binary ?? `none for ${process.arch} in @cadre/agent-runtime-sandbox-agent`,
+    fix: 'build @cadre/agent-runtime-sandbox-agent (needs musl-tools), or set execVia "engine"',
+  };
+}

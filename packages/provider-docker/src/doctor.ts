@@ -5,7 +5,7 @@ import {
   ProviderUnavailableError,
 } from "@cadre/agent-runtime-contract";
 import type { DockerClient } from "./docker-client.js";
-import { daemonCheck, imageCheck, runtimeCheck } from "./doctor-checks.js";
+import { agentCheck, daemonCheck, imageCheck, runtimeCheck } from "./doctor-checks.js";
 import { type HostFacts, runscWithoutNetwork } from "./host-facts.js";
 import type { DockerRuntime } from "./options.js";
 
@@ -47,6 +47,8 @@ export async function runDoctor(input: {
   image: string;
   /** The session network's check; undefined when no session of this provider joins it. */
   network: (facts: HostFacts) => Promise<DoctorCheck | undefined>;
+  /** With execVia "agent": the agent binary found for this host, or null when there is none. */
+  agentBinary?: string | null;
 }): Promise<DoctorReport> {
   const { client } = input;
   let facts: HostFacts;
@@ -67,15 +69,19 @@ export async function runDoctor(input: {
       detail: `${client.address}: Docker ${facts.serverVersion}, API ${facts.apiVersion}`,
     },
     runtimeCheck(facts, input.runtime),
-    {
+  ];
+  if (input.agentBinary === undefined) {
+    checks.push({
       id: "docker.init",
       title: "init process for sessions",
       ok: facts.initBinary !== undefined,
       required: true,
       detail: facts.initBinary ? `${facts.initBinary}` : "the daemon reports no init binary",
       fix: "install tini (docker-init) for the daemon, or set init-path in daemon.json",
-    },
-  ];
+    });
+  } else {
+    checks.push(agentCheck(input.agentBinary));
+  }
   const image = await client.imageStatus(input.image);
   checks.push(imageCheck(input.image, image.present, image.detail));
   checks.push(...cgroupChecks(facts, input.runtime));

@@ -40,6 +40,12 @@ export const dockerOptionsSchema = z
         "OCI runtime of the containers: `runc` (isolation `container`) or `runsc` (gVisor, isolation `user-kernel`).",
       ),
     image: imageReferenceOption.optional().describe("Image of sessions whose policy names none."),
+    execVia: z
+      .enum(["engine", "agent"])
+      .optional()
+      .describe(
+        '`"engine"` (default): every command is a Docker exec. `"agent"`: cadre-agent runs as the session\'s PID 1, mounted read-only from this host (a local daemon only), and runs commands over its attach stream (docs/sandbox-agent.md).',
+      ),
     labelPrefix: z
       .string()
       .min(1)
@@ -84,9 +90,25 @@ export const dockerOptionsSchema = z
     if (docker.port !== undefined && docker.host === undefined) {
       ctx.addIssue({ code: "custom", path: ["port"], message: "port needs host" });
     }
+    if (docker.execVia === "agent" && docker.runtime === "runsc") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["execVia"],
+        message:
+          'the agent does not run under runsc yet (its deadline and output do not yet pass the conformance suite under gVisor): use execVia "engine" with runsc',
+      });
+    }
+    if (docker.execVia === "agent" && docker.host !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["execVia"],
+        message:
+          'the agent is mounted from this host, so it needs a local daemon (socketPath): use execVia "engine" with a TCP host',
+      });
+    }
   })
   .describe(
-    "Options of the Docker provider (`@cadre/agent-runtime-provider-docker`). `socketPath` and `host` exclude each other; `port` needs `host`.",
+    'Options of the Docker provider (`@cadre/agent-runtime-provider-docker`). `socketPath` and `host` exclude each other; `port` needs `host`; `execVia: "agent"` needs runc and a local socket.',
   );
 
 /**

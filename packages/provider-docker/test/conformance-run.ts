@@ -1,6 +1,10 @@
 import { fileURLToPath } from "node:url";
 import { runConformance } from "@cadre/agent-runtime-conformance";
-import { createDockerProvider, type DockerRuntime } from "../src/index.js";
+import {
+  createDockerProvider,
+  type DockerProviderOptions,
+  type DockerRuntime,
+} from "../src/index.js";
 import {
   containersWithLabels,
   dockerTestsUnavailable,
@@ -10,12 +14,16 @@ import {
 } from "./docker-test-env.js";
 
 /** Registers the conformance suite for the Docker provider on one runtime. */
-export async function runDockerConformance(runtime: DockerRuntime): Promise<void> {
+export async function runDockerConformance(
+  runtime: DockerRuntime,
+  execVia: DockerProviderOptions["execVia"] = "engine",
+): Promise<void> {
   // Read by the fixture module that the suite's SIGKILLed owner process imports.
   process.env.CADRE_DOCKER_TEST_RUNTIME = runtime;
+  process.env.CADRE_DOCKER_TEST_EXEC_VIA = execVia;
   runConformance({
-    name: `docker (${runtime})`,
-    createProvider: () => createDockerProvider({ runtime }),
+    name: execVia === "agent" ? `docker (${runtime}, agent)` : `docker (${runtime})`,
+    createProvider: () => createDockerProvider({ runtime, execVia }),
     image: testImage,
     findBackendLeftovers: containersWithLabels,
     readBackendLabels,

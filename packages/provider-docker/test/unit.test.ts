@@ -1,6 +1,7 @@
 import { PassThrough } from "node:stream";
 import {
   BackendError,
+  PolicyValidationError,
   ProviderUnavailableError,
   SessionNotFoundError,
   SessionNotRunningError,
@@ -8,9 +9,10 @@ import {
 import { describe, expect, it } from "vitest";
 import { dockerCapabilityRows } from "../src/capability-rows.js";
 import { dockerConnection } from "../src/connection.js";
-import { containerSpec, sandboxCpuset } from "../src/container-spec.js";
+import { agentMountPath, containerSpec, sandboxCpuset } from "../src/container-spec.js";
 import { DockerClient } from "../src/docker-client.js";
 import { sessionCallError } from "../src/docker-errors.js";
+import { DockerProvider } from "../src/docker-provider.js";
 import { exitCodeForStartFailure } from "../src/exec-start-failure.js";
 import { hostFactsFromInfo } from "../src/host-facts.js";
 import { reportForHost } from "../src/host-report.js";
@@ -155,6 +157,45 @@ describe("containerSpec", () => {
 
   it("never asks for more CPUs than the host has", () => {
     expect(sandboxCpuset(8, 2, "cadre-x").split(",").sort()).toEqual(["0", "1"]);
+  });
+
+  it("runs the agent as PID 1 in place of Docker's init, mounted read-only, its stdin open", () => {
+    const spec = containerSpec({
+      ...base,
+      runtime: "runc",
+      policy: {},
+      agentBinary: "/opt/cadre-agent",
+    });
+    expect(spec.Entrypoint).toEqual([agentMountPath]);
+    expect(spec.Cmd).toEqual([]);
+    expect([spec.OpenStdin, spec.StdinOnce, spec.HostConfig?.Init]).toEqual([true, false, false]);
+    expect(spec.HostConfig?.Binds).toContain(`/opt/cadre-agent:${agentMountPath}:ro`);
+    const plain = containerSpec({ ...base, runtime: "runc", policy: {} });
+    expect([plain.Entrypoint, plain.HostConfig?.Init, plain.OpenStdin]).toEqual([
+      ["sleep"],
+      true,
+      false,
+    ]);
+  });
+});
+
+describe("execVia options", () => {
+  it('refuses "agent" with runsc and with a TCP host, naming execVia', () => {
+    for (const options of [
+      { execVia: "agent", runtime: "runsc" },
+      { execVia: "agent", host: "docker.example", port: 2376 },
+    ] as const) {
+      const error = (() => {
+        try {
+          new DockerProvider(options);
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(PolicyValidationError.isInstance(error)).toBe(true);
+      expect(JSON.stringify(error)).toContain("execVia");
+    }
+    expect(() => new DockerProvider({ execVia: "agent", runtime: "runc" })).not.toThrow();
   });
 });
 
