@@ -226,15 +226,21 @@ int exec_poll_fds(struct pollfd *fds, int count, int capacity) {
   return count;
 }
 
-/* Reads one chunk of output; sends what fits the cap and the credit, drops the rest. */
-static void read_output(struct exec *e, int *fd, uint8_t type) {
+/* Reads one chunk of output; sends what fits the cap and the credit, drops the rest. Returns 0
+ * once nothing more is there to read now (EAGAIN), 1 otherwise. `final`: the command is dead,
+ * so what its pipe still holds (at most the pipe's size) goes out whatever the credit says. */
+static int read_output(struct exec *e, int *fd, uint8_t type, int final) {
   static uint8_t buf[MAX_DATA_PAYLOAD];
   size_t room = sizeof buf;
   int capped = e->sent >= e->max_output;
-  if (!capped && e->credit < room) room = e->credit;
+  if (!capped && !final && e->credit < room) room = e->credit;
   ssize_t n = read(*fd, buf, room);
-  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
-  if (n <= 0) return close_fd(fd);
+  if (n < 0 && errno == EINTR) return 1;
+  if (n < 0 && errno == EAGAIN) return 0;
+  if (n <= 0) {
+    close_fd(fd);
+    return 0;
+  }
   uint64_t keep = (uint64_t)n;
   if (e->sent + keep > e->max_output) {
     keep = e->max_output > e->sent ? e->max_output - e->sent : 0;
@@ -243,8 +249,9 @@ static void read_output(struct exec *e, int *fd, uint8_t type) {
   if (keep > 0) {
     link_send(type, e->channel, buf, (uint32_t)keep);
     e->sent += keep;
-    e->credit -= (uint32_t)keep;
+    e->credit = keep >= e->credit ? 0 : e->credit - (uint32_t)keep;
   }
+  return 1;
 }
 
 static void write_stdin(struct exec *e) {
@@ -347,6 +354,12 @@ static void read_reports(struct exec *e) {
 static void settle(struct exec *e) {
   if (!e->exit_sent) {
     if (e->killed || e->start_failed) {
+      /* What the command wrote before it died is kept, up to 40 reads (more than a pipe holds);
+       * a survivor of a failed kill that still writes cannot keep the exec open. */
+      for (int n = 0; n < 40 && e->out_fd >= 0 && read_output(e, &e->out_fd, FRAME_STDOUT, 1); n++) {
+      }
+      for (int n = 0; n < 40 && e->err_fd >= 0 && read_output(e, &e->err_fd, FRAME_STDERR, 1); n++) {
+      }
       close_fd(&e->out_fd);
       close_fd(&e->err_fd);
       close_fd(&e->in_fd);
@@ -363,8 +376,8 @@ void exec_poll_done(const struct pollfd *fds, int count) {
     for (int i = 0; i < MAX_EXECS; i++) {
       struct exec *e = &execs[i];
       if (!e->used) continue;
-      if (fds[k].fd == e->out_fd) read_output(e, &e->out_fd, FRAME_STDOUT);
-      else if (fds[k].fd == e->err_fd) read_output(e, &e->err_fd, FRAME_STDERR);
+      if (fds[k].fd == e->out_fd) read_output(e, &e->out_fd, FRAME_STDOUT, 0);
+      else if (fds[k].fd == e->err_fd) read_output(e, &e->err_fd, FRAME_STDERR, 0);
       else if (fds[k].fd == e->in_fd) write_stdin(e);
       else if (fds[k].fd == e->report_fd) read_reports(e);
       else continue;

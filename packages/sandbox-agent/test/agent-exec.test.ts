@@ -119,6 +119,14 @@ describe("cadre-agent's deadline", () => {
     expect(processesWith(tag)).toEqual([]);
   });
 
+  it("keeps what the command wrote before its deadline", async () => {
+    const tag = marker();
+    const r = await run(["sh", "-c", `echo started; echo also >&2; sleep ${tag}`], {
+      timeoutMs: 500,
+    });
+    expect([r.timedOut, r.text, r.stderr.toString()]).toEqual([true, "started\n", "also\n"]);
+  });
+
   it("kills the whole tree on abort", async () => {
     const tag = marker();
     const controller = new AbortController();
