@@ -46,6 +46,17 @@ export async function runAgentExec(
   } catch (error) {
     if (deadline.abortedByCaller) throw deadline.callerReason;
     if (!(error instanceof AgentLinkClosedError)) throw error;
+    // Under gVisor the memory limit kills the whole sandbox, the agent with it: the command's
+    // result is that kill, as an engine exec reports it.
+    if (await killedByMemoryLimit(client, session, undefined)) {
+      return execResultOf({
+        exitCode: 137,
+        collector,
+        deadline,
+        startedAt,
+        limitExceeded: "memory",
+      });
+    }
     // The agent went with its session (a stop, a removal), or died, which ends the session.
     throw (
       (await sessionEndedError(client, session)) ??

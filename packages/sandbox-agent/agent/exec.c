@@ -34,6 +34,8 @@ struct exec {
   int32_t status, start_errno;
   uint32_t survivors;
   int exit_sent;
+  /* When its supervisor started (clock ticks after boot): every process of the exec is younger. */
+  unsigned long long start_ticks;
 };
 
 static struct exec execs[MAX_EXECS];
@@ -158,6 +160,7 @@ static void start(uint32_t channel, const uint8_t *payload, uint32_t length) {
   e->out_fd = out[0];
   e->err_fd = err[0];
   e->report_fd = rep[0];
+  e->start_ticks = start_ticks(supervisor);
   nonblocking(e->in_fd);
   nonblocking(e->out_fd);
   nonblocking(e->err_fd);
@@ -309,11 +312,22 @@ static void release(struct exec *e) {
   memset(e, 0, sizeof *e);
 }
 
+/*
+ * Kills the agent's children that no supervisor holds and that started since `e` did, with
+ * everything below them. Under runc there are none unless a supervisor died; under gVisor, which
+ * does not reparent orphans to a subreaper, a command's setsid and double-forked children come
+ * to PID 1 instead. Another exec's stray started meanwhile is taken too: it escaped its own
+ * supervisor already.
+ */
+static uint32_t sweep_strays(struct exec *e) {
+  return kill_below(getpid(), SWEEP_BUDGET_MS, exec_is_supervisor, e->start_ticks);
+}
+
 /* The supervisor ended without its last word (the tenant killed it): what it supervised is now
  * the agent's child, and no other supervisor's; kill it all. */
 static void supervisor_lost(struct exec *e) {
   e->supervisor = 0; /* dead: what it supervised is no longer spared */
-  e->survivors = kill_below(getpid(), SWEEP_BUDGET_MS, exec_is_supervisor);
+  e->survivors = sweep_strays(e);
   e->killed = 1;
   e->kill_clean = e->survivors == 0;
 }
@@ -341,11 +355,13 @@ static void read_reports(struct exec *e) {
       e->exited = 1;
       e->status = r.value;
       break;
-    case REPORT_KILLED:
+    case REPORT_KILLED: {
+      uint32_t strays = sweep_strays(e);
       e->killed = 1;
-      e->kill_clean = r.value;
-      e->survivors = r.survivors;
+      e->kill_clean = r.value && strays == 0;
+      e->survivors = r.survivors + strays;
       break;
+    }
   }
 }
 
@@ -412,5 +428,5 @@ void exec_deadlines(void) {
 void exec_kill_all(void) {
   for (int i = 0; i < MAX_EXECS; i++)
     if (execs[i].used && execs[i].supervisor > 0) kill(execs[i].supervisor, SIGKILL);
-  kill_below(getpid(), SWEEP_BUDGET_MS, NULL);
+  kill_below(getpid(), SWEEP_BUDGET_MS, NULL, 0);
 }

@@ -20,6 +20,7 @@ int64_t now_ms(void) {
 struct proc {
   pid_t pid, ppid;
   char state;
+  unsigned long long start; /* clock ticks after boot */
 };
 
 /* Parent and state of `pid` from /proc/<pid>/stat; 0 when it is gone. The command name may hold
@@ -38,6 +39,13 @@ static int read_stat(pid_t pid, struct proc *out) {
   out->pid = pid;
   out->state = end[2];
   out->ppid = (pid_t)strtol(end + 4, NULL, 10);
+  /* starttime is field 22; the fields after ") " start at field 3. */
+  const char *field = end + 2;
+  for (int i = 3; i < 22 && field; i++) {
+    field = strchr(field, ' ');
+    if (field) field++;
+  }
+  out->start = field ? strtoull(field, NULL, 10) : 0;
   return 1;
 }
 
@@ -69,25 +77,30 @@ static struct proc *snapshot(size_t *count) {
   return all;
 }
 
-/* Whether `pid` is below `root`, following parents in the snapshot (bounded: no cycle can hold
- * us). A kept process and everything below it is not. */
-static int below(const struct proc *all, size_t n, pid_t pid, pid_t root, int (*keep)(pid_t)) {
-  for (int depth = 0; depth < 4096; depth++) {
-    if (keep && keep(pid)) return 0;
-    pid_t parent = 0;
-    for (size_t i = 0; i < n; i++)
-      if (all[i].pid == pid) {
-        parent = all[i].ppid;
-        break;
-      }
-    if (parent == root) return 1;
-    if (parent <= 1) return 0;
-    pid = parent;
-  }
-  return 0;
+static const struct proc *find_proc(const struct proc *all, size_t n, pid_t pid) {
+  for (size_t i = 0; i < n; i++)
+    if (all[i].pid == pid) return &all[i];
+  return NULL;
 }
 
-uint32_t kill_below(pid_t root, int budget_ms, int (*keep)(pid_t)) {
+/* The child of `root` that `pid` descends from (`pid` itself when it is root's child), or NULL
+ * when `pid` is not below root. Bounded: no cycle can hold us. */
+static const struct proc *top_below(const struct proc *all, size_t n, pid_t pid, pid_t root) {
+  const struct proc *p = find_proc(all, n, pid);
+  for (int depth = 0; p && depth < 4096; depth++) {
+    if (p->ppid == root) return p;
+    if (p->ppid <= 1) return NULL;
+    p = find_proc(all, n, p->ppid);
+  }
+  return NULL;
+}
+
+unsigned long long start_ticks(pid_t pid) {
+  struct proc p;
+  return read_stat(pid, &p) ? p.start : 0;
+}
+
+uint32_t kill_below(pid_t root, int budget_ms, int (*keep)(pid_t), unsigned long long since) {
   int64_t give_up = now_ms() + budget_ms;
   uint32_t alive = 0;
   for (;;) {
@@ -96,7 +109,8 @@ uint32_t kill_below(pid_t root, int budget_ms, int (*keep)(pid_t)) {
     alive = 0;
     for (size_t i = 0; i < n; i++) {
       if (all[i].pid == root || all[i].state == 'Z' || all[i].state == 'X') continue;
-      if (!below(all, n, all[i].pid, root, keep)) continue;
+      const struct proc *top = top_below(all, n, all[i].pid, root);
+      if (!top || (keep && keep(top->pid)) || top->start < since) continue;
       kill(all[i].pid, SIGKILL);
       alive++;
     }
