@@ -19,6 +19,7 @@
 
 struct exec {
   int used;
+  uint32_t link; /* the link of the host that started it; 0 once that link has closed */
   uint32_t channel;
   pid_t supervisor;
   int out_fd, err_fd, in_fd, report_fd; /* -1 once closed */
@@ -39,14 +40,18 @@ struct exec {
 };
 
 static struct exec execs[MAX_EXECS];
+static struct identity identity;
 
-static void fault(uint32_t channel, const char *what) {
-  link_send(FRAME_FAULT, channel, what, (uint32_t)strlen(what));
+void exec_set_identity(const struct identity *as) { identity = *as; }
+
+static void fault(uint32_t link, uint32_t channel, const char *what) {
+  link_send(link, FRAME_FAULT, channel, what, (uint32_t)strlen(what));
 }
 
-static struct exec *find(uint32_t channel) {
+/* Channels are the host's names: each link has its own. */
+static struct exec *find(uint32_t link, uint32_t channel) {
   for (int i = 0; i < MAX_EXECS; i++)
-    if (execs[i].used && execs[i].channel == channel) return &execs[i];
+    if (execs[i].used && execs[i].link == link && execs[i].channel == channel) return &execs[i];
   return NULL;
 }
 
@@ -89,6 +94,25 @@ static char **take_strings(const uint8_t **at, const uint8_t *end) {
   return list;
 }
 
+/* `envp` with the user's HOME added when it has none, as an engine's exec does; NULL (and
+ * `envp` freed) when memory ran out. */
+static char **with_home(char **envp) {
+  static char home[sizeof identity.home + 5];
+  size_t count = 0;
+  for (; envp[count]; count++)
+    if (strncmp(envp[count], "HOME=", 5) == 0) return envp;
+  if (!identity.set) return envp;
+  snprintf(home, sizeof home, "HOME=%s", identity.home);
+  char **grown = realloc(envp, (count + 2) * sizeof *envp);
+  if (!grown) {
+    free(envp);
+    return NULL;
+  }
+  grown[count] = home;
+  grown[count + 1] = NULL;
+  return grown;
+}
+
 static int nonblocking(int fd) { return fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
 /*
@@ -96,14 +120,14 @@ static int nonblocking(int fd) { return fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | 
  * directory (empty: the agent's), u32 argc and argc strings, u32 envc and envc strings; every
  * string NUL-terminated.
  */
-static void start(uint32_t channel, const uint8_t *payload, uint32_t length) {
-  if (channel == 0 || find(channel)) return fault(channel, "exec channel 0 or in use");
+static void start(uint32_t link, uint32_t channel, const uint8_t *payload, uint32_t length) {
+  if (channel == 0 || find(link, channel)) return fault(link, channel, "exec channel 0 or in use");
   struct exec *e = NULL;
   for (int i = 0; i < MAX_EXECS && !e; i++)
     if (!execs[i].used) e = &execs[i];
-  if (!e) return fault(channel, "too many execs at once");
+  if (!e) return fault(link, channel, "too many execs at once");
   const uint8_t *at = payload, *end = payload + length;
-  if (length < 16) return fault(channel, "exec frame too short");
+  if (length < 16) return fault(link, channel, "exec frame too short");
   uint64_t max_output = get_u64(at + 4);
   uint32_t timeout_ms = get_u32(at + 12);
   at += 16;
@@ -113,7 +137,12 @@ static void start(uint32_t channel, const uint8_t *payload, uint32_t length) {
   if (!envp || !argv[0] || at != end) {
     free(argv);
     free(envp);
-    return fault(channel, "malformed exec frame");
+    return fault(link, channel, "malformed exec frame");
+  }
+  envp = with_home(envp);
+  if (!envp) {
+    free(argv);
+    return fault(link, channel, "out of memory for the environment");
   }
 
   int in[2], out[2], err[2], rep[2];
@@ -131,7 +160,7 @@ static void start(uint32_t channel, const uint8_t *payload, uint32_t length) {
   sigprocmask(SIG_BLOCK, &block, &saved_mask);
   pid_t supervisor = made == 4 ? fork() : -1;
   if (supervisor == 0) {
-    struct launch launch = {argv, envp, cwd, in[0], out[1], err[1], rep[1]};
+    struct launch launch = {argv, envp, cwd, &identity, in[0], out[1], err[1], rep[1]};
     supervise(&launch);
   }
   int saved = errno;
@@ -146,7 +175,7 @@ static void start(uint32_t channel, const uint8_t *payload, uint32_t length) {
     }
     char why[96];
     snprintf(why, sizeof why, "could not start a supervisor: %s", strerror(saved));
-    return fault(channel, why);
+    return fault(link, channel, why);
   }
   close(in[0]);
   close(out[1]);
@@ -154,6 +183,7 @@ static void start(uint32_t channel, const uint8_t *payload, uint32_t length) {
   close(rep[1]);
   memset(e, 0, sizeof *e);
   e->used = 1;
+  e->link = link;
   e->channel = channel;
   e->supervisor = supervisor;
   e->in_fd = in[1];
@@ -175,9 +205,10 @@ static void request_kill(struct exec *e) {
   kill(e->supervisor, SIGUSR1);
 }
 
-void exec_frame(uint8_t type, uint32_t channel, const uint8_t *payload, uint32_t length) {
-  if (type == FRAME_EXEC) return start(channel, payload, length);
-  struct exec *e = find(channel);
+void exec_frame(uint32_t link, uint8_t type, uint32_t channel, const uint8_t *payload,
+                uint32_t length) {
+  if (type == FRAME_EXEC) return start(link, channel, payload, length);
+  struct exec *e = find(link, channel);
   if (!e) return; /* an exec that ended meanwhile: nothing to do */
   switch (type) {
     case FRAME_STDIN:
@@ -186,12 +217,12 @@ void exec_frame(uint8_t type, uint32_t channel, const uint8_t *payload, uint32_t
       } else if (e->in_fd < 0) {
         uint8_t ack[4];
         put_u32(ack, length); /* the command took no more stdin: dropped, but acknowledged */
-        link_send(FRAME_STDIN_ACK, channel, ack, 4);
+        link_send(link, FRAME_STDIN_ACK, channel, ack, 4);
       } else if (e->in_len + length > MAX_STDIN_BUFFER) {
-        fault(channel, "stdin past the agent's window");
+        fault(link, channel, "stdin past the agent's window");
       } else {
         uint8_t *grown = realloc(e->in_buf, e->in_len + length);
-        if (!grown) return fault(channel, "out of memory for stdin");
+        if (!grown) return fault(link, channel, "out of memory for stdin");
         memcpy(grown + e->in_len, payload, length);
         e->in_buf = grown;
         e->in_len += length;
@@ -208,13 +239,16 @@ void exec_frame(uint8_t type, uint32_t channel, const uint8_t *payload, uint32_t
       }
       break;
     default:
-      fault(channel, "unknown frame type");
+      fault(link, channel, "unknown frame type");
   }
 }
 
-/* Whether `fd` of `e` wants reading: within the host's credit, or past the cap (drained). */
+/* Whether `e`'s output is drained and dropped: past the cap, or nobody is left to take it. */
+static int dropping(const struct exec *e) { return e->sent >= e->max_output || e->link == 0; }
+
+/* Whether `fd` of `e` wants reading: within the host's credit, or dropped anyway. */
 static int wants_output(const struct exec *e, int fd) {
-  return fd >= 0 && !e->killed && (e->credit > 0 || e->sent >= e->max_output);
+  return fd >= 0 && !e->killed && (e->credit > 0 || dropping(e));
 }
 
 int exec_poll_fds(struct pollfd *fds, int count, int capacity) {
@@ -235,7 +269,7 @@ int exec_poll_fds(struct pollfd *fds, int count, int capacity) {
 static int read_output(struct exec *e, int *fd, uint8_t type, int final) {
   static uint8_t buf[MAX_DATA_PAYLOAD];
   size_t room = sizeof buf;
-  int capped = e->sent >= e->max_output;
+  int capped = dropping(e);
   if (!capped && !final && e->credit < room) room = e->credit;
   ssize_t n = read(*fd, buf, room);
   if (n < 0 && errno == EINTR) return 1;
@@ -249,8 +283,8 @@ static int read_output(struct exec *e, int *fd, uint8_t type, int final) {
     keep = e->max_output > e->sent ? e->max_output - e->sent : 0;
     e->truncated = 1;
   }
-  if (keep > 0) {
-    link_send(type, e->channel, buf, (uint32_t)keep);
+  if (keep > 0 && e->link) {
+    link_send(e->link, type, e->channel, buf, (uint32_t)keep);
     e->sent += keep;
     e->credit = keep >= e->credit ? 0 : e->credit - (uint32_t)keep;
   }
@@ -265,7 +299,7 @@ static void write_stdin(struct exec *e) {
   e->in_len -= taken;
   uint8_t ack[4];
   put_u32(ack, taken);
-  link_send(FRAME_STDIN_ACK, e->channel, ack, 4);
+  link_send(e->link, FRAME_STDIN_ACK, e->channel, ack, 4);
   if (n < 0) {
     close_fd(&e->in_fd);
     e->in_len = 0;
@@ -299,7 +333,7 @@ static void send_exit(struct exec *e) {
   put_u32(p + 8, flags);
   put_u32(p + 12, e->survivors);
   put_u32(p + 16, (uint32_t)e->start_errno);
-  link_send(FRAME_EXIT, e->channel, p, sizeof p);
+  link_send(e->link, FRAME_EXIT, e->channel, p, sizeof p);
   e->exit_sent = 1;
 }
 
@@ -345,7 +379,7 @@ static void read_reports(struct exec *e) {
   switch (r.kind) {
     case REPORT_STARTED:
       put_u32(pid, (uint32_t)r.value);
-      link_send(FRAME_STARTED, e->channel, pid, 4);
+      link_send(e->link, FRAME_STARTED, e->channel, pid, 4);
       break;
     case REPORT_START_FAILED:
       e->start_failed = 1;
@@ -421,6 +455,15 @@ void exec_deadlines(void) {
     struct exec *e = &execs[i];
     if (!e->used || !e->deadline || e->kill_sent || e->exit_sent || now < e->deadline) continue;
     e->timed_out = 1;
+    request_kill(e);
+  }
+}
+
+void exec_link_closed(uint32_t link) {
+  for (int i = 0; i < MAX_EXECS; i++) {
+    struct exec *e = &execs[i];
+    if (!e->used || e->link != link) continue;
+    e->link = 0;
     request_kill(e);
   }
 }

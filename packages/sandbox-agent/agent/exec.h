@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "identity.h"
+
 /* Most execs at once; the host is told FAULT past it. */
 #define MAX_EXECS 256
 /* Output the host may take before its first CREDIT, per exec. */
@@ -13,8 +15,14 @@
 /* Stdin bytes the agent holds for one exec before the host must wait (STDIN frames are acked). */
 #define MAX_STDIN_BUFFER (1024u * 1024)
 
-/* Handles one frame from the host. */
-void exec_frame(uint8_t type, uint32_t channel, const uint8_t *payload, uint32_t length);
+/* Who every command runs as (identity.h); by default the agent's own user. */
+void exec_set_identity(const struct identity *identity);
+
+/* Handles one frame from the host on `link`. */
+void exec_frame(uint32_t link, uint8_t type, uint32_t channel, const uint8_t *payload,
+                uint32_t length);
+/* The host of `link` went away: its execs have nobody to answer to, and are killed. */
+void exec_link_closed(uint32_t link);
 
 /* The descriptors to poll for every exec, after `fds[0..*count)`; returns the new count. */
 int exec_poll_fds(struct pollfd *fds, int count, int capacity);

@@ -1,8 +1,16 @@
 /*
  * cadre-agent: runs inside a session's sandbox, as its PID 1, and runs the host's commands.
- * The host speaks to it over its stdin and stdout (protocol.h); every command runs under a
- * supervisor of its own (supervisor.c), so that killing it reaches every process it started.
- * As PID 1 it also reaps every orphan and stops the session on SIGTERM from outside.
+ * The host speaks to it over its stdin and stdout, or over its socket after attaching later
+ * (protocol.h, attach.h); every command runs under a supervisor of its own (supervisor.c), so
+ * that killing it reaches every process it started. As PID 1 it also reaps every orphan and
+ * stops the session on SIGTERM from outside.
+ *
+ *   cadre-agent [--user UID:GID[:GROUPS]] [--listen NAME]
+ *       PID 1 of a sandbox (or a plain process: the stub, tests). --user: the commands' identity,
+ *       never the agent's own (identity.h). --listen: the socket of hosts that attach later (a
+ *       path, or @abstract); as PID 1 it is DEFAULT_SOCKET unless given.
+ *   cadre-agent connect [NAME]
+ *       relays stdio to the agent at NAME (default: the sandbox's own)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,13 +21,22 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "attach.h"
 #include "exec.h"
+#include "identity.h"
 #include "link.h"
 #include "protocol.h"
+
+/* How long a stopping agent waits for its hosts to take their last frames. */
+#define FINAL_FLUSH_MS 500
 
 static int wake[2]; /* signal handlers write here; the loop polls it */
 static volatile sig_atomic_t stopping;
 static int pid1;
+/* The link over the agent's own stdio; 0 once its host closed it. */
+static uint32_t stdio_link;
+/* A plain process without a socket has no host left once its stdio closes. */
+static int stop_without_stdio;
 
 static void on_signal(int sig, siginfo_t *info, void *context) {
   (void)context;
@@ -43,63 +60,101 @@ static void install_handlers(void) {
   signal(SIGPIPE, SIG_IGN);
 }
 
-static void hello(void) {
+static void hello(uint32_t link) {
   uint8_t payload[sizeof PROTOCOL_NAME + 4];
   memcpy(payload, PROTOCOL_NAME, sizeof PROTOCOL_NAME);
   put_u32(payload + sizeof PROTOCOL_NAME, (uint32_t)getpid());
-  link_send(FRAME_HELLO, 0, payload, sizeof payload);
+  link_send(link, FRAME_HELLO, 0, payload, sizeof payload);
 }
 
-int main(void) {
+/* Tells the host why this sandbox cannot serve, instead of HELLO, and ends. */
+static int refuse(uint8_t what, const char *why) {
+  uint32_t link = link_open(0, 1);
+  link_send2(link, FRAME_REFUSED, 0, &what, 1, why, (uint32_t)strlen(why));
+  link_flush_all(FINAL_FLUSH_MS);
+  return 65;
+}
+
+static void on_frame(uint32_t link, const struct frame *f) {
+  if (f->type == FRAME_HELLO_AGAIN && f->channel == 0) hello(link);
+  else exec_frame(link, f->type, f->channel, f->payload, f->length);
+}
+
+static void on_closed(uint32_t link, const char *why) {
+  (void)why;
+  exec_link_closed(link);
+  if (link == stdio_link) {
+    /* As PID 1 the session goes on until it is stopped, for hosts that attach later. */
+    stdio_link = 0;
+    if (stop_without_stdio) stopping = 1;
+  }
+}
+
+int main(int argc, char **argv) {
+  /* First of all: from here on no process of the tenant can trace this one or read its /proc
+   * files, its descriptors (the host's link) among them. The agent never execs itself. */
+  prctl(PR_SET_DUMPABLE, 0);
+  if (argc >= 2 && strcmp(argv[1], "connect") == 0)
+    return attach_connect_main(argc >= 3 ? argv[2] : DEFAULT_SOCKET);
+
   pid1 = getpid() == 1;
+  const char *listen_name = pid1 ? DEFAULT_SOCKET : NULL;
+  const char *user = NULL;
+  for (int i = 1; i < argc; i += 2) {
+    if (i + 1 >= argc) return 64; /* EX_USAGE */
+    if (strcmp(argv[i], "--listen") == 0) listen_name = argv[i + 1];
+    else if (strcmp(argv[i], "--user") == 0) user = argv[i + 1];
+    else return 64;
+  }
+  if (user) {
+    /* Before any command runs, /etc is still the image's own. */
+    struct identity as;
+    char why[512];
+    if (!identity_resolve(user, &as, why, sizeof why)) return refuse(REFUSED_USER, why);
+    if (!identity_can_switch(why, sizeof why)) return refuse(REFUSED_PRIVILEGES, why);
+    exec_set_identity(&as);
+  }
   /* Orphans come here when this is not PID 1 too (the stub, tests). */
   if (!pid1) prctl(PR_SET_CHILD_SUBREAPER, 1);
-  prctl(PR_SET_DUMPABLE, 0);
   if (pipe2(wake, O_CLOEXEC | O_NONBLOCK) != 0) return 2;
   install_handlers();
-  fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
-  hello();
+  int listen_fd = listen_name ? attach_listen(listen_name, pid1) : -1;
+  if (listen_name && listen_fd < 0 && !pid1) return 3; /* asked for a socket it cannot have */
+  stop_without_stdio = !pid1 && listen_fd < 0;
+  stdio_link = link_open(0, 1);
+  hello(stdio_link);
 
-  static struct pollfd fds[2 + 4 * MAX_EXECS];
-  int host_open = 1;
+  static struct pollfd fds[2 + 2 * MAX_LINKS + 4 * MAX_EXECS];
+  const int capacity = (int)(sizeof fds / sizeof *fds);
   while (!stopping) {
     int count = 0;
     fds[count++] = (struct pollfd){wake[0], POLLIN, 0};
-    if (host_open) fds[count++] = (struct pollfd){0, POLLIN, 0};
+    if (listen_fd >= 0) fds[count++] = (struct pollfd){listen_fd, POLLIN, 0};
+    int first_link = count;
+    count = link_poll_fds(fds, count, capacity);
     int first_exec = count;
-    count = exec_poll_fds(fds, count, (int)(sizeof fds / sizeof *fds));
+    count = exec_poll_fds(fds, count, capacity);
     int ready = poll(fds, (nfds_t)count, exec_next_deadline_ms());
     if (ready < 0 && errno != EINTR) return 2;
-    if (ready > 0 && fds[0].revents) {
-      char drain[64];
-      while (read(wake[0], drain, sizeof drain) > 0) {
+    if (ready > 0) {
+      if (fds[0].revents) {
+        char drain[64];
+        while (read(wake[0], drain, sizeof drain) > 0) {
+        }
+        /* Supervisors report through their pipes; here only the exit of every child is reaped. */
+        while (waitpid(-1, NULL, WNOHANG) > 0) {
+        }
       }
-      /* Supervisors report through their pipes; here only the exit of every child is reaped. */
-      while (waitpid(-1, NULL, WNOHANG) > 0) {
+      if (listen_fd >= 0 && fds[1].revents) {
+        uint32_t link = attach_accept(listen_fd);
+        if (link) hello(link);
       }
+      link_poll_done(fds + first_link, first_exec - first_link, on_frame, on_closed);
+      exec_poll_done(fds + first_exec, count - first_exec);
     }
-    if (ready > 0 && host_open && fds[1].revents) {
-      int state = link_fill();
-      struct frame f;
-      int got;
-      while ((got = link_next(&f)) == 1) {
-        if (f.type == FRAME_HELLO_AGAIN && f.channel == 0) hello();
-        else exec_frame(f.type, f.channel, f.payload, f.length);
-      }
-      if (got < 0) {
-        link_send(FRAME_FAULT, 0, "frame past the agent's limit", 28);
-        stopping = 1;
-      }
-      if (state <= 0) {
-        /* The host closed the link. As PID 1 the session goes on until it is stopped; a plain
-         * process (the stub, tests) has nobody left to answer to. */
-        host_open = 0;
-        if (!pid1) stopping = 1;
-      }
-    }
-    if (ready > 0) exec_poll_done(fds + first_exec, count - first_exec);
     exec_deadlines();
   }
   exec_kill_all();
+  link_flush_all(FINAL_FLUSH_MS);
   return 0;
 }

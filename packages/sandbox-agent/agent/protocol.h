@@ -34,6 +34,13 @@ enum {
   FRAME_EXIT = 0x85,    /* see exit_payload in exec.c */
   FRAME_FAULT = 0x86,   /* channel 0 or an exec: a text saying what the host sent wrong */
   FRAME_STDIN_ACK = 0x87, /* u32: stdin bytes the command took (or that were dropped) */
+  FRAME_REFUSED = 0x88, /* channel 0, instead of HELLO: u8 what (REFUSED_*), then a text */
+};
+
+/* FRAME_REFUSED: what the agent could not accept at its start */
+enum {
+  REFUSED_USER = 1, /* --user names no one in the image, or the agent's own uid */
+  REFUSED_PRIVILEGES = 2, /* the agent lacks the capabilities to run commands as --user */
 };
 
 /* FRAME_EXIT flags */

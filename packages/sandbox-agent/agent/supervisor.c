@@ -80,8 +80,8 @@ static void start_command(const struct launch *launch, const int fds[4], int err
   prctl(PR_SET_PDEATHSIG, 0);
   setsid();
   for (int i = 0; i < 3; i++) dup2(fds[i], i); /* dup2 clears close-on-exec */
-  int failed = 0;
-  if (launch->cwd[0] && chdir(launch->cwd) != 0) failed = errno;
+  int failed = identity_apply(launch->identity);
+  if (!failed && launch->cwd[0] && chdir(launch->cwd) != 0) failed = errno;
   if (!failed) {
     use_path_of(launch->envp);
     /* Searches the PATH just set, as a shell would. */

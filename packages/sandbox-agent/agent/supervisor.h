@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#include "identity.h"
+
 /* What a supervisor reports to the agent, one fixed-size record at a time. */
 struct report {
   uint32_t kind;
@@ -18,6 +20,7 @@ struct launch {
   char *const *argv;
   char *const *envp;
   const char *cwd;
+  const struct identity *identity; /* who the command runs as */
   int stdin_fd, stdout_fd, stderr_fd; /* the command's ends of its three pipes */
   int report_fd;                      /* write end of the pipe to the agent */
 };

@@ -95,6 +95,13 @@ static const struct proc *top_below(const struct proc *all, size_t n, pid_t pid,
   return NULL;
 }
 
+int proc_parent(pid_t pid, pid_t *parent) {
+  struct proc p;
+  if (!read_stat(pid, &p)) return 0;
+  *parent = p.ppid;
+  return 1;
+}
+
 unsigned long long start_ticks(pid_t pid) {
   struct proc p;
   return read_stat(pid, &p) ? p.start : 0;

@@ -16,6 +16,9 @@
  */
 uint32_t kill_below(pid_t root, int budget_ms, int (*keep)(pid_t), unsigned long long since);
 
+/* The parent of `pid` as this PID namespace sees it (0: outside it); 0 when `pid` is gone. */
+int proc_parent(pid_t pid, pid_t *parent);
+
 /* When `pid` started, in clock ticks after boot; 0 when it is gone. */
 unsigned long long start_ticks(pid_t pid);
 

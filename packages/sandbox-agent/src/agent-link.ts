@@ -9,8 +9,10 @@ import {
   type Frame,
   FrameReader,
   hostFrame,
+  MalformedFrameError,
   maxAgentPayload,
   protocolName,
+  refusedReasons,
 } from "./frames.js";
 
 /** Stdin bytes in flight to the agent at most (its window is 1 MiB). */
@@ -30,6 +32,21 @@ export class AgentFaultError extends Error {
   constructor(message: string) {
     super(`the sandbox agent refused a request: ${message}`);
     this.name = "AgentFaultError";
+  }
+}
+
+/**
+ * The agent would not serve this sandbox, and said why instead of greeting: `reason` "user" (the
+ * session's user is not in the image, or is the agent's own uid) or "privileges" (the sandbox
+ * did not give the agent what it needs to run commands as that user).
+ */
+export class AgentRefusedError extends Error {
+  constructor(
+    readonly reason: "user" | "privileges" | "unknown",
+    readonly detail: string,
+  ) {
+    super(`the sandbox agent refused to start: ${detail}`);
+    this.name = "AgentRefusedError";
   }
 }
 
@@ -106,44 +123,38 @@ export class AgentLink {
     return new Promise((resolve, reject) => {
       let link: AgentLink | undefined;
       const timer = setTimeout(() => fail("no HELLO from the agent in time"), timeoutMs);
-      const fail = (reason: string) => {
+      const fail = (reason: string, error?: Error) => {
         clearTimeout(timer);
         if (link) link.close(reason);
-        else reject(new AgentLinkClosedError(reason));
+        else reject(error ?? new AgentLinkClosedError(reason));
       };
       input.on("data", (chunk: Buffer) => {
-        let frames: Frame[];
         try {
-          frames = reader.push(chunk);
-        } catch (error) {
-          fail((error as Error).message);
-          input.destroy();
-          return;
-        }
-        for (const frame of frames) {
+          for (const frame of reader.push(chunk)) {
+            if (link) link.receive(frame);
+            else link = AgentLink.greeting(frame, output);
+          }
           if (link) {
-            link.receive(frame);
-            continue;
+            clearTimeout(timer);
+            resolve(link);
           }
-          const name = frame.payload.subarray(0, protocolName.length).toString("latin1");
-          if (
-            frame.type !== agentFrame.hello ||
-            name !== protocolName ||
-            frame.payload.length !== protocolName.length + 5
-          ) {
-            fail(`the sandbox did not greet as ${protocolName}`);
-            input.destroy();
-            return;
-          }
-          clearTimeout(timer);
-          link = new AgentLink(output, frame.payload.readUInt32LE(protocolName.length + 1));
-          resolve(link);
+        } catch (error) {
+          // The agent's output is as untrusted as the tenant: a broken frame ends the link.
+          fail((error as Error).message, error as Error);
+          input.destroy();
         }
       });
-      input.once("close", () => fail("its output closed"));
+      let writeError: Error | undefined;
+      // What the agent wrote before it went (a REFUSED frame) is read before its output closes.
+      input.once("close", () => fail(writeError ? writeError.message : "its output closed"));
+      input.on("error", (error) => fail(error.message));
+      // Its stdin can break before its stdout is read out: that ends the link once the output
+      // closes, or at once after the greeting. Every error is handled for the link's lifetime.
+      output.on("error", (error) => {
+        writeError = error;
+        if (link) fail(error.message);
+      });
       output.write(encodeFrame(hostFrame.helloAgain, 0));
-      input.once("error", (error) => fail(error.message));
-      output.once("error", (error) => fail(error.message));
     });
   }
 
@@ -220,16 +231,18 @@ export class AgentLink {
     }
   }
 
+  /** Acts on one frame from the agent; throws MalformedFrameError for one that breaks the protocol. */
   private receive(frame: Frame): void {
+    if (frame.type === agentFrame.hello) return; // a greeting again (HELLO_AGAIN crossed it)
     if (frame.type === agentFrame.fault && frame.channel === 0) {
-      this.close(`the agent failed: ${frame.payload.toString("utf8")}`);
+      this.close(`the agent failed: ${printable(frame.payload)}`);
       return;
     }
     const pending = this.execs.get(frame.channel);
-    if (!pending) return;
     switch (frame.type) {
       case agentFrame.stdout:
       case agentFrame.stderr: {
+        if (!pending) return;
         const callback =
           frame.type === agentFrame.stdout ? pending.request.onStdout : pending.request.onStderr;
         // The payload is a view of the reader's buffer: a copy outlives it.
@@ -237,25 +250,75 @@ export class AgentLink {
         const credit = Buffer.alloc(4);
         credit.writeUInt32LE(frame.payload.length, 0);
         this.send(hostFrame.credit, frame.channel, credit);
-        break;
+        return;
       }
-      case agentFrame.stdinAck:
-        pending.stdinAcked += frame.payload.readUInt32LE(0);
+      case agentFrame.stdinAck: {
+        const taken = u32(frame, "STDIN_ACK");
+        if (!pending) return;
+        if (pending.stdinAcked + taken > pending.stdinSent) {
+          throw new MalformedFrameError("a STDIN_ACK for more stdin than was sent");
+        }
+        pending.stdinAcked += taken;
         this.pumpStdin(frame.channel, pending);
-        break;
-      case agentFrame.started:
-        pending.pid = frame.payload.readUInt32LE(0);
-        break;
-      case agentFrame.exit:
+        return;
+      }
+      case agentFrame.started: {
+        const pid = u32(frame, "STARTED");
+        if (pending) pending.pid = pid;
+        return;
+      }
+      case agentFrame.exit: {
+        const exit = decodeExit(frame.payload);
+        if (!pending) return;
         this.execs.delete(frame.channel);
-        pending.resolve(outcomeOf(decodeExit(frame.payload), pending.pid));
-        break;
+        pending.resolve(outcomeOf(exit, pending.pid));
+        return;
+      }
       case agentFrame.fault:
+        if (!pending) return;
         this.execs.delete(frame.channel);
-        pending.reject(new AgentFaultError(frame.payload.toString("utf8")));
-        break;
+        pending.reject(new AgentFaultError(printable(frame.payload)));
+        return;
+      default:
+        throw new MalformedFrameError(`a frame of unknown type 0x${frame.type.toString(16)}`);
     }
   }
+
+  /** The link of the agent that sent `frame` first: its HELLO, or why it refused to serve. */
+  private static greeting(frame: Frame, output: Writable): AgentLink {
+    if (frame.type === agentFrame.refused && frame.channel === 0 && frame.payload.length >= 1) {
+      const code = frame.payload.readUInt8(0) as keyof typeof refusedReasons;
+      throw new AgentRefusedError(
+        refusedReasons[code] ?? "unknown",
+        printable(frame.payload.subarray(1)),
+      );
+    }
+    const name = frame.payload.subarray(0, protocolName.length).toString("latin1");
+    if (
+      frame.type !== agentFrame.hello ||
+      name !== protocolName ||
+      frame.payload.length !== protocolName.length + 5
+    ) {
+      throw new AgentLinkClosedError(`the sandbox did not greet as ${protocolName}`);
+    }
+    return new AgentLink(output, frame.payload.readUInt32LE(protocolName.length + 1));
+  }
+}
+
+/** A u32 payload, the only shape STARTED and STDIN_ACK have. */
+function u32(frame: Frame, name: string): number {
+  if (frame.payload.length !== 4) {
+    throw new MalformedFrameError(`a ${name} frame of ${frame.payload.length} bytes`);
+  }
+  return frame.payload.readUInt32LE(0);
+}
+
+/** The agent's text, bounded and without control characters, fit for an error message. */
+function printable(payload: Buffer): string {
+  return payload
+    .subarray(0, 512)
+    .toString("utf8")
+    .replace(/[\u0000-\u001f\u007f]/g, "?");
 }
 
 function outcomeOf(exit: ExitFrame, pid: number | undefined): AgentExecOutcome {

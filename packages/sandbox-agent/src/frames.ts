@@ -24,7 +24,11 @@ export const agentFrame = {
   exit: 0x85,
   fault: 0x86,
   stdinAck: 0x87,
+  refused: 0x88,
 } as const;
+
+/** What a REFUSED frame says the agent could not accept at its start. */
+export const refusedReasons = { 1: "user", 2: "privileges" } as const;
 
 export const exitFlags = {
   truncated: 1,
@@ -94,8 +98,13 @@ export interface ExitFrame {
   startErrno: number;
 }
 
+/** A frame from the agent that breaks the protocol: the link must end. */
+export class MalformedFrameError extends Error {}
+
 export function decodeExit(payload: Buffer): ExitFrame {
-  if (payload.length !== 20) throw new Error(`an EXIT frame of ${payload.length} bytes`);
+  if (payload.length !== 20) {
+    throw new MalformedFrameError(`an EXIT frame of ${payload.length} bytes`);
+  }
   return {
     exitCode: payload.readInt32LE(0),
     signal: payload.readInt32LE(4),
@@ -120,7 +129,9 @@ export class FrameReader {
     while (this.pending.length >= headerBytes) {
       const length = this.pending.readUInt32LE(0);
       if (length > this.maxPayload) {
-        throw new Error(`a frame of ${length} bytes, past the limit of ${this.maxPayload}`);
+        throw new MalformedFrameError(
+          `a frame of ${length} bytes, past the limit of ${this.maxPayload}`,
+        );
       }
       if (this.pending.length < headerBytes + length) break;
       frames.push({

@@ -5,5 +5,6 @@ export {
   AgentFaultError,
   AgentLink,
   AgentLinkClosedError,
+  AgentRefusedError,
 } from "./agent-link.js";
-export { FrameReader, protocolName } from "./frames.js";
+export { FrameReader, MalformedFrameError, protocolName } from "./frames.js";
