@@ -12,13 +12,9 @@
  * namespace, and bound before any command runs, so no tenant process can hold the name first. */
 #define DEFAULT_SOCKET "@cadre-agent/1"
 
-/*
- * Listens on `name`: a path, or an abstract name after an '@'. Returns the descriptor, or -1.
- * `sandboxed`: a peer is let in only if it entered the sandbox from outside (its parent is not
- * in the agent's PID namespace, so it reads as 0: an engine exec); otherwise only a peer of the
- * agent's own uid.
- */
-int attach_listen(const char *name, int sandboxed);
+/* Listens on `name`: a path, or an abstract name after an '@'. Returns the descriptor, or -1.
+ * Only a peer of the agent's own uid is let in. */
+int attach_listen(const char *name);
 /* Accepts one waiting peer as a new link and greets it; returns its serial, 0 when refused. */
 uint32_t attach_accept(int listen_fd);
 

@@ -118,7 +118,7 @@ int main(int argc, char **argv) {
   if (!pid1) prctl(PR_SET_CHILD_SUBREAPER, 1);
   if (pipe2(wake, O_CLOEXEC | O_NONBLOCK) != 0) return 2;
   install_handlers();
-  int listen_fd = listen_name ? attach_listen(listen_name, pid1) : -1;
+  int listen_fd = listen_name ? attach_listen(listen_name) : -1;
   if (listen_name && listen_fd < 0 && !pid1) return 3; /* asked for a socket it cannot have */
   stop_without_stdio = !pid1 && listen_fd < 0;
   stdio_link = link_open(0, 1);
