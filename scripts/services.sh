@@ -15,7 +15,16 @@ image_ref="cadre-test/busybox:1"
 image_tar="$state/busybox.tar"
 docs_image="docker.io/library/busybox:latest"
 namespace=cadre
-packages=(docker.io containerd runc runsc busybox-static tini iptables musl-tools)
+# cadre-agent is built for x86_64 and aarch64 (packages/sandbox-agent/scripts/build-agent.sh): musl
+# for this host's architecture (musl-tools) and, through Debian's multiarch, musl-dev for the other
+# one, which brings Debian's cross gcc; qemu-user-static runs the other one's binary in its tests.
+case "$(dpkg --print-architecture 2>/dev/null || true)" in
+  amd64) foreign_arch=arm64 ;;
+  arm64) foreign_arch=amd64 ;;
+  *) foreign_arch="" ;;
+esac
+packages=(docker.io containerd runc runsc busybox-static tini iptables musl-tools qemu-user-static
+  ${foreign_arch:+"musl-dev:$foreign_arch"})
 
 log() { echo "services: $*" >&2; }
 
@@ -32,6 +41,10 @@ install_packages() {
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
+  if [ -n "$foreign_arch" ] && ! dpkg --print-foreign-architectures | grep -qx "$foreign_arch"; then
+    log "adding Debian architecture $foreign_arch (for musl-dev:$foreign_arch)"
+    dpkg --add-architecture "$foreign_arch"
+  fi
   log "installing ${missing[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,4 +1,5 @@
 import type { DoctorCheck } from "@cadre/agent-runtime-contract";
+import { agentBinaryFit } from "@cadre/agent-runtime-sandbox-agent";
 import { type HostFacts, runtimeRegistered } from "./host-facts.js";
 import type { DockerRuntime } from "./options.js";
 
@@ -47,14 +48,18 @@ export function imageCheck(image: string, present: boolean, detail?: string): Do
   };
 }
 
-/** With execVia "agent": the cadre-agent binary for this host's architecture (null: none). */
+/**
+ * With execVia "agent": the cadre-agent binary for this host's architecture (null: none), which
+ * must also be, by its ELF header, a static executable of this host's machine.
+ */
 export function agentCheck(binary: string | null): DoctorCheck {
+  const fit = binary === null ? undefined : agentBinaryFit(binary);
   return {
     id: "docker.agent",
     title: "cadre-agent binary for this host (sessions' PID 1)",
-    ok: binary !== null,
+    ok: fit?.fits === true,
     required: true,
-    detail: binary ?? `none for ${process.arch} in @cadre/agent-runtime-sandbox-agent`,
-    fix: 'build @cadre/agent-runtime-sandbox-agent (needs musl-tools), or set execVia "engine"',
+    detail: fit ? fit.detail : `none for ${process.arch} in @cadre/agent-runtime-sandbox-agent`,
+    fix: 'build @cadre/agent-runtime-sandbox-agent (needs Debian\'s musl-tools, and musl-dev of the other architecture it ships; scripts/services.sh up installs them), or set execVia "engine"',
   };
 }

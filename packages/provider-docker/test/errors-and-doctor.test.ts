@@ -3,7 +3,9 @@ import {
   ProviderUnavailableError,
   SessionNotFoundError,
 } from "@cadre/agent-runtime-contract";
+import { agentBinaryPath } from "@cadre/agent-runtime-sandbox-agent";
 import { describe, expect, it } from "vitest";
+import { agentCheck } from "../src/doctor-checks.js";
 import { createDockerProvider, type DockerRuntime } from "../src/index.js";
 import { containersWithLabels, dockerTestsUnavailable, testImage } from "./docker-test-env.js";
 import { useDockerSessions } from "./session-tracker.js";
@@ -38,6 +40,34 @@ describe("daemon unreachable (no daemon needed)", () => {
         SessionNotFoundError.isInstance(e),
       );
     }
+  });
+});
+
+/** uname's name of this host's architecture, as the agent binary check says it. */
+const uname =
+  process.arch === "arm64" ? "aarch64" : process.arch === "x64" ? "x86_64" : process.arch;
+
+describe("the agent binary check (no daemon needed)", () => {
+  const other = process.arch === "arm64" ? "x64" : "arm64";
+
+  it("is ok for the package's binary of this host's architecture, naming it and its machine", () => {
+    const binary = agentBinaryPath();
+    expect(binary).toBeDefined();
+    const check = agentCheck(binary!);
+    expect(check).toMatchObject({ id: "docker.agent", ok: true, required: true });
+    expect(check.detail).toBe(`${binary}: static ${uname} executable`);
+  });
+
+  it("fails for a binary of the other architecture, and for none, with the fix", () => {
+    const foreign = agentBinaryPath(other);
+    expect(foreign).toBeDefined();
+    const wrong = agentCheck(foreign!);
+    expect(wrong).toMatchObject({ id: "docker.agent", ok: false, required: true });
+    expect(wrong.detail).toContain(`but this host is ${uname}`);
+    expect(wrong.fix).toContain("execVia");
+    const none = agentCheck(null);
+    expect(none).toMatchObject({ id: "docker.agent", ok: false });
+    expect(none.detail).toContain(`none for ${process.arch}`);
   });
 });
 
@@ -87,6 +117,22 @@ describe.skipIf(unavailable !== undefined && process.env.CI !== "true")(
       expect(report.checks.find((c) => c.id === "docker.daemon")?.detail).toMatch(
         /Docker \S+, API \d+\.\d+/,
       );
+    });
+
+    it("doctor with execVia agent checks the agent binary instead of Docker's init", async () => {
+      const report = await createDockerProvider({
+        runtime: "runc",
+        image: testImage,
+        execVia: "agent",
+      }).doctor();
+      expect(report.ready).toBe(true);
+      const ids = report.checks.map((c) => c.id);
+      expect(ids).toContain("docker.agent");
+      expect(ids).not.toContain("docker.init");
+      expect(report.checks.find((c) => c.id === "docker.agent")).toMatchObject({
+        ok: true,
+        detail: `${agentBinaryPath()}: static ${uname} executable`,
+      });
     });
 
     it("providers with different label prefixes do not see each other's sessions", async () => {

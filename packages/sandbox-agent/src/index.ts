@@ -1,4 +1,4 @@
-export { agentBinaryPath } from "./agent-binary.js";
+export { type AgentBinaryFit, agentBinaryFit, agentBinaryPath } from "./agent-binary.js";
 export {
   type AgentExecOutcome,
   type AgentExecRequest,
@@ -7,4 +7,5 @@ export {
   AgentLinkClosedError,
   AgentRefusedError,
 } from "./agent-link.js";
+export { ElfFormatError, type ElfInfo, readElfInfo } from "./elf.js";
 export { FrameReader, MalformedFrameError, protocolName } from "./frames.js";
