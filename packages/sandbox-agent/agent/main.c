@@ -114,8 +114,13 @@ int main(int argc, char **argv) {
     if (!identity_can_switch(why, sizeof why)) return refuse(REFUSED_PRIVILEGES, why);
     exec_set_identity(&as);
   }
-  /* Orphans come here when this is not PID 1 too (the stub, tests). */
-  if (!pid1) prctl(PR_SET_CHILD_SUBREAPER, 1);
+  /* Orphans come here when this is not PID 1 too (the stub, tests). Without that, a command's
+   * double-forked child would escape to an init out of reach, and no kill could be verified:
+   * such a kernel (qemu-user, gVisor) gets the agent only as PID 1. */
+  if (!pid1 && prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+    return refuse(REFUSED_NO_SUBREAPER,
+                  "this kernel has no child subreaper (PR_SET_CHILD_SUBREAPER): run the agent as "
+                  "PID 1 of a PID namespace");
   if (pipe2(wake, O_CLOEXEC | O_NONBLOCK) != 0) return 2;
   install_handlers();
   int listen_fd = listen_name ? attach_listen(listen_name) : -1;

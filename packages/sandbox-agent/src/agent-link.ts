@@ -37,12 +37,13 @@ export class AgentFaultError extends Error {
 
 /**
  * The agent would not serve this sandbox, and said why instead of greeting: `reason` "user" (the
- * session's user is not in the image, or is the agent's own uid) or "privileges" (the sandbox
- * did not give the agent what it needs to run commands as that user).
+ * session's user is not in the image, or is the agent's own uid), "privileges" (the sandbox
+ * did not give the agent what it needs to run commands as that user) or "subreaper" (not PID 1,
+ * on a kernel without child subreapers, where no kill could be verified).
  */
 export class AgentRefusedError extends Error {
   constructor(
-    readonly reason: "user" | "privileges" | "unknown",
+    readonly reason: (typeof refusedReasons)[keyof typeof refusedReasons] | "unknown",
     readonly detail: string,
   ) {
     super(`the sandbox agent refused to start: ${detail}`);

@@ -28,7 +28,7 @@ export const agentFrame = {
 } as const;
 
 /** What a REFUSED frame says the agent could not accept at its start. */
-export const refusedReasons = { 1: "user", 2: "privileges" } as const;
+export const refusedReasons = { 1: "user", 2: "privileges", 3: "subreaper" } as const;
 
 export const exitFlags = {
   truncated: 1,

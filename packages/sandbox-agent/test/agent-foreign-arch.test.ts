@@ -14,7 +14,7 @@ import { arch, tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agentBinaryPath } from "../src/agent-binary.js";
-import { type AgentExecRequest, AgentLink } from "../src/agent-link.js";
+import { type AgentExecRequest, AgentLink, AgentRefusedError } from "../src/agent-link.js";
 import { readElfInfo } from "../src/elf.js";
 import { hostEnv, processesWith } from "./agent-process.js";
 
@@ -189,6 +189,17 @@ describe.skipIf(unavailable !== undefined && process.env.CI !== "true")(
       // AgentLink.open refuses any other greeting; qemu-user runs the agent in the process
       // unshare started, PID 1 of the new namespace.
       expect(link.agentPid).toBe(1);
+    });
+
+    it("refuses to start as a plain process there, where no kill could be verified", async () => {
+      // qemu-user has no child subreaper: outside a PID namespace of its own, a command's
+      // double-forked child would go to the host's init.
+      const plain = spawn(qemu!, [agent!], { stdio: ["pipe", "pipe", "inherit"] });
+      const gone = once(plain, "exit");
+      const refused = await AgentLink.open(plain.stdout, plain.stdin).catch((e: unknown) => e);
+      await gone;
+      expect(refused).toBeInstanceOf(AgentRefusedError);
+      expect((refused as AgentRefusedError).reason).toBe("subreaper");
     });
 
     it("runs a command: exit code, stdout and stderr apart, stdin byte for byte", async () => {
