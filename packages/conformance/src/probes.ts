@@ -106,7 +106,7 @@ export const boundaryReportArgv = [
   "sh",
   "-c",
   [
-    "grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status | tr -d ' \\t' | tr ':' '='",
+    "grep -E '^(CapEff|CapPrm|CapBnd|CapAmb|NoNewPrivs|Seccomp):' /proc/self/status | tr -d ' \\t' | tr ':' '='",
     'for n in pid ipc uts mnt net; do echo "ns_$n=$(readlink /proc/self/ns/$n 2>/dev/null)"; done',
     'echo "boot=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"',
     'echo "kernel=$(uname -r -v 2>/dev/null)"',

@@ -120,6 +120,8 @@ export const conformanceTestNames = {
       "reap leaves alone a session whose owner runs in another PID namespace, alive or killed, since it cannot judge it from here [MUST]",
     boundary:
       "the boundary the report claims holds inside the session: no capabilities, NoNewPrivs and seccomp, own namespaces or own kernel, no host devices, masked /proc and /sys, no engine socket [MUST]",
+    sessionInit:
+      "a command can neither signal, read the memory of nor reach the stdio of its session's PID 1 or its own parent, and the session goes on serving [MUST]",
   },
   edges: {
     numericLimits:

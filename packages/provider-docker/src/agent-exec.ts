@@ -3,8 +3,12 @@ import { ExecDeadline, execResultOf, OutputCollector } from "@cadre/agent-runtim
 import { type AgentExecOutcome, AgentLinkClosedError } from "@cadre/agent-runtime-sandbox-agent";
 import type { SessionAgent } from "./agent-session.js";
 import type { DockerClient } from "./docker-client.js";
-import { killedByMemoryLimit, notRunning, sessionEndedError } from "./exec-outcome.js";
-import type { ExecSession } from "./exec-runner.js";
+import {
+  type ExecSession,
+  killedByMemoryLimit,
+  notRunning,
+  sessionEndedError,
+} from "./exec-outcome.js";
 
 const agentKillMethod =
   "the session agent's supervisor of the command (a subreaper) killed every process below it";

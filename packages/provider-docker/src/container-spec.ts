@@ -1,4 +1,5 @@
 import type { ValidatedPolicy } from "@cadre/agent-runtime-contract";
+import { agentArgs, agentCapabilities, agentMountPath } from "@cadre/agent-runtime-sandbox-agent";
 import type { ContainerSpec } from "./docker-client.js";
 import type { DockerRuntime } from "./options.js";
 
@@ -13,12 +14,11 @@ export interface ContainerSpecInput {
   hostCpus: number;
   /** The session network's id, or "none" when the session joins no network (session-network.ts). */
   networkMode: string;
-  /** The host path of cadre-agent, when it runs as the session's PID 1 instead of Docker's init. */
-  agentBinary?: string;
+  /** The host path of cadre-agent, the session's PID 1. */
+  agentBinary: string;
+  /** The user of the session's commands when the policy names none: the image's own. */
+  imageUser?: string;
 }
-
-/** Where the agent is mounted in every session that runs it. */
-export const agentMountPath = "/.cadre-agent";
 
 /**
  * What every session gets when its policy is silent. pids applies under runc only (see
@@ -41,14 +41,15 @@ export const sessionDefaults = {
 export const scratchTmpOptions = `rw,nosuid,nodev,mode=1777,size=${sessionDefaults.tmpBytes}`;
 
 /**
- * The container of one session. Its main process only keeps the container alive under Docker's
- * init (which reaps orphans); commands run as execs. Hardening is applied whatever the policy.
+ * The container of one session: cadre-agent is its PID 1 and runs every command. Hardening is
+ * applied whatever the policy.
  */
 export function containerSpec(input: ContainerSpecInput): ContainerSpec {
   const { policy } = input;
   const hostConfig: NonNullable<ContainerSpec["HostConfig"]> = {
     Runtime: input.runtime,
-    Init: true,
+    // The agent is PID 1 and reaps orphans itself.
+    Init: false,
     Privileged: false,
     CapDrop: ["ALL"],
     SecurityOpt: ["no-new-privileges"],
@@ -58,7 +59,7 @@ export function containerSpec(input: ContainerSpecInput): ContainerSpec {
     AutoRemove: false,
     RestartPolicy: { Name: "no" },
     LogConfig: { Type: "none", Config: {} },
-    Binds: [],
+    Binds: [`${input.agentBinary}:${agentMountPath}:ro`],
     Ulimits: [{ Name: "nofile", Soft: sessionDefaults.nofile, Hard: sessionDefaults.nofile }],
   };
   if (input.runtime === "runc" || policy.readOnlyRootfs) {
@@ -77,43 +78,30 @@ export function containerSpec(input: ContainerSpecInput): ContainerSpec {
   if (policy.pids !== undefined) hostConfig.PidsLimit = policy.pids;
   else if (input.runtime === "runc") hostConfig.PidsLimit = sessionDefaults.pids;
 
+  // The agent starts as root with its capabilities only, and becomes agentUid at once; every
+  // command runs as the session's user (the policy's, else the image's) with none.
+  hostConfig.CapAdd = [...agentCapabilities];
   const spec: ContainerSpec = {
     name: input.sessionId,
     Hostname: input.sessionId.slice(0, 63),
     Image: input.image,
-    Entrypoint: ["sleep"],
-    Cmd: ["infinity"],
+    Entrypoint: [agentMountPath],
+    Cmd: agentArgs(policy.user ?? input.imageUser),
+    User: "0:0",
     Labels: input.labels,
     Env: Object.entries(policy.env ?? {}).map(([k, v]) => `${k}=${v}`),
-    AttachStdin: false,
-    AttachStdout: false,
-    AttachStderr: false,
+    // The host speaks to the agent over the container's own stdin and stdout, which stay open
+    // for attaches.
+    AttachStdin: true,
+    AttachStdout: true,
+    AttachStderr: true,
     Tty: false,
-    OpenStdin: false,
+    OpenStdin: true,
+    StdinOnce: false,
     HostConfig: hostConfig,
   };
   if (policy.workdir) spec.WorkingDir = policy.workdir;
-  if (policy.user) spec.User = policy.user;
-  if (input.agentBinary) runAgent(spec, input.agentBinary);
   return spec;
-}
-
-/**
- * The agent as PID 1, in place of Docker's init: it reaps orphans itself, and the host speaks to
- * it over the container's own stdin and stdout, which stay open for attaches.
- */
-function runAgent(spec: ContainerSpec, agentBinary: string): void {
-  spec.Entrypoint = [agentMountPath];
-  spec.Cmd = [];
-  spec.OpenStdin = true;
-  spec.StdinOnce = false;
-  spec.AttachStdin = true;
-  spec.AttachStdout = true;
-  spec.AttachStderr = true;
-  const host = spec.HostConfig ?? {};
-  host.Init = false;
-  host.Binds = [...(host.Binds ?? []), `${agentBinary}:${agentMountPath}:ro`];
-  spec.HostConfig = host;
 }
 
 /**

@@ -15,14 +15,13 @@ import type {
 } from "@cadre/agent-runtime-provider-utils";
 import { agentBinaryPath } from "@cadre/agent-runtime-sandbox-agent";
 import { runAgentExec } from "./agent-exec.js";
-import { SessionAgents } from "./agent-session.js";
+import { type CommandDefaults, SessionAgents } from "./agent-session.js";
 import { staticRow } from "./capability-rows.js";
 import { dockerConnection } from "./connection.js";
 import { type ContainerSpecInput, containerSpec } from "./container-spec.js";
-import { type ContainerSpec, DockerClient } from "./docker-client.js";
+import { type ContainerSpec, DockerClient, type ImageDefaults } from "./docker-client.js";
 import { runDoctor } from "./doctor.js";
 import { agentCheck, runtimeCheck } from "./doctor-checks.js";
-import { runExec } from "./exec-runner.js";
 import { type HostFacts, runtimeRegistered } from "./host-facts.js";
 import { reportForHost } from "./host-report.js";
 import { LabelCodec } from "./labels.js";
@@ -30,6 +29,16 @@ import { type DockerProviderOptions, type DockerRuntime, defaultImage } from "./
 import { SessionLookup } from "./session-lookup.js";
 import { joinsSessionNetwork, SessionNetwork } from "./session-network.js";
 import { sessionState } from "./session-state.js";
+
+/**
+ * The env and working directory of the session container, as Docker makes them from the image's
+ * and the policy's: the defaults of every command.
+ */
+function commandDefaults(image: ImageDefaults, policy: ValidatedPolicy): CommandDefaults {
+  const env = new Map(image.env.map((entry) => [entry.slice(0, entry.indexOf("=")), entry]));
+  for (const [name, value] of Object.entries(policy.env ?? {})) env.set(name, `${name}=${value}`);
+  return { env: [...env.values()], cwd: policy.workdir || image.workingDir || "/" };
+}
 
 /** Seconds Docker waits after SIGTERM before SIGKILL when a session stops. */
 const stopGraceSeconds = 2;
@@ -54,8 +63,8 @@ export class DockerBackend implements SessionBackend {
    * the daemon reports the container as stopped; this set makes the outcome certain.
    */
   private readonly haltedHere = new Set<string>();
-  /** The sessions' agents, when commands go through cadre-agent (execVia "agent"). */
-  private readonly agents: SessionAgents | undefined;
+  /** The sessions' agents: every command goes through the cadre-agent that is PID 1. */
+  private readonly agents: SessionAgents;
   private readonly agentBinary: string | undefined;
 
   constructor(
@@ -68,10 +77,8 @@ export class DockerBackend implements SessionBackend {
     this.labels = new LabelCodec(options.labelPrefix);
     this.network = new SessionNetwork(this.client, options.sessionNetwork);
     this.sessions = new SessionLookup(this.client, this.labels);
-    if (options.execVia === "agent") {
-      this.agentBinary = agentBinaryPath();
-      this.agents = new SessionAgents(this.client);
-    }
+    this.agentBinary = agentBinaryPath();
+    this.agents = new SessionAgents(this.client);
   }
 
   async capabilities(): Promise<CapabilityReport> {
@@ -95,34 +102,44 @@ export class DockerBackend implements SessionBackend {
     labels: sessionLabelSet,
     signal,
   }: NewSession): Promise<void> {
-    if (this.agents && !this.agentBinary) {
-      throw new ProviderUnavailableError("No cadre-agent binary for this host's architecture.", {
-        providerId: this.providerId,
-        checks: [agentCheck(null)],
-      });
+    const agentBinary = this.agentBinary;
+    if (!agentBinary || !this.client.local) {
+      throw new ProviderUnavailableError(
+        "Sessions need cadre-agent as their PID 1, mounted from this host: fix the failed check.",
+        {
+          providerId: this.providerId,
+          checks: [agentCheck(agentBinary ?? null, this.client.local)],
+        },
+      );
     }
-    const facts = await this.client.hostFacts();
+    const image = policy.image ?? this.image;
+    const [facts, imageDefaults] = await Promise.all([
+      this.client.hostFacts(),
+      this.client.imageDefaults(image),
+    ]);
     const networkMode = await this.networkModeFor(policy, facts);
     signal?.throwIfAborted();
     const spec = this.specFor({
       sessionId,
-      image: policy.image ?? this.image,
+      image,
       runtime: this.runtime,
       policy,
       labels: this.labels.toDocker(sessionLabelSet),
       hostCpus: facts.cpus,
       networkMode,
-      ...(this.agentBinary ? { agentBinary: this.agentBinary } : {}),
+      agentBinary,
+      ...(imageDefaults.user ? { imageUser: imageDefaults.user } : {}),
     });
 
     const container = { id: await this.client.createContainer(spec), sessionId };
     try {
       signal?.throwIfAborted();
-      await this.client.startContainer(container);
       // The session counts as started once its agent has greeted.
-      await this.agents?.get(container);
+      await this.agents.start(container, commandDefaults(imageDefaults, policy), () =>
+        this.client.startContainer(container),
+      );
     } catch (error) {
-      await this.agents?.forget(sessionId);
+      await this.agents.forget(sessionId);
       await this.client.removeContainer(container).catch(() => {});
       if (signal?.aborted) throw signal.reason;
       throw error;
@@ -141,11 +158,8 @@ export class DockerBackend implements SessionBackend {
       haltedHere: () => this.haltedHere.has(sessionId),
     };
     try {
-      if (this.agents) {
-        const agent = await this.agents.get(session);
-        return await runAgentExec(this.client, session, agent, request);
-      }
-      return await runExec(this.client, session, request);
+      const agent = await this.agents.get(session);
+      return await runAgentExec(this.client, session, agent, request);
     } catch (error) {
       // Gone (or replaced under its name): look it up again next time.
       if (SessionNotFoundError.isInstance(error)) this.sessions.forget(sessionId);
@@ -158,7 +172,7 @@ export class DockerBackend implements SessionBackend {
     if (!found?.running) return;
     this.haltedHere.add(sessionId);
     await this.client.stopContainer({ id: found.id, sessionId }, stopGraceSeconds);
-    await this.agents?.forget(sessionId);
+    await this.agents.forget(sessionId);
   }
 
   async destroy(sessionId: string): Promise<void> {
@@ -167,7 +181,7 @@ export class DockerBackend implements SessionBackend {
       this.haltedHere.add(sessionId);
       await this.client.removeContainer({ id: found.id, sessionId });
     }
-    await this.agents?.forget(sessionId);
+    await this.agents.forget(sessionId);
     // Execs still finishing now find no container, which is SESSION_NOT_FOUND: also typed.
     this.haltedHere.delete(sessionId);
     this.client.forgetSession(sessionId);
@@ -197,7 +211,7 @@ export class DockerBackend implements SessionBackend {
   }
 
   async close(): Promise<void> {
-    await this.agents?.closeAll();
+    await this.agents.closeAll();
   }
 
   async doctor(): Promise<DoctorReport> {
@@ -205,7 +219,7 @@ export class DockerBackend implements SessionBackend {
       client: this.client,
       runtime: this.runtime,
       image: this.image,
-      ...(this.agents ? { agentBinary: this.agentBinary ?? null } : {}),
+      agentBinary: this.agentBinary ?? null,
       network: async (facts) =>
         joinsSessionNetwork({}, this.runtime, facts) ? this.network.check() : undefined,
     });

@@ -12,7 +12,7 @@ import {
   statusOf,
 } from "./docker-errors.js";
 import { type HostFacts, hostFactsFromInfo } from "./host-facts.js";
-import { inSandboxOomCounterPath, oomCounterPath, oomKillsIn } from "./oom-counter.js";
+import { oomCounterPath, oomKillsIn } from "./oom-counter.js";
 
 /** How long a removal waits for another caller's removal of the same container to finish. */
 const removalWaitMs = 30_000;
@@ -63,17 +63,15 @@ export interface NetworkFacts {
   ipv6: boolean;
 }
 
-export interface ExecSpec {
-  argv: string[];
-  /** "NAME=value" entries on top of the container's environment. */
-  env?: string[];
-  cwd?: string;
-  /** Written to the command, which then reads EOF; without it the exec has no stdin at all. */
-  stdin?: Buffer;
-}
-
 /** Receives an exec's output: the exact bytes, in the order Docker sent them. */
 export type OutputSink = (stream: "stdout" | "stderr", chunk: Buffer) => void;
+
+/** What an image gives its containers unless told otherwise. */
+export interface ImageDefaults {
+  user: string;
+  env: string[];
+  workingDir: string;
+}
 
 /** A container's own stdin and stdout, attached. */
 export interface AttachedStdio {
@@ -81,42 +79,6 @@ export interface AttachedStdio {
   stdin: Writable;
   close(): void;
 }
-
-/** An exec started with its output attached. */
-export interface AttachedExec {
-  /**
-   * Resolves when the output ends: Docker closed it (every holder of the exec's stdout and stderr
-   * exited), the connection broke, or closeOutput() was called.
-   */
-  readonly ended: Promise<void>;
-  /** Stops reading the output. */
-  closeOutput(): void;
-  /** The exit code Docker recorded; undefined when it recorded none (the container died). */
-  exitCode(): Promise<number | undefined>;
-}
-
-/** What a helper command may take: it runs on the tenant's binaries. */
-export interface HelperLimits {
-  /** How long to wait for its output to end. */
-  timeoutMs: number;
-  /** Output kept; past it the provider stops reading. */
-  maxOutputBytes: number;
-}
-
-export interface HelperOutcome {
-  /** Undefined when it did not end within the limits or Docker recorded no exit. */
-  exitCode: number | undefined;
-  stdout: string;
-  /** It was still running at the time limit, or wrote more than the cap. */
-  cutShort: boolean;
-}
-
-/** Exec inspects after the end of output until Docker has recorded the exit code. */
-const eagerPolls = 3;
-const exitCodePolls = 40;
-
-/** Limits of the OOM counter's fallback read inside the session: it runs the tenant's `cat`. */
-const inSandboxRead = { timeoutMs: 2000, maxOutputBytes: 4096 };
 
 /**
  * The provider's one client of the Docker daemon, and the only module that calls dockerode. It
@@ -128,6 +90,8 @@ const inSandboxRead = { timeoutMs: 2000, maxOutputBytes: 4096 };
 export class DockerClient {
   /** The daemon's address, for messages. */
   readonly address: string;
+  /** Whether the daemon is on this machine (its Unix socket), so that it can mount this host's files. */
+  readonly local: boolean;
   private readonly docker: Docker;
   private readonly errors: ErrorContext;
   private factsPromise: Promise<HostFacts> | undefined;
@@ -139,6 +103,7 @@ export class DockerClient {
     readonly providerId = "docker",
   ) {
     this.address = describeConnection(connection);
+    this.local = "socketPath" in connection;
     this.errors = { providerId, address: this.address };
     // Every field of the address is set: docker-modem fills the ones left out from DOCKER_HOST,
     // and its tcp host would win over the socket asked for.
@@ -184,6 +149,25 @@ export class DockerClient {
       return statusOf(error) === 404
         ? { present: false }
         : { present: false, detail: daemonMessage(error) };
+    }
+  }
+
+  /**
+   * What an image gives its containers unless told otherwise: user ("" for none), env and working
+   * directory. Empty defaults when the daemon does not know the image (creating its container
+   * then says so).
+   */
+  async imageDefaults(image: string): Promise<ImageDefaults> {
+    try {
+      const config = (await this.docker.getImage(image).inspect()).Config;
+      return {
+        user: config?.User ?? "",
+        env: config?.Env ?? [],
+        workingDir: config?.WorkingDir ?? "",
+      };
+    } catch (error) {
+      if (statusOf(error) === 404) return { user: "", env: [], workingDir: "" };
+      throw this.daemonError(error, `inspect image ${image}`);
     }
   }
 
@@ -300,9 +284,8 @@ export class DockerClient {
       );
   }
 
-  // Execs
+  // The session's agent
 
-  /** Creates and starts an exec in the container, its output going to `sink` as it comes. */
   /**
    * The session container's own stdio, attached: its stdout, demultiplexed, and its stdin. The
    * agent speaks over them (docs/sandbox-agent.md). `close()` ends the attach.
@@ -311,6 +294,11 @@ export class DockerClient {
     const stream = (await this.container(ref)
       .attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })
       .catch(this.sessionFailure(ref, "attach to the session's agent"))) as Duplex;
+    return this.stdioOf(stream);
+  }
+
+  /** The stdout (demultiplexed) and stdin of a hijacked attach or exec stream. */
+  private stdioOf(stream: Duplex): AttachedStdio {
     const stdout = new PassThrough();
     void this.demultiplex(stream, (name, chunk) => {
       if (name === "stdout") stdout.write(chunk);
@@ -318,96 +306,26 @@ export class DockerClient {
     return { stdout, stdin: stream, close: () => stream.destroy() };
   }
 
-  async attachExec(ref: ContainerRef, spec: ExecSpec, sink: OutputSink): Promise<AttachedExec> {
-    const exec = await this.createExec(ref, spec);
-    return this.startAttached(ref, exec, spec.stdin, sink);
-  }
-
   /**
-   * Runs one of the provider's own helper commands in the session (the exec killer, the OOM
-   * counter's fallback read). It runs on the tenant's binaries, whose /bin/sh may have been
-   * replaced: at the time limit or the output cap the provider stops reading and reports it cut
-   * short, and never keeps more than the cap. A helper cut short keeps running until it ends or
-   * the session restarts or stops; the exec API has no kill.
+   * A process that the engine starts in the session as `user`, with its stdin and stdout attached
+   * for as long as it runs: the agent's `connect` mode, for a host that did not start the
+   * session. `close()` ends it (its stdin reads EOF).
    */
-  async runHelper(ref: ContainerRef, argv: string[], limits: HelperLimits): Promise<HelperOutcome> {
-    const out: Buffer[] = [];
-    let kept = 0;
-    let cutShort = false;
-    let attached: AttachedExec | undefined;
-    const cutOutcome = (): HelperOutcome => ({
-      exitCode: undefined,
-      stdout: Buffer.concat(out).toString("utf8"),
-      cutShort: true,
-    });
-    const stop = () => {
-      cutShort = true;
-      attached?.closeOutput();
-    };
-    const keep: OutputSink = (name, chunk) => {
-      if (name !== "stdout" || cutShort) return;
-      if (kept + chunk.length > limits.maxOutputBytes) return stop();
-      out.push(Buffer.from(chunk));
-      kept += chunk.length;
-    };
-    const work = (async (): Promise<HelperOutcome> => {
-      const exec = await this.createExec(ref, { argv });
-      if (cutShort) return cutOutcome();
-      attached = await this.startAttached(ref, exec, undefined, keep);
-      if (cutShort) attached.closeOutput();
-      await attached.ended;
-      if (cutShort) return cutOutcome();
-      const exitCode = await attached.exitCode();
-      return { exitCode, stdout: Buffer.concat(out).toString("utf8"), cutShort: false };
-    })();
-    let timer: NodeJS.Timeout | undefined;
-    const timeUp = new Promise<HelperOutcome>((resolve) => {
-      timer = setTimeout(() => {
-        stop();
-        resolve(cutOutcome());
-      }, limits.timeoutMs);
-    });
-    // After the time limit nobody awaits the work; its failure is of no interest then.
-    work.catch(() => {});
-    try {
-      return await Promise.race([work, timeUp]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  private createExec(ref: ContainerRef, spec: ExecSpec): Promise<Docker.Exec> {
-    return this.container(ref)
+  async execStdio(ref: ContainerRef, argv: string[], user: string): Promise<AttachedStdio> {
+    const exec = await this.container(ref)
       .exec({
-        Cmd: spec.argv,
-        AttachStdin: (spec.stdin?.length ?? 0) > 0,
+        Cmd: argv,
+        User: user,
+        AttachStdin: true,
         AttachStdout: true,
         AttachStderr: true,
         Tty: false,
-        ...(spec.env ? { Env: spec.env } : {}),
-        ...(spec.cwd ? { WorkingDir: spec.cwd } : {}),
       })
-      .catch(this.sessionFailure(ref, "create an exec"));
-  }
-
-  private async startAttached(
-    ref: ContainerRef,
-    exec: Docker.Exec,
-    stdin: Buffer | undefined,
-    sink: OutputSink,
-  ): Promise<AttachedExec> {
-    const withStdin = stdin !== undefined && stdin.length > 0;
-    // A plain HTTP response without stdin, the hijacked connection with it.
-    const stream: Duplex | Readable = await exec
-      .start({ hijack: withStdin, stdin: withStdin, Detach: false, Tty: false })
-      .catch(this.sessionFailure(ref, "start an exec"));
-    const ended = this.demultiplex(stream, sink);
-    if (withStdin) (stream as Duplex).end(stdin);
-    return {
-      ended,
-      closeOutput: () => stream.destroy(),
-      exitCode: () => waitForExitCode(exec).catch(this.sessionFailure(ref, "inspect an exec")),
-    };
+      .catch(this.sessionFailure(ref, "start the agent's connect process"));
+    const stream = (await exec
+      .start({ hijack: true, stdin: true, Detach: false, Tty: false })
+      .catch(this.sessionFailure(ref, "start the agent's connect process"))) as Duplex;
+    return this.stdioOf(stream);
   }
 
   /**
@@ -443,9 +361,8 @@ export class DockerClient {
    * stopped container says so itself (State.OOMKilled: its main process, or under gVisor the
    * whole sandbox). For a running one, Docker records nothing about execs, so the kernel's OOM
    * kill counter of the container's memory cgroup is compared with the count read last for the
-   * session: from the host's cgroup files, out of the tenant's reach, when they are visible here
-   * (a local daemon); else by `cat` inside the session with a time limit and an output cap, which
-   * a tenant that replaced `cat` can fool about its own session only. False when neither answers.
+   * session, from the host's cgroup files, out of the tenant's reach (sessions run on a local
+   * daemon only). False when they cannot be read.
    */
   async oomKilledSinceLastLook(ref: ContainerRef): Promise<boolean> {
     const info = await this.container(ref)
@@ -453,7 +370,7 @@ export class DockerClient {
       .catch(() => undefined);
     if (info === undefined) return false;
     if (!info.State.Running) return info.State.OOMKilled === true;
-    const count = await this.readOomKills(ref, info);
+    const count = await this.readOomKills(info);
     if (count === undefined) return false;
     const before = this.oomKillsSeen.get(ref.sessionId) ?? 0;
     this.oomKillsSeen.set(ref.sessionId, count);
@@ -465,21 +382,12 @@ export class DockerClient {
     this.oomKillsSeen.delete(sessionId);
   }
 
-  private async readOomKills(
-    ref: ContainerRef,
-    info: Docker.ContainerInspectInfo,
-  ): Promise<number | undefined> {
+  private async readOomKills(info: Docker.ContainerInspectInfo): Promise<number | undefined> {
     const facts = await this.hostFacts().catch(() => undefined);
     if (!facts) return undefined;
     const hostFile = oomCounterPath(facts, info.Id, info.HostConfig.CgroupParent);
     const onHost = await readFile(hostFile, "utf8").catch(() => undefined);
-    if (onHost !== undefined) return oomKillsIn(onHost);
-    const inside = await this.runHelper(
-      ref,
-      ["cat", inSandboxOomCounterPath(facts)],
-      inSandboxRead,
-    ).catch(() => undefined);
-    return inside?.exitCode === 0 ? oomKillsIn(inside.stdout) : undefined;
+    return onHost === undefined ? undefined : oomKillsIn(onHost);
   }
 
   // Networks
@@ -543,21 +451,4 @@ export class DockerClient {
       throw this.daemonError(error, action);
     };
   }
-}
-
-/**
- * Docker may close an exec's output a moment before it records the exit code: inspects until the
- * exec is no longer running. The first few back to back (the exit is usually recorded within a
- * round trip or two, later under gVisor), then with a short growing pause, at most ~1.5 s in all.
- * Undefined when Docker never recorded one (the container died under the exec).
- */
-async function waitForExitCode(exec: Docker.Exec): Promise<number | undefined> {
-  for (let attempt = 0; attempt < eagerPolls + exitCodePolls; attempt++) {
-    const info = await exec.inspect();
-    if (!info.Running && typeof info.ExitCode === "number") return info.ExitCode;
-    const paused = attempt - eagerPolls;
-    if (paused >= 0)
-      await new Promise((resolve) => setTimeout(resolve, Math.min(1 + paused * 2, 50)));
-  }
-  return undefined;
 }

@@ -49,17 +49,24 @@ export function imageCheck(image: string, present: boolean, detail?: string): Do
 }
 
 /**
- * With execVia "agent": the cadre-agent binary for this host's architecture (null: none), which
- * must also be, by its ELF header, a static executable of this host's machine.
+ * The cadre-agent binary every session runs as its PID 1, mounted from this host: one for this
+ * host's architecture (null: none), a static executable of this machine by its ELF header, and a
+ * daemon on this machine (`local`: reached over its Unix socket), which can mount it.
  */
-export function agentCheck(binary: string | null): DoctorCheck {
+export function agentCheck(binary: string | null, local: boolean): DoctorCheck {
   const fit = binary === null ? undefined : agentBinaryFit(binary);
-  return {
+  const check: DoctorCheck = {
     id: "docker.agent",
     title: "cadre-agent binary for this host (sessions' PID 1)",
-    ok: fit?.fits === true,
+    ok: fit?.fits === true && local,
     required: true,
     detail: fit ? fit.detail : `none for ${process.arch} in @cadre/agent-runtime-sandbox-agent`,
-    fix: 'build @cadre/agent-runtime-sandbox-agent (needs Debian\'s musl-tools, and musl-dev of the other architecture it ships; scripts/services.sh up installs them), or set execVia "engine"',
+    fix: "build @cadre/agent-runtime-sandbox-agent (needs Debian's musl-tools, and musl-dev of the other architecture it ships; scripts/services.sh up installs them)",
   };
+  if (fit?.fits && !local) {
+    check.detail = `${fit.detail}; but the daemon is reached over TCP, and the binary is mounted from this host's files, which a daemon elsewhere does not have`;
+    check.fix =
+      "reach a daemon on this machine over its Unix socket (socketPath or DOCKER_HOST=unix://...)";
+  }
+  return check;
 }

@@ -47,8 +47,8 @@ export async function runDoctor(input: {
   image: string;
   /** The session network's check; undefined when no session of this provider joins it. */
   network: (facts: HostFacts) => Promise<DoctorCheck | undefined>;
-  /** With execVia "agent": the agent binary found for this host, or null when there is none. */
-  agentBinary?: string | null;
+  /** The agent binary found for this host, or null when there is none. */
+  agentBinary: string | null;
 }): Promise<DoctorReport> {
   const { client } = input;
   let facts: HostFacts;
@@ -70,18 +70,7 @@ export async function runDoctor(input: {
     },
     runtimeCheck(facts, input.runtime),
   ];
-  if (input.agentBinary === undefined) {
-    checks.push({
-      id: "docker.init",
-      title: "init process for sessions",
-      ok: facts.initBinary !== undefined,
-      required: true,
-      detail: facts.initBinary ? `${facts.initBinary}` : "the daemon reports no init binary",
-      fix: "install tini (docker-init) for the daemon, or set init-path in daemon.json",
-    });
-  } else {
-    checks.push(agentCheck(input.agentBinary));
-  }
+  checks.push(agentCheck(input.agentBinary, client.local));
   const image = await client.imageStatus(input.image);
   checks.push(imageCheck(input.image, image.present, image.detail));
   checks.push(...cgroupChecks(facts, input.runtime));

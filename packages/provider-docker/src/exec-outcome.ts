@@ -3,8 +3,15 @@ import {
   SessionNotFoundError,
   SessionNotRunningError,
 } from "@cadre/agent-runtime-contract";
-import type { DockerClient } from "./docker-client.js";
-import type { ExecSession } from "./exec-runner.js";
+import type { ContainerRef, DockerClient } from "./docker-client.js";
+import type { DockerRuntime } from "./options.js";
+
+/** The session an exec runs in, as the exec needs to know it. */
+export interface ExecSession extends ContainerRef {
+  runtime: DockerRuntime;
+  /** Whether this provider instance is stopping or has stopped the session (asked at the end). */
+  haltedHere(): boolean;
+}
 
 /**
  * How an exec that the provider did not kill came to end, when its exit alone does not say: the
@@ -69,29 +76,9 @@ export async function sessionEndedError(
   return stoppedSoon ? notRunning(client, session) : undefined;
 }
 
-/**
- * Resolves when a gVisor session's sandbox stops: gVisor can leave the output of a process in a
- * dead sandbox open forever. Never resolves when `signal` aborts first (the exec ended) or the
- * daemon cannot be asked.
- */
-export function sandboxStopped(
-  client: DockerClient,
-  session: ExecSession,
-  signal: AbortSignal,
-): Promise<void> {
-  return client.waitUntilStopped(session, signal).then(
-    (stopped) => (stopped ? undefined : never()),
-    () => never(),
-  );
-}
-
 /** The error of an exec whose container stopped under it. */
 export function notRunning(client: DockerClient, session: ExecSession): SessionNotRunningError {
   return new SessionNotRunningError(session.sessionId, "stopped", {
     providerId: client.providerId,
   });
-}
-
-function never(): Promise<never> {
-  return new Promise<never>(() => {});
 }

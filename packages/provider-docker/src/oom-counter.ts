@@ -29,13 +29,6 @@ export function oomCounterPath(
   return `${root}/${group}/${file}`.replace(/\/{2,}/g, "/");
 }
 
-/** The same file as the container sees it, for the fallback read inside the session. */
-export function inSandboxOomCounterPath(facts: CgroupLayout): string {
-  return facts.cgroupVersion === "2"
-    ? "/sys/fs/cgroup/memory.events"
-    : "/sys/fs/cgroup/memory/memory.oom_control";
-}
-
 /** systemd nests slices by their dashes: "a-b.slice" lives in "a.slice/a-b.slice". */
 function systemdSlicePath(slice: string): string {
   const name = slice.replace(/\.slice$/, "");

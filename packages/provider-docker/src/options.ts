@@ -25,7 +25,9 @@ export const dockerOptionsSchema = z
       .max(253)
       .refine(withoutWhiteSpace, { message: "must be a host name or address without white space" })
       .optional()
-      .describe("TCP host of the Docker Engine API, instead of `socketPath`."),
+      .describe(
+        "TCP host of the Docker Engine API, instead of `socketPath`. Sessions need a daemon on this machine for now (the session agent is mounted from it): `doctor` says so, and `startSession` refuses.",
+      ),
     port: z
       .number()
       .int()
@@ -40,12 +42,6 @@ export const dockerOptionsSchema = z
         "OCI runtime of the containers: `runc` (isolation `container`) or `runsc` (gVisor, isolation `user-kernel`).",
       ),
     image: imageReferenceOption.optional().describe("Image of sessions whose policy names none."),
-    execVia: z
-      .enum(["engine", "agent"])
-      .optional()
-      .describe(
-        '`"engine"` (default): every command is a Docker exec. `"agent"`: cadre-agent runs as the session\'s PID 1, mounted read-only from this host (a local daemon only), and runs commands over its attach stream (docs/sandbox-agent.md).',
-      ),
     labelPrefix: z
       .string()
       .min(1)
@@ -90,17 +86,9 @@ export const dockerOptionsSchema = z
     if (docker.port !== undefined && docker.host === undefined) {
       ctx.addIssue({ code: "custom", path: ["port"], message: "port needs host" });
     }
-    if (docker.execVia === "agent" && docker.host !== undefined) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["execVia"],
-        message:
-          'the agent is mounted from this host, so it needs a local daemon (socketPath): use execVia "engine" with a TCP host',
-      });
-    }
   })
   .describe(
-    'Options of the Docker provider (`@cadre/agent-runtime-provider-docker`). `socketPath` and `host` exclude each other; `port` needs `host`; `execVia: "agent"` needs a local socket.',
+    "Options of the Docker provider (`@cadre/agent-runtime-provider-docker`). `socketPath` and `host` exclude each other; `port` needs `host`.",
   );
 
 /**

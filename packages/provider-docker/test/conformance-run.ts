@@ -1,10 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { runConformance } from "@cadre/agent-runtime-conformance";
-import {
-  createDockerProvider,
-  type DockerProviderOptions,
-  type DockerRuntime,
-} from "../src/index.js";
+import { createDockerProvider, type DockerRuntime } from "../src/index.js";
 import {
   containersWithLabels,
   dockerTestsUnavailable,
@@ -14,16 +10,12 @@ import {
 } from "./docker-test-env.js";
 
 /** Registers the conformance suite for the Docker provider on one runtime. */
-export async function runDockerConformance(
-  runtime: DockerRuntime,
-  execVia: DockerProviderOptions["execVia"] = "engine",
-): Promise<void> {
+export async function runDockerConformance(runtime: DockerRuntime): Promise<void> {
   // Read by the fixture module that the suite's SIGKILLed owner process imports.
   process.env.CADRE_DOCKER_TEST_RUNTIME = runtime;
-  process.env.CADRE_DOCKER_TEST_EXEC_VIA = execVia;
   runConformance({
-    name: execVia === "agent" ? `docker (${runtime}, agent)` : `docker (${runtime})`,
-    createProvider: () => createDockerProvider({ runtime, execVia }),
+    name: `docker (${runtime})`,
+    createProvider: () => createDockerProvider({ runtime }),
     image: testImage,
     findBackendLeftovers: containersWithLabels,
     readBackendLabels,

@@ -1,4 +1,5 @@
 import {
+  AgentRuntimeError,
   PolicyValidationError,
   ProviderUnavailableError,
   SessionNotFoundError,
@@ -53,7 +54,7 @@ describe("the agent binary check (no daemon needed)", () => {
   it("is ok for the package's binary of this host's architecture, naming it and its machine", () => {
     const binary = agentBinaryPath();
     expect(binary).toBeDefined();
-    const check = agentCheck(binary!);
+    const check = agentCheck(binary!, true);
     expect(check).toMatchObject({ id: "docker.agent", ok: true, required: true });
     expect(check.detail).toBe(`${binary}: static ${uname} executable`);
   });
@@ -61,13 +62,25 @@ describe("the agent binary check (no daemon needed)", () => {
   it("fails for a binary of the other architecture, and for none, with the fix", () => {
     const foreign = agentBinaryPath(other);
     expect(foreign).toBeDefined();
-    const wrong = agentCheck(foreign!);
+    const wrong = agentCheck(foreign!, true);
     expect(wrong).toMatchObject({ id: "docker.agent", ok: false, required: true });
     expect(wrong.detail).toContain(`but this host is ${uname}`);
-    expect(wrong.fix).toContain("execVia");
-    const none = agentCheck(null);
+    expect(wrong.fix).toContain("musl-tools");
+    const none = agentCheck(null, true);
     expect(none).toMatchObject({ id: "docker.agent", ok: false });
     expect(none.detail).toContain(`none for ${process.arch}`);
+  });
+
+  it("fails for a daemon reached over TCP, which cannot mount this host's binary, and refuses sessions", async () => {
+    const check = agentCheck(agentBinaryPath()!, false);
+    expect(check).toMatchObject({ id: "docker.agent", ok: false, required: true });
+    expect(check.detail).toContain("over TCP");
+    expect(check.fix).toContain("Unix socket");
+    // Nothing listens there: refused as unavailable, fail closed.
+    const provider = createDockerProvider({ host: "127.0.0.1", port: 9 });
+    const error = await provider.startSession({}).catch((e: unknown) => e);
+    expect(AgentRuntimeError.isInstance(error) && error.code).toBe("PROVIDER_UNAVAILABLE");
+    await provider.close();
   });
 });
 
@@ -111,7 +124,7 @@ describe.skipIf(unavailable !== undefined && process.env.CI !== "true")(
           "docker.daemon",
           "docker.runtime.runc",
           "docker.image",
-          "docker.init",
+          "docker.agent",
         ]),
       );
       expect(report.checks.find((c) => c.id === "docker.daemon")?.detail).toMatch(
@@ -119,12 +132,8 @@ describe.skipIf(unavailable !== undefined && process.env.CI !== "true")(
       );
     });
 
-    it("doctor with execVia agent checks the agent binary instead of Docker's init", async () => {
-      const report = await createDockerProvider({
-        runtime: "runc",
-        image: testImage,
-        execVia: "agent",
-      }).doctor();
+    it("doctor checks the agent binary that every session runs as its PID 1", async () => {
+      const report = await createDockerProvider({ runtime: "runc", image: testImage }).doctor();
       expect(report.ready).toBe(true);
       const ids = report.checks.map((c) => c.id);
       expect(ids).toContain("docker.agent");

@@ -1,3 +1,9 @@
+import {
+  agentBinaryPath,
+  agentCapabilities,
+  agentMountPath,
+  agentUid,
+} from "@cadre/agent-runtime-sandbox-agent";
 import { describe, expect, it } from "vitest";
 import { scratchTmpOptions } from "../src/container-spec.js";
 import { defaultSessionNetwork } from "../src/session-network.js";
@@ -35,7 +41,8 @@ describe.skipIf(unavailable !== undefined && process.env.CI !== "true")(
         NetworkMode: "none",
         CapDrop: ["ALL"],
         SecurityOpt: ["no-new-privileges"],
-        Init: true,
+        // cadre-agent is PID 1 and reaps orphans itself.
+        Init: false,
         Privileged: false,
         Runtime: "runc",
         AutoRemove: false,
@@ -48,10 +55,19 @@ describe.skipIf(unavailable !== undefined && process.env.CI !== "true")(
       expect(host.ReadonlyPaths).toEqual(
         expect.arrayContaining(["/proc/sys", "/proc/sysrq-trigger"]),
       );
-      expect(host.CapAdd ?? []).toEqual([]);
-      expect(host.Binds ?? []).toEqual([]);
-      expect(info.Mounts, "no bind mount of docker.sock or host paths").toEqual([]);
-      expect(info.Config.User).toBe("1000:1000");
+      // What the agent starts with as root; it drops CHOWN, and every command drops all of them.
+      expect(host.CapAdd).toEqual([...agentCapabilities]);
+      // The one bind mount: the agent's binary, read-only. No docker.sock, no other host path.
+      const agent = agentBinaryPath();
+      expect(host.Binds).toEqual([`${agent}:${agentMountPath}:ro`]);
+      expect(info.Mounts.map((m) => [m.Source, m.Destination, m.RW])).toEqual([
+        [agent, agentMountPath, false],
+      ]);
+      // PID 1 (the agent) starts as root and becomes agentUid; commands run as the policy's user.
+      expect(info.Config.User).toBe("0:0");
+      expect(info.Config.Cmd).toEqual(["--agent-uid", String(agentUid), "--user", "1000:1000"]);
+      const ids = await sessions.provider.exec(id, ["sh", "-c", "id -u; id -g"]);
+      expect(ids.stdout).toBe("1000\n1000\n");
       expect(info.Config.WorkingDir).toBe("/tmp");
       expect(info.Config.Env).toContain("GREETING=hello");
       expect(info.Name).toBe(`/${id}`);

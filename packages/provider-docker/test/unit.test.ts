@@ -1,19 +1,17 @@
 import { PassThrough } from "node:stream";
 import {
   BackendError,
-  PolicyValidationError,
   ProviderUnavailableError,
   SessionNotFoundError,
   SessionNotRunningError,
 } from "@cadre/agent-runtime-contract";
+import { agentMountPath, agentUid } from "@cadre/agent-runtime-sandbox-agent";
 import { describe, expect, it } from "vitest";
 import { dockerCapabilityRows } from "../src/capability-rows.js";
 import { dockerConnection } from "../src/connection.js";
-import { agentMountPath, containerSpec, sandboxCpuset } from "../src/container-spec.js";
+import { containerSpec, sandboxCpuset } from "../src/container-spec.js";
 import { DockerClient } from "../src/docker-client.js";
 import { sessionCallError } from "../src/docker-errors.js";
-import { DockerProvider } from "../src/docker-provider.js";
-import { exitCodeForStartFailure } from "../src/exec-start-failure.js";
 import { hostFactsFromInfo } from "../src/host-facts.js";
 import { reportForHost } from "../src/host-report.js";
 import { LabelCodec } from "../src/labels.js";
@@ -134,6 +132,7 @@ describe("containerSpec", () => {
     labels: {},
     hostCpus: 4,
     networkMode: "net-id",
+    agentBinary: "/opt/cadre-agent",
   };
 
   it("joins the network it is given, and none at all with networkIsolation", () => {
@@ -159,7 +158,7 @@ describe("containerSpec", () => {
     expect(sandboxCpuset(8, 2, "cadre-x").split(",").sort()).toEqual(["0", "1"]);
   });
 
-  it("runs the agent as PID 1 in place of Docker's init, mounted read-only, its stdin open", () => {
+  it("runs the agent as PID 1, mounted read-only, its stdin open, in place of Docker's init", () => {
     const spec = containerSpec({
       ...base,
       runtime: "runc",
@@ -167,45 +166,29 @@ describe("containerSpec", () => {
       agentBinary: "/opt/cadre-agent",
     });
     expect(spec.Entrypoint).toEqual([agentMountPath]);
-    expect(spec.Cmd).toEqual([]);
+    expect(spec.Cmd).toEqual(["--agent-uid", String(agentUid), "--user", "0"]);
     expect([spec.OpenStdin, spec.StdinOnce, spec.HostConfig?.Init]).toEqual([true, false, false]);
     expect(spec.HostConfig?.Binds).toContain(`/opt/cadre-agent:${agentMountPath}:ro`);
-    const plain = containerSpec({ ...base, runtime: "runc", policy: {} });
-    expect([plain.Entrypoint, plain.HostConfig?.Init, plain.OpenStdin]).toEqual([
-      ["sleep"],
-      true,
-      false,
-    ]);
-  });
-});
-
-describe("execVia options", () => {
-  it('refuses "agent" with a TCP host, naming execVia', () => {
-    for (const options of [{ execVia: "agent", host: "docker.example", port: 2376 }] as const) {
-      const error = (() => {
-        try {
-          new DockerProvider(options);
-        } catch (e) {
-          return e;
-        }
-      })();
-      expect(PolicyValidationError.isInstance(error)).toBe(true);
-      expect(JSON.stringify(error)).toContain("execVia");
-    }
-    expect(() => new DockerProvider({ execVia: "agent", runtime: "runc" })).not.toThrow();
-    expect(() => new DockerProvider({ execVia: "agent", runtime: "runsc" })).not.toThrow();
-  });
-});
-
-describe("exitCodeForStartFailure", () => {
-  it("turns the runtime's 'not found' into 127 and keeps other 126s", () => {
-    const runc =
-      'OCI runtime exec failed: exec failed: unable to start container process: exec: "x": executable file not found in $PATH: unknown\r\n';
-    expect(exitCodeForStartFailure(126, runc)).toBe(127);
-    const denied =
-      'OCI runtime exec failed: exec failed: exec: "/etc/passwd": permission denied: unknown\r\n';
-    expect(exitCodeForStartFailure(126, denied)).toBe(126);
-    expect(exitCodeForStartFailure(126, "my own message: no such file or directory")).toBe(126);
+    // Started as root with what it needs only, the agent becomes agentUid, keeping that.
+    expect(spec.User).toBe("0:0");
+    expect(spec.HostConfig?.CapDrop).toEqual(["ALL"]);
+    expect(spec.HostConfig?.CapAdd).toEqual(["CHOWN", "KILL", "SETUID", "SETGID", "SETPCAP"]);
+    const asApp = containerSpec({
+      ...base,
+      runtime: "runc",
+      policy: { user: "app:staff" },
+      agentBinary: "/opt/cadre-agent",
+      imageUser: "ignored",
+    });
+    expect(asApp.Cmd?.slice(2)).toEqual(["--user", "app:staff"]);
+    const asImageUser = containerSpec({
+      ...base,
+      runtime: "runc",
+      policy: {},
+      agentBinary: "/opt/cadre-agent",
+      imageUser: "1000",
+    });
+    expect(asImageUser.Cmd?.slice(2)).toEqual(["--user", "1000"]);
   });
 });
 
@@ -324,6 +307,7 @@ describe("containerSpec defaults", () => {
     labels: {},
     hostCpus: 4,
     networkMode: "none",
+    agentBinary: "/opt/cadre-agent",
   };
 
   it("gives every session nofile, runc sessions a bounded /tmp and a pids limit", () => {

@@ -1,5 +1,10 @@
 import type { IsolationProvider } from "@cadre/agent-runtime-contract";
 import type { KataProvider } from "@cadre/agent-runtime-provider-kata";
+import {
+  agentBinaryPath,
+  agentCapabilities,
+  agentMountPath,
+} from "@cadre/agent-runtime-sandbox-agent";
 import Docker from "dockerode";
 import { afterAll, expect, it } from "vitest";
 import { censusTotal, type Target, testHost } from "../src/index.js";
@@ -58,12 +63,17 @@ for (const name of ["docker-runc", "docker-runsc"] as const) {
       const host = info.HostConfig;
       expect(host.Privileged).toBe(false);
       expect(host.CapDrop).toEqual(["ALL"]);
-      expect(host.CapAdd ?? []).toEqual([]);
+      // The session agent's capabilities only; it narrows them and no command keeps any (the
+      // inside read above).
+      expect(host.CapAdd).toEqual([...agentCapabilities]);
       expect(host.SecurityOpt).toContain("no-new-privileges");
-      expect(host.Binds ?? []).toEqual([]);
+      // One bind: the agent's binary, read-only. No other host path, no volume.
+      const agentBind = `${agentBinaryPath()}:${agentMountPath}:ro`;
+      expect(host.Binds).toEqual([agentBind]);
       expect(host.Devices ?? []).toEqual([]);
-      expect(info.Mounts.filter((m) => m.Type === "bind")).toEqual([]);
-      expect(info.Mounts.filter((m) => m.Type === "volume")).toEqual([]);
+      expect(info.Mounts.map((m) => [m.Type, m.Destination, m.RW])).toEqual([
+        ["bind", agentMountPath, false],
+      ]);
       for (const mode of [
         host.PidMode,
         host.IpcMode,
@@ -84,12 +94,31 @@ for (const name of ["kata-stand-in", "kata-runc", "kata-runsc"] as const) {
     hardenedSuite(target, async (id) => {
       const spec = await reader.containerd!.storedSpec(id);
       expect(spec.process.noNewPrivileges).toBe(true);
-      for (const set of Object.values(spec.process.capabilities ?? {})) expect(set).toEqual([]);
+      // PID 1 is the session agent, started as root with its capabilities only (none to inherit);
+      // it narrows them and no command keeps any (the inside read above).
+      expect(spec.process.args[0]).toBe(agentMountPath);
+      const held = agentCapabilities.map((c) => `CAP_${c}`);
+      expect(spec.process.capabilities).toEqual({
+        bounding: held,
+        effective: held,
+        permitted: held,
+        inheritable: [],
+        ambient: [],
+      });
+      // One bind: the agent's binary, read-only. No other host path.
+      const isBind = (m: (typeof spec.mounts)[number]) =>
+        m.type === "bind" || m.options.includes("bind") || m.options.includes("rbind");
+      expect(spec.mounts.filter(isBind)).toEqual([
+        {
+          destination: agentMountPath,
+          type: "bind",
+          source: agentBinaryPath(),
+          options: ["rbind", "ro", "nosuid", "nodev"],
+        },
+      ]);
       const allowedTypes = ["proc", "tmpfs", "devpts", "mqueue", "sysfs", "cgroup"];
-      for (const mount of spec.mounts) {
+      for (const mount of spec.mounts.filter((m) => !isBind(m))) {
         expect(allowedTypes).toContain(mount.type);
-        expect(mount.options ?? []).not.toContain("bind");
-        expect(mount.options ?? []).not.toContain("rbind");
       }
       const namespaces = spec.linux.namespaces.map((n) => n.type).sort();
       expect(namespaces).toEqual(["ipc", "mount", "network", "pid", "uts"]);

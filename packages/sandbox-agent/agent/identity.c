@@ -137,6 +137,47 @@ int identity_resolve(const char *spec, struct identity *out, char *why, size_t w
   return 1;
 }
 
+/* CAP_CHOWN's bit: the agent holds it only until its stdio is its own. */
+#define CAP_CHOWN_BIT 0
+
+int identity_become(uid_t uid, int keep_capabilities, char *why, size_t why_size) {
+  /*
+   * The stdio the engine gave this process (the host's link) belongs to root, 0600: a kernel
+   * that checks only a file's owner and mode when /proc/<pid>/fd/N is opened (gVisor) would let
+   * a uid 0 command open it. Made the agent's own, it is no command's to open.
+   */
+  for (int fd = 0; fd <= 2; fd++) {
+    if (fchown(fd, uid, uid) != 0 && errno != EBADF) {
+      snprintf(why, why_size, "the sandbox agent could not make its stdio its own: %s",
+               strerror(errno));
+      return 0;
+    }
+  }
+  /* Capabilities survive the change of uid only with KEEPCAPS, and then only as permitted. */
+  if (setgroups(0, NULL) != 0 || prctl(PR_SET_KEEPCAPS, keep_capabilities, 0, 0, 0) != 0 ||
+      setresgid(uid, uid, uid) != 0 || setresuid(uid, uid, uid) != 0) {
+    snprintf(why, why_size, "the sandbox agent could not become uid %u: %s", (unsigned)uid,
+             strerror(errno));
+    return 0;
+  }
+  prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+  if (keep_capabilities) {
+    struct cap_header header = {CAP_VERSION_3, 0};
+    struct cap_data data[2];
+    if (syscall(SYS_capget, &header, data) == 0) {
+      data[0].permitted &= ~(1u << CAP_CHOWN_BIT);
+      data[0].effective = data[0].permitted;
+      data[1].effective = data[1].permitted;
+      data[0].inheritable = data[1].inheritable = 0;
+      syscall(SYS_capset, &header, data);
+    }
+    prctl(PR_CAPBSET_DROP, CAP_CHOWN_BIT, 0, 0, 0);
+  }
+  /* A change of uid makes a process dumpable again. */
+  prctl(PR_SET_DUMPABLE, 0);
+  return 1;
+}
+
 int identity_can_switch(char *why, size_t why_size) {
   static const struct {
     int bit;

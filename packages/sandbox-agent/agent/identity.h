@@ -32,6 +32,15 @@ struct identity {
  */
 int identity_resolve(const char *spec, struct identity *out, char *why, size_t why_size);
 
+/*
+ * Makes this process, started as root with CAP_CHOWN and (with `keep_capabilities`) the ones the
+ * agent keeps, a process of `uid` (gid `uid`, no supplementary groups), its stdio owned by `uid`
+ * too: no command, of whatever uid, can then signal it, read it or open its stdio. With
+ * `keep_capabilities` it still holds KILL, SETUID, SETGID and SETPCAP (the agent), without it
+ * none (`connect`). Returns 1, or 0 with `why`.
+ */
+int identity_become(uid_t uid, int keep_capabilities, char *why, size_t why_size);
+
 /* Whether the agent holds what identity_apply needs (SETUID, SETGID, SETPCAP, and KILL for
  * killing commands of another uid); 0 with `why` when not. */
 int identity_can_switch(char *why, size_t why_size);

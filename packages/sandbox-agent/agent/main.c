@@ -5,17 +5,20 @@
  * that killing it reaches every process it started. As PID 1 it also reaps every orphan and
  * stops the session on SIGTERM from outside.
  *
- *   cadre-agent [--user UID:GID[:GROUPS]] [--listen NAME]
- *       PID 1 of a sandbox (or a plain process: the stub, tests). --user: the commands' identity,
- *       never the agent's own (identity.h). --listen: the socket of hosts that attach later (a
- *       path, or @abstract); as PID 1 it is DEFAULT_SOCKET unless given.
- *   cadre-agent connect [NAME]
- *       relays stdio to the agent at NAME (default: the sandbox's own)
+ *   cadre-agent [--agent-uid UID] [--user USER[:GROUP]] [--listen NAME]
+ *       PID 1 of a sandbox (or a plain process: the stub, tests). --agent-uid: the uid the agent
+ *       takes for itself at once, started as root with only the capabilities it keeps. --user:
+ *       the commands' identity, never the agent's own (identity.h). --listen: the socket of hosts
+ *       that attach later (a path, or @abstract); as PID 1 it is DEFAULT_SOCKET unless given.
+ *   cadre-agent connect [--agent-uid UID] [NAME]
+ *       relays stdio to the agent at NAME (default: the sandbox's own); started as root, it first
+ *       makes its stdio UID's and becomes UID, with no capability left
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -67,6 +70,13 @@ static void hello(uint32_t link) {
   link_send(link, FRAME_HELLO, 0, payload, sizeof payload);
 }
 
+/* A uid other than root's, in decimal. */
+static int parse_uid(const char *text, unsigned long *uid) {
+  char *end;
+  *uid = strtoul(text, &end, 10);
+  return *text && !*end && *uid != 0 && *uid <= 0xfffffffeUL;
+}
+
 /* Tells the host why this sandbox cannot serve, instead of HELLO, and ends. */
 static int refuse(uint8_t what, const char *why) {
   uint32_t link = link_open(0, 1);
@@ -94,17 +104,36 @@ int main(int argc, char **argv) {
   /* First of all: from here on no process of the tenant can trace this one or read its /proc
    * files, its descriptors (the host's link) among them. The agent never execs itself. */
   prctl(PR_SET_DUMPABLE, 0);
-  if (argc >= 2 && strcmp(argv[1], "connect") == 0)
-    return attach_connect_main(argc >= 3 ? argv[2] : DEFAULT_SOCKET);
+  if (argc >= 2 && strcmp(argv[1], "connect") == 0) {
+    int at = 2;
+    if (argc >= 4 && strcmp(argv[2], "--agent-uid") == 0) {
+      unsigned long uid;
+      char why[256];
+      if (!parse_uid(argv[3], &uid)) return 64;
+      if (getuid() == 0 && !identity_become((uid_t)uid, 0, why, sizeof why)) {
+        (void)!write(2, why, strlen(why));
+        return 3;
+      }
+      at = 4;
+    }
+    return attach_connect_main(argc > at ? argv[at] : DEFAULT_SOCKET);
+  }
 
   pid1 = getpid() == 1;
   const char *listen_name = pid1 ? DEFAULT_SOCKET : NULL;
-  const char *user = NULL;
+  const char *user = NULL, *agent_uid = NULL;
   for (int i = 1; i < argc; i += 2) {
     if (i + 1 >= argc) return 64; /* EX_USAGE */
     if (strcmp(argv[i], "--listen") == 0) listen_name = argv[i + 1];
     else if (strcmp(argv[i], "--user") == 0) user = argv[i + 1];
+    else if (strcmp(argv[i], "--agent-uid") == 0) agent_uid = argv[i + 1];
     else return 64;
+  }
+  if (agent_uid) {
+    char why[256];
+    unsigned long uid;
+    if (!parse_uid(agent_uid, &uid)) return 64;
+    if (!identity_become((uid_t)uid, 1, why, sizeof why)) return refuse(REFUSED_PRIVILEGES, why);
   }
   if (user) {
     /* Before any command runs, /etc is still the image's own. */

@@ -9,3 +9,10 @@ export {
 } from "./agent-link.js";
 export { ElfFormatError, type ElfInfo, readElfInfo } from "./elf.js";
 export { FrameReader, MalformedFrameError, protocolName } from "./frames.js";
+export {
+  agentArgs,
+  agentCapabilities,
+  agentConnectArgv,
+  agentMountPath,
+  agentUid,
+} from "./sandbox-setup.js";

@@ -46,7 +46,7 @@ function hostKernel(byBootId: boolean): string {
 
 /**
  * The baseline of each isolation level, read from inside two sessions and from the host:
- * - every level: no effective capabilities, no host device, masked /proc paths, read-only
+ * - every level: no capabilities (effective, permitted, bounding or ambient), no host device, masked /proc paths, read-only
  *   /proc/sys and /sys, no engine socket on the filesystem;
  * - "container": NoNewPrivs, a seccomp filter that refuses user namespaces, and pid, ipc, uts,
  *   mount and network namespaces that are neither the host's nor the other session's;
@@ -78,7 +78,12 @@ export function registerBoundaryProbes(ctx: ConformanceContext): void {
         );
       const [inA, inB] = await Promise.all([read(a), read(b)]);
       const seen = JSON.stringify(inA);
-      expect(inA.CapEff, `effective capabilities: ${seen}`).toMatch(/^0+$/);
+      // None effective, none to raise, none to regain at exec. (A kernel without ambient
+      // capabilities, gVisor's among them, shows no CapAmb line.)
+      for (const set of ["CapEff", "CapPrm", "CapBnd"]) {
+        expect(inA[set], `${set}: ${seen}`).toMatch(/^0+$/);
+      }
+      if (inA.CapAmb !== undefined) expect(inA.CapAmb, `CapAmb: ${seen}`).toMatch(/^0+$/);
       const devices = (inA.devices ?? "").split(" ").filter(Boolean);
       const allowed = (d: string) =>
         standardDevices.has(d) || (level !== "container" && ownKernelDevices.has(d));

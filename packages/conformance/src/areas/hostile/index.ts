@@ -5,6 +5,7 @@ import { registerDeadlineProbes } from "./deadline.js";
 import { registerDefaultsProbes } from "./defaults.js";
 import { registerNetworkProbes } from "./network.js";
 import { registerOwnershipProbes } from "./ownership.js";
+import { registerSessionInitProbes } from "./session-init.js";
 
 /**
  * The probes of a tenant that attacks its sandbox and the provider around it: each one is a hole
@@ -17,5 +18,6 @@ export function registerHostileTenant(ctx: ConformanceContext): void {
     registerNetworkProbes(ctx);
     registerDefaultsProbes(ctx);
     registerBoundaryProbes(ctx);
+    registerSessionInitProbes(ctx);
   });
 }

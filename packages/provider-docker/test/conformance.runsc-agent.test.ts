@@ -1,3 +1,0 @@
-import { runDockerConformance } from "./conformance-run.js";
-
-await runDockerConformance("runsc", "agent");
