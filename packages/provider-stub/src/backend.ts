@@ -1,48 +1,58 @@
 import { spawn } from "node:child_process";
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
 import { sessionLabels } from "@cadre/agent-runtime-contract";
 import { type ForeignBackendObject, newSessionId } from "@cadre/agent-runtime-provider-utils";
-import { scanProcesses } from "./process-scan.js";
-import { findTaggedProcesses, sessionTag } from "./process-tree.js";
+import { currentPidScope, descendantsOf, isAlive, liveProcess } from "./host-processes.js";
+import { type AgentRecord, agentStatus } from "./session-agent.js";
 import { recordFile } from "./session-store.js";
 
 type Labels = Record<string, string>;
 
+interface Seen {
+  labels: Labels;
+  agent?: AgentRecord;
+}
+
 /**
  * A stub state directory read and written without the provider, for the conformance suite's
- * backend hooks and for leak checks: session directories (`<id>/session.json` holds the labels)
- * and live host processes tagged with one of those sessions.
+ * backend hooks and for leak checks: session directories (`<id>/session.json` holds the labels
+ * and the agent's pid and start time) and the live agents of those sessions.
  */
 export class StubBackend {
-  private readonly seen = new Map<string, Labels>();
+  private readonly seen = new Map<string, Seen>();
 
   constructor(readonly stateDir: string) {}
 
-  /** Remembers a session's labels, so its processes are still attributed after its directory went. */
-  remember(id: string, labels: Labels): void {
-    this.seen.set(id, labels);
+  /** Remembers a session's record, so that its agent is still found after its directory went. */
+  remember(id: string, labels: Labels, agent?: AgentRecord): void {
+    this.seen.set(id, agent ? { labels, agent } : { labels });
   }
 
   /**
    * Everything left of the sessions carrying these labels: their directories (a directory whose
-   * record is gone counts when its labels were seen before) and their live processes.
+   * record is gone counts when its labels were seen before) and their live agents, each with the
+   * processes below it (one that outlived its record counts when its record was seen before).
    */
   readonly findLeftovers = async (wanted: Labels): Promise<string[]> => {
     const found: string[] = [];
     for (const name of await sessionDirs(this.stateDir)) {
-      const labels = await readRecordLabels(join(this.stateDir, name, recordFile));
-      if (labels === "unreadable") continue; // not a record: another tool's directory
-      if (labels === undefined) {
-        if (matches(this.seen.get(name), wanted))
+      const record = await readRecord(join(this.stateDir, name, recordFile));
+      if (record === "unreadable") continue; // not a record: another tool's directory
+      if (record === undefined) {
+        if (matches(this.seen.get(name)?.labels, wanted))
           found.push(`${join(this.stateDir, name)} (no record)`);
         continue;
       }
-      this.seen.set(name, labels);
-      if (matches(labels, wanted)) found.push(join(this.stateDir, name));
+      this.remember(name, record.labels, record.agent);
+      if (matches(record.labels, wanted)) found.push(join(this.stateDir, name));
     }
-    for (const id of await taggedSessionIds()) {
-      if (matches(this.seen.get(id), wanted)) found.push(`process of session ${id}`);
+    for (const [id, { labels, agent }] of this.seen) {
+      if (!agent || !matches(labels, wanted) || (await agentStatus(agent)) !== "alive") continue;
+      const process = await liveProcess(agent.pid as number);
+      const below = process ? (await descendantsOf(process)).length : 0;
+      found.push(`agent of session ${id} (pid ${agent.pid}, ${below} processes below it)`);
     }
     return found;
   };
@@ -53,21 +63,22 @@ export class StubBackend {
   };
 
   /**
-   * Directories named like session ids that are not this stub's sessions, each with a live
-   * process tagged with its name: one without a record, one with another provider's record, one
-   * of another deployment (another label prefix), one whose record names another id, and one
-   * whose record is not JSON.
+   * Directories named like session ids that are not this stub's sessions, each with a live host
+   * process that its record (where it has one) names as the session's agent: one without a
+   * record, one with another provider's record, one of another deployment (another label
+   * prefix), one whose record names another id, and one whose record is not JSON.
    */
   readonly plantForeignObjects = async (): Promise<ForeignBackendObject[]> => {
-    const plants: Array<{ description: string; record: (id: string) => string | undefined }> = [
+    type Plant = (id: string, agent: AgentRecord) => string | undefined;
+    const plants: Array<{ description: string; record: Plant }> = [
       { description: "directory without a session record", record: () => undefined },
       {
         description: "record of another provider",
-        record: (id) => recordText(labelsFor(id, "docker"), "running"),
+        record: (id, agent) => recordText(labelsFor(id, "docker"), agent),
       },
       {
         description: "session of another deployment (label prefix acme.agent-runtime/)",
-        record: (id) =>
+        record: (id, agent) =>
           recordText(
             Object.fromEntries(
               Object.entries(labelsFor(id, "stub")).map(([k, v]) => [
@@ -75,12 +86,12 @@ export class StubBackend {
                 v,
               ]),
             ),
-            "running",
+            agent,
           ),
       },
       {
         description: "record whose session-id label names another session",
-        record: () => recordText(labelsFor(newSessionId(), "stub"), "running"),
+        record: (_id, agent) => recordText(labelsFor(newSessionId(), "stub"), agent),
       },
       { description: "record that is not JSON", record: () => "{ not json" },
     ];
@@ -97,18 +108,14 @@ export class StubBackend {
 
   private async plant(
     description: string,
-    record: (id: string) => string | undefined,
+    record: (id: string, agent: AgentRecord) => string | undefined,
   ): Promise<ForeignBackendObject> {
     const id = newSessionId();
     const dir = join(this.stateDir, id);
-    const files: Record<string, string> = { "root/marker": `planted ${description}\n` };
-    const text = record(id);
-    if (text !== undefined) files[recordFile] = text;
     await mkdir(join(dir, "root"), { recursive: true, mode: 0o700 });
-    for (const [name, content] of Object.entries(files)) await writeFile(join(dir, name), content);
     const child = spawn("sleep", ["3600"], {
       cwd: join(dir, "root"),
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", [sessionTag]: id },
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
       detached: true,
       stdio: "ignore",
     });
@@ -117,7 +124,20 @@ export class StubBackend {
       child.once("spawn", () => resolve(child.pid as number));
       child.once("error", reject);
     });
-    const start = await startOf(pid);
+    const start = (await liveProcess(pid))?.start;
+    // The record names the planted process as its agent: a provider that acts on a record that
+    // is not its own session's signals it.
+    const agent: AgentRecord = {
+      socket: `@cadre-stub/${id}/planted`,
+      ...(await currentPidScope()),
+      pid,
+      ...(start !== undefined ? { start } : {}),
+    };
+    const files: Record<string, string> = { "root/marker": `planted ${description}\n` };
+    const text = record(id, agent);
+    if (text !== undefined) files[recordFile] = text;
+    for (const [name, content] of Object.entries(files)) await writeFile(join(dir, name), content);
+    const planted = start === undefined ? undefined : { pid, start };
     return {
       id,
       description,
@@ -126,13 +146,17 @@ export class StubBackend {
           const now = await readFile(join(dir, name), "utf8").catch(() => undefined);
           if (now !== content) return false;
         }
-        return start !== undefined && (await startOf(pid)) === start;
+        return planted !== undefined && (await isAlive(planted));
       },
       remove: async () => {
-        if (start !== undefined && (await startOf(pid)) === start) process.kill(pid, "SIGKILL");
+        if (planted && (await isAlive(planted))) process.kill(pid, "SIGKILL");
         await rm(dir, { recursive: true, force: true });
-        if ((await findTaggedProcesses(sessionTag, id)).length > 0) {
-          throw new Error(`the planted process of ${id} (${description}) did not die`);
+        // SIGKILL is delivered asynchronously: look again for a while.
+        for (let round = 0; planted && (await isAlive(planted)); round++) {
+          if (round === 500) {
+            throw new Error(`the planted process of ${id} (${description}) did not die`);
+          }
+          await delay(10);
         }
       },
     };
@@ -149,13 +173,8 @@ function labelsFor(id: string, provider: string): Labels {
   };
 }
 
-function recordText(labels: Labels, state: string): string {
-  return `${JSON.stringify({ labels, state }, null, 2)}\n`;
-}
-
-/** A live process's start time, undefined when it is gone. */
-async function startOf(pid: number): Promise<number | undefined> {
-  return (await scanProcesses()).find((e) => e.pid === pid)?.start;
+function recordText(labels: Labels, agent: AgentRecord): string {
+  return `${JSON.stringify({ labels, state: "running", agent }, null, 2)}\n`;
 }
 
 function matches(labels: Labels | undefined, wanted: Labels): boolean {
@@ -173,8 +192,11 @@ async function sessionDirs(dir: string): Promise<string[]> {
   }
 }
 
-/** The record's labels; undefined when there is no record; "unreadable" when it is not one. */
-async function readRecordLabels(file: string): Promise<Labels | undefined | "unreadable"> {
+/**
+ * The record's labels and agent; undefined when there is no record; "unreadable" when it is not
+ * one.
+ */
+async function readRecord(file: string): Promise<Seen | undefined | "unreadable"> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
@@ -182,22 +204,24 @@ async function readRecordLabels(file: string): Promise<Labels | undefined | "unr
     return (error as NodeJS.ErrnoException).code === "ENOENT" ? undefined : "unreadable";
   }
   try {
-    const labels = (JSON.parse(text) as { labels?: unknown }).labels;
-    return typeof labels === "object" && labels !== null ? (labels as Labels) : "unreadable";
+    const { labels, agent } = JSON.parse(text) as { labels?: unknown; agent?: unknown };
+    if (typeof labels !== "object" || labels === null) return "unreadable";
+    const seen: Seen = { labels: labels as Labels };
+    if (isAgentRecord(agent)) seen.agent = agent;
+    return seen;
   } catch {
     return "unreadable";
   }
 }
 
-/** Session ids in the environment of live host processes. */
-async function taggedSessionIds(): Promise<Set<string>> {
-  const ids = new Set<string>();
-  const prefix = Buffer.from(`${sessionTag}=`);
-  for (const entry of await scanProcesses()) {
-    if (!Buffer.isBuffer(entry.environ)) continue;
-    for (const variable of entry.environ.toString("latin1").split("\0")) {
-      if (variable.startsWith(prefix.toString())) ids.add(variable.slice(prefix.length));
-    }
-  }
-  return ids;
+function isAgentRecord(value: unknown): value is AgentRecord {
+  if (typeof value !== "object" || value === null) return false;
+  const { socket, boot, pidNamespace, pid, start } = value as Record<string, unknown>;
+  return (
+    typeof socket === "string" &&
+    typeof boot === "string" &&
+    typeof pidNamespace === "string" &&
+    typeof pid === "number" &&
+    typeof start === "number"
+  );
 }

@@ -1,7 +1,17 @@
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { once } from "node:events";
+import { accessSync, constants } from "node:fs";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type DoctorCheck, type DoctorReport, doctorReport } from "@cadre/agent-runtime-contract";
+import { settlesWithin } from "@cadre/agent-runtime-provider-utils";
+import {
+  AgentLink,
+  AgentRefusedError,
+  agentBinaryFit,
+  agentBinaryPath,
+} from "@cadre/agent-runtime-sandbox-agent";
 import { stubProviderId } from "./capabilities.js";
 
 export async function stateDirCheck(stateDir: string): Promise<DoctorCheck> {
@@ -29,28 +39,84 @@ export async function stateDirCheck(stateDir: string): Promise<DoctorCheck> {
   }
 }
 
-async function processScanCheck(): Promise<DoctorCheck> {
-  const base = {
-    id: "stub.process-scan",
-    title: "Escaped processes can be found through /proc",
-    required: false,
+/**
+ * The cadre-agent binary that runs every command: there, built for this host, and executable by
+ * this user (a package packed with its file modes normalized ships it without the exec bit).
+ */
+export function agentBinaryCheck(): DoctorCheck {
+  const binary = agentBinaryPath();
+  const fit = binary === undefined ? undefined : agentBinaryFit(binary);
+  const check: DoctorCheck = {
+    id: "stub.agent",
+    title: "cadre-agent binary for this host (runs every command)",
+    ok: fit?.fits === true,
+    required: true,
+    detail: fit ? fit.detail : `none for ${process.arch} in @cadre/agent-runtime-sandbox-agent`,
   };
+  if (!check.ok) {
+    check.fix =
+      "build @cadre/agent-runtime-sandbox-agent (needs Debian's musl-tools, and musl-dev of the other architecture it ships; scripts/services.sh up installs them)";
+  } else if (binary && !isExecutable(binary)) {
+    check.ok = false;
+    check.detail = `${binary} is not executable by this user (its file mode lacks the exec bit)`;
+    check.fix = `chmod +x ${binary}, or install @cadre/agent-runtime-sandbox-agent from a package that keeps the mode`;
+  }
+  return check;
+}
+
+function isExecutable(path: string): boolean {
   try {
-    await readdir("/proc");
-    await readFile(`/proc/${process.pid}/environ`);
-    return {
-      ...base,
-      ok: true,
-      detail: "Timeouts, aborts and stopSession kill descendants that left the process group too.",
-    };
+    accessSync(path, constants.X_OK);
+    return true;
   } catch {
-    return {
-      ...base,
-      ok: false,
-      detail:
-        "No readable /proc: only the command's process group is killed, a descendant that called setsid survives.",
-      fix: "Run on Linux with procfs mounted, or use a container provider.",
-    };
+    return false;
+  }
+}
+
+/** Whether cadre-agent runs here as a plain process: it needs a kernel with child subreapers. */
+export function subreaperCheck(ok: boolean, detail: string): DoctorCheck {
+  const check: DoctorCheck = {
+    id: "stub.subreaper",
+    title: "cadre-agent runs as a plain process (child subreaper)",
+    ok,
+    required: true,
+    detail,
+  };
+  if (!ok) {
+    check.fix =
+      "Run the stub on a Linux kernel with PR_SET_CHILD_SUBREAPER (3.4 and later; not gVisor or qemu-user), or use the docker or kata provider, where the agent is PID 1.";
+  }
+  return check;
+}
+
+/**
+ * Starts the agent once without a socket, over its stdio, and ends it: it greets, or it refuses
+ * to run (a kernel without child subreapers, where no kill of a command's tree could be verified).
+ */
+async function subreaperProbe(binary: string): Promise<DoctorCheck> {
+  const child = spawn(binary, [], { stdio: ["pipe", "pipe", "ignore"] });
+  const exited = once(child, "exit").catch(() => undefined);
+  child.on("error", () => {
+    // reported through the link below
+  });
+  try {
+    const link = await AgentLink.open(child.stdout, child.stdin, 10_000);
+    link.close();
+    return subreaperCheck(
+      true,
+      "Each command runs under a supervisor of its own that keeps every process it starts (setsid, double forks, env -i included) below it, so a deadline or abort kills them all.",
+    );
+  } catch (error) {
+    if (error instanceof AgentRefusedError && error.reason === "subreaper") {
+      return subreaperCheck(false, error.detail);
+    }
+    return subreaperCheck(false, `cadre-agent did not start: ${(error as Error).message}`);
+  } finally {
+    // Its stdin closed, an agent without a socket stops.
+    child.stdin.destroy();
+    child.stdout.destroy();
+    if (!(await settlesWithin(exited, 5_000))) child.kill("SIGKILL");
+    await exited;
   }
 }
 
@@ -65,6 +131,12 @@ const isolationCheck: DoctorCheck = {
 };
 
 export async function stubDoctor(stateDir: string): Promise<DoctorReport> {
-  const checks = [await stateDirCheck(stateDir), await processScanCheck(), isolationCheck];
+  const agent = agentBinaryCheck();
+  const binary = agentBinaryPath();
+  const subreaper =
+    agent.ok && binary
+      ? await subreaperProbe(binary)
+      : subreaperCheck(false, "not checked: there is no cadre-agent binary for this host");
+  const checks = [await stateDirCheck(stateDir), agent, subreaper, isolationCheck];
   return doctorReport(stubProviderId, checks);
 }

@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { mkdir, stat } from "node:fs/promises";
 import {
   BackendError,
@@ -18,35 +17,45 @@ import {
   type SessionBackend,
   sessionInfoFromLabels,
 } from "@cadre/agent-runtime-provider-utils";
+import type { AgentLinkClosedError } from "@cadre/agent-runtime-sandbox-agent";
+import { runAgentExec } from "./agent-exec.js";
+import { AgentLinks } from "./agent-links.js";
 import { stubCapabilities, stubProviderId } from "./capabilities.js";
-import { stateDirCheck, stubDoctor } from "./doctor.js";
+import { agentBinaryCheck, stateDirCheck, stubDoctor } from "./doctor.js";
 import {
   type ResolvedStubOptions,
   resolveStubOptions,
   type StubProviderOptions,
 } from "./options.js";
-import { killScope } from "./process-kill.js";
-import { sessionTag } from "./process-tree.js";
-import { type RunningProcess, runProcess } from "./run-process.js";
 import { commandEnvironment, hostPath } from "./sandbox-paths.js";
 import { syntheticResult } from "./scripted-result.js";
+import {
+  AgentGoneError,
+  type AgentRecord,
+  agentStatus,
+  endAgent,
+  launchAgent,
+  plannedAgent,
+} from "./session-agent.js";
 import { type SessionRecord, SessionStore } from "./session-store.js";
 
-/** How long destroying a session may spend killing its processes. */
-const sessionKillBudgetMs = 10_000;
+/** How long stopping a session may spend ending its agent and every process below it. */
+const agentEndBudgetMs = 10_000;
 
 /**
  * The stub's sessions: a directory each under the state directory (its record, its env values,
- * its scratch root), and argv run as host child processes with the contract's exec semantics.
+ * its scratch root) and an agent each, a host process of its own that runs the session's
+ * commands under a subreaper supervisor each and outlives the instance that started it.
  */
 export class HostProcessBackend implements SessionBackend {
   readonly providerId = stubProviderId;
   readonly options: ResolvedStubOptions;
   private readonly store: SessionStore;
   private readonly report: CapabilityReport;
-  private readonly processes = new Map<string, Set<RunningProcess>>();
+  private readonly links = new AgentLinks();
   /** Sessions this instance stopped or destroyed: no exec may start in them any more. */
   private readonly halted = new Set<string>();
+  private binaryReady = false;
 
   constructor(options?: StubProviderOptions) {
     this.options = resolveStubOptions(options);
@@ -58,14 +67,48 @@ export class HostProcessBackend implements SessionBackend {
     return structuredClone(this.report);
   }
 
+  /** Without a cadre-agent binary for this host no session can run anything: fail closed. */
+  async ensureReady(): Promise<void> {
+    if (this.binaryReady) return;
+    const check = agentBinaryCheck();
+    if (!check.ok) {
+      throw new ProviderUnavailableError("The stub cannot start a session without cadre-agent.", {
+        providerId: this.providerId,
+        checks: [check],
+      });
+    }
+    this.binaryReady = true;
+  }
+
+  /**
+   * The session's directory, its record naming the agent's socket (so that a start cut short
+   * still leaves the agent findable), then the agent, whose pid and start time complete the
+   * record. The agent starts with the session, as a container does: its lifetime is the
+   * session's, and no two instances ever race to start one.
+   */
   async create({ id, policy, labels }: NewSession): Promise<void> {
     const root = this.store.rootDir(id);
+    const planned = await plannedAgent(id);
     try {
-      await this.store.create(id, { labels, state: "running" }, policy.env ?? {});
+      await this.store.create(id, { labels, state: "running", agent: planned }, policy.env ?? {});
       // Commands expect a writable /tmp; the workdir exists before the first exec.
       await mkdir(hostPath(root, "/tmp"), { recursive: true });
       if (policy.workdir) await mkdir(hostPath(root, policy.workdir), { recursive: true });
     } catch (error) {
+      await this.store.remove(id).catch(() => undefined);
+      throw await this.storageError(error, "start a session");
+    }
+    let agent: AgentRecord;
+    try {
+      agent = await launchAgent(planned);
+    } catch (error) {
+      await this.store.remove(id).catch(() => undefined);
+      throw error;
+    }
+    try {
+      await this.store.write(id, { labels, state: "running", agent });
+    } catch (error) {
+      await endAgent(agent, agentEndBudgetMs).catch(() => undefined);
       await this.store.remove(id).catch(() => undefined);
       throw await this.storageError(error, "start a session");
     }
@@ -74,7 +117,7 @@ export class HostProcessBackend implements SessionBackend {
   async exec(id: string, request: ExecRequest): Promise<ExecResult> {
     const startedAt = performance.now();
     const { argv: command, options: opts } = request;
-    const session = await this.requireSession(id);
+    const { info: session, record } = await this.requireSession(id);
     if (session.state !== "running" || this.halted.has(id)) {
       const state = session.state === "running" ? "stopped" : session.state;
       throw new SessionNotRunningError(id, state, { providerId: this.providerId });
@@ -96,44 +139,66 @@ export class HostProcessBackend implements SessionBackend {
       return syntheticResult({ exitCode: 126, stderr: message }, opts, startedAt);
     }
 
-    const execToken = randomBytes(12).toString("hex");
     const env = commandEnvironment({
       root,
-      sessionId: id,
-      execToken,
       policyEnv: await this.readEnv(id),
       execEnv: opts.env,
     });
-    // Checked again right before the spawn: stopSession may have run during the awaits above.
+    // A record older than the agent: that session can run nothing.
+    const agent = record.agent;
+    if (!agent) throw this.failed(id);
+    // Checked again right before the command goes out: stopSession may have run meanwhile.
     if (this.halted.has(id)) {
       throw new SessionNotRunningError(id, "stopped", { providerId: this.providerId });
     }
-    const running = runProcess({ ...opts, argv: command, cwd, env, execToken, scratchRoot: root });
-    const tracked = this.processes.get(id) ?? new Set<RunningProcess>();
-    this.processes.set(id, tracked.add(running));
     try {
-      return await running.result;
-    } finally {
-      tracked.delete(running);
-      if (tracked.size === 0) this.processes.delete(id);
+      return await this.links.with(id, agent, (link) =>
+        runAgentExec(
+          link,
+          {
+            argv: command,
+            env: Object.entries(env).map(([name, value]) => `${name}=${value}`),
+            cwd,
+            options: opts,
+          },
+          (error) => this.linkEnded(id, agent, error),
+        ),
+      );
+    } catch (error) {
+      if (!(error instanceof AgentGoneError)) throw error;
+      // Nothing listens at its socket: the agent died (on the stub a command of the same user
+      // can kill it), or the session ended meanwhile.
+      const now = await this.readRecord(id);
+      if (this.halted.has(id) || !now || now.state !== "running") {
+        const state = now && now.state !== "running" ? now.state : "stopped";
+        throw new SessionNotRunningError(id, state, { providerId: this.providerId });
+      }
+      await this.markFailed(id);
+      throw this.failed(id);
     }
   }
 
+  /**
+   * Marks the session stopped, then ends its agent, which kills every command it runs; resolves
+   * once the agent and all below it are gone. Idempotent.
+   */
   async stop(id: string): Promise<void> {
     this.halted.add(id);
     const record = await this.readRecord(id);
     // Not a session of this provider (another provider's record, a directory someone made):
-    // nothing to stop, and nothing of it is touched.
-    if (!record || !this.ownSession(id, record)) return this.killRunning(id);
+    // nothing to stop, and nothing of it is touched, whatever its record names.
+    if (!record || !this.ownSession(id, record)) return this.links.forget(id);
     if (record.state === "running") await this.writeRecord(id, { ...record, state: "stopped" });
-    await this.killSessionProcesses(id);
+    await this.endSessionAgent(id, record);
   }
 
+  /** Stops the session as stop() does, then removes its directory: scratch root first, record last. */
   async destroy(id: string): Promise<void> {
     this.halted.add(id);
     const record = await this.readRecord(id);
-    if (!record || !this.ownSession(id, record)) return this.killRunning(id);
-    await this.killSessionProcesses(id);
+    if (!record || !this.ownSession(id, record)) return this.links.forget(id);
+    if (record.state === "running") await this.writeRecord(id, { ...record, state: "stopped" });
+    await this.endSessionAgent(id, record);
     try {
       await this.store.remove(id);
     } catch (error) {
@@ -143,7 +208,7 @@ export class HostProcessBackend implements SessionBackend {
 
   async find(id: string): Promise<BackendSession | undefined> {
     const record = await this.readRecord(id);
-    return record && this.ownSession(id, record) ? record : undefined;
+    return record && this.ownSession(id, record) ? withAgentState(record) : undefined;
   }
 
   async list(): Promise<BackendSession[]> {
@@ -153,11 +218,17 @@ export class HostProcessBackend implements SessionBackend {
     } catch (error) {
       throw await this.storageError(error, "list sessions");
     }
-    return entries.filter(({ id, record }) => this.ownSession(id, record)).map((e) => e.record);
+    const own = entries.filter(({ id, record }) => this.ownSession(id, record));
+    return Promise.all(own.map((e) => withAgentState(e.record)));
   }
 
   async doctor(): Promise<DoctorReport> {
     return stubDoctor(this.options.stateDir);
+  }
+
+  /** Closes this instance's links to session agents; the sessions and their agents stay. */
+  async close(): Promise<void> {
+    await this.links.closeAll();
   }
 
   /**
@@ -169,14 +240,14 @@ export class HostProcessBackend implements SessionBackend {
     return info?.id === id && info.providerId === this.providerId ? info : undefined;
   }
 
-  private async requireSession(id: string): Promise<SessionInfo> {
+  private async requireSession(id: string): Promise<{ info: SessionInfo; record: SessionRecord }> {
     const record = await this.readRecord(id);
-    const info = record ? this.ownSession(id, record) : undefined;
+    const info = record ? this.ownSession(id, await withAgentState(record)) : undefined;
     // An expired session is gone for callers even before its timer or reap() removes it.
     if (!info || info.id !== id || isExpired(info, Date.now())) {
       throw new SessionNotFoundError(id, { providerId: this.providerId });
     }
-    return info;
+    return { info, record: record as SessionRecord };
   }
 
   private async readRecord(id: string): Promise<SessionRecord | undefined> {
@@ -205,23 +276,46 @@ export class HostProcessBackend implements SessionBackend {
     }
   }
 
-  /** The execs this instance runs in the session: its own processes, whatever the disk says. */
-  private async killRunning(id: string): Promise<void> {
-    await Promise.all([...(this.processes.get(id) ?? [])].map((p) => p.kill()));
+  /** Ends the session's agent and this instance's link to it. */
+  private async endSessionAgent(id: string, record: SessionRecord): Promise<void> {
+    try {
+      if (record.agent) await endAgent(record.agent, agentEndBudgetMs);
+    } finally {
+      await this.links.forget(id);
+    }
   }
 
   /**
-   * Every running exec of the session, every process carrying its tag wherever it is, and every
-   * untagged process in its scratch root (one that cleared its environment).
+   * An exec's link ended before its result: the session was stopped or destroyed (here or by
+   * another process), or its agent died, which fails the session.
    */
-  private async killSessionProcesses(id: string): Promise<void> {
-    const scope = {
-      tagName: sessionTag,
-      tagValue: id,
-      roots: [],
-      directory: this.store.rootDir(id),
-    };
-    await Promise.all([this.killRunning(id), killScope(scope, sessionKillBudgetMs)]);
+  private async linkEnded(
+    id: string,
+    agent: AgentRecord,
+    error: AgentLinkClosedError,
+  ): Promise<"stopped" | Error> {
+    const record = await this.readRecord(id).catch(() => undefined);
+    if (this.halted.has(id) || !record || record.state === "stopped") return "stopped";
+    if (record.state === "failed" || (await agentStatus(agent)) === "gone") {
+      await this.markFailed(id);
+      return this.failed(id);
+    }
+    return new BackendError(
+      `The link to the agent of session ${id} broke (${error.message}); run the command again, or destroy the session if it persists.`,
+      { providerId: this.providerId, cause: error },
+    );
+  }
+
+  private failed(id: string): SessionNotRunningError {
+    return new SessionNotRunningError(id, "failed", { providerId: this.providerId });
+  }
+
+  /** Records that the session's agent is gone, unless the session was stopped meanwhile. */
+  private async markFailed(id: string): Promise<void> {
+    const record = await this.readRecord(id).catch(() => undefined);
+    if (record?.state === "running" && !this.halted.has(id)) {
+      await this.writeRecord(id, { ...record, state: "failed" }).catch(() => undefined);
+    }
   }
 
   private async scriptedAnswer(
@@ -256,6 +350,15 @@ export class HostProcessBackend implements SessionBackend {
       { providerId: this.providerId, cause: error },
     );
   }
+}
+
+/**
+ * The record as listings see it: a running session whose agent is known gone (pid and start time,
+ * in this PID namespace) has failed, whatever the record still says.
+ */
+async function withAgentState(record: SessionRecord): Promise<SessionRecord> {
+  if (record.state !== "running" || !record.agent) return record;
+  return (await agentStatus(record.agent)) === "gone" ? { ...record, state: "failed" } : record;
 }
 
 async function isDirectory(path: string): Promise<boolean> {

@@ -9,5 +9,4 @@ export {
   type StubProviderOptions,
   stubOptionsSchema,
 } from "./options.js";
-export { execTag, findTaggedProcesses, sessionTag } from "./process-tree.js";
 export { createStubProvider, StubProvider } from "./stub-provider.js";

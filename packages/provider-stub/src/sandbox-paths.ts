@@ -1,5 +1,4 @@
 import { join } from "node:path";
-import { execTag, sessionTag } from "./process-tree.js";
 
 /**
  * The session's scratch root stands in for "/": policy.workdir and exec cwd are paths inside it,
@@ -13,15 +12,14 @@ export function hostPath(root: string, sandboxPath: string): string {
 
 export interface EnvironmentInput {
   root: string;
-  sessionId: string;
-  execToken: string;
   policyEnv: Record<string, string> | undefined;
   execEnv: Record<string, string> | undefined;
 }
 
 /**
  * Nothing of the host's environment but PATH; HOME is the scratch root. The caller's variables
- * override both. The two tags come last: they are how the whole process tree is found and killed.
+ * override both. Nothing else: no tag is needed to find a command's processes, they all stay
+ * below its supervisor in the session's agent.
  */
 export function commandEnvironment(input: EnvironmentInput): Record<string, string> {
   return {
@@ -29,7 +27,5 @@ export function commandEnvironment(input: EnvironmentInput): Record<string, stri
     HOME: input.root,
     ...input.policyEnv,
     ...input.execEnv,
-    [sessionTag]: input.sessionId,
-    [execTag]: input.execToken,
   };
 }

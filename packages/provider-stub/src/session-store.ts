@@ -2,11 +2,16 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isSessionId, type SessionState } from "@cadre/agent-runtime-contract";
+import type { AgentRecord } from "./session-agent.js";
 
-/** What session.json holds: the session's labels (buildSessionLabels) and its state. */
+/**
+ * What session.json holds: the session's labels (buildSessionLabels), its state, and how to find
+ * its agent (absent only in a record older than the agent, whose session can run nothing).
+ */
 export interface SessionRecord {
   labels: Record<string, string>;
   state: SessionState;
+  agent?: AgentRecord;
 }
 
 /** What listings read. Never holds env values. */
@@ -118,10 +123,28 @@ function parseRecord(text: string): SessionRecord | undefined {
     if (typeof labels !== "object" || labels === null) return undefined;
     if (!Object.values(labels).every((v) => typeof v === "string")) return undefined;
     if (!states.includes(value.state as SessionState)) return undefined;
-    return { labels, state: value.state as SessionState };
+    const record: SessionRecord = { labels, state: value.state as SessionState };
+    const agent = parseAgent(value.agent);
+    if (agent) record.agent = agent;
+    return record;
   } catch {
     return undefined;
   }
+}
+
+/** The agent part of a record; undefined when it is missing or not of the expected shape. */
+function parseAgent(value: unknown): AgentRecord | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const { socket, boot, pidNamespace, pid, start } = value as Record<string, unknown>;
+  if (typeof socket !== "string" || !/^@cadre-stub\/[\w./-]{1,90}$/.test(socket)) return undefined;
+  if (typeof boot !== "string" || typeof pidNamespace !== "string") return undefined;
+  const agent: AgentRecord = { socket, boot, pidNamespace };
+  const isCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) > 0;
+  if (isCount(pid) && isCount(start)) {
+    agent.pid = pid;
+    agent.start = start;
+  }
+  return agent;
 }
 
 function isMissing(error: unknown): boolean {

@@ -42,7 +42,7 @@ describe("exec", () => {
     expect((await provider.exec(id, ["/tmp"])).exitCode).toBe(126);
   });
 
-  it("gives the command only the caller's environment, PATH and HOME", async () => {
+  it("gives the command only the caller's environment, PATH and HOME, and no tag", async () => {
     process.env.CADRE_STUB_TEST_HOST_SECRET = "must-not-leak";
     try {
       const provider = await stub();
@@ -58,15 +58,7 @@ describe("exec", () => {
       expect(env.PATH).toBe(process.env.PATH);
       expect(env.HOME).toBe(`${provider.stateDir}/${id}/root`);
       expect(Object.keys(env).sort()).toEqual(
-        [
-          "BOTH",
-          "CADRE_EXEC_ID",
-          "CADRE_STUB_SESSION",
-          "FROM_EXEC",
-          "FROM_POLICY",
-          "HOME",
-          "PATH",
-        ].sort(),
+        ["BOTH", "FROM_EXEC", "FROM_POLICY", "HOME", "PATH"].sort(),
       );
     } finally {
       delete process.env.CADRE_STUB_TEST_HOST_SECRET;

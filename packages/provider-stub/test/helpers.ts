@@ -2,6 +2,7 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach } from "vitest";
+import { isAlive } from "../src/host-processes.js";
 import { createStubProvider, type StubProvider, type StubProviderOptions } from "../src/index.js";
 
 /**
@@ -71,3 +72,23 @@ export async function sessionDirectories(stateDir: string): Promise<string[]> {
 
 /** For vi.waitFor on a busy host: how long to keep polling a condition that is on its way. */
 export const waitLimit = { timeout: 10_000, interval: 20 };
+
+/** The session's agent as its record names it: pid and start time, and its socket. */
+export async function agentOf(
+  stateDir: string,
+  id: string,
+): Promise<{ pid: number; start: number; socket: string }> {
+  const record = JSON.parse(await readFile(join(stateDir, id, "session.json"), "utf8")) as {
+    agent?: { pid?: number; start?: number; socket?: string };
+  };
+  const { pid, start, socket } = record.agent ?? {};
+  if (pid === undefined || start === undefined || socket === undefined) {
+    throw new Error(`the record of ${id} names no agent process`);
+  }
+  return { pid, start, socket };
+}
+
+/** Whether that process (pid and start time) still runs; a zombie has ended. */
+export function alive(process: { pid: number; start: number }): Promise<boolean> {
+  return isAlive(process);
+}

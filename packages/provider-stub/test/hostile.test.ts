@@ -107,7 +107,7 @@ describe("a command that hides from the deadline", () => {
     }
   });
 
-  it("an env -i background job holding the output settles by deadline + grace and is killed", async () => {
+  it("an env -i setsid job holding the output is killed at the deadline, and the kill is complete", async () => {
     const provider = await stub();
     const id = await provider.startSession({});
     const marker = uniqueSleepSeconds();
@@ -122,14 +122,14 @@ describe("a command that hides from the deadline", () => {
     );
     // The grace is the stub's bound; the room past it is for a loaded host (pnpm bench measures speed).
     expect(performance.now() - started).toBeLessThan(timeoutMs + execKillGraceMs + 10_000);
-    expect(result.timedOut).toBe(true);
+    expect(result).toMatchObject({ timedOut: true, exitCode: 137, signal: "SIGKILL" });
     expect(await processesWithArgument(marker)).toEqual([]);
-    // It found and killed the job, but the job had shed the tag: it cannot vouch for the rest.
-    expect(result.kill).toMatchObject({ complete: false });
-    expect(result.kill?.method).toMatch(/ancestry/);
+    // Its supervisor is a subreaper: the job stayed below it whatever it did to its environment.
+    expect(result.kill).toMatchObject({ complete: true });
+    expect(result.kill?.method).toMatch(/subreaper/);
   });
 
-  it("an orphan that left the group, the tag and the scratch root: settles, and says so", async () => {
+  it("an orphan that left the group, the environment and the scratch root is killed too", async () => {
     const provider = await stub();
     const id = await provider.startSession({});
     const marker = uniqueSleepSeconds();
@@ -145,11 +145,12 @@ describe("a command that hides from the deadline", () => {
     // The grace is the stub's bound; the room past it is for a loaded host (pnpm bench measures speed).
     expect(performance.now() - started).toBeLessThan(timeoutMs + execKillGraceMs + 10_000);
     expect(result).toMatchObject({ timedOut: true, stdout: "ready\n" });
-    // Out of reach of every scan, and still holding the output pipe: not complete.
-    expect(result.kill?.complete).toBe(false);
+    // A double fork orphans it to the nearest subreaper: the command's supervisor.
+    expect(result.kill).toMatchObject({ complete: true });
+    expect(await processesWithArgument(marker)).toEqual([]);
   });
 
-  it("an ordinary timeout is complete: every process carried the tag and is gone", async () => {
+  it("an ordinary timeout is complete and leaves nothing behind", async () => {
     const provider = await stub();
     const id = await provider.startSession({});
     const marker = uniqueSleepSeconds();
@@ -162,14 +163,14 @@ describe("a command that hides from the deadline", () => {
     expect(await processesWithArgument(marker)).toEqual([]);
   });
 
-  it("destroySession kills an untagged process left in the scratch root, and nothing of others", async () => {
+  it("destroySession kills what a finished exec left with env -i and setsid, and nothing of others", async () => {
     const provider = await stub();
     const id = await provider.startSession({});
     const other = await provider.startSession({});
     const marker = uniqueSleepSeconds();
     const bystander = uniqueSleepSeconds();
     strays.push(marker, bystander);
-    // A finished exec leaves a job that shed every tag behind, in the session's scratch root.
+    // A finished exec leaves a job behind that cleared its environment and left the group.
     await provider.exec(id, [
       "sh",
       "-c",

@@ -4,8 +4,10 @@ import { access } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { sessionInfoFromLabels } from "@cadre/agent-runtime-provider-utils";
 import { describe, expect, it, vi } from "vitest";
-import { createStubProvider, findTaggedProcesses, StubBackend, sessionTag } from "../src/index.js";
+import { createStubProvider, StubBackend } from "../src/index.js";
 import {
+  agentOf,
+  alive,
   processesWithArgument,
   sessionDirectories,
   uniqueSleepSeconds,
@@ -48,7 +50,7 @@ describe("sessions on disk", () => {
     expect(await sessionDirectories(first.stateDir)).toEqual([]);
   });
 
-  it("reap() removes the session of a SIGKILLed owner and the processes it left", async () => {
+  it("a session's agent outlives its SIGKILLed owner; reap() removes it and all it ran", async () => {
     const watcher = await stub();
     const sleepSeconds = uniqueSleepSeconds();
     const owner = spawn(process.execPath, [ownerFixture, watcher.stateDir, sleepSeconds], {
@@ -57,24 +59,29 @@ describe("sessions on disk", () => {
     const exited = once(owner, "exit");
     const [line] = (await once(owner.stdout, "data")) as [Buffer];
     const id = line.toString().trim();
+    const agent = await agentOf(watcher.stateDir, id);
 
-    // The owner's own command line holds the number too; the background sleep may still be
-    // between fork and exec when "ready" arrives.
-    await vi.waitFor(async () => {
-      const sleeping = (await processesWithArgument(sleepSeconds)).filter((p) => p !== owner.pid);
-      expect(sleeping).toHaveLength(2);
-    }, waitLimit);
+    // The finished exec's job, and the running exec's two sleeps. The owner's own command line
+    // holds the number too; a background sleep may still be between fork and exec.
+    const sleeping = async () =>
+      (await processesWithArgument(sleepSeconds)).filter((p) => p !== owner.pid);
+    await vi.waitFor(async () => expect(await sleeping()).toHaveLength(3), waitLimit);
     owner.kill("SIGKILL");
     await exited;
 
+    // Like a container, the agent is not the owner's: it runs on.
+    expect(await alive(agent)).toBe(true);
+    // The owner's link is gone, so the agent killed what still ran over it (setsid child
+    // included); what the finished exec left behind stays until the session ends.
+    await vi.waitFor(async () => expect(await sleeping()).toHaveLength(1), waitLimit);
     const orphan = await watcher.getSession(id);
     expect(orphan).toMatchObject({ state: "running", labels: { fixture: "killed-owner" } });
     expect(orphan.owner).toContain(`/${owner.pid}/`);
 
     expect(await watcher.reap()).toEqual([id]);
     expect(await sessionDirectories(watcher.stateDir)).toEqual([]);
+    expect(await alive(agent)).toBe(false);
     expect(await processesWithArgument(sleepSeconds)).toEqual([]);
-    expect(await findTaggedProcesses(sessionTag, id)).toEqual([]);
   });
 
   it("reap() leaves sessions of a live owner alone unless they are older than asked", async () => {

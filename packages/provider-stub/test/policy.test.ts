@@ -202,10 +202,20 @@ describe("bad input", () => {
 describe("doctor", () => {
   const stub = useStubProviders();
 
-  it("is ready with a writable state directory and says there is no isolation", async () => {
+  it("is ready with a writable state directory and the agent, and says there is no isolation", async () => {
     const report = await (await stub()).doctor();
     expect(report.ready).toBe(true);
     expect(report.checks.find((c) => c.id === "stub.state-dir")?.ok).toBe(true);
+    // The binary that runs every command, built for this host, and a kernel it runs on.
+    expect(report.checks.find((c) => c.id === "stub.agent")).toMatchObject({
+      ok: true,
+      required: true,
+    });
+    expect(report.checks.find((c) => c.id === "stub.agent")?.detail).toMatch(/static/);
+    expect(report.checks.find((c) => c.id === "stub.subreaper")).toMatchObject({
+      ok: true,
+      required: true,
+    });
     expect(report.checks.find((c) => c.id === "stub.isolation")).toMatchObject({
       ok: false,
       required: false,

@@ -4,10 +4,11 @@ import { access, mkdir, readFile, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { useStubProviders } from "./helpers.js";
+import { agentOf, sessionDirectories, useStubProviders } from "./helpers.js";
 
-// A real pids limit: the owner process is moved into a cgroup (v1 pids controller) whose limit
-// is the number of tasks it already has, so its next fork fails with EAGAIN.
+// A real pids limit: the session's agent, which forks every command, is moved into a cgroup (v1
+// pids controller) whose limit is the number of tasks it already has, so its next fork fails
+// with EAGAIN.
 const pidsRoot = "/sys/fs/cgroup/pids";
 const fixture = fileURLToPath(new URL("./fixtures/exec-on-signal.mjs", import.meta.url));
 const unavailable = await access(join(pidsRoot, "cgroup.procs")).then(
@@ -31,8 +32,10 @@ describe("an exec that cannot start because no process is left", () => {
       const lines = owner.stdout.setEncoding("utf8");
       try {
         expect(String((await once(lines, "data"))[0])).toBe("ready\n");
+        const [id] = await sessionDirectories(provider.stateDir);
+        const agent = await agentOf(provider.stateDir, id as string);
         await mkdir(cgroup);
-        await writeFile(join(cgroup, "cgroup.procs"), String(owner.pid));
+        await writeFile(join(cgroup, "cgroup.procs"), String(agent.pid));
         const current = (await readFile(join(cgroup, "pids.current"), "utf8")).trim();
         await writeFile(join(cgroup, "pids.max"), current);
         owner.stdin.write("go\n");
@@ -50,6 +53,10 @@ describe("an exec that cannot start because no process is left", () => {
       } finally {
         owner.kill("SIGKILL");
         await exited;
+        // The agent outlives its owner: the session goes with the test's cleanup, then the cgroup.
+        for (const session of await provider.listSessions()) {
+          await provider.destroySession(session.id);
+        }
         await rmdir(cgroup).catch(() => undefined);
       }
     },

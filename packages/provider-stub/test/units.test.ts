@@ -18,20 +18,17 @@ describe("hostPath", () => {
 });
 
 describe("commandEnvironment", () => {
-  it("layers PATH and HOME, policy env, exec env, then the tags", () => {
+  it("layers PATH and HOME, policy env, then exec env, and adds nothing", () => {
     const env = commandEnvironment({
       root: "/r",
-      sessionId: "cadre-1",
-      execToken: "t",
-      policyEnv: { A: "policy", HOME: "/custom", CADRE_EXEC_ID: "spoofed" },
+      policyEnv: { A: "policy", HOME: "/custom", CADRE_EXEC_ID: "kept as given" },
       execEnv: { A: "exec" },
     });
     expect(env).toEqual({
       PATH: process.env.PATH,
       HOME: "/custom",
       A: "exec",
-      CADRE_STUB_SESSION: "cadre-1",
-      CADRE_EXEC_ID: "t",
+      CADRE_EXEC_ID: "kept as given",
     });
   });
 });

@@ -3,7 +3,6 @@ import { once } from "node:events";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { findTaggedProcesses, sessionTag } from "@cadre/agent-runtime-provider-stub";
 import { afterAll, expect, it } from "vitest";
 import { censusTotal, createTarget, type TargetEndpoints } from "../src/index.js";
 import { describeTarget } from "./support/available.js";
@@ -37,7 +36,9 @@ for (const name of ["stub", "docker-runc", "docker-runsc", "kata-runc", "kata-ru
       owner.kill("SIGKILL");
       await exited;
 
-      expect(censusTotal(await target.census(runLabel))).toBeGreaterThan(0);
+      // The stub's session is its directory and its agent, which outlives the owner as a
+      // container does.
+      expect(censusTotal(await target.census(runLabel))).toBeGreaterThan(name === "stub" ? 1 : 0);
       const reaper = await runNode([
         distFile("owner-process.js"),
         "reap",
@@ -50,7 +51,6 @@ for (const name of ["stub", "docker-runc", "docker-runsc", "kata-runc", "kata-ru
       expect(await target.census(runLabel)).toSatisfy((c: Record<string, number>) =>
         Object.values(c).every((n) => n === 0),
       );
-      if (name === "stub") expect(await findTaggedProcesses(sessionTag, id)).toEqual([]);
     });
   });
 }
