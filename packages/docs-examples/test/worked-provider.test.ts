@@ -89,6 +89,7 @@ describe("the worked example, registered at run time", () => {
     expect(report.providers[0].checks.map((c: { id: string }) => c.id)).toEqual([
       "mini-docker.daemon",
       "mini-docker.image",
+      "mini-docker.agent",
     ]);
   });
 

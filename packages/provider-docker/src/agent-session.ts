@@ -4,50 +4,41 @@ import {
   SessionNotFoundError,
   SessionNotRunningError,
 } from "@cadre/agent-runtime-contract";
+import { AgentLinks, type CommandDefaults } from "@cadre/agent-runtime-provider-utils";
 import { AgentLink, AgentRefusedError, agentConnectArgv } from "@cadre/agent-runtime-sandbox-agent";
 import type { AttachedStdio, ContainerRef, DockerClient } from "./docker-client.js";
 
 /** A session's agent, attached: the link, and what every command gets when the exec is silent. */
-export interface SessionAgent {
+export interface SessionAgent extends CommandDefaults {
   link: AgentLink;
-  /** The container's environment (the image's and the policy's), as Docker's exec would give. */
-  env: string[];
-  /** The container's working directory. */
-  cwd: string;
-  stdio: AttachedStdio;
-}
-
-/** What a command gets when its exec is silent: the session container's env and directory. */
-export interface CommandDefaults {
-  env: string[];
-  cwd: string;
+  close(): void;
 }
 
 /** How long an attached agent may take to greet. */
 const helloTimeoutMs = 15_000;
 
 /**
- * The agents of the sessions this provider instance has attached to, one link per session,
- * opened on first use and closed with the session. A session this instance starts is reached
- * over the container's own stdio, attached before it starts; any other (another process's, or
- * one that outlived its owner) through an exec of `cadre-agent connect`, so that two hosts never
- * write to the same stdin.
+ * The agents of the sessions this provider instance uses. A session this instance starts is
+ * reached over the container's own stdio, attached before it starts; any other (another
+ * process's, or one that outlived its owner) through an exec of `cadre-agent connect`, so that two
+ * hosts never write to the same stdin.
  */
 export class SessionAgents {
-  private readonly agents = new Map<string, Promise<SessionAgent>>();
+  private readonly links = new AgentLinks<SessionAgent>();
 
   constructor(private readonly client: DockerClient) {}
 
   /**
    * Starts a container this instance has just created with its stdio attached first, so that
-   * nothing the agent says is missed, and resolves once its agent has greeted.
+   * nothing the agent says is missed, and resolves once its agent has greeted. `defaults` are the
+   * container's env and directory (from the image and the policy, as Docker makes them).
    */
   start(
     ref: ContainerRef,
     defaults: CommandDefaults,
     start: () => Promise<void>,
   ): Promise<SessionAgent> {
-    const agent = (async () => {
+    const opening = (async () => {
       const stdio = await this.client.attachStdio(ref);
       try {
         await start();
@@ -57,37 +48,19 @@ export class SessionAgents {
       }
       return this.open(ref, stdio, defaults);
     })();
-    this.keep(ref.sessionId, agent);
-    return agent;
+    return this.links.hold(ref.sessionId, opening);
   }
 
   get(ref: ContainerRef): Promise<SessionAgent> {
-    const known = this.agents.get(ref.sessionId);
-    if (known) return known;
-    const agent = this.connect(ref);
-    this.keep(ref.sessionId, agent);
-    return agent;
+    return this.links.get(ref.sessionId, () => this.connect(ref));
   }
 
-  /** Ends the link to one session (stopped, removed); its running execs fail. */
-  async forget(sessionId: string): Promise<void> {
-    const agent = this.agents.get(sessionId);
-    this.agents.delete(sessionId);
-    const attached = await agent?.catch(() => undefined);
-    attached?.stdio.close();
+  forget(sessionId: string): Promise<void> {
+    return this.links.forget(sessionId);
   }
 
-  async closeAll(): Promise<void> {
-    await Promise.all([...this.agents.keys()].map((id) => this.forget(id)));
-  }
-
-  private keep(sessionId: string, agent: Promise<SessionAgent>): void {
-    this.agents.set(sessionId, agent);
-    // A failed attach is not kept: the next exec tries again, or finds the session gone.
-    const drop = () => {
-      if (this.agents.get(sessionId) === agent) this.agents.delete(sessionId);
-    };
-    agent.then((a) => a.link.closed.then(drop), drop);
+  closeAll(): Promise<void> {
+    return this.links.closeAll();
   }
 
   /** Joins the running agent of a session another instance started. */
@@ -111,7 +84,7 @@ export class SessionAgents {
     const providerId = this.client.providerId;
     try {
       const link = await AgentLink.open(stdio.stdout, stdio.stdin, helloTimeoutMs);
-      return { link, ...defaults, stdio };
+      return { link, ...defaults, close: stdio.close };
     } catch (error) {
       stdio.close();
       if (error instanceof AgentRefusedError && error.reason === "user") {

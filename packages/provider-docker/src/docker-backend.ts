@@ -10,12 +10,13 @@ import {
 } from "@cadre/agent-runtime-contract";
 import type {
   BackendSession,
+  CommandDefaults,
   NewSession,
   SessionBackend,
 } from "@cadre/agent-runtime-provider-utils";
 import { agentBinaryPath } from "@cadre/agent-runtime-sandbox-agent";
 import { runAgentExec } from "./agent-exec.js";
-import { type CommandDefaults, SessionAgents } from "./agent-session.js";
+import { SessionAgents } from "./agent-session.js";
 import { staticRow } from "./capability-rows.js";
 import { dockerConnection } from "./connection.js";
 import { type ContainerSpecInput, containerSpec } from "./container-spec.js";

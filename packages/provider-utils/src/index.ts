@@ -1,4 +1,13 @@
 export {
+  type AgentExecJudge,
+  agentKillMethod,
+  type CommandDefaults,
+  execThroughAgent,
+  type JudgedEnd,
+  withEnv,
+} from "./agent-exec.js";
+export { AgentLinks, type HeldAgent } from "./agent-links.js";
+export {
   type BackendHooks,
   expiredSessionLabels,
   type ForeignBackendObject,

@@ -13,9 +13,6 @@ export interface SessionContainer {
   id: string;
   labels: Record<string, string>;
   running: boolean;
-  /** Host pid of the container's PID 1 (Docker's init); 0 when it is not running. */
-  pid: number;
-  paused: boolean;
 }
 
 interface EngineError {
@@ -57,8 +54,6 @@ export class DockerApi {
       id: info.Id,
       labels: info.Config.Labels ?? {},
       running: info.State.Running,
-      pid: info.State.Pid,
-      paused: info.State.Paused,
     };
   }
 

@@ -1,39 +1,53 @@
 import {
+  BackendError,
   type CapabilityReport,
   type DoctorReport,
   doctorReport,
   type ExecRequest,
   type ExecResult,
-  PolicyValidationError,
   ProviderUnavailableError,
+  SessionNotFoundError,
+  SessionNotRunningError,
   sessionLabels,
   type ValidatedPolicy,
 } from "@cadre/agent-runtime-contract";
 import {
   type BackendSession,
+  type CommandDefaults,
+  execThroughAgent,
   isSessionOf,
   type NewSession,
   type SessionBackend,
+  withEnv,
 } from "@cadre/agent-runtime-provider-utils";
+import {
+  agentArgs,
+  agentBinaryFit,
+  agentBinaryPath,
+  agentCapabilities,
+  agentMountPath,
+} from "@cadre/agent-runtime-sandbox-agent";
 import type Docker from "dockerode";
 import { miniDockerCapabilities, miniDockerId, sessionDefaults } from "./capabilities.js";
 import { DockerApi } from "./docker-api.js";
-import { runExec } from "./docker-exec.js";
 import type { MiniDockerOptions } from "./options.js";
+import { SessionAgents } from "./session-agents.js";
 
 /**
- * Sessions as Docker containers, hardened whatever the policy says: no capabilities, no new
- * privileges, Docker's seccomp profile, no network but loopback, a pids limit, a sized /tmp.
- * Commands run as execs under Docker's init, which reaps what they leave behind.
+ * Sessions as Docker containers, hardened whatever the policy says: no capabilities for any
+ * command, no new privileges, Docker's seccomp profile, no network but loopback, a pids limit, a
+ * sized /tmp. cadre-agent is each container's PID 1 and runs every command.
  */
 export class MiniDockerBackend implements SessionBackend {
   readonly providerId = miniDockerId;
   private readonly api: DockerApi;
+  private readonly agents: SessionAgents;
   /** Sessions this instance stopped: an exec that the stop killed says so, whatever Docker reads. */
   private readonly haltedHere = new Set<string>();
 
   constructor(private readonly options: MiniDockerOptions) {
     this.api = new DockerApi(options.socketPath, this.providerId);
+    this.agents = new SessionAgents(this.api, this.providerId);
   }
 
   async capabilities(): Promise<CapabilityReport> {
@@ -41,51 +55,55 @@ export class MiniDockerBackend implements SessionBackend {
   }
 
   async create({ id, policy, labels }: NewSession): Promise<void> {
-    const image = policy.image ?? this.options.image;
-    await this.requireImage(image);
+    const image = await this.requireImage(policy.image ?? this.options.image);
     const container = await this.api.docker
       .createContainer(sessionContainer(id, image, policy, labels))
       .catch((error) => {
         throw this.api.failure(error, "create a container");
       });
+    // The commands' env and directory, as Docker makes the container's from image and policy.
+    const defaults: CommandDefaults = {
+      env: withEnv(image.env, policy.env),
+      cwd: policy.workdir ?? (image.workingDir || "/"),
+    };
     try {
-      await container.start();
+      await this.agents.start(id, container, defaults);
     } catch (error) {
+      // A user the image lacks comes back from the agent as POLICY_INVALID at `user`.
+      await this.agents.forget(id);
       await container.remove({ force: true }).catch(() => {});
-      const said = (error as { json?: { message?: string } }).json?.message ?? "";
-      if (policy.user !== undefined && /unable to find (user|group)/.test(said)) {
-        throw new PolicyValidationError(
-          [
-            {
-              path: "user",
-              message: `${policy.user} is not in the image's /etc/passwd or /etc/group: use a user the image has, or a numeric uid:gid`,
-            },
-          ],
-          { providerId: this.providerId },
-        );
-      }
-      throw this.api.failure(error, "start a container");
+      throw error;
     }
   }
 
   async exec(id: string, request: ExecRequest): Promise<ExecResult> {
-    const container = await this.api.runningSession(id);
-    return runExec(
-      {
-        api: this.api,
-        id,
-        containerId: container.id,
-        providerId: this.providerId,
-        haltedHere: () => this.haltedHere.has(id),
+    const session = await this.api.runningSession(id);
+    const agent = await this.agents.get(id, this.api.docker.getContainer(session.id));
+    return execThroughAgent(agent.link, agent, request, {
+      // The agent went: the session stopped or was removed under the command, or it died.
+      linkClosed: async (error) => {
+        throw (
+          (await this.sessionEnded(id, session.id)) ??
+          new BackendError(`${error.message}; destroy the session and start another`, {
+            providerId: this.providerId,
+          })
+        );
       },
-      request,
-    );
+      // A signal this provider did not send: the command's own, unless it stopped the session.
+      exited: async (exitCode) => {
+        if (exitCode > 128 && this.haltedHere.has(id)) {
+          throw new SessionNotRunningError(id, "stopped", { providerId: this.providerId });
+        }
+        return { exitCode };
+      },
+    });
   }
 
   async stop(id: string): Promise<void> {
     const container = await this.api.session(id);
     if (!container?.running) return;
     this.haltedHere.add(id);
+    await this.agents.forget(id);
     await this.api.docker
       .getContainer(container.id)
       .stop({ t: 2 })
@@ -98,6 +116,7 @@ export class MiniDockerBackend implements SessionBackend {
   }
 
   async destroy(id: string): Promise<void> {
+    await this.agents.forget(id);
     const container = await this.api.session(id);
     if (!container) return;
     this.haltedHere.add(id);
@@ -134,10 +153,16 @@ export class MiniDockerBackend implements SessionBackend {
       .map((c) => ({ labels: c.Labels, state: c.State === "running" ? "running" : "stopped" }));
   }
 
+  async close(): Promise<void> {
+    await this.agents.closeAll();
+  }
+
   async doctor(): Promise<DoctorReport> {
     const version = await this.api.docker.version().catch((error: Error) => error);
     const daemon = !(version instanceof Error);
     const image = daemon && (await this.hasImage(this.options.image));
+    const agent = agentBinaryPath();
+    const fit = agent ? agentBinaryFit(agent) : undefined;
     return doctorReport(this.providerId, [
       {
         id: `${this.providerId}.daemon`,
@@ -157,13 +182,25 @@ export class MiniDockerBackend implements SessionBackend {
         detail: this.options.image,
         fix: `docker pull ${this.options.image}, or set image to one the daemon has`,
       },
+      {
+        id: `${this.providerId}.agent`,
+        title: "cadre-agent binary for this host",
+        ok: fit?.fits === true,
+        required: true,
+        detail: fit?.detail ?? `none for ${process.arch}`,
+        fix: "build @cadre/agent-runtime-sandbox-agent (Debian's musl-tools)",
+      },
     ]);
   }
 
-  /** An image the daemon does not have fails the start as the host's problem: nothing is pulled. */
-  private async requireImage(image: string): Promise<void> {
-    if (await this.hasImage(image)) return;
-    throw new ProviderUnavailableError(`The Docker daemon has no image ${image}.`, {
+  /**
+   * What an image gives its containers unless told otherwise. One the daemon does not have fails
+   * the start as the host's problem: nothing is pulled.
+   */
+  private async requireImage(name: string): Promise<ImageDefaults> {
+    const image = await this.inspectImage(name);
+    if (image) return image;
+    throw new ProviderUnavailableError(`The Docker daemon has no image ${name}.`, {
       providerId: this.providerId,
       checks: [
         {
@@ -171,31 +208,65 @@ export class MiniDockerBackend implements SessionBackend {
           title: "session image",
           ok: false,
           required: true,
-          detail: `${image} is not on this host`,
-          fix: `docker pull ${image} (this provider never pulls)`,
+          detail: `${name} is not on this host`,
+          fix: `docker pull ${name} (this provider never pulls)`,
         },
       ],
     });
   }
 
-  private async hasImage(image: string): Promise<boolean> {
-    return this.api.docker
-      .getImage(image)
+  private async hasImage(name: string): Promise<boolean> {
+    return (await this.inspectImage(name)) !== undefined;
+  }
+
+  private async inspectImage(name: string): Promise<ImageDefaults | undefined> {
+    const info = await this.api.docker
+      .getImage(name)
       .inspect()
-      .then(
-        () => true,
-        (error: { statusCode?: number }) => {
-          if (error.statusCode === 404) return false;
-          throw this.api.failure(error, `inspect image ${image}`);
-        },
-      );
+      .catch((error: { statusCode?: number }) => {
+        if (error.statusCode === 404) return undefined;
+        throw this.api.failure(error, `inspect image ${name}`);
+      });
+    if (!info) return undefined;
+    const config = info.Config;
+    return {
+      name,
+      user: config?.User ?? "",
+      env: config?.Env ?? [],
+      workingDir: config?.WorkingDir ?? "",
+    };
+  }
+
+  /** The error of a session that no longer runs, or undefined while it runs. */
+  private async sessionEnded(id: string, containerId: string) {
+    const container = await this.api.session(id);
+    if (!container || container.id !== containerId) {
+      return new SessionNotFoundError(id, { providerId: this.providerId });
+    }
+    if (!container.running || this.haltedHere.has(id)) {
+      return new SessionNotRunningError(id, "stopped", { providerId: this.providerId });
+    }
+    return undefined;
   }
 }
 
-/** The container of one session. Its main process only keeps it alive; commands run as execs. */
+/** What an image gives its containers unless told otherwise. */
+interface ImageDefaults {
+  name: string;
+  user: string;
+  env: string[];
+  workingDir: string;
+}
+
+/**
+ * The container of one session: cadre-agent, bind-mounted read-only from this host, is its PID 1.
+ * It starts as root with the agent's capabilities only, becomes a uid of its own, and runs every
+ * command as the session's user (the policy's, else the image's) with no capability at all. Its
+ * stdin stays open: the host speaks to the agent over the container's stdio.
+ */
 function sessionContainer(
   id: string,
-  image: string,
+  image: ImageDefaults,
   policy: ValidatedPolicy,
   labels: Record<string, string>,
 ): Docker.ContainerCreateOptions {
@@ -203,16 +274,23 @@ function sessionContainer(
   return {
     name: id,
     Hostname: id.slice(0, 63),
-    Image: image,
-    Entrypoint: ["sleep"],
-    Cmd: ["infinity"],
+    Image: image.name,
+    Entrypoint: [agentMountPath],
+    Cmd: agentArgs(policy.user ?? image.user),
+    User: "0:0",
     Labels: labels,
     Env: Object.entries(policy.env ?? {}).map(([name, value]) => `${name}=${value}`),
-    ...(policy.user !== undefined ? { User: policy.user } : {}),
     ...(policy.workdir !== undefined ? { WorkingDir: policy.workdir } : {}),
+    OpenStdin: true,
+    StdinOnce: false,
+    AttachStdin: true,
+    AttachStdout: true,
+    AttachStderr: true,
     HostConfig: {
-      Init: true,
+      Init: false,
+      Binds: [`${agentBinaryPath()}:${agentMountPath}:ro`],
       CapDrop: ["ALL"],
+      CapAdd: [...agentCapabilities],
       SecurityOpt: ["no-new-privileges"],
       NetworkMode: "none",
       IpcMode: "private",

@@ -1,0 +1,113 @@
+import type { ExecRequest, ExecResult } from "@cadre/agent-runtime-contract";
+import {
+  type AgentExecOutcome,
+  type AgentLink,
+  AgentLinkClosedError,
+} from "@cadre/agent-runtime-sandbox-agent";
+import { ExecDeadline } from "./exec-deadline.js";
+import { execResultOf } from "./exec-result.js";
+import { OutputCollector } from "./output-collector.js";
+
+/** What a command gets when its exec is silent: the session's environment and directory. */
+export interface CommandDefaults {
+  /** NAME=VALUE entries; the exec's own variables replace those of the same name. */
+  env: string[];
+  cwd: string;
+}
+
+/** How a command ended, as the provider judges it from what its engine knows. */
+export interface JudgedEnd {
+  exitCode: number;
+  limitExceeded?: ExecResult["limitExceeded"];
+}
+
+/**
+ * What the agent cannot tell, asked of the provider: its engine's view of how a command ended.
+ */
+export interface AgentExecJudge {
+  /**
+   * The link closed under the command (the agent died, or went with its sandbox). Resolve with
+   * how the command ended (a memory limit that kills the whole sandbox takes the agent with it),
+   * or throw the session's error (SESSION_NOT_RUNNING, SESSION_NOT_FOUND, BACKEND_ERROR).
+   */
+  linkClosed(error: AgentLinkClosedError): Promise<JudgedEnd>;
+  /**
+   * The command ended without the agent killing it: its exit as the engine sees it (the memory
+   * limit's 137), or throw when the session ended under it. Default: the agent's word.
+   */
+  exited?(exitCode: number): Promise<JudgedEnd>;
+}
+
+/** The `kill.method` of a command the agent killed. */
+export const agentKillMethod =
+  "the session agent's supervisor of the command (a subreaper) killed every process below it";
+
+/**
+ * Runs one command through a session's agent, with the contract's exec semantics: the command's
+ * environment is the session's with the exec's variables over it; the agent keeps the deadline
+ * and caps the output inside the sandbox, and kills the command's whole tree at the deadline or
+ * on abort (the host's deadline sends the same kill, as a backstop); output streams to the
+ * callbacks as it comes; an abort rejects with the caller's reason after the kill.
+ */
+export async function execThroughAgent(
+  link: AgentLink,
+  defaults: CommandDefaults,
+  request: ExecRequest,
+  judge: AgentExecJudge,
+): Promise<ExecResult> {
+  const startedAt = performance.now();
+  const { argv, options } = request;
+  using deadline = new ExecDeadline(options.timeoutMs, options.signal);
+  if (deadline.abortedByCaller) throw deadline.callerReason;
+  const collector = new OutputCollector(options.maxOutputBytes, {
+    onStdout: options.onStdout,
+    onStderr: options.onStderr,
+  });
+
+  let outcome: AgentExecOutcome;
+  try {
+    outcome = await link.exec({
+      argv,
+      env: withEnv(defaults.env, options.env),
+      cwd: options.cwd ?? defaults.cwd,
+      ...(options.stdin !== undefined ? { stdin: toBytes(options.stdin) } : {}),
+      maxOutputBytes: options.maxOutputBytes,
+      ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+      signal: deadline.signal,
+      onStdout: (chunk) => collector.push("stdout", chunk),
+      onStderr: (chunk) => collector.push("stderr", chunk),
+    });
+  } catch (error) {
+    if (deadline.abortedByCaller) throw deadline.callerReason;
+    if (!(error instanceof AgentLinkClosedError)) throw error;
+    return execResultOf({ ...(await judge.linkClosed(error)), collector, deadline, startedAt });
+  }
+  if (deadline.abortedByCaller) throw deadline.callerReason;
+
+  const end: JudgedEnd =
+    outcome.killed || !judge.exited
+      ? { exitCode: outcome.exitCode }
+      : await judge.exited(outcome.exitCode);
+  const result = execResultOf({ ...end, collector, deadline, startedAt });
+  result.timedOut = outcome.timedOut || deadline.timedOut;
+  if (outcome.truncated) result.truncated = true;
+  if (outcome.killed) {
+    result.kill = { complete: outcome.killed.complete, method: agentKillMethod };
+    if (outcome.killed.survivors > 0) result.kill.survivors = outcome.killed.survivors;
+  }
+  return result;
+}
+
+/** `base` (NAME=VALUE entries) with `extra`'s variables in place of any of the same name. */
+export function withEnv(
+  base: readonly string[],
+  extra: Record<string, string> | undefined,
+): string[] {
+  const byName = new Map(base.map((entry) => [entry.slice(0, entry.indexOf("=")), entry]));
+  for (const [name, value] of Object.entries(extra ?? {})) byName.set(name, `${name}=${value}`);
+  return [...byName.values()];
+}
+
+function toBytes(stdin: string | Uint8Array): Uint8Array {
+  return typeof stdin === "string" ? Buffer.from(stdin, "utf8") : stdin;
+}
