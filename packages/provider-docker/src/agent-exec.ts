@@ -21,6 +21,7 @@ export function runAgentExec(
   request: ExecRequest,
 ): Promise<ExecResult> {
   return execThroughAgent(agent.link, agent, request, {
+    providerId: client.providerId,
     async linkClosed(error) {
       // Under gVisor the memory limit kills the whole sandbox, the agent with it: the command's
       // result is that kill, as an engine exec reports it.

@@ -1,14 +1,9 @@
-import { constants } from "node:os";
 import {
   BackendError,
   ProviderUnavailableError,
   ResourceLimitError,
 } from "@cadre/agent-runtime-contract";
-import {
-  AgentFaultError,
-  AgentRefusedError,
-  agentBinaryPath,
-} from "@cadre/agent-runtime-sandbox-agent";
+import { AgentRefusedError, agentBinaryPath } from "@cadre/agent-runtime-sandbox-agent";
 import { stubProviderId } from "./capabilities.js";
 import { agentBinaryCheck, subreaperCheck } from "./doctor.js";
 
@@ -53,8 +48,8 @@ export function agentStartError(error: unknown, binary: string, exit?: string): 
   );
 }
 
-/** RESOURCE_LIMIT for a process that could not be made: EAGAIN (pids) or ENOMEM (memory). */
-export function resourceLimit(
+/** RESOURCE_LIMIT for an agent that could not be made: EAGAIN (pids) or ENOMEM (memory). */
+function resourceLimit(
   code: string | undefined,
   what: string,
   cause: unknown,
@@ -67,37 +62,4 @@ export function resourceLimit(
     `The stub could not ${what}: ${why} on this host or in the agent's cgroup (${code}). Wait for other commands or sessions to end (destroySession frees their processes), or raise the limit, and run it again.`,
     { providerId: stubProviderId, cause },
   );
-}
-
-/**
- * An exec the agent could not start: it says so in a FAULT ("could not start a supervisor: ..."
- * with musl's strerror text) when it cannot fork, and as the start errno when the supervisor
- * cannot fork the command.
- */
-export function execStartError(program: string, error: unknown): Error {
-  if (error instanceof AgentFaultError) {
-    const code = /Resource temporarily unavailable|Try again/.test(error.message)
-      ? "EAGAIN"
-      : /Out of memory|Cannot allocate memory/.test(error.message)
-        ? "ENOMEM"
-        : undefined;
-    const limit = resourceLimit(code, `start ${JSON.stringify(program)}`, error);
-    if (limit) return limit;
-  }
-  return new BackendError(
-    `The stub could not run ${JSON.stringify(program)}: ${(error as Error).message}. Try again; destroy the session if it persists.`,
-    { providerId: stubProviderId, cause: error },
-  );
-}
-
-/** The errno's name ("ENOENT"), from its number as the agent reports it. */
-export function errnoName(errno: number): string {
-  const entry = Object.entries(constants.errno).find(([, value]) => value === errno);
-  return entry?.[0] ?? `errno ${errno}`;
-}
-
-/** The name of signal `n` ("SIGKILL"), or undefined for 0 or an unknown number. */
-export function signalName(n: number): string | undefined {
-  if (n === 0) return undefined;
-  return Object.entries(constants.signals).find(([, value]) => value === n)?.[0];
 }

@@ -12,13 +12,13 @@ import {
 } from "@cadre/agent-runtime-contract";
 import {
   type BackendSession,
+  execThroughAgent,
   isExpired,
   type NewSession,
   type SessionBackend,
   sessionInfoFromLabels,
 } from "@cadre/agent-runtime-provider-utils";
 import type { AgentLinkClosedError } from "@cadre/agent-runtime-sandbox-agent";
-import { runAgentExec } from "./agent-exec.js";
 import { AgentLinks } from "./agent-links.js";
 import { stubCapabilities, stubProviderId } from "./capabilities.js";
 import { agentBinaryCheck, stateDirCheck, stubDoctor } from "./doctor.js";
@@ -151,17 +151,24 @@ export class HostProcessBackend implements SessionBackend {
     if (this.halted.has(id)) {
       throw new SessionNotRunningError(id, "stopped", { providerId: this.providerId });
     }
+    // The command's whole environment and its directory on the host, as the stub makes them.
+    const defaults = { env: Object.entries(env).map(([name, value]) => `${name}=${value}`), cwd };
+    const { env: _env, cwd: _cwd, ...rest } = opts;
     try {
       return await this.links.with(id, agent, (link) =>
-        runAgentExec(
+        execThroughAgent(
           link,
+          defaults,
+          { argv: command, options: rest },
           {
-            argv: command,
-            env: Object.entries(env).map(([name, value]) => `${name}=${value}`),
-            cwd,
-            options: opts,
+            providerId: this.providerId,
+            linkClosed: async (error) => {
+              const ended = await this.linkEnded(id, agent, error);
+              // Killed with its session: a result, as a command killed by any other SIGKILL.
+              if (ended === "stopped") return { exitCode: 137 };
+              throw ended;
+            },
           },
-          (error) => this.linkEnded(id, agent, error),
         ),
       );
     } catch (error) {

@@ -1,6 +1,14 @@
-import type { ExecRequest, ExecResult } from "@cadre/agent-runtime-contract";
+import { constants } from "node:os";
+import {
+  BackendError,
+  type ExecRequest,
+  type ExecResult,
+  execKillGraceMs,
+  ResourceLimitError,
+} from "@cadre/agent-runtime-contract";
 import {
   type AgentExecOutcome,
+  AgentFaultError,
   type AgentLink,
   AgentLinkClosedError,
 } from "@cadre/agent-runtime-sandbox-agent";
@@ -25,6 +33,8 @@ export interface JudgedEnd {
  * What the agent cannot tell, asked of the provider: its engine's view of how a command ended.
  */
 export interface AgentExecJudge {
+  /** The provider's id, for the errors of a command that could not run. */
+  providerId: string;
   /**
    * The link closed under the command (the agent died, or went with its sandbox). Resolve with
    * how the command ended (a memory limit that kills the whole sandbox takes the agent with it),
@@ -41,6 +51,12 @@ export interface AgentExecJudge {
 /** The `kill.method` of a command the agent killed. */
 export const agentKillMethod =
   "the session agent's supervisor of the command (a subreaper) killed every process below it";
+
+/**
+ * How long after its deadline a command whose agent has not answered (stopped, hung, its stream
+ * stalled) is given up: the exec still settles within the contract's grace.
+ */
+const unansweredAfterDeadlineMs = execKillGraceMs - 1_000;
 
 /**
  * Runs one command through a session's agent, with the contract's exec semantics: the command's
@@ -64,26 +80,46 @@ export async function execThroughAgent(
     onStderr: options.onStderr,
   });
 
-  let outcome: AgentExecOutcome;
+  const running = link.exec({
+    argv,
+    env: withEnv(defaults.env, options.env),
+    cwd: options.cwd ?? defaults.cwd,
+    ...(options.stdin !== undefined ? { stdin: toBytes(options.stdin) } : {}),
+    maxOutputBytes: options.maxOutputBytes,
+    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+    signal: deadline.signal,
+    onStdout: (chunk) => collector.push("stdout", chunk),
+    onStderr: (chunk) => collector.push("stderr", chunk),
+  });
+  let outcome: AgentExecOutcome | "unanswered";
   try {
-    outcome = await link.exec({
-      argv,
-      env: withEnv(defaults.env, options.env),
-      cwd: options.cwd ?? defaults.cwd,
-      ...(options.stdin !== undefined ? { stdin: toBytes(options.stdin) } : {}),
-      maxOutputBytes: options.maxOutputBytes,
-      ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
-      signal: deadline.signal,
-      onStdout: (chunk) => collector.push("stdout", chunk),
-      onStderr: (chunk) => collector.push("stderr", chunk),
-    });
+    outcome = await answeredBy(running, options.timeoutMs);
   } catch (error) {
     if (deadline.abortedByCaller) throw deadline.callerReason;
-    if (!(error instanceof AgentLinkClosedError)) throw error;
-    return execResultOf({ ...(await judge.linkClosed(error)), collector, deadline, startedAt });
+    if (error instanceof AgentLinkClosedError) {
+      return execResultOf({ ...(await judge.linkClosed(error)), collector, deadline, startedAt });
+    }
+    if (error instanceof AgentFaultError) {
+      throw new BackendError(
+        `The session's agent could not run ${JSON.stringify(argv[0])}: ${error.message}. Try again; destroy the session if it persists.`,
+        { providerId: judge.providerId, cause: error },
+      );
+    }
+    throw error;
   }
   if (deadline.abortedByCaller) throw deadline.callerReason;
 
+  if (outcome === "unanswered") {
+    const result = execResultOf({ exitCode: 137, collector, deadline, startedAt });
+    result.timedOut = true;
+    result.kill = {
+      complete: false,
+      method: `${agentKillMethod}; the agent did not answer in time`,
+    };
+    return result;
+  }
+  if (outcome.startErrno !== undefined)
+    startFailed(argv[0] ?? "", outcome.startErrno, collector, judge);
   const end: JudgedEnd =
     outcome.killed || !judge.exited
       ? { exitCode: outcome.exitCode }
@@ -96,6 +132,55 @@ export async function execThroughAgent(
     if (outcome.killed.survivors > 0) result.kill.survivors = outcome.killed.survivors;
   }
   return result;
+}
+
+/** The agent's outcome, or "unanswered" once a deadline's grace is over without one. */
+async function answeredBy(
+  running: Promise<AgentExecOutcome>,
+  timeoutMs: number | undefined,
+): Promise<AgentExecOutcome | "unanswered"> {
+  if (timeoutMs === undefined) return running;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<"unanswered">((resolve) => {
+    timer = setTimeout(() => resolve("unanswered"), timeoutMs + unansweredAfterDeadlineMs);
+  });
+  try {
+    return await Promise.race([running, late]);
+  } finally {
+    clearTimeout(timer);
+    // Settled after it was given up: nobody waits for it any more.
+    running.catch(() => {});
+  }
+}
+
+/**
+ * A program that could not start. No process or memory to be had (EAGAIN: the pids limit, a fork
+ * bomb; ENOMEM) is RESOURCE_LIMIT; otherwise the result says it as a shell would, on stderr, with
+ * 127 for a program that is not there and 126 for one that cannot run.
+ */
+function startFailed(
+  program: string,
+  errno: number,
+  collector: OutputCollector,
+  judge: AgentExecJudge,
+): void {
+  const name = errnoName(errno);
+  const resource = name === "EAGAIN" ? "pids" : name === "ENOMEM" ? "memory" : undefined;
+  if (resource) {
+    throw new ResourceLimitError(
+      resource,
+      `${JSON.stringify(program)} could not start: no ${resource === "pids" ? "process" : "memory"} is left to the session (${name}). Wait for its other commands to end (destroySession frees every process of a session), or raise the limit, and run it again.`,
+      { providerId: judge.providerId },
+    );
+  }
+  const message = name === "ENOENT" ? "command not found" : `cannot execute (${name})`;
+  collector.push("stderr", Buffer.from(`${program}: ${message}\n`));
+}
+
+function errnoName(errno: number): string {
+  return (
+    Object.entries(constants.errno).find(([, value]) => value === errno)?.[0] ?? `errno ${errno}`
+  );
 }
 
 /** `base` (NAME=VALUE entries) with `extra`'s variables in place of any of the same name. */

@@ -29,6 +29,7 @@ afterAll(async () => {
 const request = (argv: string[], options: ExecOptions = {}): ExecRequest =>
   parseExecRequest(argv, options, "test");
 const noJudge = {
+  providerId: "test",
   linkClosed: () => Promise.reject(new Error("the link did not close")),
 };
 
@@ -92,6 +93,7 @@ describe("execThroughAgent", () => {
     const dying = spawn(agentBinaryPath()!, [], { stdio: ["pipe", "pipe", "inherit"] });
     const dyingLink = await AgentLink.open(dying.stdout, dying.stdin);
     const running = execThroughAgent(dyingLink, defaults, request(["sleep", "600"]), {
+      providerId: "test",
       linkClosed: async () => ({ exitCode: 137, limitExceeded: "memory" as const }),
     });
     dying.kill("SIGKILL");
@@ -103,4 +105,36 @@ describe("execThroughAgent", () => {
     expect(withEnv(["A=1", "B=2=x"], { B: "3", C: "4" })).toEqual(["A=1", "B=3", "C=4"]);
     expect(withEnv(["A=1"], undefined)).toEqual(["A=1"]);
   });
+});
+
+describe("execThroughAgent, when a command cannot start", () => {
+  it("says so on stderr as a shell would, with 127 for a program that is not there", async () => {
+    const r = await execThroughAgent(link, defaults, request(["cadre-no-such-program"]), noJudge);
+    expect([r.exitCode, r.stderr]).toEqual([127, "cadre-no-such-program: command not found\n"]);
+    const denied = await execThroughAgent(link, defaults, request(["/etc/hostname"]), noJudge);
+    expect(denied.exitCode).toBe(126);
+    expect(denied.stderr).toMatch(/^\/etc\/hostname: cannot execute \(E[A-Z]+\)\n$/);
+  });
+
+  it("gives a command up, as not verified killed, once its agent stays silent past the grace", async () => {
+    const frozen = spawn(agentBinaryPath()!, [], { stdio: ["pipe", "pipe", "inherit"] });
+    const frozenLink = await AgentLink.open(frozen.stdout, frozen.stdin);
+    try {
+      frozen.kill("SIGSTOP");
+      const started = performance.now();
+      const r = await execThroughAgent(
+        frozenLink,
+        defaults,
+        request(["sleep", "600"], { timeoutMs: 200 }),
+        noJudge,
+      );
+      expect(r).toMatchObject({ exitCode: 137, timedOut: true, kill: { complete: false } });
+      expect(r.kill?.method).toContain("did not answer in time");
+      // Not before the deadline and its grace (a bound on a loaded host would be a timing test).
+      expect(performance.now() - started).toBeGreaterThanOrEqual(200 + 9_000 - 50);
+    } finally {
+      frozen.kill("SIGKILL");
+      frozenLink.close();
+    }
+  }, 30_000);
 });

@@ -173,9 +173,13 @@ static void start(uint32_t link, uint32_t channel, const uint8_t *payload, uint3
       close(pipes[i][0]);
       close(pipes[i][1]);
     }
-    char why[96];
-    snprintf(why, sizeof why, "could not start a supervisor: %s", strerror(saved));
-    return fault(link, channel, why);
+    /* No process or no descriptor to be had (a fork bomb, the pids limit): a command that could
+     * not start, with its errno, as when the supervisor cannot start the program. */
+    uint8_t p[20] = {0};
+    put_u32(p, 126);
+    put_u32(p + 8, EXIT_START_FAILED);
+    put_u32(p + 16, (uint32_t)saved);
+    return link_send(link, FRAME_EXIT, channel, p, sizeof p);
   }
   close(in[0]);
   close(out[1]);

@@ -80,6 +80,7 @@ export class MiniDockerBackend implements SessionBackend {
     const session = await this.api.runningSession(id);
     const agent = await this.agents.get(id, this.api.docker.getContainer(session.id));
     return execThroughAgent(agent.link, agent, request, {
+      providerId: this.providerId,
       // The agent went: the session stopped or was removed under the command, or it died.
       linkClosed: async (error) => {
         throw (
