@@ -18,7 +18,7 @@ const summary = expect.objectContaining({
   p99: expect.any(Number),
 });
 
-it("bench --provider stub writes the JSON the issue asks for", async () => {
+it("bench --provider stub writes the JSON the issues ask for", async () => {
   const file = join(dir, "stub.json");
   const stateDir = join(dir, "state");
   const result = await runCli(
@@ -48,25 +48,73 @@ it("bench --provider stub writes the JSON the issue asks for", async () => {
     exec: summary,
   });
   expect(json.contenders["host spawn"]).toMatchObject({ kind: "api", errors: 0, exec: summary });
-  expect(json.contenders.cadre.exec.n).toBe(10);
+  // Ours runs several times in each round of the exec phase, every baseline once.
+  expect(json.contenders.cadre.exec.n).toBe(10 * json.oursExecsPerRound);
+  expect(json.contenders["host spawn"].exec.n).toBe(10);
+  // Time to first command, cold: start then the first exec, in every lifecycle round.
+  expect(json.contenders.cadre).toMatchObject({ firstExec: summary, firstCommand: summary });
+  expect(json.contenders.cadre.firstCommand.n).toBe(5);
   expect(json.ratios).toEqual({
     execVsApi: expect.any(Number),
     execVsCli: null,
     startVsApi: expect.any(Number),
     startVsCli: null,
     apiExecVsCli: null,
+    execSpeedupVsApi: expect.any(Number),
+    execTail: expect.any(Number),
+    firstCommandVsApiStart: expect.any(Number),
   });
   expect(json.runId).toMatch(/^[0-9a-f-]{13}$/);
+  expect(json.parallel).toMatchObject({
+    execs: 20,
+    rounds: 5,
+    errors: 0,
+    wall: summary,
+    exec: summary,
+    sequentialWall: summary,
+    sequentialErrors: 0,
+  });
+  expect(json.parallel.exec.n).toBe(100);
   expect(json.concurrent).toMatchObject({ sessions: 4, errors: 0 });
-  expect(json.pool).toMatchObject({ size: 2, startP50Ms: expect.any(Number), misses: 0 });
-  expect(json.memory.method).toEqual(expect.any(String));
+  expect(json.pool).toMatchObject({
+    size: 2,
+    startP50Ms: expect.any(Number),
+    firstCommand: summary,
+    misses: 0,
+  });
+  // The stub has no cgroup to read, so no idle memory and no baseline for it.
+  expect(json.memory).toMatchObject({ bytesPerSession: null, baseline: null });
   expect(json.leftoversRemoved).toBe(0);
-  // The stub's baseline is a host process, not an engine: its ratios are not targets.
-  expect(json.targets.execVsApi).toEqual({ target: 1.15, value: json.ratios.execVsApi, met: null });
-  expect(json.targets.startVsApi.met).toBeNull();
+  // The stub's baseline is a host process, not an engine: the issue's engine targets do not
+  // apply; the values are still there.
+  expect(json.engineTargets).toBeNull();
+  expect(json.targets.execSpeedupVsApi).toEqual({
+    target: null,
+    comparison: "atLeast",
+    value: json.ratios.execSpeedupVsApi,
+    met: null,
+  });
+  expect(json.targets.execP50Ms.value).toBe(json.contenders.cadre.exec.p50);
+  expect(json.targets.coldFirstCommandMs.met).toBeNull();
+  expect(json.targets.idleMemoryOverBaselineBytes.met).toBeNull();
+  // The shared ones do.
+  expect(json.targets.parallelErrors).toMatchObject({ target: 0, value: 0, met: true });
   expect(json.targets.concurrentErrors.met).toBe(true);
+  expect(json.targets.poolFirstCommandP50Ms).toMatchObject({
+    target: 10,
+    value: json.pool.firstCommand.p50,
+  });
   expect(Object.keys(json.targets).sort()).toEqual(
-    ["concurrentErrors", "execVsApi", "execVsCli", "poolStartP50Ms", "startVsApi"].sort(),
+    [
+      "coldFirstCommandMs",
+      "concurrentErrors",
+      "execP50Ms",
+      "execSpeedupVsApi",
+      "execTailRatio",
+      "idleMemoryOverBaselineBytes",
+      "parallelErrors",
+      "poolFirstCommandP50Ms",
+    ].sort(),
   );
   // Everything the run made is gone from the stub's state directory.
   const list = await runCli(["sessions", "list", "--provider", "stub", "--json"], {

@@ -1,15 +1,23 @@
 import { once } from "node:events";
 import { cpus, loadavg, totalmem } from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
 import { SessionPool } from "@cadre/agent-runtime";
 import type { IsolationPolicy, IsolationProvider } from "@cadre/agent-runtime-contract";
 import type { BenchEngine, Contender, IdleMemory } from "./contender.js";
 import { ratio, type Summary, summarize, timed } from "./stats.js";
+import {
+  checkTargets,
+  type EngineTargets,
+  type TargetCheck,
+  type TargetName,
+  tailRatio,
+} from "./target-checks.js";
 
 export interface BenchSettings {
   engine: BenchEngine;
   /** The value of the run label (`cadre.bench/run`) on everything this run creates. */
   runId: string;
-  /** The provider "cadre" uses, for the concurrency and memory phases. */
+  /** The provider "cadre" uses, for the parallel, concurrency and memory phases. */
   provider: IsolationProvider;
   /** A second instance of the same provider for the pool, when `poolSize` is set. */
   poolProvider?: IsolationProvider;
@@ -17,7 +25,11 @@ export interface BenchSettings {
   iterations: number;
   concurrency: number;
   poolSize?: number;
-  /** Idle sessions whose memory is measured. Default 5. */
+  /** Execs started at once in one session in the parallel phase. Default 20. */
+  parallelExecs?: number;
+  /** Rounds of the parallel phase. Default: iterations, at most 20. */
+  parallelRounds?: number;
+  /** Idle sessions (and as many bare sandboxes) whose memory is measured. Default 5. */
   memorySessions?: number;
   progress?: (message: string) => void;
 }
@@ -27,19 +39,14 @@ export interface ContenderResult {
   start?: Summary | null;
   destroy?: Summary | null;
   startDestroy?: Summary | null;
+  /** The first exec in a sandbox just started (lifecycle phase). */
+  firstExec?: Summary | null;
+  /** Time to first command, cold: start plus first exec, per round. */
+  firstCommand?: Summary | null;
   exec?: Summary | null;
   errors: number;
   firstError?: string;
 }
-
-/** What issue 7 asks of the provider, checked against this run's numbers. */
-export const benchTargets = {
-  execVsApi: 1.15,
-  execVsCli: 0.8,
-  startVsApi: 1.1,
-  concurrentErrors: 0,
-  poolStartP50Ms: 10,
-} as const;
 
 export interface BenchResult {
   engine: string;
@@ -48,14 +55,39 @@ export interface BenchResult {
   startedAt: string;
   host: { cpus: number; loadAverage: number[]; memoryBytes: number; node: string };
   contenders: Record<string, ContenderResult>;
+  /** Our exec runs this many times in each round of the exec phase, every baseline once. */
+  oursExecsPerRound: number;
   ratios: {
+    /** Ours over the bare API, exec p50 (below 1: ours is faster). */
     execVsApi: number | null;
     execVsCli: number | null;
     startVsApi: number | null;
     startVsCli: number | null;
-    /** The bare API's exec against the CLI: the best any client of this engine gets. */
+    /** The bare API's exec against the CLI: the best any engine-exec client gets. */
     apiExecVsCli: number | null;
+    /** The bare API's exec p50 over ours: how many times faster ours is. */
+    execSpeedupVsApi: number | null;
+    /** Our exec p99 over our exec p50. */
+    execTail: number | null;
+    /** Our cold first command (start + first exec) p50 over the bare API's create+start p50. */
+    firstCommandVsApiStart: number | null;
   };
+  parallel: {
+    /** Execs started at once, in one session of ours. */
+    execs: number;
+    rounds: number;
+    errors: number;
+    firstErrors: string[];
+    /** Wall time of one round of `execs` at once. */
+    wall: Summary | null;
+    /** Each exec's time from the round's start to its own result. */
+    exec: Summary | null;
+    /** Wall time of `execs` one after another in the same session, alternating with the above. */
+    sequentialWall: Summary | null;
+    sequentialErrors: number;
+    /** sequentialWall p50 over wall p50. */
+    sequentialVsParallel: number | null;
+  } | null;
   concurrent: {
     sessions: number;
     errors: number;
@@ -63,24 +95,42 @@ export interface BenchResult {
     sessionsPerSecond: number;
     firstErrors: string[];
   };
-  memory: IdleMemory;
+  memory: IdleMemory & {
+    /** The bare API's idle sandboxes, measured the same way at the same time. */
+    baseline: IdleMemory | null;
+    /** bytesPerSession minus the baseline's; null without a baseline. */
+    overBaselineBytes: number | null;
+  };
   pool?: {
     size: number;
+    /** Hand-out alone. */
     startP50Ms: number | null;
     start: Summary | null;
+    /** The first exec in the handed-out session. */
+    firstExec: Summary | null;
+    /** Hand-out plus first exec, per sample. */
+    firstCommand: Summary | null;
     hits: number;
     misses: number;
     refillErrors: number;
   };
-  targets: Record<
-    keyof typeof benchTargets,
-    { target: number; value: number | null; met: boolean | null }
-  >;
-  /** Objects with the run's label found at the end and removed (0 when every phase cleaned up). */
+  /** The targets this engine has (target-checks.ts); null target: none here. */
+  engineTargets: EngineTargets | null;
+  targets: Record<TargetName, TargetCheck>;
+  /** Objects with the run label found at the end and removed (0 when every phase cleaned up). */
   leftoversRemoved: number;
 }
 
 const warmupRounds = 2;
+/**
+ * Our exec costs a few ms against the baselines' tens: it runs this many times back to back in
+ * each round of the exec phase, so that its p99 rests on enough samples to be more than the
+ * round's maximum, for a twentieth of the phase's time.
+ */
+export const oursExecsPerRound = 5;
+const memorySettleMs = 1000;
+
+const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /** Runs every phase on one engine. Contenders alternate within each round (ABAB, then BABA). */
 export async function runBench(settings: BenchSettings): Promise<BenchResult> {
@@ -89,23 +139,41 @@ export async function runBench(settings: BenchSettings): Promise<BenchResult> {
   const startedAt = new Date().toISOString();
   const samples = new Map<
     string,
-    { start: number[]; destroy: number[]; sum: number[]; exec: number[] }
+    {
+      start: number[];
+      destroy: number[];
+      sum: number[];
+      firstExec: number[];
+      firstCommand: number[];
+      exec: number[];
+    }
   >();
   const results: Record<string, ContenderResult> = {};
   for (const c of engine.contenders) {
-    samples.set(c.name, { start: [], destroy: [], sum: [], exec: [] });
+    samples.set(c.name, {
+      start: [],
+      destroy: [],
+      sum: [],
+      firstExec: [],
+      firstCommand: [],
+      exec: [],
+    });
     results[c.name] = { kind: c.kind, errors: 0 };
   }
   const fail = (c: Contender, error: unknown) => {
     const r = results[c.name]!;
     r.errors += 1;
-    r.firstError ??= error instanceof Error ? error.message : String(error);
+    r.firstError ??= message(error);
   };
   const order = (round: number) =>
     round % 2 === 0 ? engine.contenders : [...engine.contenders].reverse();
+  const timesPerRound = (c: Contender) => (c.kind === "ours" ? oursExecsPerRound : 1);
 
   try {
-    say(`${engine.label}: start+destroy, ${settings.iterations} rounds`);
+    say(`${engine.label}: start, first exec, destroy, ${settings.iterations} rounds`);
+    for (const c of engine.contenders) {
+      if (c.lifecycle && c.firstExec) await c.prepare?.(settings.iterations + warmupRounds);
+    }
     for (let round = -warmupRounds; round < settings.iterations; round++) {
       for (const c of order(round)) {
         if (!c.lifecycle) continue;
@@ -114,12 +182,22 @@ export async function runBench(settings: BenchSettings): Promise<BenchResult> {
           const start = await timed(async () => {
             id = await c.lifecycle!.start();
           });
-          const destroy = await timed(() => c.lifecycle!.destroy(id));
+          let first: number | undefined;
+          let destroy: number;
+          try {
+            if (c.firstExec) first = await timed(() => c.firstExec!(id));
+          } finally {
+            destroy = await timed(() => c.lifecycle!.destroy(id));
+          }
           if (round >= 0) {
             const s = samples.get(c.name)!;
             s.start.push(start);
             s.destroy.push(destroy);
             s.sum.push(start + destroy);
+            if (first !== undefined) {
+              s.firstExec.push(first);
+              s.firstCommand.push(start + first);
+            }
           }
         } catch (error) {
           fail(c, error);
@@ -127,11 +205,15 @@ export async function runBench(settings: BenchSettings): Promise<BenchResult> {
       }
     }
 
-    say(`${engine.label}: exec true, ${settings.iterations * 2} rounds`);
+    const execRounds = settings.iterations * 2;
+    say(
+      `${engine.label}: exec true, ${execRounds} rounds (ours ${oursExecsPerRound} times a round)`,
+    );
     const ready: Contender[] = [];
     for (const c of engine.contenders) {
       if (!c.exec) continue;
       try {
+        await c.prepare?.((execRounds + warmupRounds * 2) * timesPerRound(c));
         await c.exec.setup();
         ready.push(c);
       } catch (error) {
@@ -139,13 +221,15 @@ export async function runBench(settings: BenchSettings): Promise<BenchResult> {
       }
     }
     try {
-      for (let round = -warmupRounds * 2; round < settings.iterations * 2; round++) {
+      for (let round = -warmupRounds * 2; round < execRounds; round++) {
         for (const c of round % 2 === 0 ? ready : [...ready].reverse()) {
-          try {
-            const ms = await timed(() => c.exec!.run());
-            if (round >= 0) samples.get(c.name)!.exec.push(ms);
-          } catch (error) {
-            fail(c, error);
+          for (let i = 0; i < timesPerRound(c); i++) {
+            try {
+              const ms = await timed(() => c.exec!.run());
+              if (round >= 0) samples.get(c.name)!.exec.push(ms);
+            } catch (error) {
+              fail(c, error);
+            }
           }
         }
       }
@@ -159,9 +243,35 @@ export async function runBench(settings: BenchSettings): Promise<BenchResult> {
         r.start = summarize(s.start);
         r.destroy = summarize(s.destroy);
         r.startDestroy = summarize(s.sum);
+        if (c.firstExec) {
+          r.firstExec = summarize(s.firstExec);
+          r.firstCommand = summarize(s.firstCommand);
+        }
       }
       if (c.exec) r.exec = summarize(s.exec);
     }
+
+    const parallelExecs = settings.parallelExecs ?? 20;
+    const parallelRounds = settings.parallelRounds ?? Math.min(settings.iterations, 20);
+    say(
+      `${engine.label}: ${parallelExecs} execs at once in one session, ${parallelRounds} rounds (and ${parallelExecs} one after another)`,
+    );
+    const parallel = await parallelPhase(settings, parallelExecs, parallelRounds).catch(
+      (error: unknown) => {
+        say(`${engine.label}: parallel phase failed: ${message(error)}`);
+        return {
+          execs: parallelExecs,
+          rounds: 0,
+          errors: parallelExecs,
+          firstErrors: [message(error)],
+          wall: null,
+          exec: null,
+          sequentialWall: null,
+          sequentialErrors: 0,
+          sequentialVsParallel: null,
+        };
+      },
+    );
 
     const pool = settings.poolSize
       ? await poolPhase(
@@ -177,7 +287,7 @@ export async function runBench(settings: BenchSettings): Promise<BenchResult> {
       settings.policy,
       settings.concurrency,
     );
-    say(`${engine.label}: memory of idle sessions`);
+    say(`${engine.label}: memory of idle sessions and of the bare API's sandboxes`);
     const memory = await memoryPhase(settings);
 
     const byKind = (kind: Contender["kind"]) =>
@@ -191,17 +301,23 @@ export async function runBench(settings: BenchSettings): Promise<BenchResult> {
       startVsApi: ratio(ours?.start, api?.start),
       startVsCli: ratio(ours?.start, cli?.start),
       apiExecVsCli: ratio(api?.exec, cli?.exec),
+      execSpeedupVsApi: ratio(api?.exec, ours?.exec),
+      execTail: tailRatio(ours?.exec),
+      firstCommandVsApiStart: ratio(ours?.firstCommand, api?.start),
     };
-    const check = (key: keyof typeof benchTargets, value: number | null, atMost = true) => ({
-      target: benchTargets[key],
-      value,
-      met:
-        value === null ? null : atMost ? value <= benchTargets[key] : value === benchTargets[key],
-    });
-    const ratioCheck = (key: "execVsApi" | "execVsCli" | "startVsApi", value: number | null) =>
-      engine.ratioTargetsApply === false
-        ? { target: benchTargets[key], value, met: null }
-        : check(key, value);
+    const targets = checkTargets(
+      {
+        oursExec: ours?.exec,
+        apiExec: api?.exec,
+        oursFirstCommand: ours?.firstCommand,
+        apiStart: api?.start,
+        parallelErrors: parallel.rounds > 0 || parallel.errors > 0 ? parallel.errors : null,
+        concurrentErrors: concurrent.errors,
+        poolFirstCommand: pool?.firstCommand,
+        idleMemoryOverBaselineBytes: memory.overBaselineBytes,
+      },
+      engine.targets,
+    );
     const result: BenchResult = {
       engine: engine.label,
       runId: settings.runId,
@@ -214,16 +330,13 @@ export async function runBench(settings: BenchSettings): Promise<BenchResult> {
         node: process.version,
       },
       contenders: results,
+      oursExecsPerRound,
       ratios,
+      parallel,
       concurrent,
       memory,
-      targets: {
-        execVsApi: ratioCheck("execVsApi", ratios.execVsApi),
-        execVsCli: ratioCheck("execVsCli", ratios.execVsCli),
-        startVsApi: ratioCheck("startVsApi", ratios.startVsApi),
-        concurrentErrors: check("concurrentErrors", concurrent.errors, false),
-        poolStartP50Ms: check("poolStartP50Ms", pool?.startP50Ms ?? null),
-      },
+      engineTargets: engine.targets ?? null,
+      targets,
       leftoversRemoved: 0,
     };
     if (pool) result.pool = pool;
@@ -234,33 +347,124 @@ export async function runBench(settings: BenchSettings): Promise<BenchResult> {
   }
 }
 
-/** Hand-out latency of a full pool: before each sample the pool is refilled to its size. */
+async function execTrue(provider: IsolationProvider, id: string): Promise<void> {
+  const result = await provider.exec(id, ["true"]);
+  if (result.exitCode !== 0) throw new Error(`true exited ${result.exitCode}: ${result.stderr}`);
+}
+
+/**
+ * `execs` execs of `true` at once in one session of ours, round after round, alternating with
+ * the same number one after another in the same session.
+ */
+async function parallelPhase(
+  settings: BenchSettings,
+  execs: number,
+  rounds: number,
+): Promise<NonNullable<BenchResult["parallel"]>> {
+  const { provider } = settings;
+  const id = await provider.startSession(settings.policy);
+  const walls: number[] = [];
+  const latencies: number[] = [];
+  const sequentialWalls: number[] = [];
+  const failures: unknown[] = [];
+  let sequentialErrors = 0;
+  const atOnce = async (record: boolean) => {
+    const started = performance.now();
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: execs }, async () => {
+        await execTrue(provider, id);
+        return performance.now() - started;
+      }),
+    );
+    const wall = performance.now() - started;
+    if (!record) return;
+    walls.push(wall);
+    for (const o of outcomes) {
+      if (o.status === "fulfilled") latencies.push(o.value);
+      else failures.push(o.reason);
+    }
+  };
+  const oneAfterAnother = async (record: boolean) => {
+    let errors = 0;
+    const wall = await timed(async () => {
+      for (let i = 0; i < execs; i++) await execTrue(provider, id).catch(() => errors++);
+    });
+    if (!record) return;
+    sequentialErrors += errors;
+    if (errors === 0) sequentialWalls.push(wall);
+  };
+  try {
+    for (let round = -warmupRounds; round < rounds; round++) {
+      if (round % 2 === 0) {
+        await atOnce(round >= 0);
+        await oneAfterAnother(round >= 0);
+      } else {
+        await oneAfterAnother(round >= 0);
+        await atOnce(round >= 0);
+      }
+    }
+  } finally {
+    await provider.destroySession(id);
+  }
+  const wall = summarize(walls);
+  const sequentialWall = summarize(sequentialWalls);
+  return {
+    execs,
+    rounds,
+    errors: failures.length,
+    firstErrors: failures.slice(0, 3).map(message),
+    wall,
+    exec: summarize(latencies),
+    sequentialWall,
+    sequentialErrors,
+    sequentialVsParallel: ratio(sequentialWall, wall),
+  };
+}
+
+/**
+ * Time to first command from a full pool: hand-out, then the first exec in that session. Before
+ * each sample the pool is refilled to its size.
+ */
 async function poolPhase(
   settings: BenchSettings,
   provider: IsolationProvider,
   size: number,
   say: (message: string) => void,
 ): Promise<NonNullable<BenchResult["pool"]>> {
-  say(`${settings.engine.label}: SessionPool of ${size}, ${settings.iterations} hand-outs`);
+  say(
+    `${settings.engine.label}: SessionPool of ${size}, ${settings.iterations} hand-outs, each with its first exec`,
+  );
   const pool = new SessionPool(provider, { size, closeProvider: false });
-  const times: number[] = [];
+  const handOuts: number[] = [];
+  const firstExecs: number[] = [];
+  const firstCommands: number[] = [];
   try {
     await pool.prewarm(settings.policy);
     for (let i = -warmupRounds; i < settings.iterations; i++) {
       while (pool.stats().warm < size) await once(pool, "warm");
       let id = "";
-      const ms = await timed(async () => {
+      const handOut = await timed(async () => {
         id = await pool.startSession(settings.policy);
       });
-      if (i >= 0) times.push(ms);
-      await pool.destroySession(id);
+      try {
+        const first = await timed(() => execTrue(pool, id));
+        if (i >= 0) {
+          handOuts.push(handOut);
+          firstExecs.push(first);
+          firstCommands.push(handOut + first);
+        }
+      } finally {
+        await pool.destroySession(id);
+      }
     }
     const stats = pool.stats();
-    const start = summarize(times);
+    const start = summarize(handOuts);
     return {
       size,
       startP50Ms: start?.p50 ?? null,
       start,
+      firstExec: summarize(firstExecs),
+      firstCommand: summarize(firstCommands),
       hits: stats.hits,
       misses: stats.misses,
       refillErrors: stats.refillErrors,
@@ -278,9 +482,7 @@ async function concurrentPhase(
   const one = async () => {
     const id = await provider.startSession(policy);
     try {
-      const result = await provider.exec(id, ["true"]);
-      if (result.exitCode !== 0)
-        throw new Error(`true exited ${result.exitCode}: ${result.stderr}`);
+      await execTrue(provider, id);
     } finally {
       await provider.destroySession(id);
     }
@@ -294,21 +496,53 @@ async function concurrentPhase(
     errors: failures.length,
     wallMs: Math.round(wallMs),
     sessionsPerSecond: Math.round(((count - failures.length) / (wallMs / 1000)) * 100) / 100,
-    firstErrors: failures.slice(0, 3).map((e) => (e instanceof Error ? e.message : String(e))),
+    firstErrors: failures.slice(0, 3).map(message),
   };
 }
 
-async function memoryPhase(settings: BenchSettings): Promise<IdleMemory> {
-  const measure = settings.engine.idleMemory;
-  if (!measure)
-    return { method: "not measured for this engine", bytesPerSession: null, samples: 0 };
-  const ids: string[] = [];
+/**
+ * Idle sessions of ours and as many idle sandboxes of the bare API, started alternately, left
+ * alone for a second, then measured the same way at the same time.
+ */
+async function memoryPhase(settings: BenchSettings): Promise<BenchResult["memory"]> {
+  const { engine } = settings;
+  const measure = engine.idleMemory;
+  if (!measure) {
+    return {
+      method: "not measured for this engine",
+      bytesPerSession: null,
+      samples: 0,
+      baseline: null,
+      overBaselineBytes: null,
+    };
+  }
+  const api = engine.contenders.find((c) => c.kind === "api")?.lifecycle;
+  const measureBaseline = api ? engine.baselineIdleMemory : undefined;
+  const ours: string[] = [];
+  const bare: string[] = [];
   try {
     for (let i = 0; i < (settings.memorySessions ?? 5); i++) {
-      ids.push(await settings.provider.startSession(settings.policy));
+      ours.push(await settings.provider.startSession(settings.policy));
+      if (api && measureBaseline) bare.push(await api.start());
     }
-    return await measure(ids);
+    await sleep(memorySettleMs);
+    const mine = await measure(ours);
+    const baseline = measureBaseline ? await measureBaseline(bare) : null;
+    return {
+      ...mine,
+      baseline,
+      overBaselineBytes:
+        mine.bytesPerSession === null ||
+        baseline === null ||
+        baseline.bytesPerSession === null ||
+        baseline.samples === 0
+          ? null
+          : mine.bytesPerSession - baseline.bytesPerSession,
+    };
   } finally {
-    await Promise.allSettled(ids.map((id) => settings.provider.destroySession(id)));
+    await Promise.allSettled([
+      ...ours.map((id) => settings.provider.destroySession(id)),
+      ...bare.map((id) => api!.destroy(id)),
+    ]);
   }
 }

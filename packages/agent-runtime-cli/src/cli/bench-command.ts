@@ -14,19 +14,21 @@ import { UsageError } from "./usage-error.js";
 
 export const benchHelp = `Usage: cadre-runtime bench --provider P [options]
 
-Measures, in one run and interleaved, startSession+destroySession and exec of \`true\` for the
-provider and for baselines on the same engine (docker: dockerode and the docker CLI; kata:
-containerd's gRPC API and ctr; stub: a host process), then N concurrent sessions each running
-one exec, and the host memory of an idle session. Every sandbox it makes carries the label
+Measures, in one run and interleaved, startSession, the first exec and destroySession, and exec
+of \`true\`, for the provider and for baselines on the same engine (docker: dockerode and the
+docker CLI; kata: containerd's gRPC API and ctr; stub: a host process); then 20 execs at once in
+one session against 20 one after another, hand-out and first exec from a SessionPool, N
+concurrent sessions each running one exec, and the host memory of idle sessions against the
+bare API's idle sandboxes. Every sandbox it makes carries the label
 ${benchRunLabel}=<run id> and is removed at the end.
 
 Options:
   -p, --provider P       stub, docker or kata (required unless --config names one)
   -c, --config F         cadre.config.json whose "isolation" section configures the provider
       --runtime R        docker: runc or runsc; kata: containerd runtime name
-      --iterations N     measured rounds per operation (default 20; exec runs 2N)
+      --iterations N     measured rounds per operation (default 20; exec runs 2N rounds)
       --concurrency C    sessions started at once in the concurrency phase (default 50)
-      --pool K           also measure hand-out from a SessionPool keeping K warm sessions
+      --pool K           also measure hand-out and first exec from a SessionPool of K
       --json FILE        write the results as JSON to FILE ("-" for stdout)
   -h, --help             show this help
 

@@ -5,16 +5,27 @@ import { runCli } from "./cli.js";
 
 export interface BenchJson {
   runId: string;
-  contenders: Record<string, { errors: number; firstError?: string; exec?: { n: number } }>;
-  ratios: { execVsApi: number | null; apiExecVsCli: number | null };
+  oursExecsPerRound: number;
+  contenders: Record<
+    string,
+    { kind: string; errors: number; firstError?: string; exec?: { n: number } }
+  >;
+  ratios: {
+    execVsApi: number | null;
+    apiExecVsCli: number | null;
+    execSpeedupVsApi: number | null;
+  };
+  parallel: { errors: number; rounds: number; firstErrors: string[] } | null;
   concurrent: { errors: number };
+  targets: Record<string, { target: number | null; value: number | null; met: boolean | null }>;
   leftoversRemoved: number;
 }
 
 /**
  * Runs a short `cadre-runtime bench` (2 rounds, 2 at once, a pool of 1) and checks what every
- * engine's run must show: each contender ran every round without an error, the ratios were
- * computed, and the run's own cleanup found nothing left behind.
+ * engine's run must show: each contender ran every round without an error (ours several times a
+ * round in the exec phase), the ratios were computed, the parallel phase ran without an error,
+ * and the run's own cleanup found nothing left behind. Times are never asserted.
  */
 export async function runShortBench(dir: string, args: string[]): Promise<BenchJson> {
   const file = join(dir, `bench-${Date.now()}.json`);
@@ -31,10 +42,13 @@ export async function runShortBench(dir: string, args: string[]): Promise<BenchJ
       errors: 0,
       firstError: undefined,
     });
-    expect(c.exec?.n).toBe(4);
+    expect(c.exec?.n).toBe(4 * (c.kind === "ours" ? json.oursExecsPerRound : 1));
   }
   expect(json.ratios.execVsApi).toBeGreaterThan(0);
+  expect(json.ratios.execSpeedupVsApi).toBeGreaterThan(0);
   expect(json.ratios.apiExecVsCli).toBeGreaterThan(0);
+  expect(json.parallel).toMatchObject({ errors: 0, rounds: 2, firstErrors: [] });
+  expect(json.targets.parallelErrors?.met).toBe(true);
   expect(json.concurrent.errors).toBe(0);
   expect(json.leftoversRemoved).toBe(0);
   return json;

@@ -3,6 +3,7 @@ import type { ContainerdClient } from "@cadre/agent-runtime-provider-kata";
 import { type BenchEngine, type Contender, execInOneSandbox } from "../contender.js";
 import { sandboxMemory } from "../memory.js";
 import { benchRunLabel } from "../run-labels.js";
+import { agentExecTargets } from "../target-checks.js";
 import { runCli } from "./cli-process.js";
 import { PremadeFifos } from "./fifo-stdio.js";
 import { oursContender } from "./ours.js";
@@ -21,6 +22,23 @@ const processTypeUrl = "types.containerd.io/opencontainers/runtime-spec/1/Proces
 const noStdio = { stdin: "", stdout: "", stderr: "" };
 const SIGKILL = 9;
 
+/**
+ * PID 1 of the bare sandboxes: what a session's was before cadre-agent, a shell that sleeps
+ * forever and reaps orphans as it waits (containerd has no init of its own).
+ */
+const preAgentMainArgs = [
+  "/bin/sh",
+  "-c",
+  "trap 'exit 0' TERM; while :; do sleep 3600 & wait; done",
+];
+const noCapabilities = {
+  bounding: [],
+  effective: [],
+  inheritable: [],
+  permitted: [],
+  ambient: [],
+};
+
 interface Template {
   image: string;
   runtime: { name: string; options?: unknown } | null;
@@ -35,7 +53,8 @@ interface Template {
  * ContainerdClient (lease, snapshot, container, task / Exec+Wait+Start+DeleteProcess, output
  * read through named pipes made ahead), and `ctr task exec`. The bare sequence reuses the spec,
  * runtime and snapshot parent of a session the provider made, so it starts the same sandbox
- * minus the provider's bookkeeping.
+ * minus the provider's bookkeeping, with the process a session ran before cadre-agent: the
+ * sleeping shell above, with no capabilities. Its idle memory is the baseline of ours.
  */
 export async function containerdEngine(options: ContainerdBenchOptions): Promise<BenchEngine> {
   const { ContainerdClient: Client } = await import("@cadre/agent-runtime-provider-kata");
@@ -48,6 +67,8 @@ export async function containerdEngine(options: ContainerdBenchOptions): Promise
   let counter = 0;
   const nextId = (what: string) => `bench-${options.runId}-${what}-${++counter}`;
 
+  // Every bare process (PID 1 and each exec) as a session's was before the agent.
+  const bareProcess = { ...template.spec.process, capabilities: noCapabilities };
   const apiStart = async () => {
     const id = nextId("c");
     await client.createLease(id, labels);
@@ -55,7 +76,10 @@ export async function containerdEngine(options: ContainerdBenchOptions): Promise
       lease: id,
     });
     const spec = JSON.parse(
-      JSON.stringify(template.spec).replaceAll(template.sessionId, id),
+      JSON.stringify({
+        ...template.spec,
+        process: { ...bareProcess, args: preAgentMainArgs },
+      }).replaceAll(template.sessionId, id),
     ) as Template["spec"];
     await client.createContainer(
       {
@@ -87,9 +111,9 @@ export async function containerdEngine(options: ContainerdBenchOptions): Promise
   };
 
   const fifos = await PremadeFifos.create();
-  const apiExec = execInOneSandbox({ start: apiStart, destroy: apiDestroy }, async (id) => {
+  const apiTrue = async (id: string) => {
     const execId = nextId("e");
-    const spec = { ...template.spec.process, args: ["true"] };
+    const spec = { ...bareProcess, args: ["true"] };
     const stdio = await fifos.open();
     try {
       await client.exec(id, execId, stdio.paths, {
@@ -108,18 +132,15 @@ export async function containerdEngine(options: ContainerdBenchOptions): Promise
     } finally {
       stdio.close();
     }
-  });
+  };
   const api: Contender = {
     name: "containerd gRPC",
     kind: "api",
     lifecycle: { start: apiStart, destroy: apiDestroy },
-    exec: {
-      ...apiExec,
-      async setup() {
-        await fifos.prepare(128);
-        await apiExec.setup();
-      },
-    },
+    firstExec: apiTrue,
+    exec: execInOneSandbox({ start: apiStart, destroy: apiDestroy }, apiTrue),
+    // Two pipes per exec, made before the phase (a Go client makes each in microseconds).
+    prepare: (execs) => fifos.reserve(execs * 2),
   };
 
   const ctr = ["--address", options.address, "--namespace", options.namespace];
@@ -131,17 +152,22 @@ export async function containerdEngine(options: ContainerdBenchOptions): Promise
     }),
   };
 
+  // Sessions and the bare sandboxes are both containerd containers with a task of that id.
+  const taskMemory = async (ids: string[]) => {
+    const pids: number[] = [];
+    for (const id of ids) {
+      const pid = (await client.getProcess(id)).pid;
+      if (pid > 0) pids.push(pid);
+    }
+    return sandboxMemory(pids);
+  };
+
   return {
     label: options.label,
     contenders: [oursContender(options.provider, options.policy), api, cli],
-    async idleMemory(sessionIds) {
-      const pids: number[] = [];
-      for (const id of sessionIds) {
-        const pid = (await client.getProcess(id)).pid;
-        if (pid > 0) pids.push(pid);
-      }
-      return sandboxMemory(pids);
-    },
+    targets: agentExecTargets((await options.provider.capabilities()).isolation),
+    idleMemory: taskMemory,
+    baselineIdleMemory: taskMemory,
     async cleanup() {
       const left = await client.listContainers([`labels."${benchRunLabel}"==${options.runId}`]);
       await Promise.allSettled(left.map((c) => apiDestroy(c.id)));

@@ -5,6 +5,7 @@ import type Docker from "dockerode";
 import { type BenchEngine, type Contender, execInOneSandbox } from "../contender.js";
 import { sandboxMemory } from "../memory.js";
 import { benchRunLabel } from "../run-labels.js";
+import { agentExecTargets } from "../target-checks.js";
 import { runCli } from "./cli-process.js";
 import { oursContender } from "./ours.js";
 
@@ -19,8 +20,9 @@ export interface DockerBenchOptions {
 /**
  * Docker: cadre's provider, the bare dockerode sequence (create+start / exec create+start+inspect)
  * and the docker CLI (run -d / exec), all on the same daemon. The baselines create containers
- * with the same hardening as the provider (init, no capabilities, no-new-privileges) and, like
- * the bench's policy (networkIsolation), no network.
+ * as sessions were made before cadre-agent: `sleep infinity` under Docker's init, with the same
+ * hardening (no capabilities, no-new-privileges) and, like the bench's policy
+ * (networkIsolation), no network. Their idle memory is the baseline of ours.
  */
 export async function dockerEngine(options: DockerBenchOptions): Promise<BenchEngine> {
   const { default: DockerClient } = await import("dockerode");
@@ -53,14 +55,16 @@ export async function dockerEngine(options: DockerBenchOptions): Promise<BenchEn
     await docker.getContainer(id).remove({ force: true, v: true });
   };
 
+  const apiTrue = async (id: string) => {
+    const exitCode = await dockerodeExec(docker.getContainer(id), ["true"]);
+    if (exitCode !== 0) throw new Error(`true exited ${exitCode}`);
+  };
   const api: Contender = {
     name: "dockerode",
     kind: "api",
     lifecycle: { start: apiStart, destroy: apiDestroy },
-    exec: execInOneSandbox({ start: apiStart, destroy: apiDestroy }, async (id) => {
-      const exitCode = await dockerodeExec(docker.getContainer(id), ["true"]);
-      if (exitCode !== 0) throw new Error(`true exited ${exitCode}`);
-    }),
+    firstExec: apiTrue,
+    exec: execInOneSandbox({ start: apiStart, destroy: apiDestroy }, apiTrue),
   };
 
   const cliStart = () =>
@@ -91,26 +95,33 @@ export async function dockerEngine(options: DockerBenchOptions): Promise<BenchEn
   const cliDestroy = async (id: string) => {
     await runCli("docker", [...cliEnv, "rm", "-f", "-v", id]);
   };
+  const cliTrue = async (id: string) => {
+    await runCli("docker", [...cliEnv, "exec", id, "true"]);
+  };
   const cli: Contender = {
     name: "docker CLI",
     kind: "cli",
     lifecycle: { start: cliStart, destroy: cliDestroy },
-    exec: execInOneSandbox({ start: cliStart, destroy: cliDestroy }, async (id) => {
-      await runCli("docker", [...cliEnv, "exec", id, "true"]);
-    }),
+    firstExec: cliTrue,
+    exec: execInOneSandbox({ start: cliStart, destroy: cliDestroy }, cliTrue),
+  };
+
+  // Sessions and the baselines' sandboxes are both containers, found by id or name.
+  const containerMemory = async (ids: string[]) => {
+    const pids: number[] = [];
+    for (const id of ids) {
+      const info = await docker.getContainer(id).inspect();
+      if (info.State.Pid > 0) pids.push(info.State.Pid);
+    }
+    return sandboxMemory(pids);
   };
 
   return {
     label: `docker (${options.runtime})`,
     contenders: [oursContender(options.provider, options.policy), api, cli],
-    async idleMemory(sessionIds) {
-      const pids: number[] = [];
-      for (const id of sessionIds) {
-        const info = await docker.getContainer(id).inspect();
-        if (info.State.Pid > 0) pids.push(info.State.Pid);
-      }
-      return sandboxMemory(pids);
-    },
+    targets: agentExecTargets((await options.provider.capabilities()).isolation),
+    idleMemory: containerMemory,
+    baselineIdleMemory: containerMemory,
     async cleanup() {
       const left = await docker.listContainers({
         all: true,

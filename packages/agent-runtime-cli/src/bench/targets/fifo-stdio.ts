@@ -39,7 +39,12 @@ export class PremadeFifos {
     this.spare.push(...paths);
   }
 
-  /** Opens the read ends of two fresh pipes. */
+  /** Makes as many pipes as it takes to have `count` unused ones; call it outside the timed part. */
+  async reserve(count: number): Promise<void> {
+    if (count > this.spare.length) await this.prepare(count - this.spare.length);
+  }
+
+  /** Opens the read ends of two fresh pipes (making more, in the timed part, only if none are left). */
   async open(): Promise<FifoStdio> {
     if (this.spare.length < 2) await this.prepare(64);
     const [stdout, stderr] = this.spare.splice(0, 2) as [string, string];

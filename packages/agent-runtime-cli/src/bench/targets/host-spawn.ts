@@ -6,6 +6,16 @@ import type { Contender } from "../contender.js";
 
 /** The stub's baseline: what it wraps, a plain host process (and a scratch directory). */
 export function hostSpawnContender(): Contender {
+  const spawnTrue = (cwd?: string) =>
+    new Promise<void>((resolve, reject) => {
+      const child = spawn("true", [], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+      child.stdout.resume();
+      child.stderr.resume();
+      child.on("error", reject);
+      child.on("close", (code) =>
+        code === 0 ? resolve() : reject(new Error(`true exited ${code}`)),
+      );
+    });
   return {
     name: "host spawn",
     kind: "api",
@@ -13,18 +23,10 @@ export function hostSpawnContender(): Contender {
       start: () => mkdtemp(join(tmpdir(), "cadre-bench-")),
       destroy: (dir) => rm(dir, { recursive: true, force: true }),
     },
+    firstExec: (dir) => spawnTrue(dir),
     exec: {
       async setup() {},
-      run: () =>
-        new Promise<void>((resolve, reject) => {
-          const child = spawn("true", [], { stdio: ["ignore", "pipe", "pipe"] });
-          child.stdout.resume();
-          child.stderr.resume();
-          child.on("error", reject);
-          child.on("close", (code) =>
-            code === 0 ? resolve() : reject(new Error(`true exited ${code}`)),
-          );
-        }),
+      run: () => spawnTrue(),
       async teardown() {},
     },
   };

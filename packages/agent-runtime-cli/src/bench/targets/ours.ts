@@ -7,14 +7,15 @@ export function oursContender(provider: IsolationProvider, policy: IsolationPoli
     start: () => provider.startSession(policy),
     destroy: (id: string) => provider.destroySession(id),
   };
+  const runTrue = async (id: string) => {
+    const result = await provider.exec(id, ["true"]);
+    if (result.exitCode !== 0) throw new Error(`true exited ${result.exitCode}: ${result.stderr}`);
+  };
   return {
     name: "cadre",
     kind: "ours",
     lifecycle,
-    exec: execInOneSandbox(lifecycle, async (id) => {
-      const result = await provider.exec(id, ["true"]);
-      if (result.exitCode !== 0)
-        throw new Error(`true exited ${result.exitCode}: ${result.stderr}`);
-    }),
+    firstExec: runTrue,
+    exec: execInOneSandbox(lifecycle, runTrue),
   };
 }

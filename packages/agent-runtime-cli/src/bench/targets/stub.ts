@@ -13,15 +13,8 @@ export function stubEngine(
   return {
     label: "stub",
     contenders: [oursContender(provider, policy), hostSpawnContender()],
-    ratioTargetsApply: false,
-    async idleMemory(ids) {
-      return {
-        method:
-          "the stub keeps no process for an idle session, only a record and a scratch directory on disk",
-        bytesPerSession: 0,
-        samples: ids.length,
-      };
-    },
+    // No targets: the are for engines, and a host process is not one. No idle memory:
+    // a stub session is host processes with no cgroup of their own to read.
     async cleanup() {
       const left = await provider.listSessions({ labels: { [benchRunLabel]: runId } });
       await Promise.allSettled(left.map((s) => provider.destroySession(s.id)));
