@@ -78,11 +78,18 @@ function row(kind: RuntimeKind, variant: string, maxCpus?: number): CapabilityRo
             },
       minimumIsolation: { enforced: true, mechanism: `${isolationOf[kind]} boundary` },
       image: { enforced: true, mechanism: "containerd image in the provider's namespace" },
-      env: { enforced: true, mechanism: "OCI process env" },
-      workdir: { enforced: true, mechanism: "OCI process cwd" },
+      env: {
+        enforced: true,
+        mechanism: "every command's whole environment, set by the session's agent",
+      },
+      workdir: {
+        enforced: true,
+        mechanism: "every command's working directory, made at the start",
+      },
       user: {
         enforced: true,
-        mechanism: "OCI process user, resolved from the image's /etc/passwd",
+        mechanism:
+          "the session's agent runs every command as it, resolved from the image's /etc/passwd and /etc/group",
       },
       labels: { enforced: true, mechanism: "containerd container, snapshot and lease labels" },
       ttlMs: { enforced: true, mechanism: "owner timer, then reap()" },

@@ -1,4 +1,5 @@
 import {
+  AgentRuntimeError,
   BackendError,
   type CapabilityReport,
   type DoctorReport,
@@ -12,9 +13,13 @@ import {
 } from "@cadre/agent-runtime-contract";
 import type {
   BackendSession,
+  CommandDefaults,
   NewSession,
   SessionBackend,
 } from "@cadre/agent-runtime-provider-utils";
+import { agentBinaryPath } from "@cadre/agent-runtime-sandbox-agent";
+import { runAgentExec } from "./agent/agent-exec.js";
+import { SessionAgents } from "./agent/session-agents.js";
 import { capabilityReport, providerId } from "./capabilities.js";
 import { ContainerdClient } from "./containerd/client.js";
 import { isNotFound } from "./containerd/grpc-errors.js";
@@ -30,24 +35,33 @@ import {
   ownsSnapshot,
 } from "./containerd/session-objects.js";
 import { wrapBackendError } from "./errors.js";
-import { runExec } from "./exec/run-exec.js";
 import { ensureWorkdir } from "./exec/workdir.js";
 import { OomWatch } from "./host/cgroup-oom.js";
-import { runDoctor } from "./host/doctor.js";
+import { agentCheck, runDoctor } from "./host/doctor.js";
 import { detectRuntime, type RuntimeProfile } from "./host/runtime-profile.js";
 import { FifoReserve } from "./io/fifo-reserve.js";
 import { SessionDirectories } from "./io/session-dir.js";
 import { type KataProviderOptions, type ResolvedKataOptions, resolveOptions } from "./options.js";
-import { type OciProcess, type OciSpec, specTypeUrl } from "./spec/oci-types.js";
+import { type OciSpec, specTypeUrl } from "./spec/oci-types.js";
 import { encodeRuntimeOptions } from "./spec/runtime-options.js";
-import { buildSessionSpec, execDefaults, sessionDefaults } from "./spec/session-spec.js";
-import { resolveUser } from "./spec/user.js";
+import { buildSessionSpec, commandDefaults, sessionDefaults } from "./spec/session-spec.js";
 
 const SIGKILL = 9;
 /** How long an exec that gVisor's memory limit ended waits for the sandbox's task to end. */
 const sandboxEndWaitMs = 10_000;
+/**
+ * How long an exec whose link closed waits for containerd to record the end of a task that still
+ * reads as running (the agent died a moment ago) before it calls the session alive.
+ */
+const taskEndSettleMs = 1_000;
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-const noStdio = { stdin: "", stdout: "", stderr: "" };
+
+/** What exec needs of a session, read once per session and kept. */
+interface KnownSession {
+  defaults: CommandDefaults;
+  /** Host-side OOM kill counter, for a session with a memory limit. */
+  oomWatch: OomWatch | undefined;
+}
 
 function mergeEnv(imageEnv: string[], policyEnv: Record<string, string> | undefined): string[] {
   const byName = new Map<string, string>();
@@ -80,7 +94,7 @@ async function ignoreNotFound(call: Promise<unknown>): Promise<void> {
 /**
  * The Kata provider's backend: each session is a containerd container with its task, a snapshot
  * and a lease, created through containerd's gRPC API with runtime io.containerd.kata.v2 (by
- * default).
+ * default). The task's PID 1 is cadre-agent, and every command runs through it (src/agent/).
  */
 export class ContainerdBackend implements SessionBackend {
   readonly providerId = providerId;
@@ -89,12 +103,17 @@ export class ContainerdBackend implements SessionBackend {
   readonly directories: SessionDirectories;
   private profile: Promise<RuntimeProfile> | undefined;
   private ready: Promise<void> | undefined;
-  /** Main process spec of sessions seen by this process: the defaults of their execs. */
-  private readonly processes = new Map<string, OciProcess>();
+  /** Sessions seen by this instance: their commands' defaults and OOM counters. */
+  private readonly sessions = new Map<string, KnownSession>();
   private readonly fifoReserves = new Map<string, FifoReserve>();
   private readonly images: ImageCache;
-  /** Host-side OOM kill counters of sessions with a memory limit. */
-  private readonly oomWatches = new Map<string, OomWatch>();
+  /** The sessions' agents, one link each. */
+  private readonly agents: SessionAgents;
+  /**
+   * Sessions this instance is stopping or has stopped: a command that the stop ended reports
+   * SESSION_NOT_RUNNING even before containerd records the task's end.
+   */
+  private readonly haltedHere = new Set<string>();
 
   constructor(options: KataProviderOptions = {}) {
     this.options = resolveOptions(options);
@@ -104,6 +123,7 @@ export class ContainerdBackend implements SessionBackend {
     });
     this.directories = new SessionDirectories(this.options.fifoDir);
     this.images = new ImageCache(this.client, this.options.snapshotter);
+    this.agents = new SessionAgents(this.client);
   }
 
   runtimeProfile(): Promise<RuntimeProfile> {
@@ -117,7 +137,7 @@ export class ContainerdBackend implements SessionBackend {
   }
 
   async doctor(): Promise<DoctorReport> {
-    return runDoctor(this.client, this.options, await this.runtimeProfile());
+    return runDoctor(this.client, this.options, await this.runtimeProfile(), agentBinaryPath());
   }
 
   /** Fails closed when a required doctor check fails; a passing host is checked once. */
@@ -145,6 +165,13 @@ export class ContainerdBackend implements SessionBackend {
   async create({ id, policy: config, labels }: NewSession): Promise<void> {
     const { snapshotter } = this.options;
     const imageName = normalizeImageRef(config.image ?? this.options.image);
+    const agentBinary = agentBinaryPath();
+    if (!agentBinary) {
+      throw new ProviderUnavailableError("No cadre-agent binary for this host's architecture.", {
+        providerId,
+        checks: [agentCheck(undefined)],
+      });
+    }
     try {
       const [image] = await settleAll([
         this.resolveImage(imageName),
@@ -152,15 +179,12 @@ export class ContainerdBackend implements SessionBackend {
         this.directories.create(id, labels),
       ]);
       const mounts = await this.images.prepareSnapshot(image, id, labels, id);
-      const user = resolveUser(
-        config.user ?? (image.user || "0"),
-        await this.images.userFiles(image, mounts),
-        providerId,
-      );
       const spec = buildSessionSpec({
         sessionId: id,
         policy: config,
-        user,
+        // The agent resolves it in the image's /etc files, and refuses a user the image lacks.
+        user: config.user ?? image.user,
+        agentBinary,
         env: mergeEnv(image.env, config.env),
         cwd: config.workdir ?? (image.workingDir || "/"),
         cgroupParent: this.options.cgroupParent,
@@ -184,11 +208,18 @@ export class ContainerdBackend implements SessionBackend {
         },
         { lease: id },
       );
-      await this.client.createTask(id, mounts, noStdio);
-      await this.client.startProcess(id);
-      await ensureWorkdir({ client: this.client, containerId: id }, execDefaults(spec));
+      const defaults = commandDefaults(spec);
+      // The session counts as started once its agent has greeted.
+      const agent = await this.agents.start(id, defaults, this.fifoReserve(id), async (stdio) => {
+        await this.client.createTask(id, mounts, stdio);
+        await this.client.startProcess(id);
+      });
+      await ensureWorkdir(agent, { client: this.client, containerId: id });
       const memoryLimited = spec.linux.resources.memory !== undefined;
-      this.remember(id, spec, memoryLimited ? OomWatch.fresh(spec.linux.cgroupsPath) : undefined);
+      this.sessions.set(id, {
+        defaults,
+        oomWatch: memoryLimited ? OomWatch.fresh(spec.linux.cgroupsPath) : undefined,
+      });
     } catch (error) {
       await this.destroy(id).catch(() => {});
       this.fail(error, `start session ${id}`);
@@ -222,11 +253,6 @@ export class ContainerdBackend implements SessionBackend {
     }
   }
 
-  private remember(id: string, spec: OciSpec, oomWatch: OomWatch | undefined): void {
-    this.processes.set(id, execDefaults(spec));
-    if (oomWatch) this.oomWatches.set(id, oomWatch);
-  }
-
   /** The stored spec of a session's container, as containerd holds it. */
   async storedSpec(id: string): Promise<OciSpec> {
     const container = await this.client.getContainer(id);
@@ -235,11 +261,11 @@ export class ContainerdBackend implements SessionBackend {
   }
 
   /**
-   * The session's main process spec. Read and checked once per session (the container must be
-   * this provider's session of exactly that id), then kept: exec's hot path costs no lookup.
+   * What exec needs of a session. Read and checked once per session (the container must be this
+   * provider's session of exactly that id), then kept: exec's hot path costs no lookup.
    */
-  private async execBase(id: string): Promise<OciProcess> {
-    const cached = this.processes.get(id);
+  private async known(id: string): Promise<KnownSession> {
+    const cached = this.sessions.get(id);
     if (cached) return cached;
     let found: Awaited<ReturnType<typeof findSessionContainer>>;
     try {
@@ -251,38 +277,45 @@ export class ContainerdBackend implements SessionBackend {
     const { container } = found;
     if (!container.spec) throw new BackendError(`container ${id} has no spec`, { providerId });
     const spec = JSON.parse(container.spec.value.toString("utf8")) as OciSpec;
+    // The connect exec's FIFOs go there.
     await this.directories.create(id, container.labels);
     const memoryLimited = spec.linux.resources.memory !== undefined;
-    this.remember(
-      id,
-      spec,
-      memoryLimited ? await OomWatch.adopt(spec.linux.cgroupsPath) : undefined,
-    );
-    return execDefaults(spec);
+    const session: KnownSession = {
+      defaults: commandDefaults(spec),
+      oomWatch: memoryLimited ? await OomWatch.adopt(spec.linux.cgroupsPath) : undefined,
+    };
+    this.sessions.set(id, session);
+    return session;
   }
 
   async exec(id: string, request: ExecRequest): Promise<ExecResult> {
-    const base = await this.execBase(id);
+    const session = await this.known(id);
+    const signal = request.options.signal;
+    if (signal?.aborted) throw signal.reason;
     let result: ExecResult;
     try {
-      result = await runExec(
+      const agent = await this.agents.get(id, session.defaults, this.fifoReserve(id), () =>
+        this.checkRunning(id),
+      );
+      result = await runAgentExec(
         {
-          client: this.client,
-          containerId: id,
-          fifos: this.fifoReserve(id),
-          base,
-          oomWatch: this.oomWatches.get(id),
+          sessionId: id,
+          oomWatch: session.oomWatch,
+          haltedHere: () => this.haltedHere.has(id),
+          endedError: () => this.endedError(id),
         },
+        agent,
         request,
       );
     } catch (error) {
-      const signal = request.options.signal;
       if (signal?.aborted && error === signal.reason) throw error;
-      // The engine's wording varies by shim; the session's state says what went wrong.
-      const state = await this.stateOf(id).catch(() => "running" as const);
-      if (state === undefined) throw new SessionNotFoundError(id, { providerId, cause: error });
-      if (state !== "running")
-        throw new SessionNotRunningError(id, state, { providerId, cause: error });
+      // Gone (removed by another instance): look it up again next time.
+      if (SessionNotFoundError.isInstance(error)) this.sessions.delete(id);
+      if (!AgentRuntimeError.isInstance(error)) {
+        // The engine's wording varies by shim; the session's state says what went wrong.
+        const ended = await this.notRunningError(id).catch(() => undefined);
+        if (ended) throw ended;
+      }
       this.fail(error, `run ${JSON.stringify(request.argv[0])} in session ${id}`);
     }
     if (result.limitExceeded === "memory" && (await this.runtimeProfile()).kind === "runsc") {
@@ -291,6 +324,40 @@ export class ContainerdBackend implements SessionBackend {
       await this.client.wait(id, "", sandboxEndWaitMs).catch(() => {});
     }
     return result;
+  }
+
+  /**
+   * Before a connect exec: a session whose task is gone or ended takes no command. The container
+   * was checked when the session became known, so a running task costs one call.
+   */
+  private async checkRunning(id: string): Promise<void> {
+    if (!this.haltedHere.has(id) && (await this.taskState(id)) === "running") return;
+    const error = await this.notRunningError(id);
+    if (error) throw error;
+  }
+
+  /** The typed error of a session that no longer runs, or undefined while it runs. */
+  private async notRunningError(id: string): Promise<AgentRuntimeError | undefined> {
+    if (this.haltedHere.has(id)) return new SessionNotRunningError(id, "stopped", { providerId });
+    const state = await this.stateOf(id);
+    if (state === undefined) return new SessionNotFoundError(id, { providerId });
+    if (state !== "running") return new SessionNotRunningError(id, state, { providerId });
+    return undefined;
+  }
+
+  /**
+   * After a link closed under a command: how the session ended, if it did. The agent's death
+   * closes the link a moment before containerd records the task's end, so a task that still
+   * reads as running is given that moment.
+   */
+  private async endedError(id: string): Promise<AgentRuntimeError | undefined> {
+    const now = await this.notRunningError(id);
+    if (now) return now;
+    const ended = await this.client.wait(id, "", taskEndSettleMs).then(
+      () => true,
+      () => false,
+    );
+    return ended ? this.notRunningError(id) : undefined;
   }
 
   private fifoReserve(id: string): FifoReserve {
@@ -309,19 +376,20 @@ export class ContainerdBackend implements SessionBackend {
   async stop(id: string): Promise<void> {
     try {
       if ((await findSessionContainer(this.client, id)).kind !== "own") return;
+      this.haltedHere.add(id);
       await this.stopTask(id);
     } catch (error) {
       this.fail(error, `stop session ${id}`);
+    } finally {
+      await this.agents.forget(id);
     }
   }
 
   private async stopTask(id: string): Promise<void> {
-    try {
-      await this.client.kill(id, SIGKILL);
-    } catch (error) {
-      if (isNotFound(error)) return;
-      // An already exited task answers "process already finished": go on and delete it.
-    }
+    // An exited task answers NotFound ("process already finished") yet must still be deleted,
+    // or its shim lives on after the container is gone; a task that is not there is NotFound to
+    // Wait and Delete too.
+    await this.client.kill(id, SIGKILL).catch(() => {});
     await ignoreNotFound(this.client.wait(id));
     await ignoreNotFound(this.client.deleteTask(id));
   }
@@ -333,13 +401,14 @@ export class ContainerdBackend implements SessionBackend {
    * that name is left as it is.
    */
   async destroy(id: string): Promise<void> {
-    this.processes.delete(id);
-    this.oomWatches.delete(id);
+    this.sessions.delete(id);
     this.fifoReserves.delete(id);
     let ownContainer = false;
     try {
       ownContainer = (await findSessionContainer(this.client, id)).kind === "own";
       if (ownContainer) {
+        this.haltedHere.add(id);
+        await this.agents.forget(id);
         await this.stopTask(id);
         await ignoreNotFound(this.client.deleteContainer(id));
       }
@@ -351,6 +420,8 @@ export class ContainerdBackend implements SessionBackend {
     } catch (error) {
       this.fail(error, `destroy session ${id}`);
     } finally {
+      // Execs still finishing now find no container, which is SESSION_NOT_FOUND: also typed.
+      this.haltedHere.delete(id);
       // Local, so it goes even while containerd is unreachable (a start that failed for that
       // made only this); what is left in containerd carries the session's labels there.
       await this.directories.remove(id, ownContainer);
@@ -408,7 +479,9 @@ export class ContainerdBackend implements SessionBackend {
     }
   }
 
+  /** Lets go of every agent link (the sessions go on) and of containerd. */
   async close(): Promise<void> {
+    await this.agents.closeAll();
     this.client.close();
   }
 }

@@ -1,5 +1,7 @@
 import { existsSync } from "node:fs";
+import { agentBinaryPath } from "@cadre/agent-runtime-sandbox-agent";
 import { afterAll, expect, it } from "vitest";
+import { agentCheck } from "../src/host/doctor.js";
 import { KataProvider } from "../src/index.js";
 import { describeWithContainerd } from "./support/available.js";
 import { shimDir, variantOptions } from "./support/containerd-env.js";
@@ -31,6 +33,19 @@ describeWithContainerd("doctor on this host", () => {
     expect(shim).toMatchObject({ ok: false, required: true });
     expect(shim?.detail).toContain(`${shimDir}/containerd-shim-kata-v2`);
     expect(report.checks.find((c) => c.id === "containerd.version")).toMatchObject({ ok: true });
+  });
+
+  it("checks the cadre-agent binary every session runs as PID 1: present, static, this host's machine", async () => {
+    const report = await make(variantOptions("runc")).doctor();
+    const agent = report.checks.find((c) => c.id === "kata.agent");
+    expect(agent).toMatchObject({ ok: true, required: true });
+    expect(agent?.detail).toMatch(/static (x86_64|aarch64) executable/);
+    expect(agentCheck(undefined)).toMatchObject({ ok: false, required: true });
+    const foreign = agentBinaryPath(process.arch === "x64" ? "arm64" : "x64");
+    expect(foreign, "the package ships the other architecture's agent too").toBeDefined();
+    const misfit = agentCheck(foreign);
+    expect(misfit).toMatchObject({ ok: false, required: true });
+    expect(misfit.detail).toContain("but this host is");
   });
 
   it("fails closed: startSession gives PROVIDER_UNAVAILABLE with the failed checks", async () => {

@@ -1,6 +1,7 @@
 import { type ExecResult, execKillGraceMs } from "@cadre/agent-runtime-contract";
+import { agentKillMethod } from "@cadre/agent-runtime-provider-utils";
+import { agentMountPath } from "@cadre/agent-runtime-sandbox-agent";
 import { afterAll, expect, it } from "vitest";
-import { sessionKillMethod } from "../src/exec/kill-tree.js";
 import { KataProvider } from "../src/index.js";
 import { describeWithContainerd } from "./support/available.js";
 import { findBackendLeftovers, variantOptions } from "./support/containerd-env.js";
@@ -9,7 +10,7 @@ const runLabel = { "cadre.test/kata-exec-deadline": String(process.pid) };
 const timeoutMs = 2000;
 
 describeWithContainerd(
-  "a timed-out exec settles by its deadline plus the grace (containerd)",
+  "a timed-out exec is killed whole by the session's agent (containerd)",
   () => {
     const provider = new KataProvider(variantOptions("kata-stand-in"));
     const unhandled: unknown[] = [];
@@ -33,19 +34,18 @@ describeWithContainerd(
         timeoutMs + execKillGraceMs + 10_000,
       );
       expect(result).toMatchObject({ timedOut: true, exitCode: 137 });
-      expect(result.kill).toBeDefined();
       return result;
     }
 
-    /** Processes of the session other than its PID 1, its sleep, and this ps. */
+    /** Processes of the session other than the agent (PID 1 and supervisors) and this ps. */
     async function leftovers(id: string): Promise<string[]> {
       const ps = await provider.exec(id, ["ps", "-o", "pid,ppid,args"]);
       return ps.stdout
         .split("\n")
         .slice(1)
         .filter((line) => /\S/.test(line))
-        .filter((line) => !/^\s*1\s/.test(line) && !/^\s*\d+\s+1\s+sleep 3600$/.test(line))
-        .filter((line) => !line.includes("ps -o pid,ppid,args"));
+        .filter((line) => !/^\s*\d+\s+\d+\s+(\{ps\} )?\S*ps -o pid,ppid,args$/.test(line))
+        .filter((line) => !line.includes(`${agentMountPath} `));
     }
 
     for (const [title, argv] of [
@@ -57,14 +57,14 @@ describeWithContainerd(
         "a double fork into a new session with a cleared environment",
         ["sh", "-c", "setsid sh -c 'env -i /bin/sleep 601 &'; sleep 600"],
       ],
+      ["a tree that stays together", ["sh", "-c", "sleep 600 & sleep 601 & wait"]],
     ] as const) {
-      it(`${title}: settles, and the kill report says whether anything survived`, async () => {
+      it(`${title}: settles, is reported killed complete, and nothing of it is left`, async () => {
         const id = await provider.startSession({ labels: runLabel });
         try {
           const result = await timedExec(id, [...argv]);
-          const left = await leftovers(id);
-          // Honest either way: complete only when nothing of the command is left.
-          expect(result.kill?.complete, `left: ${left.join("; ")}`).toBe(left.length === 0);
+          expect(result.kill).toEqual({ complete: true, method: agentKillMethod });
+          expect(await leftovers(id)).toEqual([]);
           expect((await provider.getSession(id)).state).toBe("running");
         } finally {
           await provider.destroySession(id);
@@ -72,21 +72,9 @@ describeWithContainerd(
       });
     }
 
-    it("a tree that keeps its tag is killed whole and reported complete", async () => {
+    it("a tenant that replaces /bin/sh changes nothing: the agent runs no image binary to kill", async () => {
       const id = await provider.startSession({ labels: runLabel });
       try {
-        const result = await timedExec(id, ["sh", "-c", "sleep 600 & sleep 601 & wait"]);
-        expect(result.kill?.complete).toBe(true);
-        expect(await leftovers(id)).toEqual([]);
-      } finally {
-        await provider.destroySession(id);
-      }
-    });
-
-    it("a killer the tenant made hang is cut off; every process of the session is then killed", async () => {
-      const id = await provider.startSession({ labels: runLabel });
-      try {
-        // The tree killer runs /bin/sh inside the sandbox: make it a script that never ends.
         const setup = await provider.exec(id, [
           "/bin/busybox",
           "sh",
@@ -95,21 +83,28 @@ describeWithContainerd(
         ]);
         expect(setup.exitCode, setup.stderr).toBe(0);
         const result = await timedExec(id, ["/bin/busybox", "sleep", "600"]);
-        expect(result.kill).toEqual({ complete: true, method: sessionKillMethod });
-        expect((await provider.getSession(id)).state).toBe("failed");
+        expect(result.kill).toEqual({ complete: true, method: agentKillMethod });
+        expect((await provider.getSession(id)).state).toBe("running");
+        expect(await leftovers(id)).toEqual([]);
+        expect(unhandled).toEqual([]);
       } finally {
         await provider.destroySession(id);
       }
     });
 
-    it("a killer that cannot even start (no /bin/sh) ends in the same fallback, without unhandled rejections", async () => {
+    it("an abort kills the command's tree as a deadline does, and exec rejects with the caller's reason", async () => {
       const id = await provider.startSession({ labels: runLabel });
       try {
-        const setup = await provider.exec(id, ["/bin/busybox", "rm", "/bin/sh"]);
-        expect(setup.exitCode, setup.stderr).toBe(0);
-        const result = await timedExec(id, ["/bin/busybox", "sleep", "600"]);
-        expect(result.kill).toEqual({ complete: true, method: sessionKillMethod });
-        expect(unhandled).toEqual([]);
+        const controller = new AbortController();
+        const reason = new Error("caller gave up");
+        const running = provider.exec(id, ["sh", "-c", "sleep 600 & echo started; wait"], {
+          signal: controller.signal,
+          onStdout: () => controller.abort(reason),
+        });
+        await expect(running).rejects.toBe(reason);
+        // exec waits for the agent's EXIT, which comes once everything below the supervisor is
+        // gone: the next command sees none of it.
+        expect(await leftovers(id)).toEqual([]);
       } finally {
         await provider.destroySession(id);
       }

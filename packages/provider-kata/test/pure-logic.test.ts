@@ -1,10 +1,19 @@
+import {
+  agentArgs,
+  agentBinaryPath,
+  agentCapabilities,
+  agentMountPath,
+} from "@cadre/agent-runtime-sandbox-agent";
 import { describe, expect, it } from "vitest";
 import { chainIds } from "../src/containerd/chain-id.js";
 import { normalizeImageRef } from "../src/containerd/image-ref.js";
 import { shimBinaryName } from "../src/options.js";
 import { encodeRuntimeOptions } from "../src/spec/runtime-options.js";
-import { sizingAnnotations } from "../src/spec/session-spec.js";
-import { resolveUser } from "../src/spec/user.js";
+import {
+  buildSessionSpec,
+  sizingAnnotations,
+  workdirAnnotation,
+} from "../src/spec/session-spec.js";
 
 describe("pure helpers", () => {
   it("normalises image references as containerd stores them", () => {
@@ -44,13 +53,91 @@ describe("pure helpers", () => {
     expect(shimBinaryName("io.containerd.runc.v2")).toBe("containerd-shim-runc-v2");
   });
 
-  it("resolves users and groups, and rejects unknown names with POLICY_INVALID", () => {
-    const passwd = "root:x:0:0::/root:/bin/sh\nuser:x:1000:1001::/home/user:/bin/sh\n";
-    const group = "root:x:0:\nstaff:x:50:\n";
-    expect(resolveUser("user", { passwd, group }, "kata")).toEqual({ uid: 1000, gid: 1001 });
-    expect(resolveUser("1000", { passwd, group }, "kata")).toEqual({ uid: 1000, gid: 1001 });
-    expect(resolveUser("4242", { passwd, group }, "kata")).toEqual({ uid: 4242, gid: 0 });
-    expect(resolveUser("user:staff", { passwd, group }, "kata")).toEqual({ uid: 1000, gid: 50 });
-    expect(() => resolveUser("ghost", { passwd, group }, "kata")).toThrow(/not in the image/);
+  it("makes cadre-agent PID 1: root with the agent's capabilities only, bind-mounted read-only, the user as its argument", () => {
+    const agentBinary = agentBinaryPath() ?? "/host/cadre-agent";
+    const spec = buildSessionSpec({
+      sessionId: "cadre-0123456789abcdef",
+      policy: { user: "user:staff", workdir: "/tmp/work" },
+      user: "user:staff",
+      agentBinary,
+      env: ["PATH=/bin", "A=b"],
+      cwd: "/tmp/work",
+      cgroupParent: "/cadre",
+      defaultPids: 1024,
+    });
+    expect(spec.process.args).toEqual([agentMountPath, ...agentArgs("user:staff")]);
+    expect(spec.process.args).toContain("user:staff");
+    expect(spec.process.user).toEqual({ uid: 0, gid: 0 });
+    const held = agentCapabilities.map((c) => `CAP_${c}`);
+    expect(spec.process.capabilities).toEqual({
+      bounding: held,
+      effective: held,
+      permitted: held,
+      inheritable: [],
+      ambient: [],
+    });
+    expect(spec.process.noNewPrivileges).toBe(true);
+    // PID 1 runs in "/", the commands in the session's directory.
+    expect(spec.process.cwd).toBe("/");
+    expect(spec.annotations[workdirAnnotation]).toBe("/tmp/work");
+    expect(spec.process.env).toEqual(["PATH=/bin", "A=b"]);
+    expect(spec.mounts.filter((m) => m.destination === agentMountPath)).toEqual([
+      {
+        destination: agentMountPath,
+        type: "bind",
+        source: agentBinary,
+        options: ["rbind", "ro", "nosuid", "nodev"],
+      },
+    ]);
+  });
+
+  it("lets the agent make what it needs through the session's seccomp filter", () => {
+    const spec = buildSessionSpec({
+      sessionId: "cadre-0123456789abcdef",
+      policy: {},
+      user: "",
+      agentBinary: "/host/cadre-agent",
+      env: [],
+      cwd: "/",
+      cgroupParent: "/cadre",
+      defaultPids: undefined,
+    });
+    expect(spec.process.args).toEqual([agentMountPath, ...agentArgs(undefined)]);
+    const allowed = new Set(
+      spec.linux.seccomp?.syscalls
+        .filter((rule) => rule.action === "SCMP_ACT_ALLOW" && !rule.args)
+        .flatMap((rule) => rule.names),
+    );
+    // Becoming its own uid and each command's, its capabilities, its socket, its loop.
+    for (const call of [
+      "setresuid",
+      "setresgid",
+      "setgroups",
+      "capget",
+      "capset",
+      "prctl",
+      "fchown",
+      "bind",
+      "listen",
+      "accept4",
+      "getsockopt",
+      "connect",
+      "pipe2",
+      "poll",
+      "ppoll",
+      "wait4",
+      "kill",
+      "execve",
+      "chdir",
+      "close_range",
+      "getdents64",
+    ]) {
+      expect(allowed.has(call), call).toBe(true);
+    }
+    // socket only with a condition (no vsock), clone only without namespace flags.
+    const conditional = spec.linux.seccomp?.syscalls.filter((rule) => rule.args);
+    expect(conditional?.flatMap((r) => r.names)).toEqual(
+      expect.arrayContaining(["socket", "clone"]),
+    );
   });
 });

@@ -134,6 +134,24 @@ describeWithContainerd("what a session gets when its policy is silent (container
     });
   }
 
+  it("runc: a workdir the session's user may not make is made by root, and the user's commands run there", async () => {
+    const provider = providerOf("runc");
+    const id = await provider.startSession({
+      workdir: "/srv/app/deep",
+      user: "1000:1000",
+      labels: runLabel,
+    });
+    try {
+      const result = await provider.exec(id, ["sh", "-c", "pwd && stat -c %u . && id -u"]);
+      expect(result, result.stderr).toMatchObject({
+        exitCode: 0,
+        stdout: "/srv/app/deep\n0\n1000\n",
+      });
+    } finally {
+      await provider.destroySession(id);
+    }
+  });
+
   // runsc applies an OCI seccomp profile inside the sandbox only with --oci-seccomp, which the
   // test wrapper does not pass: there the Sentry's own filter is the boundary (docs/security.md).
   it("runsc: the session starts and runs with the profile in its spec and the sized /tmp", async () => {

@@ -40,14 +40,22 @@ describeWithContainerd("start and exec edges (containerd)", () => {
     }
   });
 
-  it("an exec whose FIFOs cannot be made fails with PROVIDER_UNAVAILABLE; destroy still cleans up", async () => {
+  it("a second instance whose FIFOs to the agent cannot be made fails with PROVIDER_UNAVAILABLE; the first runs on, and destroy still cleans up", async () => {
     const id = await provider.startSession({ labels: runLabel });
     const dir = adapter.directories.path(id);
     await rm(dir, { recursive: true, force: true });
     await writeFile(dir, "");
-    const error = await provider.exec(id, ["true"]).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: "PROVIDER_UNAVAILABLE" });
-    expect((error as Error).message).toContain(dir);
+    const second = new KataProvider(variantOptions("runc"));
+    try {
+      // Its connect exec needs FIFOs in the session's directory, which is now a file.
+      const error = await second.exec(id, ["true"]).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: "PROVIDER_UNAVAILABLE" });
+      expect((error as Error).message).toContain(dir);
+    } finally {
+      await second.close();
+    }
+    // The instance that started it holds its link already.
+    expect(await provider.exec(id, ["echo", "on"])).toMatchObject({ exitCode: 0, stdout: "on\n" });
     await provider.destroySession(id);
     expect(await findBackendLeftovers({ "cadre.agent-runtime/session-id": id })).toEqual([]);
   });

@@ -1,7 +1,8 @@
+import { agentCapabilities, agentMountPath } from "@cadre/agent-runtime-sandbox-agent";
 import { expect, it } from "vitest";
 import { kataAnnotations } from "../src/index.js";
 import { describeWithContainerd } from "./support/available.js";
-import { findBackendLeftovers, readBackendLabels } from "./support/containerd-env.js";
+import { findBackendLeftovers, orphanTasks, readBackendLabels } from "./support/containerd-env.js";
 import { useKataProvider } from "./support/test-provider.js";
 
 const runLabel = { "cadre.test/stored-spec": String(process.pid) };
@@ -48,7 +49,11 @@ describeWithContainerd(
         "uts",
       ]);
       expect(spec.process.noNewPrivileges).toBe(true);
-      expect(spec.process.capabilities.bounding).toEqual([]);
+      // PID 1 is the agent, with its own capabilities only; every command has none.
+      expect(spec.process.args[0]).toBe(agentMountPath);
+      expect(spec.process.capabilities.bounding).toEqual(agentCapabilities.map((c) => `CAP_${c}`));
+      expect(spec.process.capabilities.inheritable).toEqual([]);
+      expect(spec.process.capabilities.ambient).toEqual([]);
       expect(spec.linux.cgroupsPath).toBe(`/cadre/${id}`);
 
       // The session really runs with that spec.
@@ -99,11 +104,27 @@ describeWithContainerd(
       await provider.destroySession(id);
     });
 
-    it("resolves a user name through the image's /etc/passwd", async () => {
+    it("runs commands as a user name the agent resolves through the image's /etc/passwd", async () => {
       const id = await provider.startSession({ user: "user", labels: runLabel });
-      expect((await adapter.storedSpec(id)).process.user).toEqual({ uid: 1000, gid: 1000 });
-      expect((await provider.exec(id, ["id", "-u"])).stdout).toBe("1000\n");
+      const spec = await adapter.storedSpec(id);
+      // The host resolves nothing: the name goes to the agent, which starts as root.
+      expect(spec.process.user).toEqual({ uid: 0, gid: 0 });
+      expect(spec.process.args.slice(-2)).toEqual(["--user", "user"]);
+      expect((await provider.exec(id, ["id"])).stdout).toBe("uid=1000(user) gid=1000(user)\n");
+      expect((await provider.exec(id, ["sh", "-c", "echo $HOME"])).stdout).toBe("/home/user\n");
       await provider.destroySession(id);
+    });
+
+    it("refuses a user the image does not have with POLICY_INVALID at user, leaving nothing", async () => {
+      const orphansBefore = await orphanTasks();
+      const error = await provider
+        .startSession({ user: "cadre-no-such-user", labels: runLabel })
+        .catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: "POLICY_INVALID", issues: [{ path: "user" }] });
+      expect((error as Error).message).toContain("cadre-no-such-user");
+      expect(await findBackendLeftovers(runLabel)).toEqual([]);
+      // The agent ended its task when it refused: the task is deleted too, not only the container.
+      expect(await orphanTasks()).toEqual(orphansBefore);
     });
   },
 );

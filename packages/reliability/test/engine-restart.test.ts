@@ -27,13 +27,16 @@ import {
 const boundMs = 30_000;
 const runLabel = { "cadre.reliability/restart-run": String(process.pid) };
 
-/** Resolves when the exec has printed its first output (it then runs until killed). */
-function longExec(provider: IsolationProvider, id: string) {
+/**
+ * Resolves when the exec has printed its first output; it then runs `then` (by default until
+ * killed).
+ */
+function longExec(provider: IsolationProvider, id: string, then = "exec sleep 600") {
   let started!: () => void;
   const running = new Promise<void>((resolve) => {
     started = resolve;
   });
-  const result = provider.exec(id, ["sh", "-c", "echo running; exec sleep 600"], {
+  const result = provider.exec(id, ["sh", "-c", `echo running; ${then}`], {
     onStdout: () => started(),
   });
   result.catch(() => {});
@@ -75,6 +78,7 @@ describeWhenAvailable("engine restarted mid-session: private containerd", hostRe
   let dir: string;
   let engine: ThrowawayContainerd;
   let provider: ReturnType<typeof createKataProvider>;
+  let options: ReturnType<typeof kataOptions>;
   let census: () => Promise<number>;
 
   beforeAll(async () => {
@@ -85,7 +89,7 @@ describeWhenAvailable("engine restarted mid-session: private containerd", hostRe
       containerdNamespace: "cadre-reliability",
       fifoDir: join(dir, "fifo"),
     };
-    const options = kataOptions("kata-runc", endpoints);
+    options = kataOptions("kata-runc", endpoints);
     provider = createKataProvider(options);
     await provider.importImage(testHost.imageArchive);
     census = async () =>
@@ -109,17 +113,33 @@ describeWhenAvailable("engine restarted mid-session: private containerd", hostRe
     if (dir) await removeTree(dir);
   });
 
-  it("fails calls in flight and calls made while it is down with typed errors, then reconnects and tells which sessions survived", async () => {
+  it("keeps commands of the sessions it holds running while it is down, fails every call that needs it with typed errors, then reconnects and tells which sessions survived", async () => {
     const policy = { image: testHost.containerdImage, labels: runLabel };
     const kept = await provider.startSession(policy);
     const stopped = await provider.startSession(policy);
     await provider.stopSession(stopped);
-    const inFlight = longExec(provider, kept);
+    // Waits, inside the sandbox, for a file the next command makes.
+    const inFlight = longExec(provider, kept, "until [ -e /tmp/go ]; do sleep 0.05; done");
     await inFlight.running;
 
     await engine.stop();
-    await expectTypedFailure(inFlight.result, "an exec in flight");
-    await expectEveryCallUnavailable(provider, policy, kept, stopped);
+    // The session's agent speaks over its task's FIFOs, which the shim holds, not containerd:
+    // the command in flight goes on, and a new one on the same link runs.
+    const whileDown = await within(
+      provider.exec(kept, ["sh", "-c", "touch /tmp/go && echo while down"]),
+      boundMs,
+      "an exec while containerd is down",
+    );
+    expect(whileDown).toMatchObject({ exitCode: 0, stdout: "while down\n" });
+    expect(await within(inFlight.result, boundMs, "the exec in flight")).toMatchObject({
+      exitCode: 0,
+      stdout: "running\n",
+    });
+    // What needs containerd is unavailable: the state, a start, and a link to the agent for an
+    // instance that holds none.
+    const other = createKataProvider(options);
+    await expectEveryCallUnavailable(provider, policy, kept, stopped, other);
+    await other.close();
 
     await engine.start();
     const sessions = await untilAnswered(
@@ -200,17 +220,21 @@ describeWhenAvailable("engine restarted mid-session: private dockerd", dockerRea
   });
 });
 
-/** While the engine is down, every provider call fails with PROVIDER_UNAVAILABLE. */
+/**
+ * While the engine is down, every provider call fails with PROVIDER_UNAVAILABLE; exec through
+ * `execVia` (by default the same provider).
+ */
 async function expectEveryCallUnavailable(
   provider: IsolationProvider,
   policy: IsolationPolicy,
   liveId: string,
   destroyId: string,
+  execVia: IsolationProvider = provider,
 ): Promise<void> {
   const calls: [string, () => Promise<unknown>][] = [
     ["listSessions", () => provider.listSessions()],
     ["startSession", () => provider.startSession(policy)],
-    ["exec", () => provider.exec(liveId, ["true"])],
+    ["exec", () => execVia.exec(liveId, ["true"])],
     ["getSession", () => provider.getSession(liveId)],
     ["destroySession", () => provider.destroySession(destroyId)],
   ];

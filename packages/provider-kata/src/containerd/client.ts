@@ -321,6 +321,12 @@ export class ContainerdClient {
     return res.exit_status;
   }
 
+  /** Every task of the namespace, whatever its container; each is named by `id`. */
+  async listTasks(): Promise<TaskProcess[]> {
+    const res = await this.conn.unary<{ tasks: TaskProcess[] }>(svc.tasks, "List", { filter: "" });
+    return res.tasks ?? [];
+  }
+
   async deleteTask(containerId: string): Promise<void> {
     await this.conn.unary(svc.tasks, "Delete", { container_id: containerId });
   }

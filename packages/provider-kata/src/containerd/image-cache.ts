@@ -2,27 +2,19 @@ import type { ContainerdClient } from "./client.js";
 import { isNotFound } from "./grpc-errors.js";
 import { type ResolvedImage, readImage, unpackImage } from "./image-layers.js";
 import type { Mount } from "./messages.js";
-import { readRootfsFile } from "./rootfs-files.js";
-
-/** The image's own /etc/passwd and /etc/group, when its layers are on this host. */
-export interface ImageUserFiles {
-  passwd?: string;
-  group?: string;
-}
 
 /** Distinct images kept; a host that imports more than this just reads them again. */
 const maxEntries = 64;
 
 /**
  * What starting a session needs from its image, kept between starts so a start costs one image
- * lookup instead of five round trips and two file reads. The name is looked up on every start,
- * since an import may point it at new content; what a digest or chain id names never changes, so
- * manifests, configs and user files are kept by those. An unpacked layer stack is remembered as
+ * lookup instead of five round trips. The name is looked up on every start, since an import may
+ * point it at new content; what a digest or chain id names never changes, so manifests and
+ * configs are kept by those. An unpacked layer stack is remembered as
  * well, and unpacked again if it has been removed since.
  */
 export class ImageCache {
   private readonly images = new Map<string, Promise<ResolvedImage>>();
-  private readonly userFileReads = new Map<string, Promise<ImageUserFiles>>();
   private readonly unpacked = new Set<string>();
 
   constructor(
@@ -60,17 +52,6 @@ export class ImageCache {
       await this.unpack(image, lease);
       return prepare();
     }
-  }
-
-  /** /etc/passwd and /etc/group of the image, read from a session snapshot's lower layers. */
-  userFiles(image: ResolvedImage, mounts: Mount[]): Promise<ImageUserFiles> {
-    return remember(this.userFileReads, image.chainId, async () => {
-      const [passwd, group] = await Promise.all([
-        readRootfsFile(mounts, "etc/passwd"),
-        readRootfsFile(mounts, "etc/group"),
-      ]);
-      return { passwd, group };
-    });
   }
 
   private async unpack(image: ResolvedImage, lease: string): Promise<void> {

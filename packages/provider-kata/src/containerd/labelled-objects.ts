@@ -1,3 +1,4 @@
+import { sessionLabels } from "@cadre/agent-runtime-contract";
 import { SessionDirectories } from "../io/session-dir.js";
 import { type KataProviderOptions, resolveOptions } from "../options.js";
 import { ContainerdClient } from "./client.js";
@@ -13,7 +14,9 @@ export interface LabelledObject {
  * Every object a session of this provider can own, read from containerd itself (not through the
  * provider), that carries all of `wanted`: containers and their tasks, snapshots, leases, and the
  * FIFO directories (each holds a labels.json copy). An empty `wanted` matches everything in the
- * namespace. For leak checks: what destroySession and reap must leave empty.
+ * namespace. For leak checks: what destroySession and reap must leave empty. A task whose
+ * container is gone (its shim still running) has no labels left: it is reported when `wanted`
+ * is empty or names its id as the session id.
  */
 export async function findLabelledObjects(
   options: KataProviderOptions,
@@ -23,7 +26,8 @@ export async function findLabelledObjects(
   const client = new ContainerdClient({ address, namespace });
   try {
     const found: LabelledObject[] = [];
-    for (const container of await client.listContainers()) {
+    const containers = await client.listContainers();
+    for (const container of containers) {
       if (!carries(container.labels, wanted)) continue;
       found.push({ kind: "container", id: container.id });
       const hasTask = await client.getProcess(container.id).then(
@@ -31,6 +35,15 @@ export async function findLabelledObjects(
         () => false,
       );
       if (hasTask) found.push({ kind: "task", id: container.id });
+    }
+    const withContainer = new Set(containers.map((c) => c.id));
+    const named = wanted[sessionLabels.sessionId];
+    const onlyNamed = Object.keys(wanted).every((k) => k === sessionLabels.sessionId);
+    for (const task of await client.listTasks()) {
+      // containerd names a task by its container's id (the init process has no exec id).
+      const id = task.container_id || task.id;
+      if (withContainer.has(id)) continue;
+      if (onlyNamed && (named === undefined || named === id)) found.push({ kind: "task", id });
     }
     for (const snapshot of await client.listSnapshots(snapshotter)) {
       if (carries(snapshot.labels, wanted)) found.push({ kind: "snapshot", id: snapshot.name });

@@ -1,4 +1,5 @@
 import { type DoctorCheck, type DoctorReport, doctorReport } from "@cadre/agent-runtime-contract";
+import { agentBinaryFit } from "@cadre/agent-runtime-sandbox-agent";
 import { providerId } from "../capabilities.js";
 import type { ContainerdClient } from "../containerd/client.js";
 import { grpcDetails, isNotFound } from "../containerd/grpc-errors.js";
@@ -192,11 +193,29 @@ async function containerdChecks(
   return checks;
 }
 
+/**
+ * The cadre-agent binary for this host's architecture (undefined: the package has none), which
+ * every session runs as its PID 1: by its ELF header a static executable of this host's machine
+ * (a Kata guest runs on the host's architecture too).
+ */
+export function agentCheck(binary: string | undefined): DoctorCheck {
+  const fit = binary === undefined ? undefined : agentBinaryFit(binary);
+  return {
+    id: "kata.agent",
+    title: "cadre-agent binary for this host (sessions' PID 1)",
+    ok: fit?.fits === true,
+    required: true,
+    detail: fit ? fit.detail : `none for ${process.arch} in @cadre/agent-runtime-sandbox-agent`,
+    fix: "build @cadre/agent-runtime-sandbox-agent (needs Debian's musl-tools, and musl-dev of the other architecture it ships; scripts/services.sh up installs them), or reinstall the package",
+  };
+}
+
 /** Every readiness check of this provider on this host, each with its fix. */
 export async function runDoctor(
   client: ContainerdClient,
   options: ResolvedKataOptions,
   profile: RuntimeProfile,
+  agentBinary: string | undefined,
 ): Promise<DoctorReport> {
   const kata = isKataRuntime(options.runtime);
   // With the test-only stand-in, missing VM prerequisites are warnings: there is no VM to start.
@@ -207,6 +226,7 @@ export async function runDoctor(
     ...shimChecks(options, profile),
     ...(await binaryCheck(profile)),
     ...(await kataRuntimeCheck(options.runtimePath)),
+    agentCheck(agentBinary),
   ];
   return doctorReport(providerId, checks);
 }

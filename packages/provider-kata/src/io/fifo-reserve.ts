@@ -4,9 +4,9 @@ import { mkfifo } from "./mkfifo.js";
 import { fifoDirError } from "./session-dir.js";
 
 /**
- * Named pipes made ahead of time for one session directory. Node has no mkfifo(2), and forking
- * mkfifo costs more than the rest of an exec, so one fork makes a batch. Each pipe is handed out
- * once and never reused: a background process of an earlier exec may still hold it open.
+ * Named pipes for one session directory, made in batches (Node has no mkfifo(2), so each batch is
+ * one fork): by default the three of one link to the session's agent. Each pipe is handed out
+ * once and never reused: a process of an earlier link may still hold it open.
  */
 export class FifoReserve {
   private readonly spare: string[] = [];
@@ -14,7 +14,7 @@ export class FifoReserve {
 
   constructor(
     private readonly dir: string,
-    private readonly batchSize = 24,
+    private readonly batchSize = 3,
   ) {}
 
   async take(count: number): Promise<string[]> {
@@ -35,7 +35,7 @@ export class FifoReserve {
     try {
       await mkfifo(paths);
     } catch (error) {
-      throw fifoDirError(error, this.dir, "make the exec's FIFOs in");
+      throw fifoDirError(error, this.dir, "make the agent link's FIFOs in");
     }
     this.spare.push(...paths);
   }

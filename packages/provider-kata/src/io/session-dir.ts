@@ -14,14 +14,15 @@ export function fifoDirError(
 ): ProviderUnavailableError {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   return new ProviderUnavailableError(
-    `Cannot ${action} ${path}${code ? ` (${code})` : ""}: ${(error as Error)?.message ?? String(error)}. The Kata provider keeps each session's exec FIFOs there; make the fifoDir option a writable directory on a local file system (default /run/cadre/kata).`,
+    `Cannot ${action} ${path}${code ? ` (${code})` : ""}: ${(error as Error)?.message ?? String(error)}. The Kata provider keeps the FIFOs of its links to each session's agent there; make the fifoDir option a writable directory on a local file system (default /run/cadre/kata).`,
     { providerId, cause: error },
   );
 }
 
 /**
- * A session's directory of FIFOs, `<root>/<sessionId>/`. It holds a labels.json copy of the
- * session's labels, so that leftovers can be found by label like every other backend object.
+ * A session's directory of FIFOs (its links to the agent), `<root>/<sessionId>/`. It holds a
+ * labels.json copy of the session's labels, so that leftovers can be found by label like every
+ * other backend object.
  */
 export class SessionDirectories {
   constructor(readonly root: string) {}

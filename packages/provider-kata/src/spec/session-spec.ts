@@ -1,16 +1,26 @@
 import type { ValidatedPolicy } from "@cadre/agent-runtime-contract";
+import type { CommandDefaults } from "@cadre/agent-runtime-provider-utils";
+import {
+  agentArgs,
+  agentCapabilities,
+  agentConnectArgv,
+  agentMountPath,
+} from "@cadre/agent-runtime-sandbox-agent";
 import type { OciMount, OciProcess, OciResources, OciSpec, OciUser } from "./oci-types.js";
 import { defaultSeccompProfile } from "./seccomp-profile.js";
 
 /**
- * The session's working directory. PID 1 runs in "/" (a working directory inside the /tmp tmpfs
- * does not exist yet when it starts); execs run here.
+ * The session's working directory. PID 1 (the agent) runs in "/" (a working directory inside
+ * the /tmp tmpfs does not exist yet when it starts); commands run here.
  */
 export const workdirAnnotation = "cadre.agent-runtime/workdir";
 
-/** The defaults of every exec: the main process spec, in the session's working directory. */
-export function execDefaults(spec: OciSpec): OciProcess {
-  return { ...spec.process, cwd: spec.annotations[workdirAnnotation] ?? spec.process.cwd };
+/** The defaults of every command, from the session's stored spec. */
+export function commandDefaults(spec: OciSpec): CommandDefaults {
+  return {
+    env: spec.process.env,
+    cwd: spec.annotations[workdirAnnotation] ?? spec.process.cwd,
+  };
 }
 
 /** Kata's sandbox sizing annotations; Kata honours them when enable_annotations allows them. */
@@ -35,21 +45,11 @@ export const sessionDefaults = {
 } as const;
 
 /**
- * The smallest pids limit a session runs with: its own two processes (PID 1 and its sleep), the
- * OCI runtime's short-lived helpers while an exec starts, the command, and the tree killer that
- * a deadline starts beside it.
+ * The smallest pids limit a session runs with: the agent (PID 1), a command's supervisor, the
+ * command and a pipeline of it, and the OCI runtime's helper with the `cadre-agent connect` of a
+ * host that attaches later.
  */
 export const minimumPids = 8;
-
-/**
- * PID 1 of every session: a shell that sleeps forever and, as it waits, reaps the orphans that
- * commands leave behind (a bare `sleep` would let zombies pile up against the pids limit).
- */
-export const sessionMainArgs = [
-  "/bin/sh",
-  "-c",
-  "trap 'exit 0' TERM; while :; do sleep 3600 & wait; done",
-];
 
 const maskedPaths = [
   "/proc/acpi",
@@ -69,7 +69,14 @@ const readonlyPaths = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc
 export interface SessionSpecInput {
   sessionId: string;
   policy: ValidatedPolicy;
-  user: OciUser;
+  /**
+   * Who the session's commands run as: the policy's user, else the image's (a name or a number,
+   * with an optional group); the agent resolves it in the image's /etc/passwd and /etc/group.
+   */
+  user: string;
+  /** The host path of the cadre-agent binary, bind-mounted read-only as PID 1. */
+  agentBinary: string;
+  /** The commands' environment (the image's, then the policy's); also PID 1's. */
   env: string[];
   cwd: string;
   /** cgroup parent under which the session's cgroup is created (cgroupfs path). */
@@ -80,19 +87,40 @@ export interface SessionSpecInput {
   defaultPids: number | undefined;
 }
 
-/** Capabilities of session processes: none. With no-new-privileges nothing can gain any. */
+/** No capabilities at all. With no-new-privileges nothing can gain any. */
 export function emptyCapabilities(): OciProcess["capabilities"] {
   return { bounding: [], effective: [], inheritable: [], permitted: [], ambient: [] };
 }
 
-export function processSpec(args: string[], user: OciUser, env: string[], cwd: string): OciProcess {
+/**
+ * PID 1's: exactly the agent's (`agentCapabilities`), none inheritable or ambient, so nothing
+ * it starts inherits one; each command drops them all, its bounding set too.
+ */
+export function agentProcessCapabilities(): OciProcess["capabilities"] {
+  const held = agentCapabilities.map((name) => `CAP_${name}`);
+  return {
+    bounding: [...held],
+    effective: [...held],
+    permitted: [...held],
+    inheritable: [],
+    ambient: [],
+  };
+}
+
+export function processSpec(
+  args: string[],
+  user: OciUser,
+  env: string[],
+  cwd: string,
+  capabilities: OciProcess["capabilities"] = emptyCapabilities(),
+): OciProcess {
   return {
     terminal: false,
     user,
     args,
     env,
     cwd,
-    capabilities: emptyCapabilities(),
+    capabilities,
     rlimits: [
       { type: "RLIMIT_NOFILE", hard: sessionDefaults.openFiles, soft: sessionDefaults.openFiles },
     ],
@@ -100,8 +128,45 @@ export function processSpec(args: string[], user: OciUser, env: string[], cwd: s
   };
 }
 
-function sessionMounts(): OciMount[] {
+/**
+ * PID 1 of every session: cadre-agent, started as root with the agent's capabilities only (it
+ * becomes `agentUid` at once, keeping them), with the commands' user as its argument.
+ */
+export function agentProcess(user: string, env: string[]): OciProcess {
+  return processSpec(
+    [agentMountPath, ...agentArgs(user)],
+    { uid: 0, gid: 0 },
+    env,
+    "/",
+    agentProcessCapabilities(),
+  );
+}
+
+/**
+ * A containerd exec that joins the running agent of a session over its socket and relays its
+ * own stdio (a host that did not start the session). Started as PID 1 is, as root with the
+ * agent's capabilities only: it makes its stdio its own and becomes `agentUid`, the one uid the
+ * agent lets in, which no command has.
+ */
+export function agentConnectProcess(): OciProcess {
+  return processSpec(
+    [...agentConnectArgv],
+    { uid: 0, gid: 0 },
+    [],
+    "/",
+    agentProcessCapabilities(),
+  );
+}
+
+function sessionMounts(agentBinary: string): OciMount[] {
   return [
+    {
+      // The agent, from the host: nothing in the sandbox can change it.
+      destination: agentMountPath,
+      type: "bind",
+      source: agentBinary,
+      options: ["rbind", "ro", "nosuid", "nodev"],
+    },
     { destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"] },
     {
       destination: "/dev",
@@ -178,10 +243,10 @@ export function buildSessionSpec(input: SessionSpecInput): OciSpec {
   const { policy } = input;
   return {
     ociVersion: "1.0.2-dev",
-    process: processSpec(sessionMainArgs, input.user, input.env, "/"),
+    process: agentProcess(input.user, input.env),
     root: { path: "rootfs", readonly: policy.readOnlyRootfs === true },
     hostname: input.sessionId.slice(0, 63),
-    mounts: sessionMounts(),
+    mounts: sessionMounts(input.agentBinary),
     annotations: {
       ...(input.annotations ?? {}),
       ...sizingAnnotations(policy),

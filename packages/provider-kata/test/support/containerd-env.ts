@@ -68,3 +68,20 @@ export const plantForeignObjects = hooks.plantForeignObjects;
 export function kataSessionLabels(id: string): Record<string, string> {
   return buildSessionLabels({ sessionId: id, providerId: "kata", policy: {} });
 }
+
+/**
+ * Tasks of the namespace whose container is gone: a shim that destroy left running. No label
+ * says whose they are, so a test compares the set before and after.
+ */
+export async function orphanTasks(): Promise<string[]> {
+  const client = new ContainerdClient({ address: containerdAddress, namespace });
+  try {
+    const containers = new Set((await client.listContainers()).map((c) => c.id));
+    return (await client.listTasks())
+      .map((t) => t.container_id || t.id)
+      .filter((id) => !containers.has(id))
+      .sort();
+  } finally {
+    client.close();
+  }
+}
