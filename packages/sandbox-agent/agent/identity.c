@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -147,7 +148,11 @@ int identity_become(uid_t uid, int keep_capabilities, char *why, size_t why_size
    * a uid 0 command open it. Made the agent's own, it is no command's to open.
    */
   for (int fd = 0; fd <= 2; fd++) {
-    if (fchown(fd, uid, uid) != 0 && errno != EBADF) {
+    /* Pipes and sockets only: a terminal, /dev/null or a file is nobody's link, and not ours to
+     * give away. */
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) continue;
+    if (fchown(fd, uid, uid) != 0) {
       snprintf(why, why_size, "the sandbox agent could not make its stdio its own: %s",
                strerror(errno));
       return 0;

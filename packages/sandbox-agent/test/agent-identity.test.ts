@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { AgentLink, AgentRefusedError } from "../src/agent-link.js";
 import { binary, hostEnv } from "./agent-process.js";
@@ -87,6 +87,37 @@ describe.skipIf(!asRoot)("cadre-agent --user (the agent as root, here the host's
     } finally {
       await agent.stop();
     }
+  });
+
+  it("takes a uid of its own with --agent-uid, keeping only its capabilities, and refuses it to commands", async () => {
+    const agent = await agentWith(["--agent-uid", "65533", "--user", "0"]);
+    try {
+      const pid = agent.link.agentPid;
+      const status = readFileSync(`/proc/${pid}/status`, "utf8");
+      expect(status).toMatch(/^Uid:\s+65533\s+65533\s+65533\s+65533$/m);
+      expect(status).toMatch(/^Gid:\s+65533\s+65533\s+65533\s+65533$/m);
+      // KILL, SETGID, SETUID, SETPCAP (bits 5 to 8) kept; CHOWN (bit 0) dropped once its stdio
+      // pipes became its own.
+      const effective = BigInt(`0x${/^CapEff:\s+([0-9a-f]+)$/m.exec(status)?.[1] ?? "0"}`);
+      expect(effective & 0x1e0n).toBe(0x1e0n);
+      expect(effective & 1n).toBe(0n);
+      for (const fd of [0, 1]) expect(statSync(`/proc/${pid}/fd/${fd}`).uid).toBe(65533);
+      // A uid 0 command without capabilities cannot signal it.
+      const r = await sh(
+        agent.link,
+        `id -u; if kill -9 ${agent.link.agentPid}; then echo killed; fi`,
+      );
+      expect(r.text.split("\n")[0]).toBe("0");
+      expect(r.text).not.toContain("killed");
+      expect((await sh(agent.link, "echo alive")).text).toBe("alive\n");
+    } finally {
+      await agent.stop();
+    }
+    const refused = await agentWith(["--agent-uid", "65533", "--user", "65533"]).catch(
+      (error: unknown) => error,
+    );
+    expect(refused).toBeInstanceOf(AgentRefusedError);
+    expect((refused as AgentRefusedError).reason).toBe("user");
   });
 
   it("refuses, instead of greeting, a user the system lacks and its own uid", async () => {
