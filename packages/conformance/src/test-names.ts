@@ -109,9 +109,9 @@ export const conformanceTestNames = {
     secretsNotListed:
       "env values never reach backend labels, getSession or listSessions; env names do [MUST]",
     deadlineEscape:
-      "a command that drops its exec tag, calls setsid and double-forks settles by its deadline plus the grace, and the result says honestly whether all of it was killed [MUST]",
+      "a command that clears its environment, calls setsid and double-forks settles by its deadline plus the grace, and the result says honestly whether all of it was killed [MUST]",
     replacedHelpers:
-      "a tenant that replaces /bin/sh and cat with endless writers cannot stall the provider's own helpers: exec still settles by its deadline plus the grace [MUST]",
+      "a tenant that replaces /bin/sh and cat with endless writers cannot stall an exec: it still settles by its deadline plus the grace [MUST]",
     network:
       "without networkIsolation, sessions reach neither each other nor the host, as the report's defaults.network says [MUST]",
     defaults:

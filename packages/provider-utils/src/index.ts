@@ -44,10 +44,4 @@ export {
 } from "./session-labels.js";
 export { settlesWithin } from "./settles-within.js";
 export { exitCodeForSignal, signalForExitCode } from "./signals.js";
-export {
-  execTagVariable,
-  type TreeKillOptions,
-  treeKillArgv,
-  treeKillCleanLine,
-} from "./tree-kill-script.js";
 export { maxTimerDelayMs, TtlTimers } from "./ttl-timers.js";
