@@ -1,11 +1,10 @@
+import { SessionNotFoundError, SessionNotRunningError } from "@cadre/agent-runtime-contract";
 import {
-  BackendError,
-  PolicyValidationError,
-  SessionNotFoundError,
-  SessionNotRunningError,
-} from "@cadre/agent-runtime-contract";
-import { AgentLinks, type CommandDefaults } from "@cadre/agent-runtime-provider-utils";
-import { AgentLink, AgentRefusedError, agentConnectArgv } from "@cadre/agent-runtime-sandbox-agent";
+  AgentLinks,
+  type CommandDefaults,
+  openAgentLink,
+} from "@cadre/agent-runtime-provider-utils";
+import { type AgentLink, agentConnectArgv } from "@cadre/agent-runtime-sandbox-agent";
 import type { AttachedStdio, ContainerRef, DockerClient } from "./docker-client.js";
 
 /** A session's agent, attached: the link, and what every command gets when the exec is silent. */
@@ -13,9 +12,6 @@ export interface SessionAgent extends CommandDefaults {
   link: AgentLink;
   close(): void;
 }
-
-/** How long an attached agent may take to greet. */
-const helloTimeoutMs = 15_000;
 
 /**
  * The agents of the sessions this provider instance uses. A session this instance starts is
@@ -81,22 +77,15 @@ export class SessionAgents {
     stdio: AttachedStdio,
     defaults: CommandDefaults,
   ): Promise<SessionAgent> {
-    const providerId = this.client.providerId;
     try {
-      const link = await AgentLink.open(stdio.stdout, stdio.stdin, helloTimeoutMs);
+      const link = await openAgentLink(stdio.stdout, stdio.stdin, {
+        providerId: this.client.providerId,
+        sessionId: ref.sessionId,
+      });
       return { link, ...defaults, close: stdio.close };
     } catch (error) {
       stdio.close();
-      if (error instanceof AgentRefusedError && error.reason === "user") {
-        throw new PolicyValidationError([{ path: "user", message: error.detail }], {
-          providerId,
-          cause: error,
-        });
-      }
-      throw new BackendError(
-        `The agent of session ${ref.sessionId} did not answer (${(error as Error).message}); destroy the session and start another.`,
-        { providerId, cause: error },
-      );
+      throw error;
     }
   }
 }

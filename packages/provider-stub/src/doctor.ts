@@ -1,7 +1,6 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { accessSync, constants } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type DoctorCheck, type DoctorReport, doctorReport } from "@cadre/agent-runtime-contract";
@@ -40,8 +39,8 @@ export async function stateDirCheck(stateDir: string): Promise<DoctorCheck> {
 }
 
 /**
- * The cadre-agent binary that runs every command: there, built for this host, and executable by
- * this user (a package packed with its file modes normalized ships it without the exec bit).
+ * The cadre-agent binary that runs every command: there and built for this host (one installed
+ * without its exec bit is run from an executable copy: agentBinaryPath).
  */
 export function agentBinaryCheck(): DoctorCheck {
   const binary = agentBinaryPath();
@@ -56,21 +55,8 @@ export function agentBinaryCheck(): DoctorCheck {
   if (!check.ok) {
     check.fix =
       "build @cadre/agent-runtime-sandbox-agent (needs Debian's musl-tools, and musl-dev of the other architecture it ships; scripts/services.sh up installs them)";
-  } else if (binary && !isExecutable(binary)) {
-    check.ok = false;
-    check.detail = `${binary} is not executable by this user (its file mode lacks the exec bit)`;
-    check.fix = `chmod +x ${binary}, or install @cadre/agent-runtime-sandbox-agent from a package that keeps the mode`;
   }
   return check;
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Whether cadre-agent runs here as a plain process: it needs a kernel with child subreapers. */

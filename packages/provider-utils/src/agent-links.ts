@@ -1,4 +1,37 @@
-import type { AgentLink } from "@cadre/agent-runtime-sandbox-agent";
+import type { Readable, Writable } from "node:stream";
+import { BackendError, PolicyValidationError } from "@cadre/agent-runtime-contract";
+import { AgentLink, AgentRefusedError } from "@cadre/agent-runtime-sandbox-agent";
+
+/** How long a session's agent may take to greet a host that attached to it. */
+const helloTimeoutMs = 15_000;
+
+/**
+ * Opens the link to a session's agent over the stream a provider attached (`input` the agent's
+ * output). The agent checks the session's user in the image before anything runs: a user it
+ * refuses is POLICY_INVALID at `user`; any other failure is BACKEND_ERROR naming the session.
+ * The caller closes its stream on a failure.
+ */
+export async function openAgentLink(
+  input: Readable,
+  output: Writable,
+  session: { providerId: string; sessionId: string },
+): Promise<AgentLink> {
+  try {
+    return await AgentLink.open(input, output, helloTimeoutMs);
+  } catch (error) {
+    const { providerId, sessionId } = session;
+    if (error instanceof AgentRefusedError && error.reason === "user") {
+      throw new PolicyValidationError([{ path: "user", message: error.detail }], {
+        providerId,
+        cause: error,
+      });
+    }
+    throw new BackendError(
+      `The agent of session ${sessionId} did not answer (${(error as Error).message}); destroy the session and start another.`,
+      { providerId, cause: error },
+    );
+  }
+}
 
 /** A session's agent as a provider holds it: the link, and how to let go of its stream. */
 export interface HeldAgent {

@@ -6,7 +6,7 @@ export {
   type JudgedEnd,
   withEnv,
 } from "./agent-exec.js";
-export { AgentLinks, type HeldAgent } from "./agent-links.js";
+export { AgentLinks, type HeldAgent, openAgentLink } from "./agent-links.js";
 export {
   type BackendHooks,
   expiredSessionLabels,

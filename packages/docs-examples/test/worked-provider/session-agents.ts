@@ -1,8 +1,11 @@
 import type { Duplex } from "node:stream";
 import { PassThrough } from "node:stream";
-import { PolicyValidationError } from "@cadre/agent-runtime-contract";
-import { AgentLinks, type CommandDefaults } from "@cadre/agent-runtime-provider-utils";
-import { AgentLink, AgentRefusedError, agentConnectArgv } from "@cadre/agent-runtime-sandbox-agent";
+import {
+  AgentLinks,
+  type CommandDefaults,
+  openAgentLink,
+} from "@cadre/agent-runtime-provider-utils";
+import { type AgentLink, agentConnectArgv } from "@cadre/agent-runtime-sandbox-agent";
 import type Docker from "dockerode";
 import type { DockerApi } from "./docker-api.js";
 
@@ -39,7 +42,7 @@ export class SessionAgents {
         stream.destroy();
         throw error;
       });
-      return this.open(stream, defaults);
+      return this.open(id, stream, defaults);
     })();
     return this.links.hold(id, opening);
   }
@@ -57,7 +60,10 @@ export class SessionAgents {
         AttachStderr: true,
       });
       const stream = (await exec.start({ hijack: true, stdin: true })) as Duplex;
-      return this.open(stream, { env: info.Config.Env ?? [], cwd: info.Config.WorkingDir || "/" });
+      return this.open(id, stream, {
+        env: info.Config.Env ?? [],
+        cwd: info.Config.WorkingDir || "/",
+      });
     });
   }
 
@@ -70,7 +76,11 @@ export class SessionAgents {
   }
 
   /** The agent's link over an attach or exec stream (Docker multiplexes its stdout). */
-  private async open(stream: Duplex, defaults: CommandDefaults): Promise<LinkedAgent> {
+  private async open(
+    sessionId: string,
+    stream: Duplex,
+    defaults: CommandDefaults,
+  ): Promise<LinkedAgent> {
     const stdout = new PassThrough();
     void this.api
       .demultiplex(stream, (name, chunk) => {
@@ -78,17 +88,12 @@ export class SessionAgents {
       })
       .then(() => stdout.destroy());
     try {
-      const link = await AgentLink.open(stdout, stream);
+      // A user the image lacks is POLICY_INVALID at `user`: the agent checks it at its start.
+      const link = await openAgentLink(stdout, stream, { providerId: this.providerId, sessionId });
       return { link, ...defaults, close: () => stream.destroy() };
     } catch (error) {
       stream.destroy();
-      // The agent checks the session's user in the image before any command runs.
-      if (error instanceof AgentRefusedError && error.reason === "user") {
-        throw new PolicyValidationError([{ path: "user", message: error.detail }], {
-          providerId: this.providerId,
-        });
-      }
-      throw this.api.failure(error, "reach the session's agent");
+      throw error;
     }
   }
 }

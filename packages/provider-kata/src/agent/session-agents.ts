@@ -1,6 +1,9 @@
-import { BackendError, PolicyValidationError } from "@cadre/agent-runtime-contract";
-import { AgentLinks, type CommandDefaults } from "@cadre/agent-runtime-provider-utils";
-import { AgentLink, AgentRefusedError } from "@cadre/agent-runtime-sandbox-agent";
+import {
+  AgentLinks,
+  type CommandDefaults,
+  openAgentLink,
+} from "@cadre/agent-runtime-provider-utils";
+import type { AgentLink } from "@cadre/agent-runtime-sandbox-agent";
 import { providerId } from "../capabilities.js";
 import type { ContainerdClient } from "../containerd/client.js";
 import type { Stdio } from "../containerd/messages.js";
@@ -11,8 +14,6 @@ import { processTypeUrl } from "../spec/oci-types.js";
 import { agentConnectProcess } from "../spec/session-spec.js";
 
 const SIGKILL = 9;
-/** How long an agent may take to greet. */
-const helloTimeoutMs = 15_000;
 /** How long the end of a connect exec waits for it to exit after its kill, before deleting it. */
 const connectExitWaitMs = 5_000;
 
@@ -162,22 +163,13 @@ export class SessionAgents {
 
   private async greet(sessionId: string, fifo: FifoLink): Promise<AgentLink> {
     try {
-      const link = await AgentLink.open(fifo.output, fifo.input, helloTimeoutMs);
+      const link = await openAgentLink(fifo.output, fifo.input, { providerId, sessionId });
       // The stream ends with the link, whoever ends it.
       link.closed.then(fifo.close);
       return link;
     } catch (error) {
       fifo.close();
-      if (error instanceof AgentRefusedError && error.reason === "user") {
-        throw new PolicyValidationError([{ path: "user", message: error.detail }], {
-          providerId,
-          cause: error,
-        });
-      }
-      throw new BackendError(
-        `The agent of session ${sessionId} did not answer (${(error as Error).message}); destroy the session and start another.`,
-        { providerId, cause: error },
-      );
+      throw error;
     }
   }
 }
