@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import {
   AgentRuntimeError,
   BackendError,
@@ -39,7 +40,7 @@ import { ensureWorkdir } from "./exec/workdir.js";
 import { OomWatch } from "./host/cgroup-oom.js";
 import { agentCheck, runDoctor } from "./host/doctor.js";
 import { detectRuntime, type RuntimeProfile } from "./host/runtime-profile.js";
-import { FifoReserve } from "./io/fifo-reserve.js";
+import { FifoReserve, SpareFifos } from "./io/fifo-reserve.js";
 import { SessionDirectories } from "./io/session-dir.js";
 import { type KataProviderOptions, type ResolvedKataOptions, resolveOptions } from "./options.js";
 import { type OciSpec, specTypeUrl } from "./spec/oci-types.js";
@@ -106,6 +107,8 @@ export class ContainerdBackend implements SessionBackend {
   /** Sessions seen by this instance: their commands' defaults and OOM counters. */
   private readonly sessions = new Map<string, KnownSession>();
   private readonly fifoReserves = new Map<string, FifoReserve>();
+  /** FIFOs made ahead of time for the links of every session. */
+  private readonly spareFifos: SpareFifos;
   private readonly images: ImageCache;
   /** The sessions' agents, one link each. */
   private readonly agents: SessionAgents;
@@ -122,6 +125,7 @@ export class ContainerdBackend implements SessionBackend {
       namespace: this.options.namespace,
     });
     this.directories = new SessionDirectories(this.options.fifoDir);
+    this.spareFifos = new SpareFifos(join(this.options.fifoDir, ".spare"));
     this.images = new ImageCache(this.client, this.options.snapshotter);
     this.agents = new SessionAgents(this.client);
   }
@@ -363,7 +367,7 @@ export class ContainerdBackend implements SessionBackend {
   private fifoReserve(id: string): FifoReserve {
     let reserve = this.fifoReserves.get(id);
     if (!reserve) {
-      reserve = new FifoReserve(this.directories.path(id));
+      reserve = new FifoReserve(this.directories.path(id), this.spareFifos);
       this.fifoReserves.set(id, reserve);
     }
     return reserve;
@@ -482,6 +486,7 @@ export class ContainerdBackend implements SessionBackend {
   /** Lets go of every agent link (the sessions go on) and of containerd. */
   async close(): Promise<void> {
     await this.agents.closeAll();
+    await this.spareFifos.close();
     this.client.close();
   }
 }

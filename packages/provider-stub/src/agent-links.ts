@@ -34,6 +34,11 @@ export class AgentLinks {
     }
   }
 
+  /** Holds the link this instance has to a session it started (the agent's own stdio). */
+  adopt(id: string, connection: AgentConnection): void {
+    void this.links.hold(id, Promise.resolve({ ...connection, busy: 0 }));
+  }
+
   /** Closes this instance's link to the session; the agent kills what still runs over it. */
   forget(id: string): Promise<void> {
     return this.links.forget(id);

@@ -98,20 +98,24 @@ export class HostProcessBackend implements SessionBackend {
       await this.store.remove(id).catch(() => undefined);
       throw await this.storageError(error, "start a session");
     }
-    let agent: AgentRecord;
+    let launched: Awaited<ReturnType<typeof launchAgent>>;
     try {
-      agent = await launchAgent(planned);
+      launched = await launchAgent(planned);
     } catch (error) {
       await this.store.remove(id).catch(() => undefined);
       throw error;
     }
+    const agent: AgentRecord = launched.record;
     try {
       await this.store.write(id, { labels, state: "running", agent });
     } catch (error) {
+      launched.connection.close();
       await endAgent(agent, agentEndBudgetMs).catch(() => undefined);
       await this.store.remove(id).catch(() => undefined);
       throw await this.storageError(error, "start a session");
     }
+    // The agent's own stdio is this instance's link: its first command needs no relay.
+    this.links.adopt(id, launched.connection);
   }
 
   async exec(id: string, request: ExecRequest): Promise<ExecResult> {

@@ -1,7 +1,6 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import type { Socket } from "node:net";
-import { Writable } from "node:stream";
 import { setTimeout as delay } from "node:timers/promises";
 import { BackendError } from "@cadre/agent-runtime-contract";
 import { settlesWithin } from "@cadre/agent-runtime-provider-utils";
@@ -45,17 +44,21 @@ export async function plannedAgent(sessionId: string): Promise<AgentRecord> {
 
 /**
  * Starts the session's agent as a host process of its own: `cadre-agent --listen NAME`, detached
- * into a session of its own (setsid), stdin /dev/null, stdout read here only for its greeting
- * (or its refusal), stderr /dev/null, so that it outlives this process as a container outlives
- * the process that started it. Resolves once it listens, with its pid and start time.
+ * into a session of its own (setsid), stderr /dev/null, so that it outlives this process as a
+ * container outlives the process that started it. Its stdin and stdout are this instance's link
+ * to it (the others connect to its socket): when this process goes, that link closes, and the
+ * agent kills only what was started over it. Resolves once it listens, with its pid and start
+ * time, and the link.
  */
-export async function launchAgent(planned: AgentRecord): Promise<Required<AgentRecord>> {
+export async function launchAgent(
+  planned: AgentRecord,
+): Promise<{ record: Required<AgentRecord>; connection: AgentConnection }> {
   const binary = requireAgentBinary();
   const child = spawn(binary, ["--listen", planned.socket], {
     cwd: "/",
     env: { PATH: process.env.PATH || "/usr/local/bin:/usr/bin:/bin" },
     detached: true,
-    stdio: ["ignore", "pipe", "ignore"],
+    stdio: ["pipe", "pipe", "ignore"],
   });
   const exited = new Promise<string>((resolve) => {
     child.once("exit", (code, signal) => resolve(signal ? `signal ${signal}` : `code ${code}`));
@@ -63,29 +66,54 @@ export async function launchAgent(planned: AgentRecord): Promise<Required<AgentR
   child.on("error", () => {
     // Reported by the spawn below; a later error (a failed kill) changes nothing.
   });
+  const stdin = child.stdin as NonNullable<typeof child.stdin>;
+  const stdout = child.stdout as NonNullable<typeof child.stdout>;
   try {
     await new Promise<void>((resolve, reject) => {
       child.once("spawn", resolve);
       child.once("error", reject);
     });
-    // The greeting comes after the socket is bound; the agent writes nothing more to stdout,
-    // whose other end closes here.
-    const link = await AgentLink.open(child.stdout as NonNullable<typeof child.stdout>, discard());
-    link.close();
+    // The greeting comes after the socket is bound.
+    const link = await AgentLink.open(stdout, stdin);
     const pid = child.pid as number;
     const agent = await liveProcess(pid);
     if (link.agentPid !== pid || !agent) {
+      link.close();
       throw new AgentLinkClosedError(`the agent (pid ${pid}) was gone right after its greeting`);
     }
-    return { ...planned, pid, start: agent.start };
+    const connection = pipeConnection(link, [
+      stdin as unknown as Socket,
+      stdout as unknown as Socket,
+    ]);
+    connection.hold(false);
+    return { record: { ...planned, pid, start: agent.start }, connection };
   } catch (error) {
+    stdin.destroy();
+    stdout.destroy();
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
     const how = child.pid === undefined ? undefined : await Promise.race([exited, delay(1000)]);
     throw agentStartError(error, binary, how ?? undefined);
   } finally {
-    child.stdout?.destroy();
+    // The agent is no child to wait for: it lives with its session.
     child.unref();
   }
+}
+
+/** A link over pipes of this process's own, which keep it alive only while held. */
+function pipeConnection(
+  link: AgentLink,
+  pipes: Array<{ ref(): void; unref(): void; destroy(): void }>,
+): AgentConnection {
+  return {
+    link,
+    hold(on) {
+      for (const pipe of pipes) on ? pipe.ref() : pipe.unref();
+    },
+    close() {
+      link.close("closed by the host");
+      for (const pipe of pipes) pipe.destroy();
+    },
+  };
 }
 
 /** The agent does not listen (any more): it has ended, or never started. */
@@ -295,10 +323,3 @@ function signal(pid: number, name: "SIGTERM" | "SIGKILL"): void {
 }
 
 /** A sink for what AgentLink.open writes (HELLO_AGAIN) to an agent whose stdin is /dev/null. */
-function discard(): Writable {
-  return new Writable({
-    write(_chunk, _encoding, done) {
-      done();
-    },
-  });
-}
