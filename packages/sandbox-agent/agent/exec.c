@@ -116,9 +116,9 @@ static char **with_home(char **envp) {
 static int nonblocking(int fd) { return fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
 /*
- * EXEC payload: u32 flags (none yet), u64 max_output_bytes, u32 timeout_ms (0: none), the working
- * directory (empty: the agent's), u32 argc and argc strings, u32 envc and envc strings; every
- * string NUL-terminated.
+ * EXEC payload: u32 flags (EXEC_*), u64 max_output_bytes, u32 timeout_ms (0: none), with EXEC_AS
+ * u32 uid and u32 gid, the working directory (empty: the agent's), u32 argc and argc strings,
+ * u32 envc and envc strings; every string NUL-terminated.
  */
 static void start(uint32_t link, uint32_t channel, const uint8_t *payload, uint32_t length) {
   if (channel == 0 || find(link, channel)) return fault(link, channel, "exec channel 0 or in use");
@@ -128,9 +128,22 @@ static void start(uint32_t link, uint32_t channel, const uint8_t *payload, uint3
   if (!e) return fault(link, channel, "too many execs at once");
   const uint8_t *at = payload, *end = payload + length;
   if (length < 16) return fault(link, channel, "exec frame too short");
+  uint32_t flags = get_u32(at);
   uint64_t max_output = get_u64(at + 4);
   uint32_t timeout_ms = get_u32(at + 12);
   at += 16;
+  if (flags & ~(uint32_t)EXEC_KNOWN_FLAGS) return fault(link, channel, "unknown exec flags");
+  /* An owner for a files operation: any user but the agent's own, which no command may be. */
+  struct identity *as = &identity;
+  static struct identity owner;
+  if (flags & EXEC_AS) {
+    if (!(flags & EXEC_BUILTIN) || end - at < 8) return fault(link, channel, "malformed exec frame");
+    owner = (struct identity){.set = 1, .uid = get_u32(at), .gid = get_u32(at + 4), .home = "/"};
+    at += 8;
+    if (identity.set && owner.uid == getuid())
+      return fault(link, channel, "the owner of a file cannot be the agent's own uid");
+    as = &owner;
+  }
   const char *cwd = take_string(&at, end);
   char **argv = cwd ? take_strings(&at, end) : NULL;
   char **envp = argv ? take_strings(&at, end) : NULL;
@@ -160,7 +173,8 @@ static void start(uint32_t link, uint32_t channel, const uint8_t *payload, uint3
   sigprocmask(SIG_BLOCK, &block, &saved_mask);
   pid_t supervisor = made == 4 ? fork() : -1;
   if (supervisor == 0) {
-    struct launch launch = {argv, envp, cwd, &identity, in[0], out[1], err[1], rep[1]};
+    struct launch launch = {argv,  envp,   cwd,    as, (flags & EXEC_BUILTIN) != 0,
+                            in[0], out[1], err[1], rep[1]};
     supervise(&launch);
   }
   int saved = errno;

@@ -27,7 +27,7 @@ enum {
 
 /* agent -> host */
 enum {
-  FRAME_HELLO = 0x81,   /* channel 0: PROTOCOL_NAME, NUL, u32 agent pid */
+  FRAME_HELLO = 0x81,   /* channel 0: PROTOCOL_NAME, NUL, u32 agent pid, u32 features */
   FRAME_STARTED = 0x82, /* u32 pid of the command */
   FRAME_STDOUT = 0x83,
   FRAME_STDERR = 0x84,
@@ -43,6 +43,19 @@ enum {
   REFUSED_PRIVILEGES = 2, /* the agent lacks the capabilities to run commands as --user */
   REFUSED_NO_SUBREAPER = 3, /* not PID 1, and the kernel has no child subreaper */
 };
+
+/* EXEC flags */
+enum {
+  EXEC_BUILTIN = 1, /* argv[0] names a files operation of the agent's own (builtin.h) */
+  EXEC_AS = 2,      /* u32 uid and u32 gid follow the timeout: a builtin runs as them (an owner) */
+};
+#define EXEC_KNOWN_FLAGS (EXEC_BUILTIN | EXEC_AS)
+
+/* What HELLO's u32 after the pid says this agent can do beyond running commands. */
+enum {
+  FEATURE_FILES = 1, /* EXEC_BUILTIN and EXEC_AS */
+};
+#define AGENT_FEATURES FEATURE_FILES
 
 /* FRAME_EXIT flags */
 enum {

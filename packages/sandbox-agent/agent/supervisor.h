@@ -21,6 +21,7 @@ struct launch {
   char *const *envp;
   const char *cwd;
   const struct identity *identity; /* who the command runs as */
+  int builtin;                        /* argv names a files operation (builtin.h), run in place */
   int stdin_fd, stdout_fd, stderr_fd; /* the command's ends of its three pipes */
   int report_fd;                      /* write end of the pipe to the agent */
 };

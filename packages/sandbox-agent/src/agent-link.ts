@@ -1,5 +1,6 @@
 import type { Readable, Writable } from "node:stream";
 import {
+  agentFeatures,
   agentFrame,
   decodeExit,
   type ExitFrame,
@@ -57,15 +58,28 @@ export interface AgentExecRequest {
   env: string[];
   /** Empty or undefined: the agent's own working directory. */
   cwd?: string;
-  stdin?: Uint8Array;
+  /**
+   * The command's stdin, then EOF: bytes, or a source read as the agent takes it (at most the
+   * stdin window ahead). A source that throws kills the command, and exec rejects with its error.
+   */
+  stdin?: Uint8Array | AsyncIterable<Uint8Array>;
+  /** argv[0] names one of the agent's files operations (agent/builtin.h): no program runs. */
+  builtin?: boolean;
+  /** A files operation runs as this user instead of the session's. */
+  owner?: { uid: number; gid: number };
   /** Output past this (stdout and stderr together) is drained inside the sandbox and dropped. */
   maxOutputBytes: number;
   /** The agent kills the command's whole tree at this deadline. */
   timeoutMs?: number;
   /** On abort the agent kills the command's whole tree; exec then resolves as killed. */
   signal?: AbortSignal;
-  onStdout?: (chunk: Buffer) => void;
-  onStderr?: (chunk: Buffer) => void;
+  /**
+   * Output as it comes. A callback that returns a promise takes the chunk when it settles: only
+   * then may the agent send that many bytes more, so a slow consumer holds the command back
+   * instead of filling memory.
+   */
+  onStdout?: (chunk: Buffer) => unknown;
+  onStderr?: (chunk: Buffer) => unknown;
 }
 
 export interface AgentExecOutcome {
@@ -88,10 +102,33 @@ interface PendingExec {
   resolve(outcome: AgentExecOutcome): void;
   reject(error: Error): void;
   pid?: number;
+  stdin: StdinSource;
   stdinSent: number;
   stdinAcked: number;
   stdinClosed: boolean;
-  stdin: Buffer;
+  /** The stdin source failed: the command was killed, and exec rejects with this. */
+  stdinError?: Error;
+}
+
+/** Where an exec's stdin comes from: what is at hand now, and the source of more. */
+interface StdinSource {
+  /** Taken from the source and not yet sent. */
+  pending: Buffer;
+  more?: AsyncIterator<Uint8Array>;
+  pulling: boolean;
+  ended: boolean;
+}
+
+function stdinSource(stdin: AgentExecRequest["stdin"]): StdinSource {
+  if (stdin === undefined || stdin instanceof Uint8Array) {
+    return { pending: Buffer.from(stdin ?? []), pulling: false, ended: true };
+  }
+  return {
+    pending: Buffer.alloc(0),
+    more: stdin[Symbol.asyncIterator](),
+    pulling: false,
+    ended: false,
+  };
 }
 
 /**
@@ -113,7 +150,14 @@ export class AgentLink {
   private constructor(
     private readonly output: Writable,
     readonly agentPid: number,
+    /** What the agent said it can do beyond commands (frames.ts agentFeatures). */
+    readonly features: number,
   ) {}
+
+  /** Whether the agent runs files operations (an older agent of a session does not). */
+  get hasFiles(): boolean {
+    return (this.features & agentFeatures.files) !== 0;
+  }
 
   /**
    * Waits for the agent's HELLO on `input`, asking for it again in case the agent greeted before
@@ -169,10 +213,10 @@ export class AgentLink {
         request,
         resolve,
         reject,
+        stdin: stdinSource(request.stdin),
         stdinSent: 0,
         stdinAcked: 0,
         stdinClosed: false,
-        stdin: Buffer.from(request.stdin ?? []),
       };
       this.execs.set(channel, pending);
       this.send(
@@ -184,13 +228,19 @@ export class AgentLink {
           cwd: request.cwd ?? "",
           maxOutputBytes: request.maxOutputBytes,
           timeoutMs: request.timeoutMs ?? 0,
+          ...(request.builtin ? { builtin: true } : {}),
+          ...(request.owner ? { owner: request.owner } : {}),
         }),
       );
       this.pumpStdin(channel, pending);
       const onAbort = () => this.send(hostFrame.kill, channel);
       if (request.signal?.aborted) onAbort();
       else request.signal?.addEventListener("abort", onAbort, { once: true });
-      const done = () => request.signal?.removeEventListener("abort", onAbort);
+      const done = () => {
+        request.signal?.removeEventListener("abort", onAbort);
+        // A source not read to its end is let go of.
+        if (!pending.stdin.ended) void pending.stdin.more?.return?.()?.catch(() => {});
+      };
       pending.resolve = (outcome) => {
         done();
         resolve(outcome);
@@ -215,21 +265,53 @@ export class AgentLink {
     if (!this.closedReason) this.output.write(encodeFrame(type, channel, payload));
   }
 
-  /** Sends stdin within the window; the EOF frame once all of it is sent. */
+  /** Sends stdin within the window, reading the source as room comes; EOF once it ended. */
   private pumpStdin(channel: number, pending: PendingExec): void {
     const { stdin } = pending;
-    while (
-      pending.stdinSent < stdin.length &&
-      pending.stdinSent - pending.stdinAcked < stdinWindow
-    ) {
-      const end = Math.min(stdin.length, pending.stdinSent + stdinChunk);
-      this.send(hostFrame.stdin, channel, stdin.subarray(pending.stdinSent, end));
-      pending.stdinSent = end;
+    while (!pending.stdinClosed && pending.stdinSent - pending.stdinAcked < stdinWindow) {
+      if (stdin.pending.length > 0) {
+        const room = stdinWindow - (pending.stdinSent - pending.stdinAcked);
+        const chunk = stdin.pending.subarray(0, Math.min(stdinChunk, room));
+        stdin.pending = stdin.pending.subarray(chunk.length);
+        this.send(hostFrame.stdin, channel, chunk);
+        pending.stdinSent += chunk.length;
+      } else if (stdin.ended) {
+        this.send(hostFrame.stdin, channel); // EOF
+        pending.stdinClosed = true;
+      } else {
+        this.pullStdin(channel, pending);
+        return;
+      }
     }
-    if (pending.stdinSent === stdin.length && !pending.stdinClosed) {
-      this.send(hostFrame.stdin, channel); // EOF
-      pending.stdinClosed = true;
-    }
+  }
+
+  /** Takes the next chunk of a stdin source, then goes on sending. */
+  private pullStdin(channel: number, pending: PendingExec): void {
+    const { stdin } = pending;
+    if (stdin.pulling || !stdin.more) return;
+    stdin.pulling = true;
+    stdin.more.next().then(
+      (next) => {
+        stdin.pulling = false;
+        if (next.done) stdin.ended = true;
+        else
+          stdin.pending = Buffer.from(
+            next.value.buffer,
+            next.value.byteOffset,
+            next.value.byteLength,
+          );
+        if (this.execs.get(channel) === pending) this.pumpStdin(channel, pending);
+      },
+      (error: unknown) => {
+        stdin.pulling = false;
+        stdin.ended = true;
+        // No EOF follows: the command must not take what it got as the whole.
+        pending.stdinClosed = true;
+        if (this.execs.get(channel) !== pending) return;
+        pending.stdinError = error instanceof Error ? error : new Error(String(error));
+        this.send(hostFrame.kill, channel);
+      },
+    );
   }
 
   /** Acts on one frame from the agent; throws MalformedFrameError for one that breaks the protocol. */
@@ -247,10 +329,15 @@ export class AgentLink {
         const callback =
           frame.type === agentFrame.stdout ? pending.request.onStdout : pending.request.onStderr;
         // The payload is a view of the reader's buffer: a copy outlives it.
-        callback?.(Buffer.from(frame.payload));
+        const taken = callback?.(Buffer.from(frame.payload));
         const credit = Buffer.alloc(4);
         credit.writeUInt32LE(frame.payload.length, 0);
-        this.send(hostFrame.credit, frame.channel, credit);
+        const grant = () => {
+          if (this.execs.get(frame.channel) === pending)
+            this.send(hostFrame.credit, frame.channel, credit);
+        };
+        if (taken instanceof Promise) taken.then(grant, grant);
+        else grant();
         return;
       }
       case agentFrame.stdinAck: {
@@ -272,7 +359,8 @@ export class AgentLink {
         const exit = decodeExit(frame.payload);
         if (!pending) return;
         this.execs.delete(frame.channel);
-        pending.resolve(outcomeOf(exit, pending.pid));
+        if (pending.stdinError) pending.reject(pending.stdinError);
+        else pending.resolve(outcomeOf(exit, pending.pid));
         return;
       }
       case agentFrame.fault:
@@ -295,14 +383,19 @@ export class AgentLink {
       );
     }
     const name = frame.payload.subarray(0, protocolName.length).toString("latin1");
+    // An agent of before its features greets without them: it runs commands only.
+    const length = frame.payload.length;
     if (
       frame.type !== agentFrame.hello ||
       name !== protocolName ||
-      frame.payload.length !== protocolName.length + 5
+      frame.payload[protocolName.length] !== 0 ||
+      (length !== protocolName.length + 5 && length !== protocolName.length + 9)
     ) {
       throw new AgentLinkClosedError(`the sandbox did not greet as ${protocolName}`);
     }
-    return new AgentLink(output, frame.payload.readUInt32LE(protocolName.length + 1));
+    const features =
+      length === protocolName.length + 9 ? frame.payload.readUInt32LE(length - 4) : 0;
+    return new AgentLink(output, frame.payload.readUInt32LE(protocolName.length + 1), features);
   }
 }
 

@@ -27,6 +27,12 @@ export const agentFrame = {
   refused: 0x88,
 } as const;
 
+/** EXEC flags (agent/protocol.h). */
+export const execFlags = { builtin: 1, as: 2 } as const;
+
+/** What an agent's HELLO says it can do beyond running commands (0 from an agent before them). */
+export const agentFeatures = { files: 1 } as const;
+
 /** What a REFUSED frame says the agent could not accept at its start. */
 export const refusedReasons = { 1: "user", 2: "privileges", 3: "subreaper" } as const;
 
@@ -65,6 +71,10 @@ export interface ExecFrame {
   maxOutputBytes: number;
   /** 0: no deadline in the agent. */
   timeoutMs: number;
+  /** argv[0] names one of the agent's files operations, run without an exec. */
+  builtin?: boolean;
+  /** The user a files operation runs as, instead of the session's. */
+  owner?: { uid: number; gid: number };
 }
 
 function strings(list: readonly string[]): Buffer[] {
@@ -74,10 +84,16 @@ function strings(list: readonly string[]): Buffer[] {
 }
 
 export function encodeExec(exec: ExecFrame): Buffer {
-  const fixed = Buffer.alloc(16);
-  fixed.writeUInt32LE(0, 0);
-  fixed.writeBigUInt64LE(BigInt(Math.max(0, Math.floor(exec.maxOutputBytes))), 4);
+  const fixed = Buffer.alloc(exec.owner ? 24 : 16);
+  const flags = (exec.builtin ? execFlags.builtin : 0) | (exec.owner ? execFlags.as : 0);
+  fixed.writeUInt32LE(flags, 0);
+  const maxOutput = Math.min(Number.MAX_SAFE_INTEGER, Math.max(0, Math.floor(exec.maxOutputBytes)));
+  fixed.writeBigUInt64LE(BigInt(maxOutput), 4);
   fixed.writeUInt32LE(Math.min(0xffffffff, Math.max(0, Math.ceil(exec.timeoutMs))), 12);
+  if (exec.owner) {
+    fixed.writeUInt32LE(exec.owner.uid, 16);
+    fixed.writeUInt32LE(exec.owner.gid, 20);
+  }
   return Buffer.concat([
     fixed,
     Buffer.from(`${exec.cwd}\0`, "utf8"),

@@ -8,6 +8,24 @@ export {
   AgentRefusedError,
 } from "./agent-link.js";
 export { ElfFormatError, type ElfInfo, readElfInfo } from "./elf.js";
+export {
+  AgentFileError,
+  AgentFileInterruptedError,
+  AgentFiles,
+  type ArchiveSummary,
+  type Checksummed,
+  type FileCallOptions,
+  type WriteOptions,
+} from "./files/agent-files.js";
+export {
+  type EntryRecord,
+  encodeRecord,
+  MalformedRecordError,
+  maxRecordText,
+  type RecordEvent,
+  type RecordKind,
+  RecordReader,
+} from "./files/records.js";
 export { FrameReader, MalformedFrameError, protocolName } from "./frames.js";
 export {
   agentArgs,
