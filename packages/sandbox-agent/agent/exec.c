@@ -289,6 +289,9 @@ static int read_output(struct exec *e, int *fd, uint8_t type, int final) {
   size_t room = sizeof buf;
   int capped = dropping(e);
   if (!capped && !final && e->credit < room) room = e->credit;
+  /* The other stream took the last credit in this round: read nothing now (a read of 0 bytes
+   * would look like the end of the stream). */
+  if (room == 0) return 0;
   ssize_t n = read(*fd, buf, room);
   if (n < 0 && errno == EINTR) return 1;
   if (n < 0 && errno == EAGAIN) return 0;
