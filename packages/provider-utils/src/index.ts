@@ -26,6 +26,8 @@ export {
 } from "./descriptor/provider-descriptor.js";
 export { ExecDeadline } from "./exec-deadline.js";
 export { type CommandOutcome, execResultOf } from "./exec-result.js";
+export { type FilesHost, LifecycleFiles } from "./files/lifecycle-files.js";
+export { linkStaysInside } from "./files/tar-in.js";
 export type { BackendSession, NewSession, SessionBackend } from "./lifecycle/session-backend.js";
 export { SessionLifecycle } from "./lifecycle/session-lifecycle.js";
 export { OutputCollector } from "./output-collector.js";

@@ -85,15 +85,16 @@ static int link_stays_inside(const char *name, const char *target) {
 
 /*
  * The directory below `base` that holds the last component of `name` (clean), made where missing
- * (mode 0700 until the end), never through a symbolic link. Returns an O_PATH descriptor or -1
- * with errno; `last` points at the last component.
+ * (0755, as an archive that implies a directory without listing it gets it), never through a
+ * symbolic link. Returns an O_PATH descriptor or -1 with errno; `last` points at the last
+ * component.
  */
 static int parent_of(int base, char *name, const char **last) {
   int dir = fcntl(base, F_DUPFD_CLOEXEC, 0);
   char *at = name;
   for (char *slash; dir >= 0 && (slash = strchr(at, '/'));) {
     *slash = 0;
-    if (mkdirat(dir, at, 0700) != 0 && errno != EEXIST) {
+    if (mkdirat(dir, at, 0755) != 0 && errno != EEXIST) {
       int error = errno;
       close(dir);
       *slash = '/';

@@ -270,6 +270,7 @@ describe("the agent's tree transfers", () => {
       stream([
         { record: rec("directory", ".") },
         { record: rec("directory", "sub", { mode: 0o750 }) },
+        { record: rec("directory", "listed", { mode: 0o750 }) },
         { record: rec("file", "sub/one", { mode: 0o600 }), data: one },
         { record: rec("file", "deep/er/two"), data: Buffer.from("two") },
         { record: rec("symlink", "sub/to-one", { link: Buffer.from("one") }) },
@@ -277,14 +278,19 @@ describe("the agent's tree transfers", () => {
       ]),
       { maxBytes: big, maxEntries: 100 },
     );
-    expect(result).toMatchObject({ entries: 6, size: one.length + 3 });
+    expect(result).toMatchObject({ entries: 7, size: one.length + 3 });
     expect(readFileSync(host("target/sub/one")).equals(one)).toBe(true);
     expect(statSync(host("target/sub/one")).mode & 0o777).toBe(0o600);
     expect(statSync(host("target/sub/one")).mtimeMs).toBe(1_700_000_000_000);
     expect(readFileSync(host("target/sub/old"), "utf8")).toBe("old");
     expect(readFileSync(host("target/deep/er/two"), "utf8")).toBe("two");
+    // Directories the archive implies without listing them.
+    expect(statSync(host("target/deep/er")).mode & 0o7777).toBe(0o755);
+    // A directory that was there keeps its mode; one the archive lists gets the archive's.
+    expect(statSync(host("target/sub")).mode & 0o7777).toBe(0o755);
+    expect(statSync(host("target/listed")).mode & 0o7777).toBe(0o750);
     expect(readlinkSync(host("target/sub/to-one"))).toBe("one");
-    expect(readdirSync(host("target")).sort()).toEqual(["deep", "sub", "up"]);
+    expect(readdirSync(host("target")).sort()).toEqual(["deep", "listed", "sub", "up"]);
   });
 
   it.each([
