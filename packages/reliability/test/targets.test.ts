@@ -28,6 +28,7 @@ describe("reliability targets from the registered descriptors", () => {
     expect(targetNameFor("docker")).toBe("docker-runc");
     expect(targetNameFor("docker", "runsc")).toBe("docker-runsc");
     expect(targetNameFor("kata")).toBe("kata-stand-in");
+    expect(targetNameFor("kata", "stand-in")).toBe("kata-stand-in");
     expect(targetNameFor("kata", "runsc")).toBe("kata-runsc");
     expect(targetNameFor("stub")).toBe("stub");
     expect(targetNameFor("stub-twin")).toBe("stub-twin");
