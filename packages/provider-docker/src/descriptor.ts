@@ -20,4 +20,6 @@ export const providerDescriptor = defineProvider({
     { variant: "runsc", options: { runtime: "runsc" }, isolation: "user-kernel" },
     { variant: "runc", options: { runtime: "runc" }, isolation: "container" },
   ],
+  // A chunk of its own: only `cadre-runtime bench` loads it.
+  benchBaseline: async (input) => (await import("./bench-baseline.js")).dockerBenchBaseline(input),
 });

@@ -12,6 +12,17 @@ export {
   expiredSessionLabels,
   type ForeignBackendObject,
 } from "./backend-hooks.js";
+export type {
+  BenchBaselineInput,
+  BenchEngine,
+  BenchTools,
+  Contender,
+  EngineTargets,
+  FifoStdio,
+  IdleMemory,
+  PremadeFifos,
+  SandboxLifecycle,
+} from "./descriptor/bench-baseline.js";
 export {
   absolutePathOption,
   imageReferenceOption,
