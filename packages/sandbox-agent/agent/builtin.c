@@ -320,6 +320,7 @@ static int op_mkdir(char *const argv[]) {
 }
 
 int builtin_run(char *const argv[]) {
+  stop_on_sigterm();
   /* Modes are exactly those asked for. */
   umask(0);
   static const struct {

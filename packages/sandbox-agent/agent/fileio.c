@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +17,29 @@
 /* Directories deep a removal goes at most. */
 #define MAX_REMOVE_DEPTH 256
 
+static volatile sig_atomic_t stopping;
+
+static void on_sigterm(int sig) {
+  (void)sig;
+  stopping = 1;
+}
+
+void stop_on_sigterm(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sigterm; /* no SA_RESTART: a blocked read or write returns EINTR */
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, NULL);
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  sigprocmask(SIG_UNBLOCK, &term, NULL);
+}
+
 int write_all(int fd, const void *data, size_t size) {
   const char *at = data;
   while (size > 0) {
+    if (stopping) return ECANCELED;
     ssize_t n = write(fd, at, size);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return errno;
@@ -30,6 +51,10 @@ int write_all(int fd, const void *data, size_t size) {
 
 long read_some(int fd, void *data, size_t size) {
   for (;;) {
+    if (stopping) {
+      errno = ECANCELED;
+      return -1;
+    }
     ssize_t n = read(fd, data, size);
     if (n >= 0 || errno != EINTR) return (long)n;
   }

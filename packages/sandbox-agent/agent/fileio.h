@@ -8,6 +8,12 @@
 /* Bytes one read or write of file data moves at most. */
 #define IO_CHUNK 65536
 
+/*
+ * Takes SIGTERM (the agent's kill of a files operation) as the cue to stop: from then on every
+ * read and write below fails with ECANCELED, so the operation removes what it had begun and ends.
+ */
+void stop_on_sigterm(void);
+
 /* Writes all of `data`; returns 0 or an errno. */
 int write_all(int fd, const void *data, size_t size);
 /* Reads exactly `size` bytes; returns 0, ENODATA when the input ended first, or an errno. */

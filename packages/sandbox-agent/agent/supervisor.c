@@ -9,6 +9,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "builtin.h"
@@ -84,6 +85,9 @@ static void start_command(const struct launch *launch, const int fds[4], int err
   sigset_t none;
   sigemptyset(&none);
   for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL);
+  /* A files operation takes SIGTERM as its cue to clean up; it stays blocked until its handler
+   * is in place (builtin_run). */
+  if (launch->builtin) sigaddset(&none, SIGTERM);
   sigprocmask(SIG_SETMASK, &none, NULL);
   prctl(PR_SET_PDEATHSIG, 0);
   setsid();
@@ -154,6 +158,16 @@ void supervise(const struct launch *launch) {
     siginfo_t info;
     int sig = sigwaitinfo(&wanted, &info);
     if (sig == SIGUSR1 && info.si_pid == getppid()) {
+      if (launch->builtin && !command_done) {
+        /* A files operation first removes what it had begun (it runs no other process). */
+        kill(command, SIGTERM);
+        struct timespec budget = {BUILTIN_CLEANUP_MS / 1000, (BUILTIN_CLEANUP_MS % 1000) * 1000000L};
+        sigset_t child;
+        sigemptyset(&child);
+        sigaddset(&child, SIGCHLD);
+        while (waitpid(command, NULL, WNOHANG) == 0 && sigtimedwait(&child, NULL, &budget) > 0) {
+        }
+      }
       uint32_t left = kill_below(getpid(), KILL_BUDGET_MS, NULL, 0);
       report(report_fd, REPORT_KILLED, left == 0, left);
       _exit(0);

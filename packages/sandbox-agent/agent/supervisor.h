@@ -34,5 +34,8 @@ void supervise(const struct launch *launch) __attribute__((noreturn));
 
 /* How long a supervisor may spend killing its tree. */
 #define KILL_BUDGET_MS 3000
+/* How long a files operation may take to clean up after SIGTERM (its temporary file, its staging
+ * directory) before it is killed like any command. */
+#define BUILTIN_CLEANUP_MS 2000
 
 #endif

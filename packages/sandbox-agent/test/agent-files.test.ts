@@ -316,6 +316,32 @@ describe("the agent's tree transfers", () => {
     expect(readdirSync(root)).toEqual(["target"]);
   });
 
+  it("removes its staging directory when it is stopped midway (abort, or a host source that failed)", async () => {
+    mkdirSync(host("target"));
+    const controller = new AbortController();
+    async function* stops() {
+      yield encodeRecord({ ...rec("file", "a"), size: 3 });
+      yield Buffer.from("abc");
+      yield encodeRecord({ ...rec("file", "b"), size: 1_000_000 });
+      yield Buffer.alloc(1000);
+      controller.abort();
+      await new Promise(() => {});
+    }
+    const aborted = await files
+      .extract("/target", stops(), { maxBytes: big, maxEntries: 10 }, { signal: controller.signal })
+      .catch((e: unknown) => e);
+    expect(aborted).toBeInstanceOf(AgentFileInterruptedError);
+    async function* breaks() {
+      yield encodeRecord({ ...rec("file", "a"), size: 3 });
+      yield Buffer.from("abc");
+      throw new Error("the host refused the next entry");
+    }
+    await expect(
+      files.extract("/target", breaks(), { maxBytes: big, maxEntries: 10 }),
+    ).rejects.toThrow("the host refused");
+    expect(readdirSync(host("target"))).toEqual([]);
+  });
+
   it("stops at its limits of bytes and entries, leaving nothing", async () => {
     mkdirSync(host("target"));
     const twoFiles = () =>

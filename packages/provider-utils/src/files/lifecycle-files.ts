@@ -360,6 +360,9 @@ function streamOut(callerSignal: AbortSignal | undefined, source?: Readable) {
       },
     });
   let ended = false;
+  // A failure ends the stream with its error and rejects `done`: a caller that waits on `done`
+  // alone, or never got the stream (the call failed first), must not crash on the stream's event.
+  stream.on("error", () => {});
   stream.once("close", () => {
     if (!ended) stopped.abort(new Error("the reader closed the stream"));
   });
