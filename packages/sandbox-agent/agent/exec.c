@@ -23,8 +23,8 @@ struct exec {
   uint32_t channel;
   pid_t supervisor;
   int out_fd, err_fd, in_fd, report_fd; /* -1 once closed */
-  uint8_t *in_buf;
-  size_t in_len;
+  uint8_t *in_buf; /* stdin not yet written: in_len bytes from in_start, in_cap allocated */
+  size_t in_start, in_len, in_cap;
   int in_eof; /* close stdin once in_buf is written */
   uint64_t max_output, sent;
   int truncated;
@@ -223,6 +223,29 @@ static void request_kill(struct exec *e) {
   kill(e->supervisor, SIGUSR1);
 }
 
+/* Appends stdin for the command: what was written is dropped from the front by moving the rest
+ * only when the end of the buffer is reached, so a stream costs no copy per write. */
+static int take_stdin(struct exec *e, const uint8_t *payload, uint32_t length) {
+  if (e->in_start + e->in_len + length > e->in_cap) {
+    if (e->in_start > 0) {
+      memmove(e->in_buf, e->in_buf + e->in_start, e->in_len);
+      e->in_start = 0;
+    }
+    if (e->in_len + length > e->in_cap) {
+      size_t cap = e->in_cap ? e->in_cap * 2 : 65536;
+      if (cap < e->in_len + length) cap = e->in_len + length;
+      if (cap > MAX_STDIN_BUFFER) cap = MAX_STDIN_BUFFER;
+      uint8_t *grown = realloc(e->in_buf, cap);
+      if (!grown) return 0;
+      e->in_buf = grown;
+      e->in_cap = cap;
+    }
+  }
+  memcpy(e->in_buf + e->in_start + e->in_len, payload, length);
+  e->in_len += length;
+  return 1;
+}
+
 void exec_frame(uint32_t link, uint8_t type, uint32_t channel, const uint8_t *payload,
                 uint32_t length) {
   if (type == FRAME_EXEC) return start(link, channel, payload, length);
@@ -238,12 +261,8 @@ void exec_frame(uint32_t link, uint8_t type, uint32_t channel, const uint8_t *pa
         link_send(link, FRAME_STDIN_ACK, channel, ack, 4);
       } else if (e->in_len + length > MAX_STDIN_BUFFER) {
         fault(link, channel, "stdin past the agent's window");
-      } else {
-        uint8_t *grown = realloc(e->in_buf, e->in_len + length);
-        if (!grown) return fault(link, channel, "out of memory for stdin");
-        memcpy(grown + e->in_len, payload, length);
-        e->in_buf = grown;
-        e->in_len += length;
+      } else if (!take_stdin(e, payload, length)) {
+        return fault(link, channel, "out of memory for stdin");
       }
       if (e->in_fd >= 0 && e->in_eof && e->in_len == 0) close_fd(&e->in_fd);
       break;
@@ -313,11 +332,12 @@ static int read_output(struct exec *e, int *fd, uint8_t type, int final) {
 }
 
 static void write_stdin(struct exec *e) {
-  ssize_t n = write(e->in_fd, e->in_buf, e->in_len);
+  ssize_t n = write(e->in_fd, e->in_buf + e->in_start, e->in_len);
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
   uint32_t taken = n < 0 ? (uint32_t)e->in_len : (uint32_t)n; /* EPIPE: dropped, acked */
-  memmove(e->in_buf, e->in_buf + taken, e->in_len - taken);
+  e->in_start += taken;
   e->in_len -= taken;
+  if (e->in_len == 0) e->in_start = 0;
   uint8_t ack[4];
   put_u32(ack, taken);
   link_send(e->link, FRAME_STDIN_ACK, e->channel, ack, 4);

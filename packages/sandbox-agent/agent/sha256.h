@@ -14,6 +14,8 @@ struct sha256 {
 
 void sha256_init(struct sha256 *h);
 void sha256_update(struct sha256 *h, const void *data, size_t size);
+/* The portable compression from here on, whatever the CPU has (for tests). */
+void sha256_use_portable(void);
 /* Writes the digest as 64 lowercase hex digits and a NUL. */
 void sha256_hex(struct sha256 *h, char out[65]);
 

@@ -17,7 +17,7 @@ import {
 } from "./frames.js";
 
 /** Stdin bytes in flight to the agent at most (its window is 1 MiB). */
-const stdinWindow = 512 * 1024;
+const stdinWindow = 768 * 1024;
 const stdinChunk = 32 * 1024;
 
 /** The link to the agent ended (it died, or its stream closed): no exec on it can finish. */
@@ -268,6 +268,9 @@ export class AgentLink {
   /** Sends stdin within the window, reading the source as room comes; EOF once it ended. */
   private pumpStdin(channel: number, pending: PendingExec): void {
     const { stdin } = pending;
+    // The frames of one round go out in one write.
+    this.output.cork();
+    process.nextTick(() => this.output.uncork());
     while (!pending.stdinClosed && pending.stdinSent - pending.stdinAcked < stdinWindow) {
       if (stdin.pending.length > 0) {
         const room = stdinWindow - (pending.stdinSent - pending.stdinAcked);
