@@ -69,7 +69,7 @@ export interface ExecKillReport {
  */
 export const execKillGraceMs = 10_000;
 
-const argvSchema = z
+export const argvSchema = z
   .array(
     z.string().refine((s) => !s.includes("\0"), { message: "must not contain NUL bytes" }),
     {

@@ -6,6 +6,7 @@ import type {
   IsolationPolicy,
   IsolationProvider,
   ProviderFiles,
+  ProviderProcesses,
   ReapOptions,
   SessionFilter,
   SessionInfo,
@@ -23,6 +24,9 @@ export class DelegatingProvider implements IsolationProvider {
   }
   get files(): ProviderFiles | undefined {
     return this.inner.files;
+  }
+  get processes(): ProviderProcesses | undefined {
+    return this.inner.processes;
   }
   capabilities(): Promise<CapabilityReport> {
     return this.inner.capabilities();

@@ -10,6 +10,7 @@ import { registerIsolation } from "./areas/isolation.js";
 import { registerLeakCheck } from "./areas/leaks.js";
 import { registerLifecycle } from "./areas/lifecycle.js";
 import { registerPolicy } from "./areas/policy.js";
+import { registerProcesses } from "./areas/processes/index.js";
 import { registerReport } from "./areas/report.js";
 import { describeWhenAvailable } from "./availability.js";
 import type { ConformanceOptions } from "./options.js";
@@ -43,6 +44,7 @@ export function runConformance(options: ConformanceOptions): void {
     registerHostileTenant(ctx);
     registerEdges(ctx);
     registerFiles(ctx);
+    registerProcesses(ctx);
     registerLeakCheck(ctx);
   });
 }

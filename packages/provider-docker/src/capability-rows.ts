@@ -11,6 +11,7 @@ const features: CapabilityReport["features"] = {
   streaming: true,
   stdin: true,
   files: true,
+  processes: true,
   ttl: true,
   persistentSessions: true,
 };

@@ -13,13 +13,10 @@ import type {
   BackendSession,
   CommandDefaults,
   NewSession,
+  SessionAgentAccess,
   SessionBackend,
 } from "@cadre/agent-runtime-provider-utils";
-import {
-  type AgentLink,
-  AgentLinkClosedError,
-  agentBinaryPath,
-} from "@cadre/agent-runtime-sandbox-agent";
+import { AgentLinkClosedError, agentBinaryPath } from "@cadre/agent-runtime-sandbox-agent";
 import { runAgentExec } from "./agent-exec.js";
 import { type SessionAgent, SessionAgents } from "./agent-session.js";
 import { staticRow } from "./capability-rows.js";
@@ -160,10 +157,13 @@ export class DockerBackend implements SessionBackend {
     );
   }
 
-  async withAgent<T>(sessionId: string, use: (link: AgentLink) => Promise<T>): Promise<T> {
+  async withAgent<T>(
+    sessionId: string,
+    use: (agent: SessionAgentAccess) => Promise<T>,
+  ): Promise<T> {
     return this.withSession(sessionId, async (session, agent) => {
       try {
-        return await use(agent.link);
+        return await use({ link: agent.link, defaults: agent });
       } catch (error) {
         if (!(error instanceof AgentLinkClosedError)) throw error;
         // The agent went with its session (a stop, a removal, a memory kill of the whole

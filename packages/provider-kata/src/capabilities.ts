@@ -12,6 +12,7 @@ const features = {
   streaming: true,
   stdin: true,
   files: true,
+  processes: true,
   ttl: true,
   persistentSessions: true,
 };

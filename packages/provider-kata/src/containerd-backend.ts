@@ -16,13 +16,10 @@ import type {
   BackendSession,
   CommandDefaults,
   NewSession,
+  SessionAgentAccess,
   SessionBackend,
 } from "@cadre/agent-runtime-provider-utils";
-import {
-  type AgentLink,
-  AgentLinkClosedError,
-  agentBinaryPath,
-} from "@cadre/agent-runtime-sandbox-agent";
+import { AgentLinkClosedError, agentBinaryPath } from "@cadre/agent-runtime-sandbox-agent";
 import { runAgentExec } from "./agent/agent-exec.js";
 import { SessionAgents } from "./agent/session-agents.js";
 import { capabilityReport, providerId } from "./capabilities.js";
@@ -334,13 +331,13 @@ export class ContainerdBackend implements SessionBackend {
     return result;
   }
 
-  async withAgent<T>(id: string, use: (link: AgentLink) => Promise<T>): Promise<T> {
+  async withAgent<T>(id: string, use: (agent: SessionAgentAccess) => Promise<T>): Promise<T> {
     const session = await this.known(id);
     const agent = await this.agents.get(id, session.defaults, this.fifoReserve(id), () =>
       this.checkRunning(id),
     );
     try {
-      return await use(agent.link);
+      return await use({ link: agent.link, defaults: agent.defaults });
     } catch (error) {
       if (!(error instanceof AgentLinkClosedError)) throw error;
       throw (

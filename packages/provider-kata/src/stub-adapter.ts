@@ -54,6 +54,7 @@ export class StubKataAdapter implements KataAdapter {
         streaming: false,
         stdin: false,
         files: false,
+        processes: false,
         ttl: true,
         persistentSessions: false,
       },

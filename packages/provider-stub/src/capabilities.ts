@@ -48,6 +48,7 @@ export function stubCapabilities(enforcement: "strict" | "advisory"): Capability
       streaming: true,
       stdin: true,
       files: true,
+      processes: true,
       ttl: true,
       persistentSessions: true,
     },

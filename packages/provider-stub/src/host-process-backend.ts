@@ -13,13 +13,16 @@ import {
 } from "@cadre/agent-runtime-contract";
 import {
   type BackendSession,
+  type CommandDefaults,
   execThroughAgent,
   isExpired,
   type NewSession,
+  type SessionAgentAccess,
   type SessionBackend,
   sessionInfoFromLabels,
+  withEnv,
 } from "@cadre/agent-runtime-provider-utils";
-import { type AgentLink, AgentLinkClosedError } from "@cadre/agent-runtime-sandbox-agent";
+import { AgentLinkClosedError } from "@cadre/agent-runtime-sandbox-agent";
 import { AgentLinks } from "./agent-links.js";
 import { stubCapabilities, stubProviderId } from "./capabilities.js";
 import { agentBinaryCheck, stateDirCheck, stubDoctor } from "./doctor.js";
@@ -144,11 +147,6 @@ export class HostProcessBackend implements SessionBackend {
       return syntheticResult({ exitCode: 126, stderr: message }, opts, startedAt);
     }
 
-    const env = commandEnvironment({
-      root,
-      policyEnv: await this.readEnv(id),
-      execEnv: opts.env,
-    });
     // A record older than the agent: that session can run nothing.
     const agent = record.agent;
     if (!agent) throw this.failed(id);
@@ -157,7 +155,8 @@ export class HostProcessBackend implements SessionBackend {
       throw new SessionNotRunningError(id, "stopped", { providerId: this.providerId });
     }
     // The command's whole environment and its directory on the host, as the stub makes them.
-    const defaults = { env: Object.entries(env).map(([name, value]) => `${name}=${value}`), cwd };
+    const sessionDefaults = await this.commandDefaults(id, session.policy.workdir);
+    const defaults = { env: withEnv(sessionDefaults.env, opts.env), cwd };
     const { env: _env, cwd: _cwd, ...rest } = opts;
     try {
       return await this.links.with(id, agent, (link) =>
@@ -183,6 +182,21 @@ export class HostProcessBackend implements SessionBackend {
   }
 
   /**
+   * What every command of the session gets unless it says otherwise: nothing of the host's
+   * environment but PATH, HOME the scratch root, the policy's env; the workdir, or the root, as
+   * its directory on the host; and a command's own directory, which is inside the scratch root.
+   */
+  private async commandDefaults(id: string, workdir: string | undefined): Promise<CommandDefaults> {
+    const root = this.store.rootDir(id);
+    const env = commandEnvironment({ root, policyEnv: await this.readEnv(id), execEnv: undefined });
+    return {
+      env: Object.entries(env).map(([name, value]) => `${name}=${value}`),
+      cwd: hostPath(root, workdir ?? "/"),
+      resolveCwd: (cwd) => hostPath(root, cwd),
+    };
+  }
+
+  /**
    * The error of a call that found nothing listening at the agent's socket: the agent died (on the
    * stub a command of the same user can kill it), or the session ended meanwhile.
    */
@@ -196,7 +210,7 @@ export class HostProcessBackend implements SessionBackend {
     return this.failed(id);
   }
 
-  async withAgent<T>(id: string, use: (link: AgentLink) => Promise<T>): Promise<T> {
+  async withAgent<T>(id: string, use: (agent: SessionAgentAccess) => Promise<T>): Promise<T> {
     const { info: session, record } = await this.requireSession(id);
     if (session.state !== "running" || this.halted.has(id)) {
       const state = session.state === "running" ? "stopped" : session.state;
@@ -206,14 +220,18 @@ export class HostProcessBackend implements SessionBackend {
     if (!agent) throw this.failed(id);
     if (!agent.filesRoot) {
       throw new CapabilityMismatchError(
-        { "features.files": "this session's agent predates files; start a new session for them" },
+        {
+          "features.files":
+            "this session's agent predates files and processes; start a new session for them",
+        },
         { providerId: this.providerId },
       );
     }
+    const defaults = await this.commandDefaults(id, session.policy.workdir);
     try {
       return await this.links.with(id, agent, async (link) => {
         try {
-          return await use(link);
+          return await use({ link, defaults });
         } catch (error) {
           if (!(error instanceof AgentLinkClosedError)) throw error;
           const ended = await this.linkEnded(id, agent, error);

@@ -21,6 +21,8 @@ export interface CommandDefaults {
   /** NAME=VALUE entries; the exec's own variables replace those of the same name. */
   env: string[];
   cwd: string;
+  /** Where a command's own cwd is in the sandbox (the stub's scratch root stands for "/"). */
+  resolveCwd?(cwd: string): string;
 }
 
 /** How a command ended, as the provider judges it from what its engine knows. */

@@ -39,10 +39,16 @@ export { ExecDeadline } from "./exec-deadline.js";
 export { type CommandOutcome, execResultOf } from "./exec-result.js";
 export { type FilesHost, LifecycleFiles } from "./files/lifecycle-files.js";
 export { linkStaysInside } from "./files/tar-in.js";
-export type { BackendSession, NewSession, SessionBackend } from "./lifecycle/session-backend.js";
+export type {
+  BackendSession,
+  NewSession,
+  SessionAgentAccess,
+  SessionBackend,
+} from "./lifecycle/session-backend.js";
 export { SessionLifecycle } from "./lifecycle/session-lifecycle.js";
 export { OutputCollector } from "./output-collector.js";
 export { currentOwner, type OwnerStatus, ownerStatus } from "./ownership.js";
+export { LifecycleProcesses, type ProcessesHost } from "./processes/lifecycle-processes.js";
 export {
   buildSessionLabels,
   envNamesOf,

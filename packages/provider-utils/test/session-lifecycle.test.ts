@@ -24,7 +24,14 @@ function report(): CapabilityReport {
     policy: Object.fromEntries(
       policyFields.map((f) => [f, { enforced: true, mechanism: "in memory" }]),
     ) as CapabilityReport["policy"],
-    features: { streaming: true, stdin: true, files: false, ttl: true, persistentSessions: true },
+    features: {
+      streaming: true,
+      stdin: true,
+      files: false,
+      processes: false,
+      ttl: true,
+      persistentSessions: true,
+    },
     defaults: { network: "none" },
   };
 }

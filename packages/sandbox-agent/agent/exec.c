@@ -753,6 +753,13 @@ static void settle(struct exec *e) {
       close_fd(&e->in_fd);
     }
     int ended = e->killed || e->start_failed || e->exited;
+    if (ended && e->process && e->process->pty && e->out_fd >= 0) {
+      /* A terminal's master need not report its end once the process on it is gone (gVisor's
+       * never does): what it holds is read now, and that is all. */
+      for (int n = 0; n < 40 && read_output(e, &e->out_fd, FRAME_STDOUT, 1); n++) {
+      }
+      close_fd(&e->out_fd);
+    }
     if (ended && e->out_fd < 0 && e->err_fd < 0) send_exit(e);
   }
   if (e->exit_sent && e->report_fd < 0 && !e->process) release(e);

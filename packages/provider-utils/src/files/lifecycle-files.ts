@@ -28,7 +28,8 @@ import {
   type WriteFileOptions,
   type WrittenFile,
 } from "@cadre/agent-runtime-contract";
-import { AgentFiles, type AgentLink, type EntryRecord } from "@cadre/agent-runtime-sandbox-agent";
+import { AgentFiles, type EntryRecord } from "@cadre/agent-runtime-sandbox-agent";
+import type { SessionAgentAccess } from "../lifecycle/session-backend.js";
 import { bytesOf, Tally } from "./byte-sources.js";
 import { fileCallError } from "./file-errors.js";
 import { SessionSlots } from "./session-slots.js";
@@ -45,7 +46,7 @@ export interface FilesHost {
    * for a provider without files: every call is CAPABILITY_MISMATCH then.
    */
   withAgent:
-    | (<T>(sessionId: string, use: (link: AgentLink) => Promise<T>) => Promise<T>)
+    | (<T>(sessionId: string, use: (agent: SessionAgentAccess) => Promise<T>) => Promise<T>)
     | undefined;
 }
 
@@ -278,7 +279,7 @@ export class LifecycleFiles implements ProviderFiles {
     call.opts.signal?.throwIfAborted();
     try {
       return await this.slots.run(call.sessionId, () =>
-        withAgent(call.sessionId, (link) => {
+        withAgent(call.sessionId, ({ link }) => {
           if (!link.hasFiles) {
             throw new CapabilityMismatchError(
               {

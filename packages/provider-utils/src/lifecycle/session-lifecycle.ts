@@ -1,4 +1,5 @@
 import {
+  bindSession,
   type CapabilityReport,
   checkPolicy,
   type DoctorReport,
@@ -8,9 +9,11 @@ import {
   type IsolationProvider,
   isSessionId,
   type ProviderFiles,
+  type ProviderProcesses,
   parseExecRequest,
   type ReapOptions,
   type SessionFilter,
+  type SessionHandle,
   type SessionInfo,
   SessionNotFoundError,
   type SessionOptions,
@@ -19,6 +22,7 @@ import {
   type ValidatedPolicy,
 } from "@cadre/agent-runtime-contract";
 import { LifecycleFiles } from "../files/lifecycle-files.js";
+import { LifecycleProcesses } from "../processes/lifecycle-processes.js";
 import {
   buildSessionLabels,
   isExpired,
@@ -51,15 +55,19 @@ export class SessionLifecycle implements IsolationProvider {
   private readonly destroying = new Map<string, Promise<void>>();
   /** Files in a session's sandbox, where the backend reaches its agent (else CAPABILITY_MISMATCH). */
   readonly files: ProviderFiles;
+  /** Processes in a session's sandbox, where the backend reaches its agent (else CAPABILITY_MISMATCH). */
+  readonly processes: ProviderProcesses;
 
   constructor(protected readonly backend: SessionBackend) {
     this.id = backend.providerId;
     this.ttl = new TtlTimers((id) => this.expire(id), this.id);
-    this.files = new LifecycleFiles({
+    const host = {
       providerId: this.id,
-      sessionId: (id) => this.liveId(id),
+      sessionId: (id: unknown) => this.liveId(id),
       withAgent: backend.withAgent?.bind(backend),
-    });
+    };
+    this.files = new LifecycleFiles(host);
+    this.processes = new LifecycleProcesses(host);
   }
 
   capabilities(): Promise<CapabilityReport> {
@@ -83,6 +91,10 @@ export class SessionLifecycle implements IsolationProvider {
       this.ttl.schedule(id, expiresAt);
     }
     return id;
+  }
+
+  async session(policy: IsolationPolicy, options?: SessionOptions): Promise<SessionHandle> {
+    return bindSession(this, await this.startSession(policy, options));
   }
 
   async exec(sessionId: string, argv: string[], options?: ExecOptions): Promise<ExecResult> {
