@@ -37,8 +37,9 @@ export {
 } from "./descriptor/provider-descriptor.js";
 export { ExecDeadline } from "./exec-deadline.js";
 export { type CommandOutcome, execResultOf } from "./exec-result.js";
-export { type FilesHost, LifecycleFiles } from "./files/lifecycle-files.js";
+export { LifecycleFiles } from "./files/lifecycle-files.js";
 export { linkStaysInside } from "./files/tar-in.js";
+export type { AgentFeatureHost } from "./lifecycle/agent-features.js";
 export type {
   BackendSession,
   NewSession,
@@ -48,7 +49,7 @@ export type {
 export { SessionLifecycle } from "./lifecycle/session-lifecycle.js";
 export { OutputCollector } from "./output-collector.js";
 export { currentOwner, type OwnerStatus, ownerStatus } from "./ownership.js";
-export { LifecycleProcesses, type ProcessesHost } from "./processes/lifecycle-processes.js";
+export { LifecycleProcesses } from "./processes/lifecycle-processes.js";
 export {
   buildSessionLabels,
   envNamesOf,

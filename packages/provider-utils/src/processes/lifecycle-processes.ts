@@ -1,7 +1,6 @@
 import { randomBytes } from "node:crypto";
 import {
   type AttachOptions,
-  CapabilityMismatchError,
   type ProcessExit,
   type ProcessHandle,
   type ProcessInfo,
@@ -13,19 +12,11 @@ import {
 } from "@cadre/agent-runtime-contract";
 import type { AgentLink, AgentProcessChannel } from "@cadre/agent-runtime-sandbox-agent";
 import { withEnv } from "../agent-exec.js";
+import { type AgentFeatureHost, withAgentFeature } from "../lifecycle/agent-features.js";
 import type { SessionAgentAccess } from "../lifecycle/session-backend.js";
 import { signalForExitCode } from "../signals.js";
 import { processCallError } from "./process-errors.js";
 import { AgentProcessHandle, processExitOf } from "./process-handle.js";
-
-/** What the processes need of the lifecycle and its backend (as the files do). */
-export interface ProcessesHost {
-  providerId: string;
-  sessionId(id: unknown): string;
-  withAgent:
-    | (<T>(sessionId: string, use: (agent: SessionAgentAccess) => Promise<T>) => Promise<T>)
-    | undefined;
-}
 
 /**
  * The contract's processes, once for every provider whose sandboxes run cadre-agent. A handle
@@ -33,7 +24,7 @@ export interface ProcessesHost {
  * session's own errors reach its wait() as they reach exec.
  */
 export class LifecycleProcesses implements ProviderProcesses {
-  constructor(private readonly host: ProcessesHost) {}
+  constructor(private readonly host: AgentFeatureHost) {}
 
   async spawn(sessionId: string, argv: string[], options?: SpawnOptions): Promise<ProcessHandle> {
     const { providerId } = this.host;
@@ -161,29 +152,9 @@ export class LifecycleProcesses implements ProviderProcesses {
     processId: string,
     use: (agent: SessionAgentAccess) => Promise<T>,
   ): Promise<T> {
-    const { providerId, withAgent } = this.host;
-    if (!withAgent) {
-      throw new CapabilityMismatchError(
-        {
-          "features.processes":
-            "this provider has no processes (capabilities().features.processes is false)",
-        },
-        { providerId },
-      );
-    }
+    const { providerId } = this.host;
     try {
-      return await withAgent(sessionId, (agent) => {
-        if (!agent.link.hasProcesses) {
-          throw new CapabilityMismatchError(
-            {
-              "features.processes":
-                "this session's agent predates processes; start a new session for them",
-            },
-            { providerId },
-          );
-        }
-        return use(agent);
-      });
+      return await withAgentFeature(this.host, "processes", sessionId, use);
     } catch (error) {
       throw processCallError(error, { providerId, sessionId, processId });
     }
