@@ -2,6 +2,7 @@ import { createHmac, randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import {
   AgentRuntimeError,
+  bindSession,
   type CapabilityReport,
   checkPolicy,
   type DoctorReport,
@@ -10,9 +11,12 @@ import {
   type ExecResult,
   type IsolationPolicy,
   type IsolationProvider,
+  type ProviderFiles,
+  type ProviderProcesses,
   ProviderUnavailableError,
   type ReapOptions,
   type SessionFilter,
+  type SessionHandle,
   type SessionInfo,
   type SessionOptions,
   specificationVersion,
@@ -219,6 +223,21 @@ export class SessionPool extends EventEmitter<SessionPoolEvents> implements Isol
     return this.provider.exec(sessionId, argv, options);
   }
 
+  /** The provider's files; a session they touch is no longer one the pool hands out fresh. */
+  get files(): ProviderFiles | undefined {
+    return this.provider.files && this.forgetting(this.provider.files);
+  }
+
+  /** The provider's processes, likewise. */
+  get processes(): ProviderProcesses | undefined {
+    return this.provider.processes && this.forgetting(this.provider.processes);
+  }
+
+  /** A warm session of this policy when there is one (startSession), as a handle. */
+  async session(policy: IsolationPolicy, options?: SessionOptions): Promise<SessionHandle> {
+    return bindSession(this, await this.startSession(policy, options));
+  }
+
   stopSession(sessionId: string): Promise<void> {
     this.forget(sessionId);
     return this.provider.stopSession(sessionId);
@@ -228,6 +247,20 @@ export class SessionPool extends EventEmitter<SessionPoolEvents> implements Isol
     this.forget(sessionId);
     await this.provider.destroySession(sessionId);
     this.handedOut.delete(sessionId);
+  }
+
+  /** `api` with every call taking its session out of the pool's hands first, as exec does. */
+  private forgetting<Api extends object>(api: Api): Api {
+    return new Proxy(api, {
+      get: (target, name, receiver) => {
+        const value = Reflect.get(target, name, receiver);
+        if (typeof value !== "function") return value;
+        return (sessionId: string, ...rest: unknown[]) => {
+          this.forget(sessionId);
+          return value.call(target, sessionId, ...rest);
+        };
+      },
+    });
   }
 
   getSession(sessionId: string): Promise<SessionInfo> {
