@@ -1,5 +1,6 @@
 import {
   type CapabilityReport,
+  type DoctorCheck,
   type DoctorReport,
   type ExecRequest,
   type ExecResult,
@@ -18,7 +19,8 @@ import { agentBinaryPath } from "@cadre/agent-runtime-sandbox-agent";
 import { runAgentExec } from "./agent-exec.js";
 import { SessionAgents } from "./agent-session.js";
 import { staticRow } from "./capability-rows.js";
-import { dockerConnection } from "./connection.js";
+import { type DockerConnection, dockerConnection } from "./connection.js";
+import { agentArchive, agentPathIn, agentVolumePath } from "./container-agent.js";
 import { type ContainerSpecInput, containerSpec } from "./container-spec.js";
 import { type ContainerSpec, DockerClient, type ImageDefaults } from "./docker-client.js";
 import { runDoctor } from "./doctor.js";
@@ -39,6 +41,13 @@ function commandDefaults(image: ImageDefaults, policy: ValidatedPolicy): Command
   const env = new Map(image.env.map((entry) => [entry.slice(0, entry.indexOf("=")), entry]));
   for (const [name, value] of Object.entries(policy.env ?? {})) env.set(name, `${name}=${value}`);
   return { env: [...env.values()], cwd: policy.workdir || image.workingDir || "/" };
+}
+
+/** Node's name of a daemon's machine as its info says it ("x86_64", Podman's "amd64"). */
+function nodeArchitecture(machine: string): string {
+  if (machine === "x86_64" || machine === "amd64") return "x64";
+  if (machine === "aarch64" || machine === "arm64") return "arm64";
+  return machine;
 }
 
 /** Seconds Docker waits after SIGTERM before SIGKILL when a session stops. */
@@ -66,20 +75,20 @@ export class DockerBackend implements SessionBackend {
   private readonly haltedHere = new Set<string>();
   /** The sessions' agents: every command goes through the cadre-agent that is PID 1. */
   private readonly agents: SessionAgents;
-  private readonly agentBinary: string | undefined;
+  private readonly connection: DockerConnection;
 
   constructor(
     options: DockerProviderOptions,
     private readonly specFor: ContainerSpecBuilder = containerSpec,
   ) {
-    this.client = new DockerClient(dockerConnection(options), this.providerId);
+    this.connection = dockerConnection(options);
+    this.client = new DockerClient(this.connection, this.providerId);
     this.runtime = options.runtime ?? "runc";
     this.image = options.image ?? defaultImage;
     this.labels = new LabelCodec(options.labelPrefix);
     this.network = new SessionNetwork(this.client, options.sessionNetwork);
     this.sessions = new SessionLookup(this.client, this.labels);
-    this.agentBinary = agentBinaryPath();
-    this.agents = new SessionAgents(this.client);
+    this.agents = new SessionAgents(this.client, agentPathIn(this.agentDelivery));
   }
 
   async capabilities(): Promise<CapabilityReport> {
@@ -97,27 +106,36 @@ export class DockerBackend implements SessionBackend {
     return staticRow(this.runtime);
   }
 
+  /** A daemon on this machine mounts the agent; one elsewhere gets it through the API. */
+  private get agentDelivery() {
+    return this.client.local ? "mount" : "copy";
+  }
+
+  /** The agent binary for the daemon's machine (this host's, for a daemon on it), checked. */
+  private agentFor(facts: HostFacts): { binary: string | undefined; check: DoctorCheck } {
+    const architecture = this.client.local ? process.arch : nodeArchitecture(facts.architecture);
+    const binary = agentBinaryPath(architecture);
+    return { binary, check: agentCheck(binary ?? null, this.client.local, architecture) };
+  }
+
   async create({
     id: sessionId,
     policy,
     labels: sessionLabelSet,
     signal,
   }: NewSession): Promise<void> {
-    const agentBinary = this.agentBinary;
-    if (!agentBinary || !this.client.local) {
-      throw new ProviderUnavailableError(
-        "Sessions need cadre-agent as their PID 1, mounted from this host: fix the failed check.",
-        {
-          providerId: this.providerId,
-          checks: [agentCheck(agentBinary ?? null, this.client.local)],
-        },
-      );
-    }
     const image = policy.image ?? this.image;
     const [facts, imageDefaults] = await Promise.all([
       this.client.hostFacts(),
       this.client.imageDefaults(image),
     ]);
+    const { binary: agentBinary, check: agent } = this.agentFor(facts);
+    if (!agentBinary || !agent.ok) {
+      throw new ProviderUnavailableError(
+        "Sessions need cadre-agent as their PID 1: fix the failed check.",
+        { providerId: this.providerId, checks: [agent] },
+      );
+    }
     const networkMode = await this.networkModeFor(policy, facts);
     signal?.throwIfAborted();
     const spec = this.specFor({
@@ -129,11 +147,16 @@ export class DockerBackend implements SessionBackend {
       hostCpus: facts.cpus,
       networkMode,
       agentBinary,
+      agentDelivery: this.agentDelivery,
+      engine: facts.engine,
       ...(imageDefaults.user ? { imageUser: imageDefaults.user } : {}),
     });
 
     const container = { id: await this.client.createContainer(spec), sessionId };
     try {
+      if (this.agentDelivery === "copy") {
+        await this.client.putArchive(container, agentVolumePath, agentArchive(agentBinary));
+      }
       signal?.throwIfAborted();
       // The session counts as started once its agent has greeted.
       await this.agents.start(container, commandDefaults(imageDefaults, policy), () =>
@@ -218,9 +241,10 @@ export class DockerBackend implements SessionBackend {
   async doctor(): Promise<DoctorReport> {
     return runDoctor({
       client: this.client,
+      connection: this.connection,
       runtime: this.runtime,
       image: this.image,
-      agentBinary: this.agentBinary ?? null,
+      agent: (facts) => this.agentFor(facts).check,
       network: async (facts) =>
         joinsSessionNetwork({}, this.runtime, facts) ? this.network.check() : undefined,
     });

@@ -1,8 +1,18 @@
 import { readFile } from "node:fs/promises";
 import { type Duplex, PassThrough, type Readable, Writable } from "node:stream";
-import { type AgentRuntimeError, PolicyValidationError } from "@cadre/agent-runtime-contract";
+import {
+  type AgentRuntimeError,
+  type DoctorCheck,
+  PolicyValidationError,
+  ProviderUnavailableError,
+} from "@cadre/agent-runtime-contract";
 import Docker from "dockerode";
-import { type DockerConnection, describeConnection } from "./connection.js";
+import {
+  type ConnectionKind,
+  connectionKind,
+  type DockerConnection,
+  describeConnection,
+} from "./connection.js";
 import {
   createError,
   daemonCallError,
@@ -11,6 +21,7 @@ import {
   sessionCallError,
   statusOf,
 } from "./docker-errors.js";
+import { dockerodeOptions } from "./dockerode-options.js";
 import { type HostFacts, hostFactsFromInfo } from "./host-facts.js";
 import { oomCounterPath, oomKillsIn } from "./oom-counter.js";
 
@@ -92,7 +103,11 @@ export class DockerClient {
   readonly address: string;
   /** Whether the daemon is on this machine (its Unix socket), so that it can mount this host's files. */
   readonly local: boolean;
-  private readonly docker: Docker;
+  /** How the connection is secured: a Unix socket, TLS, SSH, or plain TCP. */
+  readonly kind: ConnectionKind;
+  /** Why no call is made at all (plain TCP without `insecure`, an unreadable key), or undefined. */
+  readonly refused: DoctorCheck | undefined;
+  private readonly dockerode: Docker;
   private readonly errors: ErrorContext;
   private factsPromise: Promise<HostFacts> | undefined;
   /** The OOM kill count read last, per session. */
@@ -103,15 +118,23 @@ export class DockerClient {
     readonly providerId = "docker",
   ) {
     this.address = describeConnection(connection);
-    this.local = "socketPath" in connection;
-    this.errors = { providerId, address: this.address };
-    // Every field of the address is set: docker-modem fills the ones left out from DOCKER_HOST,
-    // and its tcp host would win over the socket asked for.
-    this.docker = new Docker(
-      "socketPath" in connection
-        ? { socketPath: connection.socketPath, host: undefined, port: undefined, protocol: "http" }
-        : { host: connection.host, port: connection.port, protocol: "http" },
-    );
+    this.kind = connectionKind(connection);
+    this.local = this.kind === "socket";
+    this.errors = { providerId, address: this.address, kind: this.kind };
+    const made = dockerodeOptions(connection);
+    this.refused = "refused" in made ? made.refused : undefined;
+    this.dockerode = new Docker("options" in made ? made.options : { socketPath: "/nonexistent" });
+  }
+
+  /** dockerode, unless the connection is refused: then every call is PROVIDER_UNAVAILABLE. */
+  private get docker(): Docker {
+    if (this.refused) {
+      throw new ProviderUnavailableError(
+        `The provider refuses the connection to ${this.address}: ${this.refused.detail}.`,
+        { providerId: this.providerId, checks: [this.refused] },
+      );
+    }
+    return this.dockerode;
   }
 
   // The daemon
@@ -119,9 +142,13 @@ export class DockerClient {
   /** The daemon's facts, read once per client (again after a failure). */
   hostFacts(): Promise<HostFacts> {
     if (!this.factsPromise) {
-      this.factsPromise = Promise.all([this.docker.info(), this.docker.version()])
+      this.factsPromise = Promise.resolve()
+        .then(() => Promise.all([this.docker.info(), this.docker.version()]))
         .then(([info, version]) =>
-          hostFactsFromInfo(info as Record<string, unknown>, version.ApiVersion),
+          hostFactsFromInfo(
+            info as Record<string, unknown>,
+            version as unknown as Record<string, unknown>,
+          ),
         )
         .catch((error: unknown) => {
           this.factsPromise = undefined;
@@ -198,6 +225,16 @@ export class DockerClient {
         }
         return this.sessionFailure(ref, "start the session's container")(error);
       });
+  }
+
+  /**
+   * Extracts a tar archive into a created container at `path` (a directory that exists there),
+   * through the Engine API: the way files of this client reach a daemon elsewhere.
+   */
+  async putArchive(ref: ContainerRef, path: string, archive: Buffer): Promise<void> {
+    await this.container(ref)
+      .putArchive(archive, { path })
+      .catch(this.sessionFailure(ref, "copy cadre-agent into the session's container"));
   }
 
   /** Stops the container, SIGKILL after `graceSeconds`; resolves when it is stopped or gone. */
@@ -345,7 +382,7 @@ export class DockerClient {
         },
       });
     // Stream 0 (stdin) goes to the second writable; Docker never sends it without a TTY.
-    this.docker.modem.demuxStream(stream, into("stdout"), into("stderr"));
+    this.dockerode.modem.demuxStream(stream, into("stdout"), into("stderr"));
     return new Promise((resolve) => {
       stream.once("end", () => resolve());
       stream.once("close", () => resolve());
@@ -361,8 +398,8 @@ export class DockerClient {
    * stopped container says so itself (State.OOMKilled: its main process, or under gVisor the
    * whole sandbox). For a running one, Docker records nothing about execs, so the kernel's OOM
    * kill counter of the container's memory cgroup is compared with the count read last for the
-   * session, from the host's cgroup files, out of the tenant's reach (sessions run on a local
-   * daemon only). False when they cannot be read.
+   * session, from the host's cgroup files, out of the tenant's reach (a daemon on this
+   * machine only). False when they cannot be read (a remote or rootless daemon).
    */
   async oomKilledSinceLastLook(ref: ContainerRef): Promise<boolean> {
     const info = await this.container(ref)
@@ -383,6 +420,8 @@ export class DockerClient {
   }
 
   private async readOomKills(info: Docker.ContainerInspectInfo): Promise<number | undefined> {
+    // A daemon elsewhere keeps its cgroup files there.
+    if (!this.local) return undefined;
     const facts = await this.hostFacts().catch(() => undefined);
     if (!facts) return undefined;
     const hostFile = oomCounterPath(facts, info.Id, info.HostConfig.CgroupParent);

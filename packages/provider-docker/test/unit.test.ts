@@ -97,7 +97,7 @@ const info = {
 
 describe("reportForHost", () => {
   it("claims what the static row claims on a host that has everything", () => {
-    const facts = hostFactsFromInfo(info, "1.41");
+    const facts = hostFactsFromInfo(info, { ApiVersion: "1.41" });
     const runc = reportForHost("runc", facts);
     expect(runc.isolation).toBe("container");
     expect(runc.policy.pids.enforced).toBe(true);
@@ -111,7 +111,7 @@ describe("reportForHost", () => {
   it("does not claim a field whose cgroup controller the daemon lacks", () => {
     const facts = hostFactsFromInfo(
       { ...info, MemoryLimit: false, PidsLimit: false, CpuCfsQuota: false },
-      "1.41",
+      { ApiVersion: "1.41" },
     );
     const report = reportForHost("runc", facts);
     expect(report.policy.memory.enforced).toBe(false);
@@ -120,8 +120,14 @@ describe("reportForHost", () => {
     expect(report.policy.readOnlyRootfs.enforced).toBe(true);
   });
 
-  it("has one static row per runtime", () => {
-    expect(dockerCapabilityRows.map((r) => r.variant)).toEqual(["runc", "runsc"]);
+  it("has one static row per runtime, and Podman's rows where it differs", () => {
+    expect(dockerCapabilityRows.map((r) => r.variant)).toEqual([
+      "runc",
+      "runsc",
+      "crun",
+      "podman, crun",
+      "podman rootless, crun, cgroup v1",
+    ]);
   });
 });
 
