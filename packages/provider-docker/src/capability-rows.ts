@@ -141,14 +141,17 @@ const podmanRootlessRow: CapabilityRow = {
     ...podmanRow.policy,
     memory: { enforced: false, mechanism: podman.rootlessV1("memory limits") },
     cpu: { enforced: false, mechanism: podman.rootlessV1("CPU quotas") },
-    pids: { enforced: false, mechanism: `${podman.rootlessV1("pids limits")}; ${everySession}` },
+    pids: {
+      enforced: false,
+      mechanism: `${podman.rootlessV1("pids limits")}; every session: open files as the rootless user's own limit (Podman's Docker API ignores Ulimits rootless, measured), no size limit on the writable layer`,
+    },
     minimumIsolation: {
       enforced: true,
       mechanism:
         "crun under rootless Podman: Linux namespaces in a user namespace of the user's subuids",
     },
   },
-  defaults: { tmpBytes: defaults.tmpBytes, openFiles: defaults.openFiles, network: "none" },
+  defaults: { tmpBytes: defaults.tmpBytes, network: "none" },
 };
 
 /**

@@ -24,6 +24,8 @@ export interface ContainerSpecInput {
   agentDelivery?: AgentDelivery;
   /** The engine: Podman needs the nproc limit set (see below). Default "docker". */
   engine?: "docker" | "podman";
+  /** A seccomp profile file on the engine's host, in place of its default (podman-seccomp.ts). */
+  seccompProfile?: string;
   /** The user of the session's commands when the policy names none: the image's own. */
   imageUser?: string;
 }
@@ -61,7 +63,10 @@ export function containerSpec(input: ContainerSpecInput): ContainerSpec {
     Init: false,
     Privileged: false,
     CapDrop: ["ALL"],
-    SecurityOpt: ["no-new-privileges"],
+    SecurityOpt: [
+      "no-new-privileges",
+      ...(input.seccompProfile ? [`seccomp=${input.seccompProfile}`] : []),
+    ],
     NetworkMode: policy.networkIsolation ? "none" : input.networkMode,
     IpcMode: "private",
     ReadonlyRootfs: policy.readOnlyRootfs === true,

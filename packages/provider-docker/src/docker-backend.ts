@@ -29,6 +29,7 @@ import { type HostFacts, runtimeRegistered } from "./host-facts.js";
 import { reportForHost } from "./host-report.js";
 import { LabelCodec } from "./labels.js";
 import { type DockerProviderOptions, type DockerRuntime, defaultImage } from "./options.js";
+import { podmanSeccompProfile, seccompCheck, seccompCheckId } from "./podman-seccomp.js";
 import { SessionLookup } from "./session-lookup.js";
 import { joinsSessionNetwork, SessionNetwork } from "./session-network.js";
 import { sessionState } from "./session-state.js";
@@ -118,6 +119,28 @@ export class DockerBackend implements SessionBackend {
     return { binary, check: agentCheck(binary ?? null, this.client.local, architecture) };
   }
 
+  /**
+   * The seccomp profile of the engine's sessions: the engine's default, except Podman's, which
+   * lets commands create user namespaces (podman-seccomp.ts): a narrowed copy, written on this
+   * machine, so only for a Podman on it.
+   */
+  private seccompFor(facts: HostFacts): { path?: string } | { refused: DoctorCheck } {
+    if (facts.engine !== "podman") return {};
+    if (!this.client.local) {
+      return {
+        refused: {
+          id: seccompCheckId,
+          title: "seccomp profile without new user namespaces (Podman)",
+          ok: false,
+          required: true,
+          detail: `Podman at ${this.client.address} takes a seccomp profile only as a file on its own host, which this provider writes on this machine`,
+          fix: "run the provider on Podman's host and reach Podman over its Unix socket",
+        },
+      };
+    }
+    return podmanSeccompProfile();
+  }
+
   async create({
     id: sessionId,
     policy,
@@ -136,6 +159,13 @@ export class DockerBackend implements SessionBackend {
         { providerId: this.providerId, checks: [agent] },
       );
     }
+    const seccomp = this.seccompFor(facts);
+    if ("refused" in seccomp) {
+      throw new ProviderUnavailableError(
+        "Podman's default seccomp profile lets commands create user namespaces, and the provider cannot replace it here: fix the failed check.",
+        { providerId: this.providerId, checks: [seccomp.refused] },
+      );
+    }
     const networkMode = await this.networkModeFor(policy, facts);
     signal?.throwIfAborted();
     const spec = this.specFor({
@@ -149,6 +179,7 @@ export class DockerBackend implements SessionBackend {
       agentBinary,
       agentDelivery: this.agentDelivery,
       engine: facts.engine,
+      ...(seccomp.path ? { seccompProfile: seccomp.path } : {}),
       ...(imageDefaults.user ? { imageUser: imageDefaults.user } : {}),
     });
 
@@ -245,6 +276,11 @@ export class DockerBackend implements SessionBackend {
       runtime: this.runtime,
       image: this.image,
       agent: (facts) => this.agentFor(facts).check,
+      seccomp: (facts) => {
+        const profile = this.seccompFor(facts);
+        if ("refused" in profile) return profile.refused;
+        return profile.path ? seccompCheck(profile.path) : undefined;
+      },
       network: async (facts) =>
         joinsSessionNetwork({}, this.runtime, facts) ? this.network.check() : undefined,
     });

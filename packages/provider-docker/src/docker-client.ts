@@ -144,18 +144,38 @@ export class DockerClient {
     if (!this.factsPromise) {
       this.factsPromise = Promise.resolve()
         .then(() => Promise.all([this.docker.info(), this.docker.version()]))
-        .then(([info, version]) =>
-          hostFactsFromInfo(
+        .then(async ([info, version]) => {
+          const facts = hostFactsFromInfo(
             info as Record<string, unknown>,
             version as unknown as Record<string, unknown>,
-          ),
-        )
+          );
+          // Podman's Docker API leaves "name=rootless" out of SecurityOptions (4.3.1); its own
+          // API says it.
+          if (facts.engine === "podman") facts.rootless = await this.podmanRootless();
+          return facts;
+        })
         .catch((error: unknown) => {
           this.factsPromise = undefined;
           throw this.daemonError(error, "read the daemon's info");
         });
     }
     return this.factsPromise;
+  }
+
+  /** Whether a Podman engine runs rootless: `host.security.rootless` of its own info (libpod API). */
+  private podmanRootless(): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.docker.modem.dial(
+        { path: "/v4.0.0/libpod/info?", method: "GET", statusCodes: { 200: true }, options: {} },
+        (error: unknown, info: unknown) => {
+          if (error) reject(error);
+          else {
+            const host = (info as { host?: { security?: { rootless?: unknown } } })?.host;
+            resolve(host?.security?.rootless === true);
+          }
+        },
+      );
+    });
   }
 
   /** Resolves when the daemon answers `/_ping`; rejects when it does not, or `signal` aborts. */

@@ -74,6 +74,8 @@ export async function runDoctor(input: {
   network: (facts: HostFacts) => Promise<DoctorCheck | undefined>;
   /** The check of the agent binary for the daemon's machine. */
   agent: (facts: HostFacts) => DoctorCheck;
+  /** The check of the sessions' seccomp profile where the provider replaces the engine's. */
+  seccomp: (facts: HostFacts) => DoctorCheck | undefined;
 }): Promise<DoctorReport> {
   const { client } = input;
   // The connection's security first: a refused connection makes no call at all.
@@ -100,6 +102,8 @@ export async function runDoctor(input: {
     runtimeCheck(facts, input.runtime),
   ];
   checks.push(input.agent(facts));
+  const seccomp = input.seccomp(facts);
+  if (seccomp) checks.push(seccomp);
   const image = await client.imageStatus(input.image);
   checks.push(imageCheck(input.image, image.present, image.detail));
   checks.push(...cgroupChecks(facts, input.runtime));
