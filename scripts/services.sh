@@ -12,6 +12,10 @@ run=/run/cadre-test
 containerd_sock="$run/containerd.sock"
 shim_bin="$state/shim-bin"
 image_ref="cadre-test/busybox:1"
+# Bumped when the image's recipe changes, so that an image built by an older one is rebuilt (2: the
+# root directory is 0755; mktemp made it 0700, which a non-root user of rootless Podman cannot
+# enter, and Podman's rootful storage turns into 0555).
+image_recipe=2
 image_tar="$state/busybox.tar"
 docs_image="docker.io/library/busybox:latest"
 namespace=cadre
@@ -204,8 +208,11 @@ start_podman_rootless() {
 docker_ready() { docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 
 # The test image: busybox-static as the whole root filesystem, built without any registry.
+image_label='{{index .Config.Labels "cadre.test/image-recipe"}}'
+
 build_image() {
-  if ! docker image inspect "$image_ref" >/dev/null 2>&1; then
+  local rebuilt=0
+  if [ "$(docker image inspect --format "$image_label" "$image_ref" 2>/dev/null)" != "$image_recipe" ]; then
     log "building $image_ref from busybox-static"
     local root
     root=$(mktemp -d)
@@ -216,32 +223,35 @@ build_image() {
     done
     printf 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$root/etc/passwd"
     printf 'root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n' >"$root/etc/group"
+    chmod 0755 "$root"
     chmod 1777 "$root/tmp"
     chown 1000:1000 "$root/home/user"
     tar -C "$root" -cf "$root.tar" .
-    docker import --change 'ENV PATH=/bin' --change 'CMD ["sh"]' "$root.tar" "$image_ref" >/dev/null
+    docker import --change 'ENV PATH=/bin' --change 'CMD ["sh"]' \
+      --change "LABEL cadre.test/image-recipe=$image_recipe" "$root.tar" "$image_ref" >/dev/null
     rm -rf "$root" "$root.tar"
     rm -f "$image_tar"
+    rebuilt=1
   fi
   [ -f "$image_tar" ] || docker save -o "$image_tar" "$image_ref"
-  if ! ctr --address "$containerd_sock" -n "$namespace" images ls -q | grep -q "cadre-test/busybox:1"; then
+  if [ "$rebuilt" = 1 ] || ! ctr --address "$containerd_sock" -n "$namespace" images ls -q | grep -q "cadre-test/busybox:1"; then
     log "importing $image_ref into containerd namespace $namespace"
     ctr --address "$containerd_sock" -n "$namespace" images import "$image_tar" >/dev/null
   fi
   # Podman's own stores, rootful and rootless (it names the image localhost/cadre-test/busybox:1,
   # which the short name finds).
-  if ! podman image exists "$image_ref" 2>/dev/null; then
+  if [ "$(podman image inspect --format "$image_label" "$image_ref" 2>/dev/null)" != "$image_recipe" ]; then
     log "loading $image_ref into Podman (rootful)"
     podman load -q -i "$image_tar" >/dev/null
   fi
-  if ! as_rootless podman image exists "$image_ref" 2>/dev/null; then
+  if [ "$(as_rootless podman image inspect --format "$image_label" "$image_ref" 2>/dev/null)" != "$image_recipe" ]; then
     log "loading $image_ref into Podman (rootless)"
     as_rootless podman load -q <"$image_tar" >/dev/null
   fi
   # docs/providers/kata.md's example names the image an operator would pull; here it is the
   # test image under that name (there is no registry).
-  if ! ctr --address "$containerd_sock" -n "$namespace" images ls -q | grep -qx "$docs_image"; then
-    ctr --address "$containerd_sock" -n "$namespace" images tag "docker.io/$image_ref" "$docs_image" >/dev/null
+  if [ "$rebuilt" = 1 ] || ! ctr --address "$containerd_sock" -n "$namespace" images ls -q | grep -qx "$docs_image"; then
+    ctr --address "$containerd_sock" -n "$namespace" images tag --force "docker.io/$image_ref" "$docs_image" >/dev/null
   fi
 }
 

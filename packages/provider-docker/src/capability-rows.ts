@@ -27,7 +27,7 @@ const sessionFields = {
 const MiB = 1024 * 1024;
 const tmpfs = `a ${sessionDefaults.tmpBytes / MiB} MiB tmpfs`;
 /** The defaults every session gets, as the capability report shows them. */
-const everySession = `every session: open files capped at ${sessionDefaults.nofile} (nofile), no size limit on the writable layer (overlay2)`;
+const everySession = `every session: open files capped at ${sessionDefaults.nofile} (nofile, also set by the session's agent), no size limit on the writable layer (overlay2)`;
 
 export const runsc = {
   readOnlyRootfs: `ReadonlyRootfs with ${tmpfs} /tmp; with a writable root /tmp is gVisor's own, in memory, bounded by memory only`,
@@ -143,7 +143,7 @@ const podmanRootlessRow: CapabilityRow = {
     cpu: { enforced: false, mechanism: podman.rootlessV1("CPU quotas") },
     pids: {
       enforced: false,
-      mechanism: `${podman.rootlessV1("pids limits")}; every session: open files as the rootless user's own limit (Podman's Docker API ignores Ulimits rootless, measured), no size limit on the writable layer`,
+      mechanism: `${podman.rootlessV1("pids limits")}; every session: open files capped at ${sessionDefaults.nofile} by the session's agent (rootless Podman's Docker API ignores Ulimits, measured), no size limit on the writable layer`,
     },
     minimumIsolation: {
       enforced: true,
@@ -151,7 +151,7 @@ const podmanRootlessRow: CapabilityRow = {
         "crun under rootless Podman: Linux namespaces in a user namespace of the user's subuids",
     },
   },
-  defaults: { tmpBytes: defaults.tmpBytes, network: "none" },
+  defaults: { tmpBytes: defaults.tmpBytes, openFiles: defaults.openFiles, network: "none" },
 };
 
 /**

@@ -126,7 +126,8 @@ export function containerSpec(input: ContainerSpecInput): ContainerSpec {
     Hostname: input.sessionId.slice(0, 63),
     Image: input.image,
     Entrypoint: [agentPathIn(delivery)],
-    Cmd: agentArgs(policy.user ?? input.imageUser),
+    // The agent sets the open-files limit too: rootless Podman ignores Ulimits.
+    Cmd: agentArgs(policy.user ?? input.imageUser, { nofile: sessionDefaults.nofile }),
     User: "0:0",
     Labels: input.labels,
     Env: Object.entries(policy.env ?? {}).map(([k, v]) => `${k}=${v}`),

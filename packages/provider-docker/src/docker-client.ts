@@ -348,9 +348,26 @@ export class DockerClient {
    * agent speaks over them (docs/sandbox-agent.md). `close()` ends the attach.
    */
   async attachStdio(ref: ContainerRef): Promise<AttachedStdio> {
-    const stream = (await this.container(ref)
-      .attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })
-      .catch(this.sessionFailure(ref, "attach to the session's agent"))) as Duplex;
+    const docker = this.docker;
+    // The request has no body: docker-modem sends an attach's options as its JSON body (or, when
+    // told to leave it, a chunked body's end), which Docker ignores and Podman writes to the
+    // container's stdin, the agent's link. An empty `file` is sent as Content-Length 0.
+    const stream = await new Promise<Duplex>((resolve, reject) => {
+      docker.modem.dial(
+        {
+          path: `/containers/${encodeURIComponent(ref.id)}/attach?`,
+          method: "POST",
+          isStream: true,
+          hijack: true,
+          openStdin: true,
+          statusCodes: { 101: true, 200: true, 404: "no such container", 500: "server error" },
+          options: { stream: true, stdin: true, stdout: true, stderr: true },
+          file: Buffer.alloc(0),
+        },
+        (error: unknown, attached: unknown) =>
+          error ? reject(error) : resolve(attached as Duplex),
+      );
+    }).catch(this.sessionFailure(ref, "attach to the session's agent"));
     return this.stdioOf(stream);
   }
 

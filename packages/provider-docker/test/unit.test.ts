@@ -172,7 +172,7 @@ describe("containerSpec", () => {
       agentBinary: "/opt/cadre-agent",
     });
     expect(spec.Entrypoint).toEqual([agentMountPath]);
-    expect(spec.Cmd).toEqual(["--agent-uid", String(agentUid), "--user", "0"]);
+    expect(spec.Cmd).toEqual(["--agent-uid", String(agentUid), "--user", "0", "--nofile", "4096"]);
     expect([spec.OpenStdin, spec.StdinOnce, spec.HostConfig?.Init]).toEqual([true, false, false]);
     expect(spec.HostConfig?.Binds).toContain(`/opt/cadre-agent:${agentMountPath}:ro`);
     // Started as root with what it needs only, the agent becomes agentUid, keeping that.
@@ -186,7 +186,7 @@ describe("containerSpec", () => {
       agentBinary: "/opt/cadre-agent",
       imageUser: "ignored",
     });
-    expect(asApp.Cmd?.slice(2)).toEqual(["--user", "app:staff"]);
+    expect(asApp.Cmd?.slice(2, 4)).toEqual(["--user", "app:staff"]);
     const asImageUser = containerSpec({
       ...base,
       runtime: "runc",
@@ -194,7 +194,7 @@ describe("containerSpec", () => {
       agentBinary: "/opt/cadre-agent",
       imageUser: "1000",
     });
-    expect(asImageUser.Cmd?.slice(2)).toEqual(["--user", "1000"]);
+    expect(asImageUser.Cmd?.slice(2, 4)).toEqual(["--user", "1000"]);
   });
 });
 
