@@ -49,7 +49,7 @@ async function candidates(dir) {
     new URL("../packages/provider-docker/dist/index.js", import.meta.url).href
   );
   const runtimes = await dockerRuntimes(dockerConnection().socketPath);
-  for (const runtime of ["runc", "runsc"]) {
+  for (const runtime of ["runc", "runsc", "crun"]) {
     if (runtimes.includes(runtime)) {
       // gVisor under ptrace is slow to start sandboxes here: fewer rounds, fewer at once.
       const [iterations, concurrency] = runtime === "runsc" ? [25, 10] : [30, 50];

@@ -1,9 +1,11 @@
 import {
+  BackendError,
   type CapabilityReport,
   type DoctorCheck,
   type DoctorReport,
   type ExecRequest,
   type ExecResult,
+  PolicyValidationError,
   ProviderUnavailableError,
   SessionNotFoundError,
   sessionLabels,
@@ -15,14 +17,19 @@ import type {
   NewSession,
   SessionBackend,
 } from "@cadre/agent-runtime-provider-utils";
-import { agentBinaryPath } from "@cadre/agent-runtime-sandbox-agent";
+import { agentBinaryPath, refusalOfExitCode } from "@cadre/agent-runtime-sandbox-agent";
 import { runAgentExec } from "./agent-exec.js";
 import { SessionAgents } from "./agent-session.js";
 import { staticRow } from "./capability-rows.js";
 import { type DockerConnection, dockerConnection } from "./connection.js";
 import { agentArchive, agentPathIn, agentVolumePath } from "./container-agent.js";
 import { type ContainerSpecInput, containerSpec } from "./container-spec.js";
-import { type ContainerSpec, DockerClient, type ImageDefaults } from "./docker-client.js";
+import {
+  type ContainerRef,
+  type ContainerSpec,
+  DockerClient,
+  type ImageDefaults,
+} from "./docker-client.js";
 import { runDoctor } from "./doctor.js";
 import { agentCheck, runtimeCheck } from "./doctor-checks.js";
 import { type HostFacts, runtimeRegistered } from "./host-facts.js";
@@ -50,6 +57,9 @@ function nodeArchitecture(machine: string): string {
   if (machine === "aarch64" || machine === "arm64") return "arm64";
   return machine;
 }
+
+/** How long a start that failed waits for the container to stop, to read why its agent refused. */
+const refusalWaitMs = 5_000;
 
 /** Seconds Docker waits after SIGTERM before SIGKILL when a session stops. */
 const stopGraceSeconds = 2;
@@ -194,12 +204,40 @@ export class DockerBackend implements SessionBackend {
         this.client.startContainer(container),
       );
     } catch (error) {
+      const refusal = await this.refusalOf(container, policy, error);
       await this.agents.forget(sessionId);
       await this.client.removeContainer(container).catch(() => {});
       if (signal?.aborted) throw signal.reason;
-      throw error;
+      throw refusal ?? error;
     }
     this.sessions.remember(sessionId, container.id);
+  }
+
+  /**
+   * The user refusal of an agent whose REFUSED frame the engine lost (Podman's attach drops what a
+   * process writes as it exits): read from the agent's exit code once its container stopped.
+   */
+  private async refusalOf(
+    container: ContainerRef,
+    policy: ValidatedPolicy,
+    error: unknown,
+  ): Promise<PolicyValidationError | undefined> {
+    if (!BackendError.isInstance(error)) return undefined;
+    const stopped = await this.client
+      .waitUntilStopped(container, AbortSignal.timeout(refusalWaitMs))
+      .catch(() => false);
+    const facts = stopped ? await this.client.inspectContainer(container).catch(() => undefined) : undefined;
+    if (!facts || facts.running || refusalOfExitCode(facts.exitCode) !== "user") return undefined;
+    const user = policy.user ?? "the image's user";
+    return new PolicyValidationError(
+      [
+        {
+          path: "user",
+          message: `${user} is not in the image's /etc/passwd or /etc/group (or is the agent's own uid); use a user the image has`,
+        },
+      ],
+      { providerId: this.providerId, cause: error },
+    );
   }
 
   async exec(sessionId: string, request: ExecRequest): Promise<ExecResult> {

@@ -55,6 +55,8 @@ export interface ContainerFacts {
   env: string[];
   /** Config.WorkingDir, "" for the image's default. */
   workingDir: string;
+  /** State.ExitCode: the main process's, once it ended. */
+  exitCode: number;
 }
 
 /** One container of a listing (`GET /containers/json`). */
@@ -312,6 +314,7 @@ export class DockerClient {
       oomKilled: info.State.OOMKilled === true,
       env: info.Config.Env ?? [],
       workingDir: info.Config.WorkingDir ?? "",
+      exitCode: info.State.ExitCode ?? 0,
     };
   }
 

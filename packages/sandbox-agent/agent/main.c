@@ -80,12 +80,14 @@ static int parse_uid(const char *text, unsigned long *uid) {
   return *text && !*end && *uid != 0 && *uid <= 0xfffffffeUL;
 }
 
-/* Tells the host why this sandbox cannot serve, instead of HELLO, and ends. */
+/* Tells the host why this sandbox cannot serve, instead of HELLO, and ends with 64 + what, so
+ * that a host whose engine lost the frame (Podman's attach drops what a process writes as it
+ * exits) still learns the reason from the exit code. */
 static int refuse(uint8_t what, const char *why) {
   uint32_t link = link_open(0, 1);
   link_send2(link, FRAME_REFUSED, 0, &what, 1, why, (uint32_t)strlen(why));
   link_flush_all(FINAL_FLUSH_MS);
-  return 65;
+  return REFUSED_EXIT_BASE + what;
 }
 
 static void on_frame(uint32_t link, const struct frame *f) {

@@ -8,7 +8,12 @@ export {
   AgentRefusedError,
 } from "./agent-link.js";
 export { ElfFormatError, type ElfInfo, readElfInfo } from "./elf.js";
-export { FrameReader, MalformedFrameError, protocolName } from "./frames.js";
+export {
+  FrameReader,
+  MalformedFrameError,
+  protocolName,
+  refusalOfExitCode,
+} from "./frames.js";
 export {
   agentArgs,
   agentCapabilities,

@@ -40,7 +40,7 @@ const baselines: Readonly<Record<string, Baseline>> = {
       provider,
       policy,
       runId,
-      runtime: options.runtime === "runsc" ? "runsc" : "runc",
+      runtime: options.runtime === "runsc" || options.runtime === "crun" ? options.runtime : "runc",
       socketPath: connection.socketPath,
     });
   },

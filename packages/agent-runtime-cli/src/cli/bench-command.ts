@@ -25,7 +25,7 @@ ${benchRunLabel}=<run id> and is removed at the end.
 Options:
   -p, --provider P       stub, docker or kata (required unless --config names one)
   -c, --config F         cadre.config.json whose "isolation" section configures the provider
-      --runtime R        docker: runc or runsc; kata: containerd runtime name
+      --runtime R        docker: runc, crun or runsc; kata: containerd runtime name
       --iterations N     measured rounds per operation (default 20; exec runs 2N rounds)
       --concurrency C    sessions started at once in the concurrency phase (default 50)
       --pool K           also measure hand-out and first exec from a SessionPool of K

@@ -23,7 +23,7 @@ many tests passed, failed and were skipped.
 Options:
   -p, --provider P   stub, docker or kata (required unless --config names one)
   -c, --config F     use the provider and options of this cadre.config.json
-      --runtime R    docker: runc or runsc; kata: containerd runtime name
+      --runtime R    docker: runc, crun or runsc; kata: containerd runtime name
       --image I      image of the suite's sessions (default: the provider's)
       --json         print { passed, failed, skipped, errors, provider } as JSON
   -h, --help         show this help

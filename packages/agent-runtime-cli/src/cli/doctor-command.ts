@@ -16,7 +16,7 @@ Checks each provider's readiness on this host and prints the fix for every faile
 Options:
   -p, --provider P   check only this provider (stub, docker, kata)
   -c, --config F     use the provider and options of this cadre.config.json
-      --runtime R    docker: runc or runsc; kata: containerd runtime name
+      --runtime R    docker: runc, crun or runsc; kata: containerd runtime name
       --json         print the reports as JSON: { ready, providers: [...] }
   -h, --help         show this help
 

@@ -35,7 +35,7 @@ Options:
                        without --provider: when no isolating provider is usable, run on
                        the stub, which gives no isolation (a plain host process)
   -c, --config F       cadre.config.json whose "isolation" section chooses the provider
-      --runtime R      docker: runc or runsc; kata: containerd runtime name
+      --runtime R      docker: runc, crun or runsc; kata: containerd runtime name
       --memory SIZE    memory limit, e.g. 512m, 1g
       --cpu N          CPU quota in cores, e.g. 1 or 0.5
       --pids N         most processes at once

@@ -15,7 +15,7 @@ reap: destroys sessions whose owner process is gone or whose TTL ran out; prints
 Options:
   -p, --provider P     only this provider (default: every provider that is usable here)
   -c, --config F       use the provider and options of this cadre.config.json
-      --runtime R      docker: runc or runsc; kata: containerd runtime name
+      --runtime R      docker: runc, crun or runsc; kata: containerd runtime name
       --older-than T   reap: also sessions of live owners older than T (e.g. 1h)
       --json           print JSON (list: an array of sessions; reap: { reaped: [...] })
   -h, --help           show this help`;

@@ -13,7 +13,7 @@ export interface DockerBenchOptions {
   provider: IsolationProvider;
   policy: IsolationPolicy;
   runId: string;
-  runtime: "runc" | "runsc";
+  runtime: "runc" | "runsc" | "crun";
   socketPath: string;
 }
 
