@@ -226,7 +226,9 @@ export class DockerBackend implements SessionBackend {
     const stopped = await this.client
       .waitUntilStopped(container, AbortSignal.timeout(refusalWaitMs))
       .catch(() => false);
-    const facts = stopped ? await this.client.inspectContainer(container).catch(() => undefined) : undefined;
+    const facts = stopped
+      ? await this.client.inspectContainer(container).catch(() => undefined)
+      : undefined;
     if (!facts || facts.running || refusalOfExitCode(facts.exitCode) !== "user") return undefined;
     const user = policy.user ?? "the image's user";
     return new PolicyValidationError(

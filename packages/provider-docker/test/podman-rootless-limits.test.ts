@@ -21,7 +21,6 @@ const runLabel = { "cadre.test/podman-limits-run": randomUUID() };
 const memory = 64 * 1024 * 1024;
 const pids = 16;
 
-
 /** What a container with the three limits sees of its cgroups: its memory cgroup and the limits. */
 const probe = [
   "sh",

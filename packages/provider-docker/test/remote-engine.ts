@@ -41,7 +41,7 @@ export function remoteEngineMissing(): string | undefined {
   if (process.getuid?.() !== 0)
     return "the remote-engine tests start a dockerd and an sshd: run as root";
   for (const program of [
-    "/usr/bin/dockerd",
+    "/usr/sbin/dockerd",
     "/usr/sbin/sshd",
     "/usr/bin/openssl",
     "/usr/bin/ssh-keygen",
