@@ -56,7 +56,9 @@ describe("the agent binary check (no daemon needed)", () => {
     expect(binary).toBeDefined();
     const check = agentCheck(binary!, true);
     expect(check).toMatchObject({ id: "docker.agent", ok: true, required: true });
-    expect(check.detail).toBe(`${binary}: static ${uname} executable`);
+    expect(check.detail).toBe(
+      `${binary}: static ${uname} executable; mounted read-only into each session`,
+    );
   });
 
   it("fails for a binary of the other architecture, and for none, with the fix", () => {
@@ -71,16 +73,33 @@ describe("the agent binary check (no daemon needed)", () => {
     expect(none.detail).toContain(`none for ${process.arch}`);
   });
 
-  it("fails for a daemon reached over TCP, which cannot mount this host's binary, and refuses sessions", async () => {
+  it("is ok for a daemon elsewhere, which gets the binary through the Engine API", () => {
     const check = agentCheck(agentBinaryPath()!, false);
-    expect(check).toMatchObject({ id: "docker.agent", ok: false, required: true });
-    expect(check.detail).toContain("over TCP");
-    expect(check.fix).toContain("Unix socket");
-    // Nothing listens there: refused as unavailable, fail closed.
-    const provider = createDockerProvider({ host: "127.0.0.1", port: 9 });
-    const error = await provider.startSession({}).catch((e: unknown) => e);
+    expect(check).toMatchObject({ id: "docker.agent", ok: true, required: true });
+    expect(check.detail).toContain("copied into each session through the Engine API");
+  });
+
+  it("refuses plain TCP without insecure: true before any call, and fails closed with it", async () => {
+    const plain = createDockerProvider({ host: "127.0.0.1", port: 9 });
+    const refused = await plain.startSession({}).catch((e: unknown) => e);
+    expect(ProviderUnavailableError.isInstance(refused)).toBe(true);
+    expect((refused as ProviderUnavailableError).checks.map((c) => c.id)).toEqual([
+      "docker.connection",
+    ]);
+    expect((refused as Error).message).toContain("plain TCP without TLS");
+    const report = await plain.doctor();
+    expect(report.ready).toBe(false);
+    expect(report.checks).toEqual([expect.objectContaining({ id: "docker.connection", ok: false, required: true })]);
+    await plain.close();
+    // Nothing listens there: with insecure: true, unavailable, and doctor says INSECURE.
+    const insecure = createDockerProvider({ host: "127.0.0.1", port: 9, insecure: true });
+    const error = await insecure.startSession({}).catch((e: unknown) => e);
     expect(AgentRuntimeError.isInstance(error) && error.code).toBe("PROVIDER_UNAVAILABLE");
-    await provider.close();
+    const loud = await insecure.doctor();
+    const connection = loud.checks.find((c) => c.id === "docker.connection");
+    expect(connection).toMatchObject({ ok: false, required: false });
+    expect(connection?.detail).toMatch(/^INSECURE: /);
+    await insecure.close();
   });
 });
 
@@ -140,7 +159,7 @@ describe.skipIf(unavailable !== undefined && process.env.CI !== "true")(
       expect(ids).not.toContain("docker.init");
       expect(report.checks.find((c) => c.id === "docker.agent")).toMatchObject({
         ok: true,
-        detail: `${agentBinaryPath()}: static ${uname} executable`,
+        detail: `${agentBinaryPath()}: static ${uname} executable; mounted read-only into each session`,
       });
     });
 

@@ -206,10 +206,12 @@ describe("dockerConnection", () => {
     expect(dockerConnection({}, { DOCKER_HOST: "tcp://10.0.0.2:2376" })).toEqual({
       host: "10.0.0.2",
       port: 2376,
+      insecure: false,
     });
     expect(dockerConnection({}, { DOCKER_HOST: "tcp://10.0.0.2" })).toEqual({
       host: "10.0.0.2",
       port: 2375,
+      insecure: false,
     });
     expect(dockerConnection({ socketPath: "/x.sock" }, { DOCKER_HOST: "tcp://h:1" })).toEqual({
       socketPath: "/x.sock",
@@ -217,6 +219,7 @@ describe("dockerConnection", () => {
     expect(dockerConnection({ host: "h" }, { DOCKER_HOST: "unix:///y.sock" })).toEqual({
       host: "h",
       port: 2375,
+      insecure: false,
     });
     expect(dockerConnection({}, {})).toEqual({ socketPath: "/var/run/docker.sock" });
   });
