@@ -30,7 +30,10 @@ describe("dockerConnection: TLS, SSH and plain TCP (no daemon needed)", () => {
     });
     // TLS's default port; an unset or "0" DOCKER_TLS_VERIFY is plain (and refused later).
     expect(
-      dockerConnection({}, { DOCKER_HOST: "tcp://d", DOCKER_TLS_VERIFY: "1", DOCKER_CERT_PATH: "/c" }),
+      dockerConnection(
+        {},
+        { DOCKER_HOST: "tcp://d", DOCKER_TLS_VERIFY: "1", DOCKER_CERT_PATH: "/c" },
+      ),
     ).toMatchObject({ port: 2376 });
     expect(dockerConnection({}, { DOCKER_HOST: "tcp://d", DOCKER_TLS_VERIFY: "0" })).toEqual({
       host: "d",
@@ -132,8 +135,10 @@ describe("dockerodeOptions and the connection check (no daemon needed)", () => {
   it("reports the security of each kind, plain TCP as INSECURE", () => {
     expect(connectionCheck({ socketPath: "/s" }, "unix:///s")).toMatchObject({ ok: true });
     expect(
-      connectionCheck({ host: "h", port: 22, ssh: { user: "u", knownHosts: "/kh" } }, "ssh://u@h:22")
-        .detail,
+      connectionCheck(
+        { host: "h", port: 22, ssh: { user: "u", knownHosts: "/kh" } },
+        "ssh://u@h:22",
+      ).detail,
     ).toContain("host key checked against /kh");
     const loud = connectionCheck({ host: "h", port: 2375, insecure: true }, "tcp://h:2375");
     expect(loud).toMatchObject({ ok: false, required: false });
@@ -163,12 +168,12 @@ describe("knownHostKey (no daemon needed)", () => {
 
   it("refuses another key, a revoked one, and ignores comments and CA lines", () => {
     expect(knownHostKey(`h ssh-ed25519 ${b64}`, "h", 22, other)).toBe("unknown");
-    expect(
-      knownHostKey(`h ssh-ed25519 ${b64}\n@revoked h ssh-ed25519 ${b64}`, "h", 22, key),
-    ).toBe("revoked");
-    expect(knownHostKey(`# h ssh-ed25519 ${b64}\n@cert-authority h ssh-ed25519 ${b64}`, "h", 22, key)).toBe(
-      "unknown",
+    expect(knownHostKey(`h ssh-ed25519 ${b64}\n@revoked h ssh-ed25519 ${b64}`, "h", 22, key)).toBe(
+      "revoked",
     );
+    expect(
+      knownHostKey(`# h ssh-ed25519 ${b64}\n@cert-authority h ssh-ed25519 ${b64}`, "h", 22, key),
+    ).toBe("unknown");
   });
 });
 

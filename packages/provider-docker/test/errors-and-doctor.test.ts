@@ -89,7 +89,9 @@ describe("the agent binary check (no daemon needed)", () => {
     expect((refused as Error).message).toContain("plain TCP without TLS");
     const report = await plain.doctor();
     expect(report.ready).toBe(false);
-    expect(report.checks).toEqual([expect.objectContaining({ id: "docker.connection", ok: false, required: true })]);
+    expect(report.checks).toEqual([
+      expect.objectContaining({ id: "docker.connection", ok: false, required: true }),
+    ]);
     await plain.close();
     // Nothing listens there: with insecure: true, unavailable, and doctor says INSECURE.
     const insecure = createDockerProvider({ host: "127.0.0.1", port: 9, insecure: true });
