@@ -1,5 +1,5 @@
 import { afterAll } from "vitest";
-import { runDockerConformance } from "./conformance-run.js";
+import { runEngineConformance } from "./engine-conformance.js";
 import { remoteEngineMissing, startRemoteEngine } from "./remote-engine.js";
 
 // A dockerd of the test's own, reached over SSH as a remote daemon (remote-engine.ts).
@@ -7,7 +7,4 @@ const missing = remoteEngineMissing();
 const remote = missing ? undefined : await startRemoteEngine({ ssh: true });
 afterAll(() => remote?.stop());
 
-await runDockerConformance(
-  "runc",
-  remote?.ssh ?? { name: "remote over SSH", options: {}, missing },
-);
+await runEngineConformance(remote?.ssh ?? { name: "remote over SSH", options: {}, missing });

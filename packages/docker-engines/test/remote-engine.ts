@@ -5,8 +5,8 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { guardCommands } from "../src/index.js";
-import type { EngineUnderTest } from "./conformance-run.js";
+import { guardCommands } from "@cadre/agent-runtime-provider-docker";
+import type { EngineUnderTest } from "./engine-conformance.js";
 
 const run = promisify(execFile);
 
@@ -314,6 +314,8 @@ export async function startRemoteEngine(options: { ssh: boolean }): Promise<Remo
       });
       ssh = {
         name: "remote over SSH",
+        // Every Engine API request is an SSH connection of its own (docker-modem's SSH agent).
+        timeScale: 3,
         options: {
           host: "127.0.0.1",
           port: sshPort,

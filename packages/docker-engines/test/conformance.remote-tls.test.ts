@@ -1,5 +1,5 @@
 import { afterAll } from "vitest";
-import { runDockerConformance } from "./conformance-run.js";
+import { runEngineConformance } from "./engine-conformance.js";
 import { remoteEngineMissing, startRemoteEngine } from "./remote-engine.js";
 
 // A dockerd of the test's own, reached over TLS as a remote daemon (remote-engine.ts).
@@ -7,7 +7,4 @@ const missing = remoteEngineMissing();
 const remote = missing ? undefined : await startRemoteEngine({ ssh: false });
 afterAll(() => remote?.stop());
 
-await runDockerConformance(
-  "runc",
-  remote?.tls ?? { name: "remote over TLS", options: {}, missing },
-);
+await runEngineConformance(remote?.tls ?? { name: "remote over TLS", options: {}, missing });

@@ -1,10 +1,11 @@
 import { randomUUID } from "node:crypto";
+import {
+  createDockerProvider,
+  dockerUnavailableReason,
+} from "@cadre/agent-runtime-provider-docker";
 import Docker from "dockerode";
 import { afterAll, describe, expect, it } from "vitest";
-import { dockerUnavailableReason } from "../src/backend-hooks.js";
-import { sessionDefaults } from "../src/container-spec.js";
-import { createDockerProvider } from "../src/index.js";
-import { testImage } from "./docker-test-env.js";
+import { testImage } from "./engine-conformance.js";
 import { podmanRootful, podmanRootless } from "./test-engines.js";
 
 /**
@@ -45,7 +46,7 @@ function stdoutOf(logs: Buffer): string {
 }
 
 for (const { engine, limited } of engines) {
-  const options = { ...engine.options, runtime: "crun" as const, image: testImage };
+  const options = { ...engine.options, image: testImage };
   const unavailable = await dockerUnavailableReason(options);
   describe.skipIf(unavailable !== undefined && process.env.CI !== "true")(
     `${engine.name}: cgroup limits on this host`,
@@ -76,9 +77,10 @@ for (const { engine, limited } of engines) {
             MemorySwap: memory,
             NanoCpus: 500_000_000,
             PidsLimit: pids,
+            // Within the hard limits Podman runs under, as the provider's requests are.
             Ulimits: [
-              { Name: "nofile", Soft: sessionDefaults.nofile, Hard: sessionDefaults.nofile },
-              { Name: "nproc", Soft: sessionDefaults.nproc, Hard: sessionDefaults.nproc },
+              { Name: "nofile", Soft: 4096, Hard: 4096 },
+              { Name: "nproc", Soft: 32768, Hard: 32768 },
             ],
           },
         });

@@ -1,4 +1,4 @@
-import type { EngineUnderTest } from "./conformance-run.js";
+import type { EngineUnderTest } from "./engine-conformance.js";
 
 /**
  * The engines scripts/services.sh starts besides the default Docker daemon
@@ -9,6 +9,8 @@ export const podmanRootful: EngineUnderTest = {
   name: "podman",
   options: {
     socketPath: process.env.CADRE_PODMAN_SOCKET ?? "/run/cadre-test/podman/podman.sock",
+    // The only runtime Podman's Docker API runs (its default).
+    runtime: "crun",
   },
 };
 
@@ -17,5 +19,6 @@ export const podmanRootless: EngineUnderTest = {
   options: {
     socketPath:
       process.env.CADRE_PODMAN_ROOTLESS_SOCKET ?? "/run/cadre-test/podman-rootless/podman.sock",
+    runtime: "crun",
   },
 };

@@ -1,4 +1,0 @@
-import { runDockerConformance } from "./conformance-run.js";
-import { podmanRootless } from "./test-engines.js";
-
-await runDockerConformance("crun", podmanRootless);
