@@ -31,8 +31,11 @@ describe("daemon unreachable (no daemon needed)", () => {
   it("doctor reports the daemon check as failed, with its fix", async () => {
     const report = await provider.doctor();
     expect(report.ready).toBe(false);
-    expect(report.checks[0]).toMatchObject({ id: "docker.daemon", ok: false, required: true });
-    expect(report.checks[0]?.fix).toBeTruthy();
+    // The connection's security first (a Unix socket: fine), then the daemon that is not there.
+    expect(report.checks[0]).toMatchObject({ id: "docker.connection", ok: true });
+    const daemon = report.checks.find((c) => c.id === "docker.daemon");
+    expect(daemon).toMatchObject({ ok: false, required: true });
+    expect(daemon?.fix).toBeTruthy();
   });
 
   it("exec on an id that cannot be a session never reaches the daemon", async () => {
@@ -121,7 +124,7 @@ describe.skipIf(unavailable !== undefined && process.env.CI !== "true")(
     });
 
     it("a runtime the provider does not know is refused, never replaced by runc", async () => {
-      // The option's type allows runc and runsc only; the options schema refuses anything else
+      // The option's type allows runc, crun and runsc only; the options schema refuses anything else
       // before a session could start (a config file naming another is refused by the loader with
       // the same schema). A known runtime the daemon lacks is docker.runtime.<name> in doctor.
       const error = (() => {
