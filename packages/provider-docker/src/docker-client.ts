@@ -14,6 +14,7 @@ import {
   describeConnection,
 } from "./connection.js";
 import {
+  containerGone,
   createError,
   daemonCallError,
   daemonMessage,
@@ -266,7 +267,9 @@ export class DockerClient {
     } catch (error) {
       // 304: already stopped; 404: removed meanwhile. Both leave it stopped.
       const status = statusOf(error);
-      if (status !== 304 && status !== 404) throw this.sessionError(error, ref, "stop the session");
+      if (status !== 304 && !containerGone(error)) {
+        throw this.sessionError(error, ref, "stop the session");
+      }
     }
   }
 
@@ -284,7 +287,7 @@ export class DockerClient {
     } catch (error) {
       // 404: gone already; 409: another caller's removal is in progress.
       const status = statusOf(error);
-      if (status === 404) return;
+      if (containerGone(error)) return;
       if (status === 409 && /already in progress/i.test(daemonMessage(error))) {
         // Resolve only once it is gone, as for our own removal: a caller then finds nothing left.
         await this.container(ref)
@@ -302,7 +305,7 @@ export class DockerClient {
     try {
       info = await this.container(ref).inspect();
     } catch (error) {
-      if (statusOf(error) === 404) return undefined;
+      if (containerGone(error)) return undefined;
       throw this.sessionError(error, ref, "inspect the session's container");
     }
     return {

@@ -46,6 +46,16 @@ export function statusOf(error: unknown): number | undefined {
   return (error as DockerodeError | undefined)?.statusCode;
 }
 
+/**
+ * Whether the daemon says the container does not exist: 404, or Podman's 500 "no such container"
+ * for one removed while the call ran (4.3.1: "does not exist in database").
+ */
+export function containerGone(error: unknown): boolean {
+  const status = statusOf(error);
+  if (status === 404) return true;
+  return status === 500 && /no such container/i.test(daemonMessage(error));
+}
+
 /** The daemon's own message, without dockerode's "(HTTP code ...)" wrapping. */
 export function daemonMessage(error: unknown): string {
   const e = error as DockerodeError | undefined;
@@ -107,7 +117,7 @@ export function sessionCallError(
   if (isConnectionError(error)) return unavailable(error, context);
   const status = statusOf(error);
   const message = daemonMessage(error);
-  if (status === 404 && /no such container/i.test(message)) {
+  if (containerGone(error) && /no such container/i.test(message)) {
     return new SessionNotFoundError(sessionId, { providerId, cause: error });
   }
   if (status === 409 && /is not running|is paused|is restarting/i.test(message)) {

@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { dockerConnection } from "../src/connection.js";
 import { agentArchive, agentPathIn, agentVolumePath } from "../src/container-agent.js";
 import { containerSpec } from "../src/container-spec.js";
+import { containerGone } from "../src/docker-errors.js";
 import { dockerodeOptions } from "../src/dockerode-options.js";
 import { connectionCheck } from "../src/doctor-checks.js";
 import { hostFactsFromInfo, runtimeRegistered } from "../src/host-facts.js";
@@ -279,5 +280,18 @@ describe("Podman (no daemon needed)", () => {
     expect(allowed.some((r) => r.names.includes("unshare") || r.names.includes("clone3"))).toBe(
       false,
     );
+  });
+});
+
+describe("containerGone (no daemon needed)", () => {
+  const says = (statusCode: number, message: string) => ({ statusCode, json: { message } });
+
+  it("is Docker's 404 and Podman's 500 for a container removed while the call ran", () => {
+    expect(containerGone(says(404, "No such container: x"))).toBe(true);
+    expect(
+      containerGone(says(500, "container c4 does not exist in database: no such container")),
+    ).toBe(true);
+    expect(containerGone(says(500, "something else broke"))).toBe(false);
+    expect(containerGone(says(409, "is not running"))).toBe(false);
   });
 });
