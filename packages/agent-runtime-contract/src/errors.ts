@@ -8,7 +8,8 @@ export type AgentRuntimeErrorCode =
   | "SESSION_NOT_RUNNING"
   | "PROVIDER_UNAVAILABLE"
   | "RESOURCE_LIMIT"
-  | "BACKEND_ERROR";
+  | "BACKEND_ERROR"
+  | "FILE_ERROR";
 
 // A global symbol, so that two copies of this package in one process recognise each other's errors.
 const brand = Symbol.for("cadre.agent-runtime.error");
@@ -183,5 +184,73 @@ export class BackendError extends AgentRuntimeError {
 
   constructor(message: string, options: AgentRuntimeErrorOptions = {}) {
     super("BACKEND_ERROR", message, options);
+  }
+}
+
+/** Why a files operation failed, as FileError's `reason`. */
+export type FileErrorReason =
+  | "not-found"
+  | "exists"
+  | "not-a-directory"
+  | "is-a-directory"
+  | "not-a-file"
+  | "not-empty"
+  | "permission-denied"
+  | "read-only"
+  | "too-large"
+  | "unsafe-archive"
+  | "busy"
+  | "symlink-loop"
+  | "name-too-long"
+  | "timed-out"
+  | "failed";
+
+const fileFixes: Record<FileErrorReason, string> = {
+  "not-found": "Check the path, or pass mkdirs to make missing parents.",
+  exists: "Remove it first, or write without exclusive.",
+  "not-a-directory": "A component of the path is not a directory: check the path.",
+  "is-a-directory": "Name a file, or remove the directory first.",
+  "not-a-file": "Only regular files are read; a device, FIFO or socket is not.",
+  "not-empty": "Remove it with recursive: true.",
+  "permission-denied":
+    "The session's user (or the owner given) may not do this: pick a path it may write, or an owner that may.",
+  "read-only": "The root file system is read-only here: write below a writable mount such as /tmp.",
+  "too-large": "Raise maxBytes or maxEntries within what the caller can hold, or transfer less.",
+  "unsafe-archive":
+    "The archive names a path outside its target, a hard link, a device or a FIFO: rebuild it with plain relative entries.",
+  busy: "The sandbox's root cannot be removed or renamed: name something below it.",
+  "symlink-loop": "Symbolic links on the path point in a circle: fix the links.",
+  "name-too-long": "Use a shorter path (at most 4095 bytes, 255 per component).",
+  "timed-out": "Raise timeoutMs, or transfer less at a time; nothing was left half-written.",
+  failed: "Try again; destroy the session if it persists.",
+};
+
+/**
+ * A files operation failed for a reason of the file system (contract v1 addition): the path,
+ * the reason, and the system's name for it. Running out of room is RESOURCE_LIMIT `disk`; a
+ * session that is gone or stopped is SESSION_NOT_FOUND or SESSION_NOT_RUNNING, as for exec.
+ */
+export class FileError extends AgentRuntimeError {
+  static override readonly code = "FILE_ERROR";
+  readonly reason: FileErrorReason;
+  /** The path of the call (for an archive, with the entry inside it when known). */
+  readonly path: string;
+  /** The system's name for it, e.g. "ENOENT", when there was one. */
+  readonly errno: string | undefined;
+
+  constructor(
+    reason: FileErrorReason,
+    path: string,
+    detail: string,
+    options: AgentRuntimeErrorOptions & { errno?: string } = {},
+  ) {
+    super(
+      "FILE_ERROR",
+      `${detail}: ${JSON.stringify(path)} (${reason}). ${fileFixes[reason]}`,
+      options,
+    );
+    this.reason = reason;
+    this.path = path;
+    this.errno = options.errno;
   }
 }

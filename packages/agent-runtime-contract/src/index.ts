@@ -3,6 +3,7 @@ export * from "./check-policy.js";
 export * from "./doctor.js";
 export * from "./errors.js";
 export * from "./exec.js";
+export * from "./files.js";
 export * from "./isolation-level.js";
 export * from "./policy.js";
 export * from "./provider.js";

@@ -1,6 +1,7 @@
 import type { CapabilityReport } from "./capabilities.js";
 import type { DoctorReport } from "./doctor.js";
 import type { ExecOptions, ExecResult } from "./exec.js";
+import type { ProviderFiles } from "./files.js";
 import type { IsolationPolicy } from "./policy.js";
 import type { ReapOptions, SessionFilter, SessionInfo, SessionOptions } from "./session.js";
 
@@ -29,6 +30,11 @@ export interface IsolationProvider {
   listSessions(filter?: SessionFilter): Promise<SessionInfo[]>;
   /** Destroys sessions whose owner is gone or whose TTL ran out; returns their ids. */
   reap(options?: ReapOptions): Promise<string[]>;
+  /**
+   * Files in a session's sandbox (contract v1 addition). Present when `features.files` is true;
+   * a provider without the feature leaves it out, or rejects every call with CAPABILITY_MISMATCH.
+   */
+  readonly files?: ProviderFiles;
   /** Readiness of this host for this provider, each failed check with its fix. */
   doctor?(): Promise<DoctorReport>;
   /** Releases connections and timers; sessions stay (use reap or destroySession for those). */

@@ -7,6 +7,7 @@ import {
   type ExecResult,
   type IsolationPolicy,
   type IsolationProvider,
+  type ProviderFiles,
   parseExecRequest,
   SessionNotRunningError,
   type SessionOptions,
@@ -226,4 +227,38 @@ export class HidesKillReport extends DelegatingProvider {
     const { kill: _hidden, ...result } = await super.exec(sessionId, argv, options);
     return result;
   }
+}
+
+/**
+ * Broken 11: replaces a file by removing it first and then writing the new one, so a write that
+ * fails midway leaves nothing where the old file was (and a rewrite loses the file's mode).
+ */
+export class WritesNonAtomically extends DelegatingProvider {
+  override get files(): ProviderFiles | undefined {
+    const inner = this.inner.files;
+    if (!inner) return undefined;
+    return {
+      ...bound(inner),
+      async write(sessionId, path, data, options) {
+        await inner.remove(sessionId, path, { force: true }).catch(() => undefined);
+        return inner.write(sessionId, path, data, options);
+      },
+    };
+  }
+}
+
+/** Every method of `files`, bound to it, for a wrapper that replaces one. */
+function bound(files: ProviderFiles): ProviderFiles {
+  return {
+    write: files.write.bind(files),
+    read: files.read.bind(files),
+    readStream: files.readStream.bind(files),
+    stat: files.stat.bind(files),
+    list: files.list.bind(files),
+    remove: files.remove.bind(files),
+    rename: files.rename.bind(files),
+    mkdir: files.mkdir.bind(files),
+    upload: files.upload.bind(files),
+    download: files.download.bind(files),
+  };
 }

@@ -5,6 +5,7 @@ import type {
   ExecResult,
   IsolationPolicy,
   IsolationProvider,
+  ProviderFiles,
   ReapOptions,
   SessionFilter,
   SessionInfo,
@@ -19,6 +20,9 @@ export class DelegatingProvider implements IsolationProvider {
 
   get id(): string {
     return this.inner.id;
+  }
+  get files(): ProviderFiles | undefined {
+    return this.inner.files;
   }
   capabilities(): Promise<CapabilityReport> {
     return this.inner.capabilities();

@@ -4,6 +4,7 @@ import { registerConcurrency } from "./areas/concurrency.js";
 import { registerEdges } from "./areas/edges.js";
 import { registerEnforcement } from "./areas/enforcement.js";
 import { registerExec } from "./areas/exec.js";
+import { registerFiles } from "./areas/files/index.js";
 import { registerHostileTenant } from "./areas/hostile/index.js";
 import { registerIsolation } from "./areas/isolation.js";
 import { registerLeakCheck } from "./areas/leaks.js";
@@ -41,6 +42,7 @@ export function runConformance(options: ConformanceOptions): void {
     registerCleanup(ctx);
     registerHostileTenant(ctx);
     registerEdges(ctx);
+    registerFiles(ctx);
     registerLeakCheck(ctx);
   });
 }

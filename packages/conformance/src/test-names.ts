@@ -137,6 +137,46 @@ export const conformanceTestNames = {
     sizesPastLimits:
       "labels, env or argv one byte or one entry past the contract's size limits are POLICY_INVALID naming the field [MUST]",
   },
+  files: {
+    unsupported:
+      "provider.files is there when the report says features.files, and without the feature every files call is CAPABILITY_MISMATCH [MUST]",
+    roundTrip:
+      "write then read gives back every byte value with the SHA-256 of the bytes, and a command sees the file [MUST]",
+    streams:
+      "a write from a stream and readStream carry 8 MiB intact, each with its checksum [MUST]",
+    writeOptions:
+      "mode is exact, mkdirs makes parents, exclusive refuses an existing path with FILE_ERROR exists [MUST]",
+    atomic:
+      "a write past maxBytes, aborted midway, or whose source throws leaves the old file whole and nothing else in its directory [MUST]",
+    entries:
+      "stat, list, mkdir, rename and remove do what they say, with FILE_ERROR reasons for what is missing, in the way or not empty [MUST]",
+    trees:
+      "a tar of 1,000 files, nested directories and inner links goes in with one upload and comes back with one download, byte for byte [MUST]",
+    readOnly:
+      "inside a read-only root a write outside the writable mounts is FILE_ERROR read-only, or readOnlyRootfs is refused [MUST]",
+    sessionUser:
+      "files are written as the session's user, and as the owner asked for, or user is refused [MUST]",
+    badInput:
+      "bad paths and options, at and past the edges of the numbers the schema allows, are POLICY_INVALID before anything is sent [MUST]",
+    sessionErrors:
+      "on a stopped or destroyed session files calls give SESSION_NOT_RUNNING or SESSION_NOT_FOUND [MUST]",
+  },
+  filesHostile: {
+    archiveEscapes:
+      "an upload with .., an absolute name, a link pointing out, a hard link, a device or a FIFO is FILE_ERROR unsafe-archive and leaves nothing, inside the target or out [MUST]",
+    plantedLinks:
+      "links a tenant plants (absolute, relative, to the host's paths) never lead a files call out of the sandbox [MUST]",
+    swappedDirectory:
+      "a tenant that keeps swapping a directory for a link during uploads and writes gets nothing written through the link [MUST]",
+    notAFile:
+      "a FIFO or a device at the path is refused at once (FILE_ERROR), never read or waited on [MUST]",
+    hugeFiles:
+      "a sparse file of a terabyte is refused by read and download at their limits, before its bytes move [MUST]",
+    replacedBinaries:
+      "a tenant that replaces sh, cat and tar in the image changes nothing: files calls need no binary of the image [MUST]",
+    oddNames:
+      "names with newlines, spaces and non-ASCII bytes list and round-trip through download and upload [MUST]",
+  },
   leaks: {
     final: "no session or backend object of this run is left [MUST]",
   },

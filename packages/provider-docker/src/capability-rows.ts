@@ -10,7 +10,7 @@ export const minimumPids = 4;
 const features: CapabilityReport["features"] = {
   streaming: true,
   stdin: true,
-  files: false,
+  files: true,
   ttl: true,
   persistentSessions: true,
 };

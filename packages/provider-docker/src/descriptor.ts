@@ -8,7 +8,7 @@ import { type DockerRuntime, defaultImage, dockerOptionsSchema } from "./options
 export const providerDescriptor = defineProvider({
   id: "docker",
   packageName: "@cadre/agent-runtime-provider-docker",
-  title: "Docker containers, hardened runc or gVisor (runsc)",
+  title: "Docker or Podman containers, hardened runc or crun, or gVisor (runsc)",
   optionsSchema: dockerOptionsSchema,
   create: (options) => new DockerProvider(options),
   defaultImage,
@@ -20,4 +20,6 @@ export const providerDescriptor = defineProvider({
     { variant: "runsc", options: { runtime: "runsc" }, isolation: "user-kernel" },
     { variant: "runc", options: { runtime: "runc" }, isolation: "container" },
   ],
+  // A chunk of its own: only `cadre-runtime bench` loads it.
+  benchBaseline: async (input) => (await import("./bench-baseline.js")).dockerBenchBaseline(input),
 });

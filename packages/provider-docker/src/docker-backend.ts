@@ -17,9 +17,14 @@ import type {
   NewSession,
   SessionBackend,
 } from "@cadre/agent-runtime-provider-utils";
-import { agentBinaryPath, refusalOfExitCode } from "@cadre/agent-runtime-sandbox-agent";
+import {
+  type AgentLink,
+  AgentLinkClosedError,
+  agentBinaryPath,
+  refusalOfExitCode,
+} from "@cadre/agent-runtime-sandbox-agent";
 import { runAgentExec } from "./agent-exec.js";
-import { SessionAgents } from "./agent-session.js";
+import { type SessionAgent, SessionAgents } from "./agent-session.js";
 import { staticRow } from "./capability-rows.js";
 import { type DockerConnection, dockerConnection } from "./connection.js";
 import { agentArchive, agentPathIn, agentVolumePath } from "./container-agent.js";
@@ -32,6 +37,7 @@ import {
 } from "./docker-client.js";
 import { runDoctor } from "./doctor.js";
 import { agentCheck, runtimeCheck } from "./doctor-checks.js";
+import { type ExecSession, sessionEndedError } from "./exec-outcome.js";
 import { type HostFacts, runtimeRegistered } from "./host-facts.js";
 import { reportForHost } from "./host-report.js";
 import { LabelCodec } from "./labels.js";
@@ -243,6 +249,35 @@ export class DockerBackend implements SessionBackend {
   }
 
   async exec(sessionId: string, request: ExecRequest): Promise<ExecResult> {
+    return this.withSession(sessionId, async (session, agent) =>
+      runAgentExec(this.client, session, agent, request),
+    );
+  }
+
+  async withAgent<T>(sessionId: string, use: (link: AgentLink) => Promise<T>): Promise<T> {
+    return this.withSession(sessionId, async (session, agent) => {
+      try {
+        return await use(agent.link);
+      } catch (error) {
+        if (!(error instanceof AgentLinkClosedError)) throw error;
+        // The agent went with its session (a stop, a removal, a memory kill of the whole
+        // sandbox), or died, which ends the session.
+        throw (
+          (await sessionEndedError(this.client, session)) ??
+          new BackendError(`${error.message}; the session can run no more commands`, {
+            providerId: this.providerId,
+            cause: error,
+          })
+        );
+      }
+    });
+  }
+
+  /** The session's container and attached agent, for one call. */
+  private async withSession<T>(
+    sessionId: string,
+    use: (session: ExecSession, agent: SessionAgent) => Promise<T>,
+  ): Promise<T> {
     const containerId = await this.sessions.containerId(sessionId);
     if (containerId === undefined)
       throw new SessionNotFoundError(sessionId, { providerId: this.providerId });
@@ -253,8 +288,7 @@ export class DockerBackend implements SessionBackend {
       haltedHere: () => this.haltedHere.has(sessionId),
     };
     try {
-      const agent = await this.agents.get(session);
-      return await runAgentExec(this.client, session, agent, request);
+      return await use(session, await this.agents.get(session));
     } catch (error) {
       // Gone (or replaced under its name): look it up again next time.
       if (SessionNotFoundError.isInstance(error)) this.sessions.forget(sessionId);

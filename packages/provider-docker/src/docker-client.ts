@@ -95,7 +95,8 @@ export interface AttachedStdio {
 }
 
 /**
- * The provider's one client of the Docker daemon, and the only module that calls dockerode. It
+ * The provider's one client of the Docker daemon, and the only module of the provider that calls
+ * dockerode (bench-baseline.ts, which only `cadre-runtime bench` loads, measures dockerode bare). It
  * holds the connection, reads the daemon's facts once, and turns every failure into one of the
  * contract's errors (docker-errors.ts): no dockerode error goes past it, and what it answers is
  * in its own small types. Calls about a session's container take a ContainerRef: the call goes to

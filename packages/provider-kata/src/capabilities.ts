@@ -11,7 +11,7 @@ export const providerId = "kata";
 const features = {
   streaming: true,
   stdin: true,
-  files: false,
+  files: true,
   ttl: true,
   persistentSessions: true,
 };

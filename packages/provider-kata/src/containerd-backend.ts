@@ -18,7 +18,11 @@ import type {
   NewSession,
   SessionBackend,
 } from "@cadre/agent-runtime-provider-utils";
-import { agentBinaryPath } from "@cadre/agent-runtime-sandbox-agent";
+import {
+  type AgentLink,
+  AgentLinkClosedError,
+  agentBinaryPath,
+} from "@cadre/agent-runtime-sandbox-agent";
 import { runAgentExec } from "./agent/agent-exec.js";
 import { SessionAgents } from "./agent/session-agents.js";
 import { capabilityReport, providerId } from "./capabilities.js";
@@ -328,6 +332,25 @@ export class ContainerdBackend implements SessionBackend {
       await this.client.wait(id, "", sandboxEndWaitMs).catch(() => {});
     }
     return result;
+  }
+
+  async withAgent<T>(id: string, use: (link: AgentLink) => Promise<T>): Promise<T> {
+    const session = await this.known(id);
+    const agent = await this.agents.get(id, session.defaults, this.fifoReserve(id), () =>
+      this.checkRunning(id),
+    );
+    try {
+      return await use(agent.link);
+    } catch (error) {
+      if (!(error instanceof AgentLinkClosedError)) throw error;
+      throw (
+        (await this.endedError(id).catch(() => undefined)) ??
+        new BackendError(`${error.message}; the session can run no more commands`, {
+          providerId,
+          cause: error,
+        })
+      );
+    }
   }
 
   /**

@@ -18,4 +18,6 @@ export const providerDescriptor = defineProvider({
   unavailableReason: (options) => kataUnavailableReason(options),
   runtimeOption: (name) => ({ runtime: name }),
   automaticChoices: [{ options: {}, isolation: "vm" }],
+  // A chunk of its own: only `cadre-runtime bench` loads it.
+  benchBaseline: async (input) => (await import("./bench-baseline.js")).kataBenchBaseline(input),
 });

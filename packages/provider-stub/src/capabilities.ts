@@ -47,7 +47,7 @@ export function stubCapabilities(enforcement: "strict" | "advisory"): Capability
     features: {
       streaming: true,
       stdin: true,
-      files: false,
+      files: true,
       ttl: true,
       persistentSessions: true,
     },

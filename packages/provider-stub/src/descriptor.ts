@@ -20,4 +20,6 @@ export const providerDescriptor = defineProvider({
       plantForeignObjects: backend.plantForeignObjects,
     };
   },
+  // A chunk of its own: only `cadre-runtime bench` loads it.
+  benchBaseline: async (input) => (await import("./bench-baseline.js")).stubBenchBaseline(input),
 });

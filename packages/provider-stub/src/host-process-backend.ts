@@ -1,6 +1,7 @@
 import { mkdir, stat } from "node:fs/promises";
 import {
   BackendError,
+  CapabilityMismatchError,
   type CapabilityReport,
   type DoctorReport,
   type ExecRequest,
@@ -18,7 +19,7 @@ import {
   type SessionBackend,
   sessionInfoFromLabels,
 } from "@cadre/agent-runtime-provider-utils";
-import type { AgentLinkClosedError } from "@cadre/agent-runtime-sandbox-agent";
+import { type AgentLink, AgentLinkClosedError } from "@cadre/agent-runtime-sandbox-agent";
 import { AgentLinks } from "./agent-links.js";
 import { stubCapabilities, stubProviderId } from "./capabilities.js";
 import { agentBinaryCheck, stateDirCheck, stubDoctor } from "./doctor.js";
@@ -88,7 +89,7 @@ export class HostProcessBackend implements SessionBackend {
    */
   async create({ id, policy, labels }: NewSession): Promise<void> {
     const root = this.store.rootDir(id);
-    const planned = await plannedAgent(id);
+    const planned = await plannedAgent(id, root);
     try {
       await this.store.create(id, { labels, state: "running", agent: planned }, policy.env ?? {});
       // Commands expect a writable /tmp; the workdir exists before the first exec.
@@ -177,15 +178,53 @@ export class HostProcessBackend implements SessionBackend {
       );
     } catch (error) {
       if (!(error instanceof AgentGoneError)) throw error;
-      // Nothing listens at its socket: the agent died (on the stub a command of the same user
-      // can kill it), or the session ended meanwhile.
-      const now = await this.readRecord(id);
-      if (this.halted.has(id) || !now || now.state !== "running") {
-        const state = now && now.state !== "running" ? now.state : "stopped";
-        throw new SessionNotRunningError(id, state, { providerId: this.providerId });
-      }
-      await this.markFailed(id);
-      throw this.failed(id);
+      throw await this.agentGone(id);
+    }
+  }
+
+  /**
+   * The error of a call that found nothing listening at the agent's socket: the agent died (on the
+   * stub a command of the same user can kill it), or the session ended meanwhile.
+   */
+  private async agentGone(id: string): Promise<SessionNotRunningError> {
+    const now = await this.readRecord(id);
+    if (this.halted.has(id) || !now || now.state !== "running") {
+      const state = now && now.state !== "running" ? now.state : "stopped";
+      return new SessionNotRunningError(id, state, { providerId: this.providerId });
+    }
+    await this.markFailed(id);
+    return this.failed(id);
+  }
+
+  async withAgent<T>(id: string, use: (link: AgentLink) => Promise<T>): Promise<T> {
+    const { info: session, record } = await this.requireSession(id);
+    if (session.state !== "running" || this.halted.has(id)) {
+      const state = session.state === "running" ? "stopped" : session.state;
+      throw new SessionNotRunningError(id, state, { providerId: this.providerId });
+    }
+    const agent = record.agent;
+    if (!agent) throw this.failed(id);
+    if (!agent.filesRoot) {
+      throw new CapabilityMismatchError(
+        { "features.files": "this session's agent predates files; start a new session for them" },
+        { providerId: this.providerId },
+      );
+    }
+    try {
+      return await this.links.with(id, agent, async (link) => {
+        try {
+          return await use(link);
+        } catch (error) {
+          if (!(error instanceof AgentLinkClosedError)) throw error;
+          const ended = await this.linkEnded(id, agent, error);
+          throw ended === "stopped"
+            ? new SessionNotRunningError(id, "stopped", { providerId: this.providerId })
+            : ended;
+        }
+      });
+    } catch (error) {
+      if (!(error instanceof AgentGoneError)) throw error;
+      throw await this.agentGone(id);
     }
   }
 

@@ -31,15 +31,21 @@ export interface AgentRecord {
   pid?: number;
   /** Start time in clock ticks since boot (/proc/<pid>/stat, field 22). */
   start?: number;
+  /**
+   * The agent resolves files paths beneath the session's scratch root (`--root`). A record from
+   * before files has no such flag: that agent would take "/" for the host's, so it serves none.
+   */
+  filesRoot?: string;
 }
 
 /** How long the agent may take to greet. */
 const helloTimeoutMs = 10_000;
 
 /** The record of an agent about to start for `sessionId`, before its process exists. */
-export async function plannedAgent(sessionId: string): Promise<AgentRecord> {
+export async function plannedAgent(sessionId: string, filesRoot: string): Promise<AgentRecord> {
   const scope = await currentPidScope();
-  return { socket: `@cadre-stub/${sessionId}/${randomBytes(8).toString("hex")}`, ...scope };
+  const socket = `@cadre-stub/${sessionId}/${randomBytes(8).toString("hex")}`;
+  return { socket, ...scope, filesRoot };
 }
 
 /**
@@ -50,11 +56,13 @@ export async function plannedAgent(sessionId: string): Promise<AgentRecord> {
  * agent kills only what was started over it. Resolves once it listens, with its pid and start
  * time, and the link.
  */
-export async function launchAgent(
-  planned: AgentRecord,
-): Promise<{ record: Required<AgentRecord>; connection: AgentConnection }> {
+export async function launchAgent(planned: AgentRecord): Promise<{
+  record: AgentRecord & Required<Pick<AgentRecord, "pid" | "start">>;
+  connection: AgentConnection;
+}> {
   const binary = requireAgentBinary();
-  const child = spawn(binary, ["--listen", planned.socket], {
+  const root = planned.filesRoot ? ["--root", planned.filesRoot] : [];
+  const child = spawn(binary, ["--listen", planned.socket, ...root], {
     cwd: "/",
     env: { PATH: process.env.PATH || "/usr/local/bin:/usr/bin:/bin" },
     detached: true,

@@ -135,7 +135,7 @@ function parseRecord(text: string): SessionRecord | undefined {
 /** The agent part of a record; undefined when it is missing or not of the expected shape. */
 function parseAgent(value: unknown): AgentRecord | undefined {
   if (typeof value !== "object" || value === null) return undefined;
-  const { socket, boot, pidNamespace, pid, start } = value as Record<string, unknown>;
+  const { socket, boot, pidNamespace, pid, start, filesRoot } = value as Record<string, unknown>;
   if (typeof socket !== "string" || !/^@cadre-stub\/[\w./-]{1,90}$/.test(socket)) return undefined;
   if (typeof boot !== "string" || typeof pidNamespace !== "string") return undefined;
   const agent: AgentRecord = { socket, boot, pidNamespace };
@@ -144,6 +144,7 @@ function parseAgent(value: unknown): AgentRecord | undefined {
     agent.pid = pid;
     agent.start = start;
   }
+  if (typeof filesRoot === "string" && filesRoot.startsWith("/")) agent.filesRoot = filesRoot;
   return agent;
 }
 

@@ -12,6 +12,17 @@ export {
   expiredSessionLabels,
   type ForeignBackendObject,
 } from "./backend-hooks.js";
+export type {
+  BenchBaselineInput,
+  BenchEngine,
+  BenchTools,
+  Contender,
+  EngineTargets,
+  FifoStdio,
+  IdleMemory,
+  PremadeFifos,
+  SandboxLifecycle,
+} from "./descriptor/bench-baseline.js";
 export {
   absolutePathOption,
   imageReferenceOption,
@@ -26,6 +37,8 @@ export {
 } from "./descriptor/provider-descriptor.js";
 export { ExecDeadline } from "./exec-deadline.js";
 export { type CommandOutcome, execResultOf } from "./exec-result.js";
+export { type FilesHost, LifecycleFiles } from "./files/lifecycle-files.js";
+export { linkStaysInside } from "./files/tar-in.js";
 export type { BackendSession, NewSession, SessionBackend } from "./lifecycle/session-backend.js";
 export { SessionLifecycle } from "./lifecycle/session-lifecycle.js";
 export { OutputCollector } from "./output-collector.js";

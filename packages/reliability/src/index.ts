@@ -11,15 +11,22 @@ export { heapAfterGc, openFdCount, type ProcessSample, sampleProcess } from "./p
 export { runSoak, type SoakOptions, type SoakReport } from "./soak.js";
 export {
   createTarget,
+  defaultSoakProvider,
   isTargetName,
-  kataOptions,
   type Target,
-  type TargetEndpoints,
   type TargetName,
   targetNameFor,
   targetNames,
+  targetOptions,
+  variantsByProvider,
 } from "./targets.js";
-export { testHost } from "./test-host.js";
+export {
+  type HostTarget,
+  hostTargets,
+  type TargetEndpoints,
+  testEngineOptions,
+  testHost,
+} from "./test-host.js";
 export { ThrowawayContainerd } from "./throwaway/containerd.js";
 export { DaemonProcess } from "./throwaway/daemon-process.js";
 export { ThrowawayDockerd } from "./throwaway/dockerd.js";

@@ -7,7 +7,8 @@
  *   reap <target> <endpoints-json>  reaps from a fresh process and prints {"reaped":[...]}.
  */
 import type { IsolationPolicy } from "@cadre/agent-runtime-contract";
-import { createTarget, isTargetName, type TargetEndpoints } from "./targets.js";
+import { createTarget, isTargetName } from "./targets.js";
+import type { TargetEndpoints } from "./test-host.js";
 
 function say(message: object): void {
   process.stdout.write(`${JSON.stringify(message)}\n`);

@@ -2,19 +2,29 @@
 import { spawnSync } from "node:child_process";
 import { parseArgs } from "node:util";
 import { runSoak, type SoakReport } from "./soak.js";
-import { createTarget, targetNameFor } from "./targets.js";
+import { createTarget, defaultSoakProvider, targetNameFor, variantsByProvider } from "./targets.js";
 
-const usage = `Usage: npm run soak -- [--provider stub|docker|kata] [--runtime R] [--sessions N] [--concurrency C] [--json]
+/** The usage text, with the providers and this host's variants of each from the targets. */
+function usage(): string {
+  const variants = [...variantsByProvider()];
+  const runtimes = variants.flatMap(([provider, names]) => {
+    const [first, ...others] = names.filter((name) => name !== undefined);
+    return first === undefined
+      ? []
+      : [`${provider}: ${[`${first} (default)`, ...others].join(", ")}`];
+  });
+  return `Usage: npm run soak -- [--provider P] [--runtime R] [--sessions N] [--concurrency C] [--json]
 
 Starts, uses and destroys N sessions in sequence, then C at once, and reports errors and leaks
 (backend objects of the run, file descriptors and heap of this process).
-  --provider     docker (default), kata or stub
-  --runtime      docker: runc (default) or runsc; kata: kata (stand-in shim, default), runc or runsc
+  --provider     ${variants.map(([provider]) => provider).join(", ")} (default ${defaultSoakProvider() ?? "none"})
+  --runtime      the provider's variant on this host:${runtimes.map((line) => `\n                   ${line}`).join("") || " none has one"}
   --sessions     sessions in sequence (default 1000)
   --concurrency  sessions at once (default 50)
   --call-timeout-ms  bound of each call (default 120000)
   --json         print the report as JSON
 Exit status: 0 when errors and leaked are 0, 1 otherwise, 2 for usage errors, 3 when the engine is unavailable.`;
+}
 
 function count(value: string | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
@@ -37,11 +47,11 @@ async function main(argv: string[]): Promise<number> {
   try {
     flags = parse(argv);
   } catch (error) {
-    process.stderr.write(`soak: ${(error as Error).message}\n${usage}\n`);
+    process.stderr.write(`soak: ${(error as Error).message}\n${usage()}\n`);
     return 2;
   }
   if (flags.help) {
-    process.stdout.write(`${usage}\n`);
+    process.stdout.write(`${usage()}\n`);
     return 0;
   }
   const target = createTarget(flags.targetName);
@@ -75,11 +85,12 @@ function parse(argv: string[]) {
     },
     strict: true,
   });
-  const provider = values.provider ?? "docker";
+  const provider = values.provider ?? defaultSoakProvider();
+  if (provider === undefined) throw new Error("no provider that isolates is registered: name one");
   const targetName = targetNameFor(provider, values.runtime);
   if (!targetName)
     throw new Error(
-      `no target for --provider ${provider} --runtime ${values.runtime ?? "(default)"}`,
+      `no target for --provider ${provider} --runtime ${values.runtime ?? "(default)"}; see the choices below`,
     );
   return {
     targetName,

@@ -1,37 +1,27 @@
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { loadProviderDescriptors, type ProviderDescriptor } from "@cadre/agent-runtime";
 import type { IsolationPolicy, IsolationProvider } from "@cadre/agent-runtime-contract";
-import type { DockerConnection } from "@cadre/agent-runtime-provider-docker";
-import type { KataProviderOptions } from "@cadre/agent-runtime-provider-kata";
 import { type BackendHooks, offersNoIsolation } from "@cadre/agent-runtime-provider-utils";
 import type { Census } from "./census.js";
-import { testHost } from "./test-host.js";
+import {
+  type HostTarget,
+  hostTargets,
+  type TargetEndpoints,
+  testEngineOptions,
+} from "./test-host.js";
 
-/** One provider with one runtime, as the soak runner and the tests drive it. */
-export const targetNames = [
-  "stub",
-  "docker-runc",
-  "docker-runsc",
-  "kata-stand-in",
-  "kata-runc",
-  "kata-runsc",
-] as const;
-export type TargetName = (typeof targetNames)[number];
-
-/** Where a target's engine is; defaults are the shared test engines of this host. */
-export interface TargetEndpoints {
-  docker?: DockerConnection;
-  containerdAddress?: string;
-  containerdNamespace?: string;
-  fifoDir?: string;
-  /** The stub's state directory. Default: a directory under the OS temp dir. */
-  stubStateDir?: string;
-}
+/**
+ * One provider with one runtime, as the soak runner and the tests drive it: "stub",
+ * "docker-runc", "kata-stand-in", ... (`targetNames`).
+ */
+export type TargetName = string;
 
 export interface Target {
   readonly name: TargetName;
   readonly providerId: string;
+  /** What the soak's `--runtime` calls this target; absent for a provider's only target. */
+  readonly variant?: string;
+  /** The provider's options: this host's engine, the runtime through the descriptor. */
+  readonly options: Readonly<Record<string, unknown>>;
   /** Policy fields every session of this target needs (its image). */
   readonly basePolicy: IsolationPolicy;
   /** What the provider of this target may enforce, for tests that pick limits. */
@@ -46,58 +36,83 @@ export interface Target {
   unavailableReason(): Promise<string | undefined>;
 }
 
-export function isTargetName(value: string): value is TargetName {
-  return (targetNames as readonly string[]).includes(value);
-}
-
-/** The target of `--provider P [--runtime R]`. */
-export function targetNameFor(provider: string, runtime?: string): TargetName | undefined {
-  if (provider === "stub") return runtime === undefined ? "stub" : undefined;
-  if (provider === "docker") {
-    const r = runtime ?? "runc";
-    return r === "runc" || r === "runsc" ? (`docker-${r}` as TargetName) : undefined;
-  }
-  if (provider === "kata") {
-    const r = runtime ?? "kata";
-    if (r === "kata" || r === "stand-in" || r === "kata-stand-in") return "kata-stand-in";
-    return r === "runc" || r === "runsc" ? (`kata-${r}` as TargetName) : undefined;
-  }
-  return undefined;
-}
-
-/** The provider and its options of each target: this host's test engines (test-host.ts). */
-function targetPlan(
-  name: TargetName,
-  endpoints: TargetEndpoints,
-): { providerId: string; options: Record<string, unknown> } {
-  if (name === "stub") {
-    const stateDir = endpoints.stubStateDir ?? join(tmpdir(), "cadre-reliability-stub");
-    return { providerId: "stub", options: { stateDir } };
-  }
-  if (name === "docker-runc" || name === "docker-runsc") {
-    const connection = endpoints.docker ?? testHost.docker;
-    const runtime = name === "docker-runc" ? "runc" : "runsc";
-    return {
-      providerId: "docker",
-      options: { ...connection, runtime, image: testHost.dockerImage },
-    };
-  }
-  return { providerId: "kata", options: kataOptions(name, endpoints) };
-}
-
 // Every registered provider's descriptor: what a target creates, counts and checks goes
 // through it.
-const descriptors = new Map((await loadProviderDescriptors()).map((d) => [d.id, d]));
+const descriptors = await loadProviderDescriptors();
+
+/**
+ * The targets, in registration order: each registered provider with the variants this host runs
+ * it in (hostTargets), or alone with its defaults where the host names none.
+ */
+const plans: readonly HostTarget[] = descriptors.flatMap((descriptor) => {
+  const variants = hostTargets.filter((t) => t.provider === descriptor.id);
+  return variants.length > 0 ? variants : [{ provider: descriptor.id }];
+});
+
+const nameOf = (plan: HostTarget): TargetName =>
+  plan.variant === undefined ? plan.provider : `${plan.provider}-${plan.variant}`;
+
+export const targetNames: readonly TargetName[] = plans.map(nameOf);
+
+export function isTargetName(value: string): value is TargetName {
+  return targetNames.includes(value);
+}
+
+/**
+ * The target of the soak's `--provider P [--runtime V]`: the variant V of P on this host, or P's
+ * first when V is absent; undefined when there is none.
+ */
+export function targetNameFor(provider: string, variant?: string): TargetName | undefined {
+  const plan = plans.find(
+    (p) => p.provider === provider && (variant === undefined || p.variant === variant),
+  );
+  return plan && nameOf(plan);
+}
+
+/** Each provider's targets, by id, in registration order: "docker" → ["runc", "runsc"]. */
+export function variantsByProvider(): Map<string, (string | undefined)[]> {
+  const variants = new Map<string, (string | undefined)[]>();
+  for (const plan of plans)
+    variants.set(plan.provider, [...(variants.get(plan.provider) ?? []), plan.variant]);
+  return variants;
+}
+
+/** The provider a soak runs without --provider: the first registered one that isolates. */
+export function defaultSoakProvider(): string | undefined {
+  return descriptors.find((d) => !offersNoIsolation(d))?.id;
+}
+
+/**
+ * A target's provider options: this host's engine for its provider (test-host.ts), what the
+ * provider's descriptor says its runtime stands for, and what only this host needs.
+ */
+export function targetOptions(
+  name: TargetName,
+  endpoints: TargetEndpoints = {},
+): Record<string, unknown> {
+  const plan = planOf(name);
+  const descriptor = descriptorOf(plan.provider);
+  let runtime: Record<string, unknown> = {};
+  if (plan.runtime !== undefined) {
+    if (!descriptor.runtimeOption) {
+      throw new Error(`target ${name}: the ${descriptor.id} provider has no runtimes to choose`);
+    }
+    runtime = descriptor.runtimeOption(plan.runtime);
+  }
+  return { ...testEngineOptions(endpoints)[plan.provider], ...runtime, ...plan.options };
+}
 
 export function createTarget(name: TargetName, endpoints: TargetEndpoints = {}): Target {
-  const { providerId, options } = targetPlan(name, endpoints);
-  const descriptor = descriptors.get(providerId);
-  if (!descriptor) throw new Error(`no provider "${providerId}" is registered`);
+  const plan = planOf(name);
+  const descriptor = descriptorOf(plan.provider);
+  const options = targetOptions(name, endpoints);
   const image = typeof options.image === "string" ? options.image : undefined;
   let hooks: Promise<BackendHooks> | undefined;
   return {
     name,
-    providerId,
+    providerId: descriptor.id,
+    ...(plan.variant === undefined ? {} : { variant: plan.variant }),
+    options,
     basePolicy: image ? { image } : {},
     enforcesLimits: !offersNoIsolation(descriptor),
     createProvider: () => createNow(descriptor, options),
@@ -110,6 +125,18 @@ export function createTarget(name: TargetName, endpoints: TargetEndpoints = {}):
   };
 }
 
+function planOf(name: TargetName): HostTarget {
+  const plan = plans.find((p) => nameOf(p) === name);
+  if (!plan) throw new Error(`unknown target "${name}"; the targets are ${targetNames.join(", ")}`);
+  return plan;
+}
+
+function descriptorOf(id: string): ProviderDescriptor {
+  const descriptor = descriptors.find((d) => d.id === id);
+  if (!descriptor) throw new Error(`no provider "${id}" is registered`);
+  return descriptor;
+}
+
 /** The targets' providers are built synchronously, as the soak and the crash tests use them. */
 function createNow(
   descriptor: ProviderDescriptor,
@@ -120,26 +147,4 @@ function createNow(
     throw new Error(`provider "${descriptor.id}" is created asynchronously; targets need it now`);
   }
   return provider;
-}
-
-/** Provider options of the containerd targets (same shims as provider-kata's own tests). */
-export function kataOptions(
-  name: "kata-stand-in" | "kata-runc" | "kata-runsc",
-  endpoints: TargetEndpoints = {},
-): KataProviderOptions {
-  const common: KataProviderOptions = {
-    address: endpoints.containerdAddress ?? testHost.containerdAddress,
-    namespace: endpoints.containerdNamespace ?? testHost.containerdNamespace,
-    image: testHost.containerdImage,
-    fifoDir: endpoints.fifoDir ?? testHost.fifoDir,
-    shimSearchPath: [testHost.shimDir],
-  };
-  if (name === "kata-stand-in")
-    return { ...common, runtime: "io.containerd.kata.v2", unsafeUseStandInShim: true };
-  if (name === "kata-runc") return { ...common, runtime: "io.containerd.runc.v2" };
-  return {
-    ...common,
-    runtime: "io.containerd.runc.v2",
-    runtimeOptions: { BinaryName: join(testHost.shimDir, "runsc-cadre") },
-  };
 }

@@ -8,17 +8,17 @@ import {
   SessionNotRunningError,
 } from "@cadre/agent-runtime-contract";
 import { createDockerProvider } from "@cadre/agent-runtime-provider-docker";
-import { createKataProvider } from "@cadre/agent-runtime-provider-kata";
+import { createKataProvider, type KataProviderOptions } from "@cadre/agent-runtime-provider-kata";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
   censusTotal,
   containerdCensus,
   createTarget,
   dockerCensus,
-  kataOptions,
   removeTree,
   ThrowawayContainerd,
   ThrowawayDockerd,
+  targetOptions,
   testHost,
   within,
 } from "../src/index.js";
@@ -78,7 +78,7 @@ describeWhenAvailable("engine restarted mid-session: private containerd", hostRe
   let dir: string;
   let engine: ThrowawayContainerd;
   let provider: ReturnType<typeof createKataProvider>;
-  let options: ReturnType<typeof kataOptions>;
+  let options: KataProviderOptions;
   let census: () => Promise<number>;
 
   beforeAll(async () => {
@@ -89,7 +89,7 @@ describeWhenAvailable("engine restarted mid-session: private containerd", hostRe
       containerdNamespace: "cadre-reliability",
       fifoDir: join(dir, "fifo"),
     };
-    options = kataOptions("kata-runc", endpoints);
+    options = targetOptions("kata-runc", endpoints) as KataProviderOptions;
     provider = createKataProvider(options);
     await provider.importImage(testHost.imageArchive);
     census = async () =>

@@ -12,7 +12,7 @@ import {
   parseExecRequest,
 } from "@cadre/agent-runtime-contract";
 import { createDockerProvider } from "@cadre/agent-runtime-provider-docker";
-import { createKataProvider } from "@cadre/agent-runtime-provider-kata";
+import { createKataProvider, type KataProviderOptions } from "@cadre/agent-runtime-provider-kata";
 import { createStubProvider } from "@cadre/agent-runtime-provider-stub";
 import Docker from "dockerode";
 import fc from "fast-check";
@@ -20,8 +20,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   censusTotal,
   containerdCensus,
-  kataOptions,
   stubCensus,
+  targetOptions,
   testHost,
   within,
 } from "../src/index.js";
@@ -259,8 +259,8 @@ await describeTarget(
     // roll back everything they created (the lease) before failing with a typed error.
     const namespace = `cadre-fuzz-${randomBytes(4).toString("hex")}`;
     const fifoDir = join(tmpdir(), namespace);
-    const options = kataOptions("kata-runc", { containerdNamespace: namespace, fifoDir });
-    const provider = createKataProvider(options);
+    const options = targetOptions("kata-runc", { containerdNamespace: namespace, fifoDir });
+    const provider = createKataProvider(options as KataProviderOptions);
     const census = async () =>
       censusTotal(
         await containerdCensus({ address: options.address as string, namespace, fifoDir }, {}),

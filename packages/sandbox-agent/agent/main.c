@@ -5,11 +5,13 @@
  * that killing it reaches every process it started. As PID 1 it also reaps every orphan and
  * stops the session on SIGTERM from outside.
  *
- *   cadre-agent [--agent-uid UID] [--user USER[:GROUP]] [--listen NAME] [--nofile N]
+ *   cadre-agent [--agent-uid UID] [--user USER[:GROUP]] [--listen NAME] [--root DIR] [--nofile N]
  *       PID 1 of a sandbox (or a plain process: the stub, tests). --agent-uid: the uid the agent
  *       takes for itself at once, started as root with only the capabilities it keeps. --user:
  *       the commands' identity, never the agent's own (identity.h). --listen: the socket of hosts
  *       that attach later (a path, or @abstract); as PID 1 it is DEFAULT_SOCKET unless given.
+ *       --root: the directory the files operations take for "/" (the stub's scratch root); no
+ *       path of theirs leads out of it (paths.h).
  *       --nofile: the open-files limit (soft and hard) of the agent and so of every command, set
  *       first, for an engine that does not set it (rootless Podman's Docker API ignores Ulimits).
  *   cadre-agent connect [--agent-uid UID] [NAME]
@@ -31,6 +33,7 @@
 #include "exec.h"
 #include "identity.h"
 #include "link.h"
+#include "paths.h"
 #include "protocol.h"
 
 /* How long a stopping agent waits for its hosts to take their last frames. */
@@ -67,9 +70,10 @@ static void install_handlers(void) {
 }
 
 static void hello(uint32_t link) {
-  uint8_t payload[sizeof PROTOCOL_NAME + 4];
+  uint8_t payload[sizeof PROTOCOL_NAME + 8];
   memcpy(payload, PROTOCOL_NAME, sizeof PROTOCOL_NAME);
   put_u32(payload + sizeof PROTOCOL_NAME, (uint32_t)getpid());
+  put_u32(payload + sizeof PROTOCOL_NAME + 4, AGENT_FEATURES);
   link_send(link, FRAME_HELLO, 0, payload, sizeof payload);
 }
 
@@ -126,12 +130,13 @@ int main(int argc, char **argv) {
 
   pid1 = getpid() == 1;
   const char *listen_name = pid1 ? DEFAULT_SOCKET : NULL;
-  const char *user = NULL, *agent_uid = NULL, *nofile = NULL;
+  const char *user = NULL, *agent_uid = NULL, *root = NULL, *nofile = NULL;
   for (int i = 1; i < argc; i += 2) {
     if (i + 1 >= argc) return 64; /* EX_USAGE */
     if (strcmp(argv[i], "--listen") == 0) listen_name = argv[i + 1];
     else if (strcmp(argv[i], "--user") == 0) user = argv[i + 1];
     else if (strcmp(argv[i], "--agent-uid") == 0) agent_uid = argv[i + 1];
+    else if (strcmp(argv[i], "--root") == 0) root = argv[i + 1];
     else if (strcmp(argv[i], "--nofile") == 0) nofile = argv[i + 1];
     else return 64;
   }
@@ -152,6 +157,7 @@ int main(int argc, char **argv) {
     if (!parse_uid(agent_uid, &uid)) return 64;
     if (!identity_become((uid_t)uid, 1, why, sizeof why)) return refuse(REFUSED_PRIVILEGES, why);
   }
+  if (root && paths_init(root) != 0) return 66; /* EX_NOINPUT: no such directory */
   if (user) {
     /* Before any command runs, /etc is still the image's own. */
     struct identity as;

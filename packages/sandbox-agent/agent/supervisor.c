@@ -6,11 +6,15 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "builtin.h"
+#include "paths.h"
 #include "tree.h"
 
 static void report(int fd, uint32_t kind, int32_t value, uint32_t survivors) {
@@ -43,17 +47,23 @@ static void close_from(int low) {
   for (int i = 0; i < count; i++) close(open_fds[i]);
 }
 
-/* Moves the four descriptors the supervisor keeps to 3..6 and closes all others: the host link
- * and every other exec's pipes stay with the agent. */
+/* Moves the four descriptors the supervisor keeps to 3..6, and the files root (close-on-exec, for
+ * a builtin) to 7, and closes all others: the host link and every other exec's pipes stay with
+ * the agent. */
 static void keep_only(const struct launch *in, int out[4]) {
   int src[4] = {in->stdin_fd, in->stdout_fd, in->stderr_fd, in->report_fd};
   int tmp[4];
   for (int i = 0; i < 4; i++) tmp[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 64);
+  int root = paths_root_fd() >= 0 ? fcntl(paths_root_fd(), F_DUPFD_CLOEXEC, 64) : -1;
   for (int i = 0; i < 4; i++) {
     out[i] = 3 + i;
     dup3(tmp[i], out[i], O_CLOEXEC);
   }
-  close_from(7);
+  if (root >= 0) {
+    dup3(root, 7, O_CLOEXEC);
+    paths_move_root_fd(7);
+  }
+  close_from(root >= 0 ? 8 : 7);
   int null = open("/dev/null", O_RDWR | O_CLOEXEC);
   for (int fd = 0; fd < 3; fd++) dup2(null, fd);
   if (null > 2) close(null);
@@ -76,12 +86,21 @@ static void start_command(const struct launch *launch, const int fds[4], int err
   sigset_t none;
   sigemptyset(&none);
   for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL);
+  /* A files operation takes SIGTERM as its cue to clean up; it stays blocked until its handler
+   * is in place (builtin_run). */
+  if (launch->builtin) sigaddset(&none, SIGTERM);
   sigprocmask(SIG_SETMASK, &none, NULL);
   prctl(PR_SET_PDEATHSIG, 0);
   setsid();
   for (int i = 0; i < 3; i++) dup2(fds[i], i); /* dup2 clears close-on-exec */
+  /* A process on a terminal: it is the session's controlling terminal, as a login shell's is. */
+  if (launch->pty) ioctl(0, TIOCSCTTY, 0);
   int failed = identity_apply(launch->identity);
   if (!failed && launch->cwd[0] && chdir(launch->cwd) != 0) failed = errno;
+  if (!failed && launch->builtin) {
+    close(errno_fd); /* started: no exec will close it */
+    _exit(builtin_run(launch->argv));
+  }
   if (!failed) {
     use_path_of(launch->envp);
     /* Searches the PATH just set, as a shell would. */
@@ -142,6 +161,16 @@ void supervise(const struct launch *launch) {
     siginfo_t info;
     int sig = sigwaitinfo(&wanted, &info);
     if (sig == SIGUSR1 && info.si_pid == getppid()) {
+      if (launch->builtin && !command_done) {
+        /* A files operation first removes what it had begun (it runs no other process). */
+        kill(command, SIGTERM);
+        struct timespec budget = {BUILTIN_CLEANUP_MS / 1000, (BUILTIN_CLEANUP_MS % 1000) * 1000000L};
+        sigset_t child;
+        sigemptyset(&child);
+        sigaddset(&child, SIGCHLD);
+        while (waitpid(command, NULL, WNOHANG) == 0 && sigtimedwait(&child, NULL, &budget) > 0) {
+        }
+      }
       uint32_t left = kill_below(getpid(), KILL_BUDGET_MS, NULL, 0);
       report(report_fd, REPORT_KILLED, left == 0, left);
       _exit(0);

@@ -21,8 +21,10 @@ struct launch {
   char *const *envp;
   const char *cwd;
   const struct identity *identity; /* who the command runs as */
-  int stdin_fd, stdout_fd, stderr_fd; /* the command's ends of its three pipes */
+  int builtin;                        /* argv names a files operation (builtin.h), run in place */
+  int stdin_fd, stdout_fd, stderr_fd; /* the command's ends of its pipes, or its terminal */
   int report_fd;                      /* write end of the pipe to the agent */
+  int pty;                            /* stdin is a terminal: it becomes the controlling one */
 };
 
 /*
@@ -33,5 +35,8 @@ void supervise(const struct launch *launch) __attribute__((noreturn));
 
 /* How long a supervisor may spend killing its tree. */
 #define KILL_BUDGET_MS 3000
+/* How long a files operation may take to clean up after SIGTERM (its temporary file, its staging
+ * directory) before it is killed like any command. */
+#define BUILTIN_CLEANUP_MS 2000
 
 #endif

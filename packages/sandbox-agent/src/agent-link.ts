@@ -1,7 +1,11 @@
 import type { Readable, Writable } from "node:stream";
+import { AgentProcessChannel, type ProcessOutput } from "./agent-process.js";
 import {
+  type AttachedFrame,
+  agentFeatures,
   agentFrame,
   decodeExit,
+  decodeProcessInfo,
   type ExitFrame,
   encodeExec,
   encodeFrame,
@@ -11,12 +15,13 @@ import {
   hostFrame,
   MalformedFrameError,
   maxAgentPayload,
+  type ProcessInfoFrame,
   protocolName,
   refusedReasons,
 } from "./frames.js";
 
 /** Stdin bytes in flight to the agent at most (its window is 1 MiB). */
-const stdinWindow = 512 * 1024;
+const stdinWindow = 768 * 1024;
 const stdinChunk = 32 * 1024;
 
 /** The link to the agent ended (it died, or its stream closed): no exec on it can finish. */
@@ -57,15 +62,28 @@ export interface AgentExecRequest {
   env: string[];
   /** Empty or undefined: the agent's own working directory. */
   cwd?: string;
-  stdin?: Uint8Array;
+  /**
+   * The command's stdin, then EOF: bytes, or a source read as the agent takes it (at most the
+   * stdin window ahead). A source that throws kills the command, and exec rejects with its error.
+   */
+  stdin?: Uint8Array | AsyncIterable<Uint8Array>;
+  /** argv[0] names one of the agent's files operations (agent/builtin.h): no program runs. */
+  builtin?: boolean;
+  /** A files operation runs as this user instead of the session's. */
+  owner?: { uid: number; gid: number };
   /** Output past this (stdout and stderr together) is drained inside the sandbox and dropped. */
   maxOutputBytes: number;
   /** The agent kills the command's whole tree at this deadline. */
   timeoutMs?: number;
   /** On abort the agent kills the command's whole tree; exec then resolves as killed. */
   signal?: AbortSignal;
-  onStdout?: (chunk: Buffer) => void;
-  onStderr?: (chunk: Buffer) => void;
+  /**
+   * Output as it comes. A callback that returns a promise takes the chunk when it settles: only
+   * then may the agent send that many bytes more, so a slow consumer holds the command back
+   * instead of filling memory.
+   */
+  onStdout?: (chunk: Buffer) => unknown;
+  onStderr?: (chunk: Buffer) => unknown;
 }
 
 export interface AgentExecOutcome {
@@ -88,10 +106,33 @@ interface PendingExec {
   resolve(outcome: AgentExecOutcome): void;
   reject(error: Error): void;
   pid?: number;
+  stdin: StdinSource;
   stdinSent: number;
   stdinAcked: number;
   stdinClosed: boolean;
-  stdin: Buffer;
+  /** The stdin source failed: the command was killed, and exec rejects with this. */
+  stdinError?: Error;
+}
+
+/** Where an exec's stdin comes from: what is at hand now, and the source of more. */
+interface StdinSource {
+  /** Taken from the source and not yet sent. */
+  pending: Buffer;
+  more?: AsyncIterator<Uint8Array>;
+  pulling: boolean;
+  ended: boolean;
+}
+
+function stdinSource(stdin: AgentExecRequest["stdin"]): StdinSource {
+  if (stdin === undefined || stdin instanceof Uint8Array) {
+    return { pending: Buffer.from(stdin ?? []), pulling: false, ended: true };
+  }
+  return {
+    pending: Buffer.alloc(0),
+    more: stdin[Symbol.asyncIterator](),
+    pulling: false,
+    ended: false,
+  };
 }
 
 /**
@@ -101,6 +142,15 @@ interface PendingExec {
  */
 export class AgentLink {
   private readonly execs = new Map<number, PendingExec>();
+  private readonly processes = new Map<number, AgentProcessChannel>();
+  private readonly lists = new Map<
+    number,
+    {
+      found: ProcessInfoFrame[];
+      resolve(found: ProcessInfoFrame[]): void;
+      reject(error: Error): void;
+    }
+  >();
   /** Channels start at a random point: another host attached to the same agent uses others. */
   private nextChannel = 1 + Math.floor(Math.random() * 0x7fff0000);
   private closedReason: string | undefined;
@@ -113,7 +163,108 @@ export class AgentLink {
   private constructor(
     private readonly output: Writable,
     readonly agentPid: number,
+    /** What the agent said it can do beyond commands (frames.ts agentFeatures). */
+    readonly features: number,
   ) {}
+
+  /** Whether the agent runs files operations (an older agent of a session does not). */
+  get hasFiles(): boolean {
+    return (this.features & agentFeatures.files) !== 0;
+  }
+
+  /** Whether the agent keeps processes that outlive their link. */
+  get hasProcesses(): boolean {
+    return (this.features & agentFeatures.processes) !== 0;
+  }
+
+  /**
+   * Starts a process: it outlives this link, its output goes to a ring of `ringBytes`, and this
+   * host follows it from its first byte. Resolves once it started (or ended before it could:
+   * see `exited`); rejects when the agent refuses it (a tag in use, too many processes).
+   */
+  async spawn(
+    request: {
+      tag: string;
+      argv: string[];
+      env: string[];
+      cwd?: string;
+      timeoutMs?: number;
+      ringBytes: number;
+      pty?: { rows: number; cols: number };
+    },
+    output: ProcessOutput,
+  ): Promise<AgentProcessChannel> {
+    const process = this.openProcess(output);
+    const opened = new Promise<void>((resolve, reject) => {
+      process.opening = { resolve, reject };
+    });
+    this.send(
+      hostFrame.exec,
+      process.channel,
+      encodeExec({
+        argv: request.argv,
+        env: request.env,
+        cwd: request.cwd ?? "",
+        maxOutputBytes: request.ringBytes,
+        timeoutMs: request.timeoutMs ?? 0,
+        process: { tag: request.tag, ...(request.pty ? { pty: request.pty } : {}) },
+      }),
+    );
+    await opened;
+    return process;
+  }
+
+  /**
+   * Follows the process `tag` from output offset `from` (0: the oldest byte its ring still
+   * holds): what the ring holds first, then what comes. Rejects with AgentFaultError when there
+   * is no such process.
+   */
+  async attach(
+    tag: string,
+    from: number,
+    output: ProcessOutput,
+  ): Promise<{ process: AgentProcessChannel; attached: AttachedFrame }> {
+    const process = this.openProcess(output);
+    let attached: AttachedFrame | undefined;
+    const opened = new Promise<void>((resolve, reject) => {
+      process.opening = { resolve, reject, attached: (frame) => (attached = frame) };
+    });
+    const payload = Buffer.alloc(8 + Buffer.byteLength(tag, "latin1"));
+    payload.writeBigUInt64LE(BigInt(from), 0);
+    payload.write(tag, 8, "latin1");
+    this.send(hostFrame.attach, process.channel, payload);
+    await opened;
+    return { process, attached: attached as AttachedFrame };
+  }
+
+  /** The agent's processes, running and ended (until their slots are needed). */
+  listProcesses(): Promise<ProcessInfoFrame[]> {
+    if (this.closedReason) return Promise.reject(new AgentLinkClosedError(this.closedReason));
+    const channel = this.takeChannel();
+    return new Promise((resolve, reject) => {
+      this.lists.set(channel, { found: [], resolve, reject });
+      this.send(hostFrame.list, channel);
+    });
+  }
+
+  private openProcess(output: ProcessOutput): AgentProcessChannel {
+    if (this.closedReason) throw new AgentLinkClosedError(this.closedReason);
+    const channel = this.takeChannel();
+    const process = new AgentProcessChannel(
+      channel,
+      (type, on, payload) => this.send(type, on, payload),
+      output,
+      () => this.processes.delete(channel),
+    );
+    this.processes.set(channel, process);
+    return process;
+  }
+
+  private takeChannel(): number {
+    const channel = this.nextChannel;
+    this.nextChannel = this.nextChannel >= 0xfffffff0 ? 1 : this.nextChannel + 1;
+    return channel;
+  }
 
   /**
    * Waits for the agent's HELLO on `input`, asking for it again in case the agent greeted before
@@ -162,17 +313,16 @@ export class AgentLink {
   /** Runs one command in the sandbox. */
   exec(request: AgentExecRequest): Promise<AgentExecOutcome> {
     if (this.closedReason) return Promise.reject(new AgentLinkClosedError(this.closedReason));
-    const channel = this.nextChannel;
-    this.nextChannel = this.nextChannel >= 0xfffffff0 ? 1 : this.nextChannel + 1;
+    const channel = this.takeChannel();
     return new Promise((resolve, reject) => {
       const pending: PendingExec = {
         request,
         resolve,
         reject,
+        stdin: stdinSource(request.stdin),
         stdinSent: 0,
         stdinAcked: 0,
         stdinClosed: false,
-        stdin: Buffer.from(request.stdin ?? []),
       };
       this.execs.set(channel, pending);
       this.send(
@@ -184,13 +334,19 @@ export class AgentLink {
           cwd: request.cwd ?? "",
           maxOutputBytes: request.maxOutputBytes,
           timeoutMs: request.timeoutMs ?? 0,
+          ...(request.builtin ? { builtin: true } : {}),
+          ...(request.owner ? { owner: request.owner } : {}),
         }),
       );
       this.pumpStdin(channel, pending);
       const onAbort = () => this.send(hostFrame.kill, channel);
       if (request.signal?.aborted) onAbort();
       else request.signal?.addEventListener("abort", onAbort, { once: true });
-      const done = () => request.signal?.removeEventListener("abort", onAbort);
+      const done = () => {
+        request.signal?.removeEventListener("abort", onAbort);
+        // A source not read to its end is let go of.
+        if (!pending.stdin.ended) void pending.stdin.more?.return?.()?.catch(() => {});
+      };
       pending.resolve = (outcome) => {
         done();
         resolve(outcome);
@@ -209,27 +365,66 @@ export class AgentLink {
     this.markClosed(reason);
     for (const pending of this.execs.values()) pending.reject(new AgentLinkClosedError(reason));
     this.execs.clear();
+    for (const process of [...this.processes.values()])
+      process.fail(new AgentLinkClosedError(reason));
+    for (const list of this.lists.values()) list.reject(new AgentLinkClosedError(reason));
+    this.lists.clear();
   }
 
   private send(type: number, channel: number, payload?: Uint8Array): void {
     if (!this.closedReason) this.output.write(encodeFrame(type, channel, payload));
   }
 
-  /** Sends stdin within the window; the EOF frame once all of it is sent. */
+  /** Sends stdin within the window, reading the source as room comes; EOF once it ended. */
   private pumpStdin(channel: number, pending: PendingExec): void {
     const { stdin } = pending;
-    while (
-      pending.stdinSent < stdin.length &&
-      pending.stdinSent - pending.stdinAcked < stdinWindow
-    ) {
-      const end = Math.min(stdin.length, pending.stdinSent + stdinChunk);
-      this.send(hostFrame.stdin, channel, stdin.subarray(pending.stdinSent, end));
-      pending.stdinSent = end;
+    // The frames of one round go out in one write.
+    this.output.cork();
+    process.nextTick(() => this.output.uncork());
+    while (!pending.stdinClosed && pending.stdinSent - pending.stdinAcked < stdinWindow) {
+      if (stdin.pending.length > 0) {
+        const room = stdinWindow - (pending.stdinSent - pending.stdinAcked);
+        const chunk = stdin.pending.subarray(0, Math.min(stdinChunk, room));
+        stdin.pending = stdin.pending.subarray(chunk.length);
+        this.send(hostFrame.stdin, channel, chunk);
+        pending.stdinSent += chunk.length;
+      } else if (stdin.ended) {
+        this.send(hostFrame.stdin, channel); // EOF
+        pending.stdinClosed = true;
+      } else {
+        this.pullStdin(channel, pending);
+        return;
+      }
     }
-    if (pending.stdinSent === stdin.length && !pending.stdinClosed) {
-      this.send(hostFrame.stdin, channel); // EOF
-      pending.stdinClosed = true;
-    }
+  }
+
+  /** Takes the next chunk of a stdin source, then goes on sending. */
+  private pullStdin(channel: number, pending: PendingExec): void {
+    const { stdin } = pending;
+    if (stdin.pulling || !stdin.more) return;
+    stdin.pulling = true;
+    stdin.more.next().then(
+      (next) => {
+        stdin.pulling = false;
+        if (next.done) stdin.ended = true;
+        else
+          stdin.pending = Buffer.from(
+            next.value.buffer,
+            next.value.byteOffset,
+            next.value.byteLength,
+          );
+        if (this.execs.get(channel) === pending) this.pumpStdin(channel, pending);
+      },
+      (error: unknown) => {
+        stdin.pulling = false;
+        stdin.ended = true;
+        // No EOF follows: the command must not take what it got as the whole.
+        pending.stdinClosed = true;
+        if (this.execs.get(channel) !== pending) return;
+        pending.stdinError = error instanceof Error ? error : new Error(String(error));
+        this.send(hostFrame.kill, channel);
+      },
+    );
   }
 
   /** Acts on one frame from the agent; throws MalformedFrameError for one that breaks the protocol. */
@@ -237,6 +432,23 @@ export class AgentLink {
     if (frame.type === agentFrame.hello) return; // a greeting again (HELLO_AGAIN crossed it)
     if (frame.type === agentFrame.fault && frame.channel === 0) {
       this.close(`the agent failed: ${printable(frame.payload)}`);
+      return;
+    }
+    const process = this.processes.get(frame.channel);
+    if (process) {
+      if (frame.type === agentFrame.fault)
+        process.fail(new AgentFaultError(printable(frame.payload)));
+      else process.receive(frame);
+      return;
+    }
+    const list = this.lists.get(frame.channel);
+    if (list && frame.type === agentFrame.processInfo) {
+      if (frame.payload.length === 0) {
+        this.lists.delete(frame.channel);
+        list.resolve(list.found);
+      } else {
+        list.found.push(decodeProcessInfo(frame.payload));
+      }
       return;
     }
     const pending = this.execs.get(frame.channel);
@@ -247,10 +459,15 @@ export class AgentLink {
         const callback =
           frame.type === agentFrame.stdout ? pending.request.onStdout : pending.request.onStderr;
         // The payload is a view of the reader's buffer: a copy outlives it.
-        callback?.(Buffer.from(frame.payload));
+        const taken = callback?.(Buffer.from(frame.payload));
         const credit = Buffer.alloc(4);
         credit.writeUInt32LE(frame.payload.length, 0);
-        this.send(hostFrame.credit, frame.channel, credit);
+        const grant = () => {
+          if (this.execs.get(frame.channel) === pending)
+            this.send(hostFrame.credit, frame.channel, credit);
+        };
+        if (taken instanceof Promise) taken.then(grant, grant);
+        else grant();
         return;
       }
       case agentFrame.stdinAck: {
@@ -272,7 +489,8 @@ export class AgentLink {
         const exit = decodeExit(frame.payload);
         if (!pending) return;
         this.execs.delete(frame.channel);
-        pending.resolve(outcomeOf(exit, pending.pid));
+        if (pending.stdinError) pending.reject(pending.stdinError);
+        else pending.resolve(outcomeOf(exit, pending.pid));
         return;
       }
       case agentFrame.fault:
@@ -295,14 +513,19 @@ export class AgentLink {
       );
     }
     const name = frame.payload.subarray(0, protocolName.length).toString("latin1");
+    // An agent of before its features greets without them: it runs commands only.
+    const length = frame.payload.length;
     if (
       frame.type !== agentFrame.hello ||
       name !== protocolName ||
-      frame.payload.length !== protocolName.length + 5
+      frame.payload[protocolName.length] !== 0 ||
+      (length !== protocolName.length + 5 && length !== protocolName.length + 9)
     ) {
       throw new AgentLinkClosedError(`the sandbox did not greet as ${protocolName}`);
     }
-    return new AgentLink(output, frame.payload.readUInt32LE(protocolName.length + 1));
+    const features =
+      length === protocolName.length + 9 ? frame.payload.readUInt32LE(length - 4) : 0;
+    return new AgentLink(output, frame.payload.readUInt32LE(protocolName.length + 1), features);
   }
 }
 

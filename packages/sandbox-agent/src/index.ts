@@ -7,7 +7,32 @@ export {
   AgentLinkClosedError,
   AgentRefusedError,
 } from "./agent-link.js";
+export {
+  AgentProcessChannel,
+  type AgentProcessExit,
+  ProcessDetachedError,
+  type ProcessOutput,
+} from "./agent-process.js";
 export { ElfFormatError, type ElfInfo, readElfInfo } from "./elf.js";
+export {
+  AgentFileError,
+  AgentFileInterruptedError,
+  AgentFiles,
+  type ArchiveSummary,
+  type Checksummed,
+  type FileCallOptions,
+  type WriteOptions,
+} from "./files/agent-files.js";
+export {
+  type EntryRecord,
+  encodeRecord,
+  MalformedRecordError,
+  maxRecordText,
+  type RecordEvent,
+  type RecordKind,
+  RecordReader,
+} from "./files/records.js";
+export type { AttachedFrame, ProcessInfoFrame } from "./frames.js";
 export {
   FrameReader,
   MalformedFrameError,

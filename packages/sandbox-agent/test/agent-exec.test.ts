@@ -109,6 +109,26 @@ describe("cadre-agent runs commands", () => {
   });
 });
 
+describe("cadre-agent's flow control", () => {
+  it("keeps stderr whole when stdout used up the host's credit in the same round", async () => {
+    // The host takes each chunk late, so both pipes are full whenever credit comes back; the
+    // stdout read then spends it all, and the stderr read right after must wait, not end.
+    for (let round = 0; round < 6; round++) {
+      const err: Buffer[] = [];
+      const out = await agent.link.exec({
+        argv: ["sh", "-c", "head -c 600000 /dev/zero; echo done >&2"],
+        env: hostEnv,
+        maxOutputBytes: 16 * 1024 * 1024,
+        onStdout: () => new Promise((resolve) => setTimeout(resolve, 2)),
+        onStderr: (c) => {
+          err.push(c);
+        },
+      });
+      expect([out.exitCode, Buffer.concat(err).toString()]).toEqual([0, "done\n"]);
+    }
+  });
+});
+
 describe("cadre-agent's deadline", () => {
   it("kills a command that calls setsid, double-forks and clears its env, and says it verified", async () => {
     const tag = marker();

@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import type { IdleMemory } from "./contender.js";
+import type { IdleMemory } from "@cadre/agent-runtime-provider-utils";
 
 const cgroupRoot = "/sys/fs/cgroup";
 
@@ -48,7 +48,7 @@ export const sandboxMemoryMethod =
  * Host memory of idle sandboxes, given the host pid of each one's first process. Sandboxes whose
  * cgroup cannot be read (another host, no permission) are skipped.
  */
-export async function sandboxMemory(pids: number[]): Promise<IdleMemory> {
+export async function sandboxMemory(pids: readonly number[]): Promise<IdleMemory> {
   const totals: number[] = [];
   for (const pid of pids) {
     const cgroup = await memoryCgroupUsage(pid).catch(() => undefined);

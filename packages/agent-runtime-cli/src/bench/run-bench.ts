@@ -3,21 +3,21 @@ import { cpus, loadavg, totalmem } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { SessionPool } from "@cadre/agent-runtime";
 import type { IsolationPolicy, IsolationProvider } from "@cadre/agent-runtime-contract";
-import type { BenchEngine, Contender, IdleMemory } from "./contender.js";
+import type {
+  BenchEngine,
+  Contender,
+  EngineTargets,
+  IdleMemory,
+} from "@cadre/agent-runtime-provider-utils";
+import { oursContender } from "./ours.js";
 import { ratio, type Summary, summarize, timed } from "./stats.js";
-import {
-  checkTargets,
-  type EngineTargets,
-  type TargetCheck,
-  type TargetName,
-  tailRatio,
-} from "./target-checks.js";
+import { checkTargets, type TargetCheck, type TargetName, tailRatio } from "./target-checks.js";
 
 export interface BenchSettings {
   engine: BenchEngine;
   /** The value of the run label (`cadre.bench/run`) on everything this run creates. */
   runId: string;
-  /** The provider "cadre" uses, for the parallel, concurrency and memory phases. */
+  /** The provider "cadre" measures beside the engine's baselines, in every phase. */
   provider: IsolationProvider;
   /** A second instance of the same provider for the pool, when `poolSize` is set. */
   poolProvider?: IsolationProvider;
@@ -136,6 +136,8 @@ const message = (error: unknown) => (error instanceof Error ? error.message : St
 export async function runBench(settings: BenchSettings): Promise<BenchResult> {
   const say = settings.progress ?? (() => {});
   const { engine } = settings;
+  // The provider itself first, then the engine's baselines: the order of every round.
+  const contenders = [oursContender(settings.provider, settings.policy), ...engine.baselines];
   const startedAt = new Date().toISOString();
   const samples = new Map<
     string,
@@ -149,7 +151,7 @@ export async function runBench(settings: BenchSettings): Promise<BenchResult> {
     }
   >();
   const results: Record<string, ContenderResult> = {};
-  for (const c of engine.contenders) {
+  for (const c of contenders) {
     samples.set(c.name, {
       start: [],
       destroy: [],
@@ -165,13 +167,12 @@ export async function runBench(settings: BenchSettings): Promise<BenchResult> {
     r.errors += 1;
     r.firstError ??= message(error);
   };
-  const order = (round: number) =>
-    round % 2 === 0 ? engine.contenders : [...engine.contenders].reverse();
+  const order = (round: number) => (round % 2 === 0 ? contenders : [...contenders].reverse());
   const timesPerRound = (c: Contender) => (c.kind === "ours" ? oursExecsPerRound : 1);
 
   try {
     say(`${engine.label}: start, first exec, destroy, ${settings.iterations} rounds`);
-    for (const c of engine.contenders) {
+    for (const c of contenders) {
       if (c.lifecycle && c.firstExec) await c.prepare?.(settings.iterations + warmupRounds);
     }
     for (let round = -warmupRounds; round < settings.iterations; round++) {
@@ -210,7 +211,7 @@ export async function runBench(settings: BenchSettings): Promise<BenchResult> {
       `${engine.label}: exec true, ${execRounds} rounds (ours ${oursExecsPerRound} times a round)`,
     );
     const ready: Contender[] = [];
-    for (const c of engine.contenders) {
+    for (const c of contenders) {
       if (!c.exec) continue;
       try {
         await c.prepare?.((execRounds + warmupRounds * 2) * timesPerRound(c));
@@ -236,7 +237,7 @@ export async function runBench(settings: BenchSettings): Promise<BenchResult> {
     } finally {
       for (const c of ready) await c.exec!.teardown().catch((error: unknown) => fail(c, error));
     }
-    for (const c of engine.contenders) {
+    for (const c of contenders) {
       const s = samples.get(c.name)!;
       const r = results[c.name]!;
       if (c.lifecycle) {
@@ -290,8 +291,7 @@ export async function runBench(settings: BenchSettings): Promise<BenchResult> {
     say(`${engine.label}: memory of idle sessions and of the bare API's sandboxes`);
     const memory = await memoryPhase(settings);
 
-    const byKind = (kind: Contender["kind"]) =>
-      engine.contenders.find((c) => c.kind === kind)?.name ?? "";
+    const byKind = (kind: Contender["kind"]) => contenders.find((c) => c.kind === kind)?.name ?? "";
     const ours = results[byKind("ours")];
     const api = results[byKind("api")];
     const cli = results[byKind("cli")];
@@ -516,7 +516,7 @@ async function memoryPhase(settings: BenchSettings): Promise<BenchResult["memory
       overBaselineBytes: null,
     };
   }
-  const api = engine.contenders.find((c) => c.kind === "api")?.lifecycle;
+  const api = engine.baselines.find((c) => c.kind === "api")?.lifecycle;
   const measureBaseline = api ? engine.baselineIdleMemory : undefined;
   const ours: string[] = [];
   const bare: string[] = [];

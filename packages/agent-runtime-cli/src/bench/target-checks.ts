@@ -1,25 +1,11 @@
 import type { IsolationLevel } from "@cadre/agent-runtime-contract";
+import type { EngineTargets } from "@cadre/agent-runtime-provider-utils";
 import { ratio, type Summary } from "./stats.js";
 
-/**
- * Issue 13's targets for an engine whose baselines are that engine's own API and CLI, for the
- * exec path through cadre-agent. Each engine's baseline module says which apply to it
- * (BenchEngine.targets); an engine without them (the stub, whose baseline is a host process)
- * still has its numbers reported, with no mark.
- */
-export interface EngineTargets {
-  /** The bare API's exec p50 divided by ours: at least this. */
-  execSpeedupVsApi: number;
-  /** Our exec p50, in ms: at most this. Absent: no absolute target on this engine. */
-  execP50Ms?: number;
-  /** Our exec p99 divided by our exec p50: at most this. */
-  execTailRatio: number;
-  /**
-   * Time to first command, cold (startSession, then the first exec), p50: at most
-   * `factor` times the bare API's create+start p50, plus `plusMs`.
-   */
-  coldFirstCommand: { factor: number; plusMs: number };
-}
+// Issue 13's targets (EngineTargets) for an engine whose baselines are that engine's own API and
+// CLI, for the exec path through cadre-agent. Each provider's baseline says which apply to its
+// engine (BenchEngine.targets, through the bench's tools.engineTargets); an engine without them
+// (the stub, whose baseline is a host process) still has its numbers reported, with no mark.
 
 /** Where a command is a fork inside the sandbox's own kernel: runc, containerd's shims, a VM. */
 export const forkSpeedTargets: EngineTargets = {

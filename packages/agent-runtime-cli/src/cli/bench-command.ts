@@ -1,31 +1,32 @@
 import { writeFile } from "node:fs/promises";
 import { createProvider, loadProviderDescriptor } from "@cadre/agent-runtime";
-import { offersNoIsolation } from "@cadre/agent-runtime-provider-utils";
-import { benchBaseline } from "../bench/baselines.js";
-import type { BenchEngine } from "../bench/contender.js";
+import { type BenchEngine, offersNoIsolation } from "@cadre/agent-runtime-provider-utils";
+import { benchTools } from "../bench/bench-tools.js";
 import { formatBenchResult } from "../bench/format.js";
+import { baselineOf, providersWithBaseline } from "../bench/provider-baseline.js";
 import { type BenchResult, runBench } from "../bench/run-bench.js";
 import { benchRunLabel, newBenchRunId } from "../bench/run-labels.js";
 import { progress } from "./output.js";
 import { parseFlags } from "./parse-flags.js";
 import { configFromFlags, providerFlagSpec, sectionOf } from "./provider-choice.js";
+import { knownProviders, optionHelp, runtimeOptionHelp } from "./provider-help.js";
 import { parsePositiveNumber } from "./units.js";
 import { UsageError } from "./usage-error.js";
 
-export const benchHelp = `Usage: cadre-runtime bench --provider P [options]
+export const benchHelp = async () => `Usage: cadre-runtime bench --provider P [options]
 
 Measures, in one run and interleaved, startSession, the first exec and destroySession, and exec
-of \`true\`, for the provider and for baselines on the same engine (docker: dockerode and the
-docker CLI; kata: containerd's gRPC API and ctr; stub: a host process); then 20 execs at once in
-one session against 20 one after another, hand-out and first exec from a SessionPool, N
-concurrent sessions each running one exec, and the host memory of idle sessions against the
-bare API's idle sandboxes. Every sandbox it makes carries the label
-${benchRunLabel}=<run id> and is removed at the end.
+of \`true\`, for the provider and for the baselines its package gives on the same engine (the
+engine's bare API and its CLI, or what the provider wraps); then 20 execs at once in one session
+against 20 one after another, hand-out and first exec from a SessionPool, N concurrent sessions
+each running one exec, and the host memory of idle sessions against the bare API's idle
+sandboxes. Every sandbox it makes carries the label ${benchRunLabel}=<run id> and is removed at
+the end. Providers with a baseline here: ${(await providersWithBaseline()).join(", ") || "none"}.
 
 Options:
-  -p, --provider P       stub, docker or kata (required unless --config names one)
+${optionHelp("-p, --provider P", 25, `${knownProviders()} (required unless --config names one)`)}
   -c, --config F         cadre.config.json whose "isolation" section configures the provider
-      --runtime R        docker: runc, crun or runsc; kata: containerd runtime name
+${await runtimeOptionHelp(25)}
       --iterations N     measured rounds per operation (default 20; exec runs 2N rounds)
       --concurrency C    sessions started at once in the concurrency phase (default 50)
       --pool K           also measure hand-out and first exec from a SessionPool of K
@@ -48,7 +49,7 @@ const cmd = "bench";
 export async function benchCommand(args: string[]): Promise<number> {
   const { values } = parseFlags(args, flagSpec, cmd);
   if (values.help) {
-    process.stdout.write(`${benchHelp}\n`);
+    process.stdout.write(`${await benchHelp()}\n`);
     return 0;
   }
   const config = await configFromFlags(values, cmd);
@@ -63,20 +64,22 @@ export async function benchCommand(args: string[]): Promise<number> {
 
   // The pool is measured separately: the provider itself is always benchmarked bare.
   const { pool: _pool, ...bare } = config;
-  const baseline = benchBaseline(bare.provider);
   const descriptor = await loadProviderDescriptor(bare.provider);
+  if (!descriptor) throw new UsageError(`unknown provider "${bare.provider}"`, cmd);
+  const baseline = await baselineOf(descriptor);
   const provider = await createProvider(bare);
   const poolProvider = poolSize ? await createProvider(bare) : undefined;
   const runId = newBenchRunId();
+  const labels = { [benchRunLabel]: runId };
   // No network: the policy an agent sandbox typically gets, and the same for every contender.
   const policy = {
-    labels: { [benchRunLabel]: runId },
-    ...(descriptor && offersNoIsolation(descriptor) ? {} : { networkIsolation: true }),
+    labels,
+    ...(offersNoIsolation(descriptor) ? {} : { networkIsolation: true }),
   };
   let engine: BenchEngine | undefined;
   try {
     const options = sectionOf(bare, bare.provider);
-    engine = await baseline({ provider, policy, runId, options });
+    engine = await baseline({ provider, policy, options, runId, labels, tools: benchTools });
     progress(`bench run ${runId} on ${engine.label}`);
     const result = await runBench({
       engine,

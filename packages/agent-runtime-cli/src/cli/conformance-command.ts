@@ -12,18 +12,19 @@ import { type ConformanceSettings, conformanceSettingsEnv } from "../conformance
 import { printJson, progress } from "./output.js";
 import { parseFlags } from "./parse-flags.js";
 import { configFromFlags, providerFlagSpec, sectionOf } from "./provider-choice.js";
+import { knownProviders, optionHelp, runtimeOptionHelp } from "./provider-help.js";
 import { UsageError } from "./usage-error.js";
 import { runSuiteFile, type SuiteCounts } from "./vitest-runner.js";
 
-export const conformanceHelp = `Usage: cadre-runtime conformance --provider P [options]
+export const conformanceHelp = async () => `Usage: cadre-runtime conformance --provider P [options]
 
 Runs the conformance suite against provider P on this host, with real sessions, and prints how
 many tests passed, failed and were skipped.
 
 Options:
-  -p, --provider P   stub, docker or kata (required unless --config names one)
+${optionHelp("-p, --provider P", 21, `${knownProviders()} (required unless --config names one)`)}
   -c, --config F     use the provider and options of this cadre.config.json
-      --runtime R    docker: runc, crun or runsc; kata: containerd runtime name
+${await runtimeOptionHelp(21)}
       --image I      image of the suite's sessions (default: the provider's)
       --json         print { passed, failed, skipped, errors, provider } as JSON
   -h, --help         show this help
@@ -42,7 +43,7 @@ const suiteFile = fileURLToPath(new URL("./conformance/host-suite.js", import.me
 export async function conformanceCommand(args: string[]): Promise<number> {
   const { values } = parseFlags(args, flagSpec, "conformance");
   if (values.help) {
-    process.stdout.write(`${conformanceHelp}\n`);
+    process.stdout.write(`${await conformanceHelp()}\n`);
     return 0;
   }
   const config = await configFromFlags(values, "conformance");

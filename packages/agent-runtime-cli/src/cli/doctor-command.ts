@@ -8,20 +8,21 @@ import {
 import { printJson } from "./output.js";
 import { parseFlags } from "./parse-flags.js";
 import { configFromFlags, defaultConfigFor, providerFlagSpec } from "./provider-choice.js";
+import { optionHelp, runtimeOptionHelp } from "./provider-help.js";
 
-export const doctorHelp = `Usage: cadre-runtime doctor [options]
+export const doctorHelp = async () => `Usage: cadre-runtime doctor [options]
 
 Checks each provider's readiness on this host and prints the fix for every failed check.
 
 Options:
-  -p, --provider P   check only this provider (stub, docker, kata)
+${optionHelp("-p, --provider P", 21, `check only this provider (${providerIds().join(", ")})`)}
   -c, --config F     use the provider and options of this cadre.config.json
-      --runtime R    docker: runc, crun or runsc; kata: containerd runtime name
+${await runtimeOptionHelp(21)}
       --json         print the reports as JSON: { ready, providers: [...] }
   -h, --help         show this help
 
 Exit status: with --provider or --config, 0 when that provider is ready, else 1.
-Without them, 0 (the stub is always usable; read the report for the others).`;
+Without them, 0: read the report for each provider's readiness.`;
 
 const flagSpec = {
   ...providerFlagSpec,
@@ -32,7 +33,7 @@ const flagSpec = {
 export async function doctorCommand(args: string[]): Promise<number> {
   const { values } = parseFlags(args, flagSpec, "doctor");
   if (values.help) {
-    process.stdout.write(`${doctorHelp}\n`);
+    process.stdout.write(`${await doctorHelp()}\n`);
     return 0;
   }
   const chosen = await configFromFlags(values, "doctor");

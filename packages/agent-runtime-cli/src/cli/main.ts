@@ -1,3 +1,4 @@
+import { providerIds } from "@cadre/agent-runtime";
 import { benchCommand } from "./bench-command.js";
 import { conformanceCommand } from "./conformance-command.js";
 import { doctorCommand } from "./doctor-command.js";
@@ -6,9 +7,9 @@ import { runCommand, runFailureExitCode } from "./run-command.js";
 import { sessionsCommand } from "./sessions-command.js";
 import { UsageError } from "./usage-error.js";
 
-export const mainHelp = `Usage: cadre-runtime <command> [options]
+export const mainHelp = () => `Usage: cadre-runtime <command> [options]
 
-Runs commands in isolated sessions through cadre's isolation providers (stub, docker, kata).
+Runs commands in isolated sessions through cadre's isolation providers (${providerIds().join(", ")}).
 
 Commands:
   run [options] -- CMD [ARGS...]   run CMD in a fresh session, stream its output, exit with its code
@@ -33,7 +34,7 @@ const commands = new Map<string, (args: string[]) => Promise<number>>([
 export async function main(argv: string[]): Promise<number> {
   const [name, ...args] = argv;
   if (name === "--help" || name === "-h" || name === "help") {
-    process.stdout.write(`${mainHelp}\n`);
+    process.stdout.write(`${mainHelp()}\n`);
     return 0;
   }
   const command = name === undefined ? undefined : commands.get(name);

@@ -2,6 +2,7 @@ import {
   loadConfig,
   loadProviderDescriptor,
   type ParsedIsolationConfig,
+  type ProviderDescriptor,
   parseIsolationConfig,
   providerIds,
   validateIsolationConfig,
@@ -73,6 +74,14 @@ export async function defaultConfigFor(id: string): Promise<ParsedIsolationConfi
   return descriptor && offersNoIsolation(descriptor)
     ? { provider: id, [id]: { acknowledgeNoIsolation: true } }
     : { provider: id };
+}
+
+/** The descriptors of every provider whose package loads here, in registration order. */
+export async function installedDescriptors(): Promise<ProviderDescriptor[]> {
+  const loaded = await Promise.all(
+    providerIds().map((id) => loadProviderDescriptor(id).catch(() => undefined)),
+  );
+  return loaded.filter((d): d is ProviderDescriptor => d !== undefined);
 }
 
 /** A provider's section of the config, {} when there is none. */

@@ -1,10 +1,5 @@
 import { constants } from "node:os";
-import {
-  createProvider,
-  loadProviderDescriptor,
-  type ProviderDescriptor,
-  providerIds,
-} from "@cadre/agent-runtime";
+import { createProvider, type ProviderDescriptor } from "@cadre/agent-runtime";
 import {
   type IsolationPolicy,
   type IsolationProvider,
@@ -17,31 +12,31 @@ import {
   configFromFlags,
   defaultConfigFor,
   describeProvider,
+  installedDescriptors,
   providerFlagSpec,
 } from "./provider-choice.js";
+import { knownProviders, optionHelp, runtimeOptionHelp } from "./provider-help.js";
 import { type ProviderCandidate, selectBestProvider } from "./select-best.js";
 import { parseDuration, parsePositiveNumber, parseSize } from "./units.js";
 import { UsageError } from "./usage-error.js";
 
-export const runHelp = `Usage: cadre-runtime run [options] -- CMD [ARGS...]
+export const runHelp = async () => `Usage: cadre-runtime run [options] -- CMD [ARGS...]
 
 Starts a session, runs CMD in it with its output streamed live, destroys the session and exits
 with CMD's exit code. Ctrl-C (SIGINT) or SIGTERM destroys the session too (exit 130 / 143).
 
 Options:
-  -p, --provider P     stub, docker or kata (default: the best one available: docker with
-                       runsc, then docker with runc, then kata; fails when none is usable)
+${optionHelp("-p, --provider P", 23, `${knownProviders()} (default: the best one available: ${await automaticOrder()}; fails when none is usable)`)}
       --allow-no-isolation
-                       without --provider: when no isolating provider is usable, run on
-                       the stub, which gives no isolation (a plain host process)
+${optionHelp("", 23, `without --provider: when no isolating provider is usable, run on ${await noIsolationFallback()}, which gives no isolation`)}
   -c, --config F       cadre.config.json whose "isolation" section chooses the provider
-      --runtime R      docker: runc, crun or runsc; kata: containerd runtime name
+${await runtimeOptionHelp(23)}
       --memory SIZE    memory limit, e.g. 512m, 1g
       --cpu N          CPU quota in cores, e.g. 1 or 0.5
       --pids N         most processes at once
       --network M      none (no network) or default
       --read-only      read-only root filesystem (writable /tmp)
-      --image I        image of the session (docker, kata)
+      --image I        image of the session, for a provider that runs images
   -e, --env K=V        environment variable of CMD (repeatable)
   -w, --workdir DIR    working directory of CMD
   -l, --label K=V      label of the session, for sessions list and your own tools (repeatable)
@@ -82,7 +77,7 @@ export async function runCommand(args: string[]): Promise<number> {
   const optionArgs = split === -1 ? args : args.slice(0, split);
   const { values, positionals } = parseFlags(optionArgs, flagSpec, cmd, true);
   if (values.help) {
-    process.stdout.write(`${runHelp}\n`);
+    process.stdout.write(`${await runHelp()}\n`);
     return 0;
   }
   const argv = split === -1 ? positionals : [...positionals, ...args.slice(split + 1)];
@@ -144,13 +139,25 @@ function parsePairs(entries: string[], flag: string): Record<string, string> {
   return pairs;
 }
 
+/** "docker (runsc), then docker (runc), then kata": what `run` tries without --provider. */
+async function automaticOrder(): Promise<string> {
+  const labels = (await installedDescriptors()).flatMap(automaticCandidates).map((c) => c.label);
+  return labels.join(", then ") || "none is installed";
+}
+
+/** "the stub": where --allow-no-isolation may end up. */
+async function noIsolationFallback(): Promise<string> {
+  const fallback = (await installedDescriptors()).find(offersNoIsolation);
+  return fallback ? `the ${fallback.id}` : "a provider without isolation (none is installed)";
+}
+
 /**
  * The best isolating provider here. The stub only with `allowNoIsolation`: an engine that is
  * briefly down must never turn into commands running on the host.
  */
 async function pickProvider(allowNoIsolation: boolean): Promise<IsolationProvider> {
   progress("no --provider or --config: looking for the best provider on this host");
-  const descriptors = await usableDescriptors();
+  const descriptors = await installedDescriptors();
   const selected = await selectBestProvider(descriptors.flatMap(automaticCandidates));
   if (selected.provider) return selected.provider;
   for (const { label, reason } of selected.skipped) progress(`${label} not used: ${reason}`);
@@ -165,14 +172,6 @@ async function pickProvider(allowNoIsolation: boolean): Promise<IsolationProvide
   }
   progress(`--allow-no-isolation: falling back to the ${fallback.id}`);
   return createProvider(await defaultConfigFor(fallback.id));
-}
-
-/** The descriptors of every provider whose package loads, in registration order. */
-async function usableDescriptors(): Promise<ProviderDescriptor[]> {
-  const loaded = await Promise.all(
-    providerIds().map((id) => loadProviderDescriptor(id).catch(() => undefined)),
-  );
-  return loaded.filter((d): d is ProviderDescriptor => d !== undefined);
 }
 
 function automaticCandidates(descriptor: ProviderDescriptor): ProviderCandidate[] {

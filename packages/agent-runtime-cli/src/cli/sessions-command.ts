@@ -3,10 +3,11 @@ import type { IsolationProvider, SessionInfo } from "@cadre/agent-runtime-contra
 import { describeError, printJson, progress } from "./output.js";
 import { parseFlags } from "./parse-flags.js";
 import { configFromFlags, defaultConfigFor, providerFlagSpec } from "./provider-choice.js";
+import { runtimeOptionHelp } from "./provider-help.js";
 import { parseDuration } from "./units.js";
 import { UsageError } from "./usage-error.js";
 
-export const sessionsHelp = `Usage: cadre-runtime sessions list [options]
+export const sessionsHelp = async () => `Usage: cadre-runtime sessions list [options]
        cadre-runtime sessions reap [options]
 
 list: the sessions each provider's backend holds (read from the backend, not from memory).
@@ -15,7 +16,7 @@ reap: destroys sessions whose owner process is gone or whose TTL ran out; prints
 Options:
   -p, --provider P     only this provider (default: every provider that is usable here)
   -c, --config F       use the provider and options of this cadre.config.json
-      --runtime R      docker: runc, crun or runsc; kata: containerd runtime name
+${await runtimeOptionHelp(23)}
       --older-than T   reap: also sessions of live owners older than T (e.g. 1h)
       --json           print JSON (list: an array of sessions; reap: { reaped: [...] })
   -h, --help           show this help`;
@@ -30,7 +31,7 @@ const flagSpec = {
 export async function sessionsCommand(args: string[]): Promise<number> {
   const [action, ...rest] = args;
   if (action === "--help" || action === "-h") {
-    process.stdout.write(`${sessionsHelp}\n`);
+    process.stdout.write(`${await sessionsHelp()}\n`);
     return 0;
   }
   if (action !== "list" && action !== "reap") {
@@ -43,7 +44,7 @@ export async function sessionsCommand(args: string[]): Promise<number> {
   }
   const { values } = parseFlags(rest, flagSpec, "sessions");
   if (values.help) {
-    process.stdout.write(`${sessionsHelp}\n`);
+    process.stdout.write(`${await sessionsHelp()}\n`);
     return 0;
   }
   if (action === "list" && values["older-than"] !== undefined) {

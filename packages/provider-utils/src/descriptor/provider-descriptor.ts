@@ -5,12 +5,13 @@ import type {
 } from "@cadre/agent-runtime-contract";
 import type { z } from "zod";
 import type { BackendHooks } from "../backend-hooks.js";
+import type { BenchBaselineInput, BenchEngine } from "./bench-baseline.js";
 
 /**
  * Everything the rest of cadre needs to know about one provider, exported by its package as
- * `providerDescriptor`. The loader, the config schema and its doc, the CLI, the capability matrix
- * and the reliability package iterate over the registered descriptors; none of them names a
- * provider.
+ * `providerDescriptor`. The loader, the config schema and its doc, the CLI, the capability matrix,
+ * the bench and the reliability package iterate over the registered descriptors; none of them
+ * names a provider.
  */
 export interface ProviderDescriptor<Options = Record<string, unknown>> {
   /** `isolation.provider` in cadre.config.json, the key of its options section, e.g. "docker". */
@@ -52,6 +53,12 @@ export interface ProviderDescriptor<Options = Record<string, unknown>> {
    * report for it to count. Absent: never chosen automatically.
    */
   readonly automaticChoices?: readonly AutomaticChoice<Options>[];
+  /**
+   * The bare engine calls `cadre-runtime bench` measures the provider against (the engine's API
+   * and CLI, or what the provider wraps). Import the module lazily (`await import(...)`), so that
+   * it is a chunk of its own that only the bench loads. Absent: `bench` refuses this provider.
+   */
+  benchBaseline?(input: BenchBaselineInput<Options>): Promise<BenchEngine>;
 }
 
 export interface AutomaticChoice<Options> {

@@ -6,6 +6,7 @@ import type {
   SessionState,
   ValidatedPolicy,
 } from "@cadre/agent-runtime-contract";
+import type { AgentLink } from "@cadre/agent-runtime-sandbox-agent";
 
 /** A session the lifecycle asks a backend to create: id, labels and policy are already decided. */
 export interface NewSession {
@@ -55,6 +56,13 @@ export interface SessionBackend {
    * that does not run is SESSION_NOT_RUNNING: a command that did not run is never an exit code.
    */
   exec(id: string, request: ExecRequest): Promise<ExecResult>;
+  /**
+   * Runs `use` with the link to the session's cadre-agent, for what is built on the agent beyond
+   * exec (files). Before `use`, a session that is not this provider's is SESSION_NOT_FOUND and one
+   * that does not run SESSION_NOT_RUNNING, as for exec; a link that closes under `use` becomes the
+   * session's error the same way. A backend without it has no files.
+   */
+  withAgent?<T>(id: string, use: (link: AgentLink) => Promise<T>): Promise<T>;
   /** Stops every process of the session; resolves when there is no such session. */
   stop(id: string): Promise<void>;
   /** Removes every object of the session, from any state; resolves when there is none. */

@@ -7,6 +7,7 @@ import {
   type IsolationPolicy,
   type IsolationProvider,
   isSessionId,
+  type ProviderFiles,
   parseExecRequest,
   type ReapOptions,
   type SessionFilter,
@@ -17,6 +18,7 @@ import {
   specificationVersion,
   type ValidatedPolicy,
 } from "@cadre/agent-runtime-contract";
+import { LifecycleFiles } from "../files/lifecycle-files.js";
 import {
   buildSessionLabels,
   isExpired,
@@ -47,10 +49,17 @@ export class SessionLifecycle implements IsolationProvider {
   /** TTL destroys in flight: close() waits for them, so none is cut off by a closed backend. */
   private readonly expiring = new Set<Promise<void>>();
   private readonly destroying = new Map<string, Promise<void>>();
+  /** Files in a session's sandbox, where the backend reaches its agent (else CAPABILITY_MISMATCH). */
+  readonly files: ProviderFiles;
 
   constructor(protected readonly backend: SessionBackend) {
     this.id = backend.providerId;
     this.ttl = new TtlTimers((id) => this.expire(id), this.id);
+    this.files = new LifecycleFiles({
+      providerId: this.id,
+      sessionId: (id) => this.liveId(id),
+      withAgent: backend.withAgent?.bind(backend),
+    });
   }
 
   capabilities(): Promise<CapabilityReport> {
@@ -78,12 +87,7 @@ export class SessionLifecycle implements IsolationProvider {
 
   async exec(sessionId: string, argv: string[], options?: ExecOptions): Promise<ExecResult> {
     const request = parseExecRequest(argv, options, this.id);
-    const id = this.wellFormedId(sessionId);
-    // Gone for callers once its TTL ran out, even before the timer has removed it.
-    if ((this.expiries.get(id) ?? Number.POSITIVE_INFINITY) <= Date.now()) {
-      throw new SessionNotFoundError(id, { providerId: this.id });
-    }
-    return this.backend.exec(id, request);
+    return this.backend.exec(this.liveId(sessionId), request);
   }
 
   async stopSession(sessionId: string): Promise<void> {
@@ -193,6 +197,16 @@ export class SessionLifecycle implements IsolationProvider {
     } finally {
       if (onAbort) signal?.removeEventListener("abort", onAbort);
     }
+  }
+
+  /** A well-formed id of a session whose TTL, as far as this instance knows, has not run out. */
+  private liveId(sessionId: unknown): string {
+    const id = this.wellFormedId(sessionId);
+    // Gone for callers once its TTL ran out, even before the timer has removed it.
+    if ((this.expiries.get(id) ?? Number.POSITIVE_INFINITY) <= Date.now()) {
+      throw new SessionNotFoundError(id, { providerId: this.id });
+    }
+    return id;
   }
 
   private wellFormedId(sessionId: unknown): string {

@@ -5,24 +5,17 @@ import { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import type { FifoStdio, PremadeFifos as Fifos } from "@cadre/agent-runtime-provider-utils";
 
 const run = promisify(execFile);
 const openFd = promisify(open);
-
-/** stdout and stderr of one exec, as named pipes the shim opens and the client reads. */
-export interface FifoStdio {
-  paths: { stdin: ""; stdout: string; stderr: string };
-  /** Resolves once the shim has closed both pipes (the exec's output ended). */
-  ended: Promise<void>;
-  close(): void;
-}
 
 /**
  * Named pipes for a bare containerd client that captures output, made before the timed part in
  * batches (a Go client such as ctr calls mkfifo(2) for a few microseconds; Node has to fork for
  * it), so the baseline pays only what every capturing exec must: open, read to the end, close.
  */
-export class PremadeFifos {
+export class PremadeFifos implements Fifos {
   private readonly spare: string[] = [];
   private made = 0;
 

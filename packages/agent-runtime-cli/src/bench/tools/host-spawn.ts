@@ -2,9 +2,9 @@ import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Contender } from "../contender.js";
+import type { Contender } from "@cadre/agent-runtime-provider-utils";
 
-/** The stub's baseline: what it wraps, a plain host process (and a scratch directory). */
+/** A plain host process (and a scratch directory) as a sandbox: the stub's baseline. */
 export function hostSpawnContender(): Contender {
   const spawnTrue = (cwd?: string) =>
     new Promise<void>((resolve, reject) => {

@@ -1,22 +1,12 @@
 import type { IsolationPolicy, IsolationProvider } from "@cadre/agent-runtime-contract";
-import type { ContainerdClient } from "@cadre/agent-runtime-provider-kata";
-import { type BenchEngine, type Contender, execInOneSandbox } from "../contender.js";
-import { sandboxMemory } from "../memory.js";
-import { benchRunLabel } from "../run-labels.js";
-import { agentExecTargets } from "../target-checks.js";
-import { runCli } from "./cli-process.js";
-import { PremadeFifos } from "./fifo-stdio.js";
-import { oursContender } from "./ours.js";
-
-export interface ContainerdBenchOptions {
-  provider: IsolationProvider;
-  policy: IsolationPolicy;
-  runId: string;
-  address: string;
-  namespace: string;
-  /** e.g. "kata (stand-in shim)". */
-  label: string;
-}
+import type {
+  BenchBaselineInput,
+  BenchEngine,
+  Contender,
+  SandboxLifecycle,
+} from "@cadre/agent-runtime-provider-utils";
+import { ContainerdClient } from "./containerd/client.js";
+import { type KataProviderOptions, resolveOptions } from "./options.js";
 
 const processTypeUrl = "types.containerd.io/opencontainers/runtime-spec/1/Process";
 const noStdio = { stdin: "", stdout: "", stderr: "" };
@@ -49,23 +39,30 @@ interface Template {
 }
 
 /**
- * containerd: cadre's provider, the bare gRPC sequence through the Kata package's own
- * ContainerdClient (lease, snapshot, container, task / Exec+Wait+Start+DeleteProcess, output
- * read through named pipes made ahead), and `ctr task exec`. The bare sequence reuses the spec,
+ * `cadre-runtime bench`'s baseline for containerd: the bare gRPC sequence through this package's
+ * ContainerdClient (lease, snapshot, container, task / Exec+Wait+Start+DeleteProcess, output read
+ * through named pipes made ahead), and `ctr task exec`. The bare sequence reuses the spec,
  * runtime and snapshot parent of a session the provider made, so it starts the same sandbox
  * minus the provider's bookkeeping, with the process a session ran before cadre-agent: the
- * sleeping shell above, with no capabilities. Its idle memory is the baseline of ours.
+ * sleeping shell above, with no capabilities. Its idle memory is the baseline of ours. The
+ * descriptor imports this module lazily, so the provider never loads it.
  */
-export async function containerdEngine(options: ContainerdBenchOptions): Promise<BenchEngine> {
-  const { ContainerdClient: Client } = await import("@cadre/agent-runtime-provider-kata");
-  const client: ContainerdClient = new Client({
-    address: options.address,
-    namespace: options.namespace,
-  });
-  const template = await readTemplate(options, client);
-  const labels = { [benchRunLabel]: options.runId };
+export async function kataBenchBaseline({
+  provider,
+  policy,
+  options,
+  runId,
+  labels,
+  tools,
+}: BenchBaselineInput<KataProviderOptions>): Promise<BenchEngine> {
+  // The provider's own defaults: $CONTAINERD_ADDRESS, namespace "cadre", Kata's runtime.
+  const resolved = resolveOptions(options);
+  const { address, namespace } = resolved;
+  const report = await provider.capabilities();
+  const client = new ContainerdClient({ address, namespace });
+  const template = await readTemplate(client, provider, policy);
   let counter = 0;
-  const nextId = (what: string) => `bench-${options.runId}-${what}-${++counter}`;
+  const nextId = (what: string) => `bench-${runId}-${what}-${++counter}`;
 
   // Every bare process (PID 1 and each exec) as a session's was before the agent.
   const bareProcess = { ...template.spec.process, capabilities: noCapabilities };
@@ -110,8 +107,8 @@ export async function containerdEngine(options: ContainerdBenchOptions): Promise
     await quiet(client.deleteLease(id));
   };
 
-  const fifos = await PremadeFifos.create();
-  const apiTrue = async (id: string) => {
+  const fifos = await tools.premadeFifos();
+  const runTrue = async (id: string) => {
     const execId = nextId("e");
     const spec = { ...bareProcess, args: ["true"] };
     const stdio = await fifos.open();
@@ -133,22 +130,19 @@ export async function containerdEngine(options: ContainerdBenchOptions): Promise
       stdio.close();
     }
   };
+  const bare: SandboxLifecycle = { start: apiStart, destroy: apiDestroy };
   const api: Contender = {
-    name: "containerd gRPC",
-    kind: "api",
-    lifecycle: { start: apiStart, destroy: apiDestroy },
-    firstExec: apiTrue,
-    exec: execInOneSandbox({ start: apiStart, destroy: apiDestroy }, apiTrue),
+    ...tools.sandboxContender({ name: "containerd gRPC", kind: "api", sandbox: bare, runTrue }),
     // Two pipes per exec, made before the phase (a Go client makes each in microseconds).
     prepare: (execs) => fifos.reserve(execs * 2),
   };
 
-  const ctr = ["--address", options.address, "--namespace", options.namespace];
+  const ctr = ["--address", address, "--namespace", namespace];
   const cli: Contender = {
     name: "ctr CLI",
     kind: "cli",
-    exec: execInOneSandbox({ start: apiStart, destroy: apiDestroy }, async (id) => {
-      await runCli("ctr", [...ctr, "task", "exec", "--exec-id", nextId("x"), id, "true"]);
+    exec: tools.execInOneSandbox(bare, async (id) => {
+      await tools.runCli("ctr", [...ctr, "task", "exec", "--exec-id", nextId("x"), id, "true"]);
     }),
   };
 
@@ -159,17 +153,22 @@ export async function containerdEngine(options: ContainerdBenchOptions): Promise
       const pid = (await client.getProcess(id)).pid;
       if (pid > 0) pids.push(pid);
     }
-    return sandboxMemory(pids);
+    return tools.sandboxMemory(pids);
   };
 
   return {
-    label: options.label,
-    contenders: [oursContender(options.provider, options.policy), api, cli],
-    targets: agentExecTargets((await options.provider.capabilities()).isolation),
+    label: /stand-in/.test(report.variant ?? "")
+      ? "kata (stand-in shim, no VM)"
+      : `kata (${report.variant ?? resolved.runtime})`,
+    baselines: [api, cli],
+    targets: tools.engineTargets(report.isolation),
     idleMemory: taskMemory,
     baselineIdleMemory: taskMemory,
     async cleanup() {
-      const left = await client.listContainers([`labels."${benchRunLabel}"==${options.runId}`]);
+      const filter = Object.entries(labels)
+        .map(([key, value]) => `labels."${key}"==${value}`)
+        .join(",");
+      const left = await client.listContainers([filter]);
       await Promise.allSettled(left.map((c) => apiDestroy(c.id)));
       return left.length;
     },
@@ -182,10 +181,11 @@ export async function containerdEngine(options: ContainerdBenchOptions): Promise
 
 /** The container of one session the provider made, read back from containerd. */
 async function readTemplate(
-  options: ContainerdBenchOptions,
   client: ContainerdClient,
+  provider: IsolationProvider,
+  policy: IsolationPolicy,
 ): Promise<Template> {
-  const sessionId = await options.provider.startSession(options.policy);
+  const sessionId = await provider.startSession(policy);
   try {
     const container = await client.getContainer(sessionId);
     if (!container.spec) throw new Error(`container ${sessionId} has no spec`);
@@ -199,6 +199,6 @@ async function readTemplate(
       sessionId,
     };
   } finally {
-    await options.provider.destroySession(sessionId);
+    await provider.destroySession(sessionId);
   }
 }
