@@ -106,7 +106,10 @@ export class AgentProcessChannel {
   /** A signal for the process's group; 9 without `number`: kill its whole tree. */
   signal(number?: number): void {
     if (this.ended) return;
-    if (number === undefined) return this.send(hostFrame.kill, this.channel);
+    if (number === undefined) {
+      this.send(hostFrame.kill, this.channel);
+      return;
+    }
     const payload = Buffer.alloc(4);
     payload.writeUInt32LE(number, 0);
     this.send(hostFrame.kill, this.channel, payload);
