@@ -184,13 +184,19 @@ setup_rootless_user() {
   grep -q "^$rootless_user:" /etc/subgid || usermod --add-subgids 300000-365535 "$rootless_user"
 }
 
-# Runs a command as the rootless test user, with a clean environment of its own.
-as_rootless() {
+# The command prefix that runs a command as the rootless test user, with a clean environment of
+# its own (setpriv and env exec, so a process started after it keeps its pid), in `rootless`.
+rootless_prefix() {
   local home
   home=$(getent passwd "$rootless_user" | cut -d: -f6)
-  setpriv --reuid="$rootless_user" --regid="$rootless_user" --init-groups \
-    env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$home" USER="$rootless_user" \
-    XDG_RUNTIME_DIR="$rootless_dir" "$@"
+  rootless=(setpriv --reuid="$rootless_user" --regid="$rootless_user" --init-groups
+    env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$home" USER="$rootless_user"
+    XDG_RUNTIME_DIR="$rootless_dir")
+}
+
+as_rootless() {
+  rootless_prefix
+  "${rootless[@]}" "$@"
 }
 
 # Podman rootless: the service runs as the test user, its socket in that user's runtime directory,
@@ -200,7 +206,8 @@ start_podman_rootless() {
   engine_ready "$rootless_sock" && return 0
   install -d -o "$rootless_user" -g "$rootless_user" -m 0700 "$rootless_dir"
   log "starting podman system service (rootless, as $rootless_user) on $rootless_sock"
-  as_rootless nohup podman system service --time=0 "unix://$rootless_sock" >"$state/podman-rootless.log" 2>&1 &
+  rootless_prefix
+  nohup "${rootless[@]}" podman system service --time=0 "unix://$rootless_sock" >"$state/podman-rootless.log" 2>&1 &
   echo $! >"$run/podman-rootless.pid"
   wait_for "podman (rootless)" engine_ready "$rootless_sock"
 }
