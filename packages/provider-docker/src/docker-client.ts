@@ -23,6 +23,7 @@ import {
   statusOf,
 } from "./docker-errors.js";
 import { dockerodeOptions } from "./dockerode-options.js";
+import { connectionCheckId } from "./doctor-checks.js";
 import { type HostFacts, hostFactsFromInfo } from "./host-facts.js";
 import { oomCounterPath, oomKillsIn } from "./oom-counter.js";
 
@@ -111,7 +112,7 @@ export class DockerClient {
   readonly kind: ConnectionKind;
   /** Why no call is made at all (plain TCP without `insecure`, an unreadable key), or undefined. */
   readonly refused: DoctorCheck | undefined;
-  private readonly dockerode: Docker;
+  private readonly dockerode: Docker | undefined;
   private readonly errors: ErrorContext;
   private factsPromise: Promise<HostFacts> | undefined;
   /** The OOM kill count read last, per session. */
@@ -126,16 +127,32 @@ export class DockerClient {
     this.local = this.kind === "socket";
     this.errors = { providerId, address: this.address, kind: this.kind };
     const made = dockerodeOptions(connection);
-    this.refused = "refused" in made ? made.refused : undefined;
-    this.dockerode = new Docker("options" in made ? made.options : { socketPath: "/nonexistent" });
+    let refused = "refused" in made ? made.refused : undefined;
+    let dockerode: Docker | undefined;
+    try {
+      dockerode = new Docker("options" in made ? made.options : { socketPath: "/nonexistent" });
+    } catch (error) {
+      // docker-modem reads DOCKER_CERT_PATH's files itself for a tcp:// DOCKER_HOST, and throws
+      // when one is missing, whatever the options say.
+      refused ??= {
+        id: connectionCheckId,
+        title: "connection to the daemon is authenticated and encrypted",
+        ok: false,
+        required: true,
+        detail: `dockerode cannot start: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message} reading the files DOCKER_CERT_PATH names`,
+        fix: "point DOCKER_CERT_PATH at a directory with ca.pem, cert.pem and key.pem, or unset it",
+      };
+    }
+    this.refused = refused;
+    this.dockerode = dockerode;
   }
 
   /** dockerode, unless the connection is refused: then every call is PROVIDER_UNAVAILABLE. */
   private get docker(): Docker {
-    if (this.refused) {
+    if (this.refused || !this.dockerode) {
       throw new ProviderUnavailableError(
-        `The provider refuses the connection to ${this.address}: ${this.refused.detail}.`,
-        { providerId: this.providerId, checks: [this.refused] },
+        `The provider refuses the connection to ${this.address}: ${this.refused?.detail}.`,
+        { providerId: this.providerId, checks: this.refused ? [this.refused] : [] },
       );
     }
     return this.dockerode;
@@ -426,7 +443,7 @@ export class DockerClient {
         },
       });
     // Stream 0 (stdin) goes to the second writable; Docker never sends it without a TTY.
-    this.dockerode.modem.demuxStream(stream, into("stdout"), into("stderr"));
+    this.docker.modem.demuxStream(stream, into("stdout"), into("stderr"));
     return new Promise((resolve) => {
       stream.once("end", () => resolve());
       stream.once("close", () => resolve());

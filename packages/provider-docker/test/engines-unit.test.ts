@@ -3,6 +3,7 @@ import { createHmac, randomBytes } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ProviderUnavailableError } from "@cadre/agent-runtime-contract";
 import { agentBinaryPath, agentMountPath } from "@cadre/agent-runtime-sandbox-agent";
 import { describe, expect, it } from "vitest";
 import { dockerConnection } from "../src/connection.js";
@@ -13,6 +14,7 @@ import { dockerodeOptions } from "../src/dockerode-options.js";
 import { connectionCheck } from "../src/doctor-checks.js";
 import { hostFactsFromInfo, runtimeRegistered } from "../src/host-facts.js";
 import { reportForHost } from "../src/host-report.js";
+import { createDockerProvider } from "../src/index.js";
 import { knownHostKey } from "../src/known-hosts.js";
 import { dockerOptionsSchema } from "../src/options.js";
 import { narrowedProfile } from "../src/podman-seccomp.js";
@@ -293,5 +295,30 @@ describe("containerGone (no daemon needed)", () => {
     ).toBe(true);
     expect(containerGone(says(500, "something else broke"))).toBe(false);
     expect(containerGone(says(409, "is not running"))).toBe(false);
+  });
+});
+
+describe("a DOCKER_CERT_PATH without its files (no daemon needed)", () => {
+  it("refuses the connection with the check naming it, instead of throwing at construction", async () => {
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      DOCKER_HOST: "tcp://127.0.0.1:9",
+      DOCKER_TLS_VERIFY: "1",
+      DOCKER_CERT_PATH: "/nonexistent/cadre-test/certs",
+    });
+    try {
+      const provider = createDockerProvider();
+      const error = await provider.startSession({}).catch((e: unknown) => e);
+      expect(ProviderUnavailableError.isInstance(error)).toBe(true);
+      const [check] = (error as ProviderUnavailableError).checks;
+      expect(check).toMatchObject({ id: "docker.connection", ok: false, required: true });
+      expect(check?.detail).toContain("/nonexistent/cadre-test/certs/ca.pem");
+      await provider.close();
+    } finally {
+      for (const key of ["DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"]) {
+        if (saved[key] === undefined) delete process.env[key];
+        else process.env[key] = saved[key];
+      }
+    }
   });
 });
