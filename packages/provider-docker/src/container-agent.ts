@@ -26,7 +26,18 @@ export function agentPathIn(delivery: AgentDelivery): string {
  * both owned by the agent's uid and gid, mode 0555.
  */
 export function agentArchive(binaryPath: string): Buffer {
-  const binary = readFileSync(binaryPath);
+  let archive = archives.get(binaryPath);
+  if (!archive) {
+    archive = buildArchive(readFileSync(binaryPath));
+    archives.set(binaryPath, archive);
+  }
+  return archive;
+}
+
+/** Archives built so far, by binary path: one read of each binary per process. */
+const archives = new Map<string, Buffer>();
+
+function buildArchive(binary: Buffer): Buffer {
   const name = agentPathIn("copy").slice(agentVolumePath.length + 1);
   return Buffer.concat([
     tarHeader("./", 0, "5"),
