@@ -1,9 +1,20 @@
 import { readFile } from "node:fs/promises";
 import { type Duplex, PassThrough, type Readable, Writable } from "node:stream";
-import { type AgentRuntimeError, PolicyValidationError } from "@cadre/agent-runtime-contract";
-import Docker from "dockerode";
-import { type DockerConnection, describeConnection } from "./connection.js";
 import {
+  type AgentRuntimeError,
+  type DoctorCheck,
+  PolicyValidationError,
+  ProviderUnavailableError,
+} from "@cadre/agent-runtime-contract";
+import Docker from "dockerode";
+import {
+  type ConnectionKind,
+  connectionKind,
+  type DockerConnection,
+  describeConnection,
+} from "./connection.js";
+import {
+  containerGone,
   createError,
   daemonCallError,
   daemonMessage,
@@ -11,6 +22,8 @@ import {
   sessionCallError,
   statusOf,
 } from "./docker-errors.js";
+import { dockerodeOptions } from "./dockerode-options.js";
+import { connectionCheckId } from "./doctor-checks.js";
 import { type HostFacts, hostFactsFromInfo } from "./host-facts.js";
 import { oomCounterPath, oomKillsIn } from "./oom-counter.js";
 
@@ -44,6 +57,8 @@ export interface ContainerFacts {
   env: string[];
   /** Config.WorkingDir, "" for the image's default. */
   workingDir: string;
+  /** State.ExitCode: the main process's, once it ended. */
+  exitCode: number;
 }
 
 /** One container of a listing (`GET /containers/json`). */
@@ -93,7 +108,11 @@ export class DockerClient {
   readonly address: string;
   /** Whether the daemon is on this machine (its Unix socket), so that it can mount this host's files. */
   readonly local: boolean;
-  private readonly docker: Docker;
+  /** How the connection is secured: a Unix socket, TLS, SSH, or plain TCP. */
+  readonly kind: ConnectionKind;
+  /** Why no call is made at all (plain TCP without `insecure`, an unreadable key), or undefined. */
+  readonly refused: DoctorCheck | undefined;
+  private readonly dockerode: Docker | undefined;
   private readonly errors: ErrorContext;
   private factsPromise: Promise<HostFacts> | undefined;
   /** The OOM kill count read last, per session. */
@@ -104,15 +123,39 @@ export class DockerClient {
     readonly providerId = "docker",
   ) {
     this.address = describeConnection(connection);
-    this.local = "socketPath" in connection;
-    this.errors = { providerId, address: this.address };
-    // Every field of the address is set: docker-modem fills the ones left out from DOCKER_HOST,
-    // and its tcp host would win over the socket asked for.
-    this.docker = new Docker(
-      "socketPath" in connection
-        ? { socketPath: connection.socketPath, host: undefined, port: undefined, protocol: "http" }
-        : { host: connection.host, port: connection.port, protocol: "http" },
-    );
+    this.kind = connectionKind(connection);
+    this.local = this.kind === "socket";
+    this.errors = { providerId, address: this.address, kind: this.kind };
+    const made = dockerodeOptions(connection);
+    let refused = "refused" in made ? made.refused : undefined;
+    let dockerode: Docker | undefined;
+    try {
+      dockerode = new Docker("options" in made ? made.options : { socketPath: "/nonexistent" });
+    } catch (error) {
+      // docker-modem reads DOCKER_CERT_PATH's files itself for a tcp:// DOCKER_HOST, and throws
+      // when one is missing, whatever the options say.
+      refused ??= {
+        id: connectionCheckId,
+        title: "connection to the daemon is authenticated and encrypted",
+        ok: false,
+        required: true,
+        detail: `dockerode cannot start: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message} reading the files DOCKER_CERT_PATH names`,
+        fix: "point DOCKER_CERT_PATH at a directory with ca.pem, cert.pem and key.pem, or unset it",
+      };
+    }
+    this.refused = refused;
+    this.dockerode = dockerode;
+  }
+
+  /** dockerode, unless the connection is refused: then every call is PROVIDER_UNAVAILABLE. */
+  private get docker(): Docker {
+    if (this.refused || !this.dockerode) {
+      throw new ProviderUnavailableError(
+        `The provider refuses the connection to ${this.address}: ${this.refused?.detail}.`,
+        { providerId: this.providerId, checks: this.refused ? [this.refused] : [] },
+      );
+    }
+    return this.dockerode;
   }
 
   // The daemon
@@ -120,16 +163,40 @@ export class DockerClient {
   /** The daemon's facts, read once per client (again after a failure). */
   hostFacts(): Promise<HostFacts> {
     if (!this.factsPromise) {
-      this.factsPromise = Promise.all([this.docker.info(), this.docker.version()])
-        .then(([info, version]) =>
-          hostFactsFromInfo(info as Record<string, unknown>, version.ApiVersion),
-        )
+      this.factsPromise = Promise.resolve()
+        .then(() => Promise.all([this.docker.info(), this.docker.version()]))
+        .then(async ([info, version]) => {
+          const facts = hostFactsFromInfo(
+            info as Record<string, unknown>,
+            version as unknown as Record<string, unknown>,
+          );
+          // Podman's Docker API leaves "name=rootless" out of SecurityOptions (4.3.1); its own
+          // API says it.
+          if (facts.engine === "podman") facts.rootless = await this.podmanRootless();
+          return facts;
+        })
         .catch((error: unknown) => {
           this.factsPromise = undefined;
           throw this.daemonError(error, "read the daemon's info");
         });
     }
     return this.factsPromise;
+  }
+
+  /** Whether a Podman engine runs rootless: `host.security.rootless` of its own info (libpod API). */
+  private podmanRootless(): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.docker.modem.dial(
+        { path: "/v4.0.0/libpod/info?", method: "GET", statusCodes: { 200: true }, options: {} },
+        (error: unknown, info: unknown) => {
+          if (error) reject(error);
+          else {
+            const host = (info as { host?: { security?: { rootless?: unknown } } })?.host;
+            resolve(host?.security?.rootless === true);
+          }
+        },
+      );
+    });
   }
 
   /** Resolves when the daemon answers `/_ping`; rejects when it does not, or `signal` aborts. */
@@ -201,6 +268,16 @@ export class DockerClient {
       });
   }
 
+  /**
+   * Extracts a tar archive into a created container at `path` (a directory that exists there),
+   * through the Engine API: the way files of this client reach a daemon elsewhere.
+   */
+  async putArchive(ref: ContainerRef, path: string, archive: Buffer): Promise<void> {
+    await this.container(ref)
+      .putArchive(archive, { path })
+      .catch(this.sessionFailure(ref, "copy cadre-agent into the session's container"));
+  }
+
   /** Stops the container, SIGKILL after `graceSeconds`; resolves when it is stopped or gone. */
   async stopContainer(ref: ContainerRef, graceSeconds: number): Promise<void> {
     try {
@@ -208,7 +285,9 @@ export class DockerClient {
     } catch (error) {
       // 304: already stopped; 404: removed meanwhile. Both leave it stopped.
       const status = statusOf(error);
-      if (status !== 304 && status !== 404) throw this.sessionError(error, ref, "stop the session");
+      if (status !== 304 && !containerGone(error)) {
+        throw this.sessionError(error, ref, "stop the session");
+      }
     }
   }
 
@@ -226,7 +305,7 @@ export class DockerClient {
     } catch (error) {
       // 404: gone already; 409: another caller's removal is in progress.
       const status = statusOf(error);
-      if (status === 404) return;
+      if (containerGone(error)) return;
       if (status === 409 && /already in progress/i.test(daemonMessage(error))) {
         // Resolve only once it is gone, as for our own removal: a caller then finds nothing left.
         await this.container(ref)
@@ -244,7 +323,7 @@ export class DockerClient {
     try {
       info = await this.container(ref).inspect();
     } catch (error) {
-      if (statusOf(error) === 404) return undefined;
+      if (containerGone(error)) return undefined;
       throw this.sessionError(error, ref, "inspect the session's container");
     }
     return {
@@ -256,6 +335,7 @@ export class DockerClient {
       oomKilled: info.State.OOMKilled === true,
       env: info.Config.Env ?? [],
       workingDir: info.Config.WorkingDir ?? "",
+      exitCode: info.State.ExitCode ?? 0,
     };
   }
 
@@ -292,9 +372,26 @@ export class DockerClient {
    * agent speaks over them (docs/sandbox-agent.md). `close()` ends the attach.
    */
   async attachStdio(ref: ContainerRef): Promise<AttachedStdio> {
-    const stream = (await this.container(ref)
-      .attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })
-      .catch(this.sessionFailure(ref, "attach to the session's agent"))) as Duplex;
+    const docker = this.docker;
+    // The request has no body: docker-modem sends an attach's options as its JSON body (or, when
+    // told to leave it, a chunked body's end), which Docker ignores and Podman writes to the
+    // container's stdin, the agent's link. An empty `file` is sent as Content-Length 0.
+    const stream = await new Promise<Duplex>((resolve, reject) => {
+      docker.modem.dial(
+        {
+          path: `/containers/${encodeURIComponent(ref.id)}/attach?`,
+          method: "POST",
+          isStream: true,
+          hijack: true,
+          openStdin: true,
+          statusCodes: { 101: true, 200: true, 404: "no such container", 500: "server error" },
+          options: { stream: true, stdin: true, stdout: true, stderr: true },
+          file: Buffer.alloc(0),
+        },
+        (error: unknown, attached: unknown) =>
+          error ? reject(error) : resolve(attached as Duplex),
+      );
+    }).catch(this.sessionFailure(ref, "attach to the session's agent"));
     return this.stdioOf(stream);
   }
 
@@ -362,8 +459,8 @@ export class DockerClient {
    * stopped container says so itself (State.OOMKilled: its main process, or under gVisor the
    * whole sandbox). For a running one, Docker records nothing about execs, so the kernel's OOM
    * kill counter of the container's memory cgroup is compared with the count read last for the
-   * session, from the host's cgroup files, out of the tenant's reach (sessions run on a local
-   * daemon only). False when they cannot be read.
+   * session, from the host's cgroup files, out of the tenant's reach (a daemon on this
+   * machine only). False when they cannot be read (a remote or rootless daemon).
    */
   async oomKilledSinceLastLook(ref: ContainerRef): Promise<boolean> {
     const info = await this.container(ref)
@@ -384,6 +481,8 @@ export class DockerClient {
   }
 
   private async readOomKills(info: Docker.ContainerInspectInfo): Promise<number | undefined> {
+    // A daemon elsewhere keeps its cgroup files there.
+    if (!this.local) return undefined;
     const facts = await this.hostFacts().catch(() => undefined);
     if (!facts) return undefined;
     const hostFile = oomCounterPath(facts, info.Id, info.HostConfig.CgroupParent);

@@ -6,13 +6,15 @@ import type { HostFacts } from "./host-facts.js";
  * exec was killed by the memory limit.
  */
 
-type CgroupLayout = Pick<HostFacts, "cgroupVersion" | "cgroupDriver">;
+type CgroupLayout = Pick<HostFacts, "cgroupVersion" | "cgroupDriver"> &
+  Partial<Pick<HostFacts, "engine">>;
 
 /**
  * The counter's file on the daemon's host: cgroup v1 memory.oom_control or v2 memory.events,
  * under the daemon's cgroup driver and the container's cgroup parent (cgroupfs: <parent or
- * /docker>/<id>; systemd: <slice>/docker-<id>.scope). The path holds the container's full id, so
- * a file found there is that container's.
+ * /docker>/<id>; systemd: <slice>/docker-<id>.scope; Podman: libpod_parent/libpod-<id> and
+ * machine.slice/libpod-<id>.scope). The path holds the container's full id, so a file found there
+ * is that container's.
  */
 export function oomCounterPath(
   facts: CgroupLayout,
@@ -22,10 +24,13 @@ export function oomCounterPath(
   const v2 = facts.cgroupVersion === "2";
   const root = v2 ? "/sys/fs/cgroup" : "/sys/fs/cgroup/memory";
   const file = v2 ? "memory.events" : "memory.oom_control";
+  const podman = facts.engine === "podman";
   const group =
     facts.cgroupDriver === "systemd"
-      ? `${systemdSlicePath(cgroupParent || "system.slice")}/docker-${containerId}.scope`
-      : `${cgroupParent || "/docker"}/${containerId}`;
+      ? `${systemdSlicePath(cgroupParent || (podman ? "machine.slice" : "system.slice"))}/${podman ? "libpod" : "docker"}-${containerId}.scope`
+      : podman
+        ? `${cgroupParent || "/libpod_parent"}/libpod-${containerId}`
+        : `${cgroupParent || "/docker"}/${containerId}`;
   return `${root}/${group}/${file}`.replace(/\/{2,}/g, "/");
 }
 

@@ -52,6 +52,7 @@ enum {
   REFUSED_USER = 1, /* --user names no one in the image, or the agent's own uid */
   REFUSED_PRIVILEGES = 2, /* the agent lacks the capabilities to run commands as --user */
   REFUSED_NO_SUBREAPER = 3, /* not PID 1, and the kernel has no child subreaper */
+  REFUSED_EXIT_BASE = 64, /* the agent's exit code after a refusal: this plus REFUSED_* */
 };
 
 /* EXEC flags */

@@ -43,6 +43,19 @@ export const agentFeatures = { files: 1, processes: 2 } as const;
 /** What a REFUSED frame says the agent could not accept at its start. */
 export const refusedReasons = { 1: "user", 2: "privileges", 3: "subreaper" } as const;
 
+/** The agent exits with this plus the REFUSED code after refusing (REFUSED_EXIT_BASE). */
+const refusedExitBase = 64;
+
+/**
+ * Why an agent refused to start, from its exit code, or undefined for any other exit: for a host
+ * whose engine lost the REFUSED frame the agent wrote as it exited.
+ */
+export function refusalOfExitCode(
+  exitCode: number,
+): (typeof refusedReasons)[keyof typeof refusedReasons] | undefined {
+  return refusedReasons[(exitCode - refusedExitBase) as keyof typeof refusedReasons];
+}
+
 export const exitFlags = {
   truncated: 1,
   killed: 2,

@@ -33,7 +33,12 @@ export {
   RecordReader,
 } from "./files/records.js";
 export type { AttachedFrame, ProcessInfoFrame } from "./frames.js";
-export { FrameReader, MalformedFrameError, protocolName } from "./frames.js";
+export {
+  FrameReader,
+  MalformedFrameError,
+  protocolName,
+  refusalOfExitCode,
+} from "./frames.js";
 export {
   agentArgs,
   agentCapabilities,
