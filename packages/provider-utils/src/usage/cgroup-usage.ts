@@ -9,7 +9,7 @@ export interface CgroupReading {
   memory: { currentBytes?: number; peakBytes?: number; limitBytes?: number };
   /** Processes the OOM killer killed in the cgroup. */
   oomKills?: number;
-  pids: { current?: number; limit?: number; /** forks the limit refused */ refused?: number };
+  pids: { current?: number; limit?: number /** forks the limit refused */; refused?: number };
   /** CPU time of every process of the cgroup together, in nanoseconds. */
   cpuNs?: number;
 }
@@ -52,7 +52,16 @@ async function isV2(path: string): Promise<boolean> {
 async function readV2(path: string): Promise<CgroupReading> {
   const at = (file: string) => text(`${root}${path}/${file}`);
   const [current, peak, max, events, pidsCurrent, pidsMax, pidsEvents, cpu] = await Promise.all(
-    ["memory.current", "memory.peak", "memory.max", "memory.events", "pids.current", "pids.max", "pids.events", "cpu.stat"].map(at),
+    [
+      "memory.current",
+      "memory.peak",
+      "memory.max",
+      "memory.events",
+      "pids.current",
+      "pids.max",
+      "pids.events",
+      "cpu.stat",
+    ].map(at),
   );
   const usec = keyed(cpu, "usage_usec");
   return {
@@ -65,16 +74,17 @@ async function readV2(path: string): Promise<CgroupReading> {
 
 async function readV1(path: string): Promise<CgroupReading | undefined> {
   const at = (controller: string, file: string) => text(`${root}/${controller}${path}/${file}`);
-  const [usage, maxUsage, limit, oomControl, pidsCurrent, pidsMax, pidsEvents, cpu] = await Promise.all([
-    at("memory", "memory.usage_in_bytes"),
-    at("memory", "memory.max_usage_in_bytes"),
-    at("memory", "memory.limit_in_bytes"),
-    at("memory", "memory.oom_control"),
-    at("pids", "pids.current"),
-    at("pids", "pids.max"),
-    at("pids", "pids.events"),
-    at("cpuacct", "cpuacct.usage"),
-  ]);
+  const [usage, maxUsage, limit, oomControl, pidsCurrent, pidsMax, pidsEvents, cpu] =
+    await Promise.all([
+      at("memory", "memory.usage_in_bytes"),
+      at("memory", "memory.max_usage_in_bytes"),
+      at("memory", "memory.limit_in_bytes"),
+      at("memory", "memory.oom_control"),
+      at("pids", "pids.current"),
+      at("pids", "pids.max"),
+      at("pids", "pids.events"),
+      at("cpuacct", "cpuacct.usage"),
+    ]);
   if ([usage, pidsCurrent, cpu].every((v) => v === undefined)) return undefined;
   const limitBytes = count(limit);
   return {
