@@ -51,6 +51,8 @@ export const conformanceTestNames = {
     outputCapDrains: "past maxOutputBytes the output is drained, so the command finishes [MUST]",
     outputCapShared: "maxOutputBytes caps stdout and stderr together [MUST]",
     parallel: "parallel execs in one session each get their own result [MUST]",
+    causes:
+      "every result carries one cause that agrees with it: exited, a signal with its name, a timeout with its limit and duration [MUST]",
   },
   policy: {
     invalidPaths:

@@ -1,4 +1,3 @@
-import { readFile } from "node:fs/promises";
 import { type Duplex, PassThrough, type Readable, Writable } from "node:stream";
 import {
   type AgentRuntimeError,
@@ -6,7 +5,15 @@ import {
   PolicyValidationError,
   ProviderUnavailableError,
 } from "@cadre/agent-runtime-contract";
+import {
+  type CgroupReading,
+  type LimitSeen,
+  LimitWatch,
+  limitSeen,
+  readCgroup,
+} from "@cadre/agent-runtime-provider-utils";
 import Docker from "dockerode";
+import { containerCgroupPath } from "./cgroup-path.js";
 import {
   type ConnectionKind,
   connectionKind,
@@ -25,7 +32,6 @@ import {
 import { dockerodeOptions } from "./dockerode-options.js";
 import { connectionCheckId } from "./doctor-checks.js";
 import { type HostFacts, hostFactsFromInfo } from "./host-facts.js";
-import { oomCounterPath, oomKillsIn } from "./oom-counter.js";
 
 /** How long a removal waits for another caller's removal of the same container to finish. */
 const removalWaitMs = 30_000;
@@ -116,7 +122,7 @@ export class DockerClient {
   private readonly errors: ErrorContext;
   private factsPromise: Promise<HostFacts> | undefined;
   /** The OOM kill count read last, per session. */
-  private readonly oomKillsSeen = new Map<string, number>();
+  private readonly limitWatches = new Map<string, LimitWatch>();
 
   constructor(
     connection: DockerConnection,
@@ -468,26 +474,66 @@ export class DockerClient {
       .catch(() => undefined);
     if (info === undefined) return false;
     if (!info.State.Running) return info.State.OOMKilled === true;
-    const count = await this.readOomKills(info);
-    if (count === undefined) return false;
-    const before = this.oomKillsSeen.get(ref.sessionId) ?? 0;
-    this.oomKillsSeen.set(ref.sessionId, count);
-    return count > before;
+    return (await (await this.limitWatch(ref, info))?.memoryKilled()) !== undefined;
+  }
+
+  /**
+   * After a memory kill: the container's limit and the peak its cgroup saw (undefined where the
+   * cgroup is gone with a whole gVisor sandbox, or is on another machine).
+   */
+  async memorySeen(ref: ContainerRef): Promise<LimitSeen> {
+    const info = await this.container(ref)
+      .inspect()
+      .catch(() => undefined);
+    const reading = info && (await this.cgroupOf(info));
+    return limitSeen(
+      reading?.memory.limitBytes ?? (info?.HostConfig.Memory || undefined),
+      reading?.memory.peakBytes,
+    );
+  }
+
+  /**
+   * Whether the pids limit refused a fork in the session's container since the last look (the
+   * kernel's pids.events, read as the OOM counter is), with the limit and the processes seen.
+   */
+  async pidsRefusedSinceLastLook(ref: ContainerRef): Promise<LimitSeen | undefined> {
+    const info = await this.container(ref)
+      .inspect()
+      .catch(() => undefined);
+    if (!info?.State.Running) return undefined;
+    return (await this.limitWatch(ref, info))?.pidsRefused();
   }
 
   /** Drops what the client keeps about a session that is gone. */
   forgetSession(sessionId: string): void {
-    this.oomKillsSeen.delete(sessionId);
+    this.limitWatches.delete(sessionId);
   }
 
-  private async readOomKills(info: Docker.ContainerInspectInfo): Promise<number | undefined> {
-    // A daemon elsewhere keeps its cgroup files there.
+  /** The session's limit counters, first looked at when its container is new to this client. */
+  private async limitWatch(
+    ref: ContainerRef,
+    info: Docker.ContainerInspectInfo,
+  ): Promise<LimitWatch | undefined> {
+    const known = this.limitWatches.get(ref.sessionId);
+    if (known) return known;
+    const path = await this.cgroupPathOf(info);
+    if (!path) return undefined;
+    const watch = LimitWatch.fresh(path);
+    this.limitWatches.set(ref.sessionId, watch);
+    return watch;
+  }
+
+  /** The kernel's counters of the container's cgroup, from this host's files. */
+  private async cgroupOf(info: Docker.ContainerInspectInfo): Promise<CgroupReading | undefined> {
+    const path = await this.cgroupPathOf(info);
+    return path ? readCgroup(path) : undefined;
+  }
+
+  /** Where the container's cgroup is on this host; undefined for a daemon elsewhere. */
+  private async cgroupPathOf(info: Docker.ContainerInspectInfo): Promise<string | undefined> {
     if (!this.local) return undefined;
     const facts = await this.hostFacts().catch(() => undefined);
-    if (!facts) return undefined;
-    const hostFile = oomCounterPath(facts, info.Id, info.HostConfig.CgroupParent);
-    const onHost = await readFile(hostFile, "utf8").catch(() => undefined);
-    return onHost === undefined ? undefined : oomKillsIn(onHost);
+    return facts && containerCgroupPath(facts, info.Id, info.HostConfig.CgroupParent);
   }
 
   // Networks

@@ -8,6 +8,7 @@ import {
 import { agentMountPath, agentUid } from "@cadre/agent-runtime-sandbox-agent";
 import { describe, expect, it } from "vitest";
 import { dockerCapabilityRows } from "../src/capability-rows.js";
+import { containerCgroupPath } from "../src/cgroup-path.js";
 import { dockerConnection } from "../src/connection.js";
 import { containerSpec, sandboxCpuset } from "../src/container-spec.js";
 import { DockerClient } from "../src/docker-client.js";
@@ -15,7 +16,6 @@ import { sessionCallError } from "../src/docker-errors.js";
 import { hostFactsFromInfo } from "../src/host-facts.js";
 import { reportForHost } from "../src/host-report.js";
 import { LabelCodec } from "../src/labels.js";
-import { oomCounterPath, oomKillsIn } from "../src/oom-counter.js";
 
 function frame(stream: 1 | 2, payload: Buffer): Buffer {
   const header = Buffer.alloc(8);
@@ -279,33 +279,20 @@ describe("LabelCodec", () => {
   });
 });
 
-describe("OOM counter", () => {
+describe("a container's cgroup", () => {
   const id = "a".repeat(64);
 
-  it("follows the daemon's cgroup driver and version and the container's cgroup parent", () => {
-    const v1 = { cgroupVersion: "1", cgroupDriver: "cgroupfs" };
-    expect(oomCounterPath(v1, id, "")).toBe(
-      `/sys/fs/cgroup/memory/docker/${id}/memory.oom_control`,
+  it("follows the daemon's cgroup driver and the container's cgroup parent", () => {
+    const cgroupfs = { cgroupDriver: "cgroupfs" };
+    expect(containerCgroupPath(cgroupfs, id, "")).toBe(`/docker/${id}`);
+    expect(containerCgroupPath(cgroupfs, id, "/sessions/")).toBe(`/sessions/${id}`);
+    const systemd = { cgroupDriver: "systemd" };
+    expect(containerCgroupPath(systemd, id, undefined)).toBe(`/system.slice/docker-${id}.scope`);
+    expect(containerCgroupPath(systemd, id, "cadre-sessions.slice")).toBe(
+      `/cadre.slice/cadre-sessions.slice/docker-${id}.scope`,
     );
-    expect(oomCounterPath(v1, id, "/sessions/")).toBe(
-      `/sys/fs/cgroup/memory/sessions/${id}/memory.oom_control`,
-    );
-    const v2 = { cgroupVersion: "2", cgroupDriver: "systemd" };
-    expect(oomCounterPath(v2, id, undefined)).toBe(
-      `/sys/fs/cgroup/system.slice/docker-${id}.scope/memory.events`,
-    );
-    expect(oomCounterPath(v2, id, "cadre-sessions.slice")).toBe(
-      `/sys/fs/cgroup/cadre.slice/cadre-sessions.slice/docker-${id}.scope/memory.events`,
-    );
-    expect(oomCounterPath({ cgroupVersion: "2", cgroupDriver: "cgroupfs" }, id, "")).toBe(
-      `/sys/fs/cgroup/docker/${id}/memory.events`,
-    );
-  });
-
-  it("reads the count from either cgroup version's file", () => {
-    expect(oomKillsIn("under_oom 0\noom_kill_disable 0\noom_kill 3\n")).toBe(3);
-    expect(oomKillsIn("low 0\nhigh 0\nmax 2\noom 2\noom_kill 2\n")).toBe(2);
-    expect(oomKillsIn("under_oom 0\n")).toBeUndefined();
+    const podman = { cgroupDriver: "cgroupfs", engine: "podman" as const };
+    expect(containerCgroupPath(podman, id, "")).toBe(`/libpod_parent/libpod-${id}`);
   });
 });
 

@@ -12,12 +12,13 @@ import {
   type SessionState,
   sessionLabels,
 } from "@cadre/agent-runtime-contract";
-import type {
-  BackendSession,
-  CommandDefaults,
-  NewSession,
-  SessionAgentAccess,
-  SessionBackend,
+import {
+  type BackendSession,
+  type CommandDefaults,
+  LimitWatch,
+  type NewSession,
+  type SessionAgentAccess,
+  type SessionBackend,
 } from "@cadre/agent-runtime-provider-utils";
 import { AgentLinkClosedError, agentBinaryPath } from "@cadre/agent-runtime-sandbox-agent";
 import { runAgentExec } from "./agent/agent-exec.js";
@@ -38,7 +39,6 @@ import {
 } from "./containerd/session-objects.js";
 import { wrapBackendError } from "./errors.js";
 import { ensureWorkdir } from "./exec/workdir.js";
-import { OomWatch } from "./host/cgroup-oom.js";
 import { agentCheck, runDoctor } from "./host/doctor.js";
 import { detectRuntime, type RuntimeProfile } from "./host/runtime-profile.js";
 import { FifoReserve, SpareFifos } from "./io/fifo-reserve.js";
@@ -61,8 +61,8 @@ const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
 /** What exec needs of a session, read once per session and kept. */
 interface KnownSession {
   defaults: CommandDefaults;
-  /** Host-side OOM kill counter, for a session with a memory limit. */
-  oomWatch: OomWatch | undefined;
+  /** The host's counters of its cgroup's memory and pids limits (none for a real Kata VM's). */
+  limits: LimitWatch;
 }
 
 function mergeEnv(imageEnv: string[], policyEnv: Record<string, string> | undefined): string[] {
@@ -220,11 +220,7 @@ export class ContainerdBackend implements SessionBackend {
         await this.client.startProcess(id);
       });
       await ensureWorkdir(agent, { client: this.client, containerId: id });
-      const memoryLimited = spec.linux.resources.memory !== undefined;
-      this.sessions.set(id, {
-        defaults,
-        oomWatch: memoryLimited ? OomWatch.fresh(spec.linux.cgroupsPath) : undefined,
-      });
+      this.sessions.set(id, { defaults, limits: LimitWatch.fresh(spec.linux.cgroupsPath) });
     } catch (error) {
       await this.destroy(id).catch(() => {});
       this.fail(error, `start session ${id}`);
@@ -284,10 +280,9 @@ export class ContainerdBackend implements SessionBackend {
     const spec = JSON.parse(container.spec.value.toString("utf8")) as OciSpec;
     // The connect exec's FIFOs go there.
     await this.directories.create(id, container.labels);
-    const memoryLimited = spec.linux.resources.memory !== undefined;
     const session: KnownSession = {
       defaults: commandDefaults(spec),
-      oomWatch: memoryLimited ? await OomWatch.adopt(spec.linux.cgroupsPath) : undefined,
+      limits: await LimitWatch.adopt(spec.linux.cgroupsPath),
     };
     this.sessions.set(id, session);
     return session;
@@ -305,7 +300,7 @@ export class ContainerdBackend implements SessionBackend {
       result = await runAgentExec(
         {
           sessionId: id,
-          oomWatch: session.oomWatch,
+          limits: session.limits,
           haltedHere: () => this.haltedHere.has(id),
           endedError: () => this.endedError(id),
         },

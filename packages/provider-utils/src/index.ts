@@ -36,7 +36,7 @@ export {
   type ProviderDescriptor,
 } from "./descriptor/provider-descriptor.js";
 export { ExecDeadline } from "./exec-deadline.js";
-export { type CommandOutcome, execResultOf } from "./exec-result.js";
+export { type CommandOutcome, execResultOf, withCause } from "./exec-result.js";
 export { LifecycleFiles } from "./files/lifecycle-files.js";
 export { linkStaysInside } from "./files/tar-in.js";
 export type { AgentFeatureHost } from "./lifecycle/agent-features.js";
@@ -65,3 +65,5 @@ export {
 export { settlesWithin } from "./settles-within.js";
 export { exitCodeForSignal, signalForExitCode } from "./signals.js";
 export { maxTimerDelayMs, TtlTimers } from "./ttl-timers.js";
+export { type CgroupReading, readCgroup } from "./usage/cgroup-usage.js";
+export { type LimitSeen, LimitWatch, limitSeen } from "./usage/limit-watch.js";

@@ -66,6 +66,7 @@ class MemoryBackend implements SessionBackend {
       timedOut: false,
       truncated: false,
       durationMs: 0,
+      cause: { kind: "exited" as const },
     };
   }
   async stop(id: string) {

@@ -14,17 +14,20 @@ export interface CgroupReading {
   cpuNs?: number;
 }
 
-const root = "/sys/fs/cgroup";
+const hostRoot = "/sys/fs/cgroup";
 
 /**
  * The counters of the cgroup at `path` (below the hierarchy's root: "/docker/<id>",
  * "/system.slice/docker-<id>.scope", a containerd spec's cgroupsPath), on cgroup v2 or v1.
  * Undefined when the cgroup is not on this host (a Kata VM's guest cgroups are not) or is gone.
  */
-export async function readCgroup(path: string): Promise<CgroupReading | undefined> {
+export async function readCgroup(
+  path: string,
+  root: string = hostRoot,
+): Promise<CgroupReading | undefined> {
   const clean = `/${path}`.replace(/\/{2,}/g, "/").replace(/\/$/, "");
   if (clean.split("/").includes("..")) return undefined;
-  return (await isV2(clean)) ? readV2(clean) : readV1(clean);
+  return (await isV2(root, clean)) ? readV2(root, clean) : readV1(root, clean);
 }
 
 async function text(file: string): Promise<string | undefined> {
@@ -45,11 +48,11 @@ function keyed(body: string | undefined, key: string): number | undefined {
   return match ? count(match[1]) : undefined;
 }
 
-async function isV2(path: string): Promise<boolean> {
+async function isV2(root: string, path: string): Promise<boolean> {
   return (await text(`${root}${path}/cgroup.controllers`)) !== undefined;
 }
 
-async function readV2(path: string): Promise<CgroupReading> {
+async function readV2(root: string, path: string): Promise<CgroupReading> {
   const at = (file: string) => text(`${root}${path}/${file}`);
   const [current, peak, max, events, pidsCurrent, pidsMax, pidsEvents, cpu] = await Promise.all(
     [
@@ -72,7 +75,7 @@ async function readV2(path: string): Promise<CgroupReading> {
   };
 }
 
-async function readV1(path: string): Promise<CgroupReading | undefined> {
+async function readV1(root: string, path: string): Promise<CgroupReading | undefined> {
   const at = (controller: string, file: string) => text(`${root}/${controller}${path}/${file}`);
   const [usage, maxUsage, limit, oomControl, pidsCurrent, pidsMax, pidsEvents, cpu] =
     await Promise.all([
