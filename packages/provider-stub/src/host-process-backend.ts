@@ -169,7 +169,7 @@ export class HostProcessBackend implements SessionBackend {
             linkClosed: async (error) => {
               const ended = await this.linkEnded(id, agent, error);
               // Killed with its session: a result, as a command killed by any other SIGKILL.
-              if (ended === "stopped") return { exitCode: 137 };
+              if (ended === "stopped") return { exitCode: 137, sessionEnded: true };
               throw ended;
             },
           },
