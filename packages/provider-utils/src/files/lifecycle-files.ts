@@ -29,6 +29,7 @@ import {
 } from "@cadre/agent-runtime-contract";
 import { AgentFiles, type EntryRecord } from "@cadre/agent-runtime-sandbox-agent";
 import { type AgentFeatureHost, withAgentFeature } from "../lifecycle/agent-features.js";
+import { traced } from "../tracing/spans.js";
 import { bytesOf, Tally } from "./byte-sources.js";
 import { fileCallError } from "./file-errors.js";
 import { SessionSlots } from "./session-slots.js";
@@ -253,20 +254,25 @@ export class LifecycleFiles implements ProviderFiles {
   ): Promise<T> {
     const { providerId } = this.host;
     call.opts.signal?.throwIfAborted();
-    try {
-      return await this.slots.run(call.sessionId, () =>
-        withAgentFeature(this.host, "files", call.sessionId, ({ link }) =>
-          body(new AgentFiles(link)),
-        ),
-      );
-    } catch (error) {
-      throw fileCallError(error, {
-        providerId,
-        operation: call.operation,
-        path,
-        signal: call.opts.signal,
-      });
-    }
+    const attributes = { "cadre.provider": providerId, "cadre.session_id": call.sessionId };
+    return traced(`cadre.files.${call.operation}`, attributes, async (span) => {
+      try {
+        const result = await this.slots.run(call.sessionId, () =>
+          withAgentFeature(this.host, "files", call.sessionId, ({ link }) =>
+            body(new AgentFiles(link)),
+          ),
+        );
+        span.set(transferred(call.operation, result));
+        return result;
+      } catch (error) {
+        throw fileCallError(error, {
+          providerId,
+          operation: call.operation,
+          path,
+          signal: call.opts.signal,
+        });
+      }
+    });
   }
 
   /** The agent's size and checksum must be those of the bytes that crossed the link. */
@@ -278,6 +284,15 @@ export class LifecycleFiles implements ProviderFiles {
       { providerId: this.host.providerId },
     );
   }
+}
+
+/** The bytes a transfer moved, for its span: into the sandbox (write, upload) or out of it. */
+function transferred(operation: FileOperation, result: unknown): Record<string, number> {
+  const size = (result as { size?: unknown } | undefined)?.size;
+  if (typeof size !== "number") return {};
+  return operation === "write" || operation === "upload"
+    ? { "cadre.bytes_in": size }
+    : { "cadre.bytes_out": size };
 }
 
 /** The options the agent takes from a call's: its deadline and signal. */

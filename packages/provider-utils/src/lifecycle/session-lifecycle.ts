@@ -31,6 +31,7 @@ import {
   newSessionId,
   sessionInfoFromLabels,
 } from "../session-labels.js";
+import { traced } from "../tracing/spans.js";
 import { TtlTimers } from "../ttl-timers.js";
 import { parseReapOptions, parseSessionFilter, parseSessionOptions } from "./lifecycle-input.js";
 import type { BackendSession, SessionBackend } from "./session-backend.js";
@@ -75,6 +76,14 @@ export class SessionLifecycle implements IsolationProvider {
   }
 
   async startSession(input: IsolationPolicy, options?: SessionOptions): Promise<string> {
+    return traced("cadre.session.start", { "cadre.provider": this.id }, async (span) => {
+      const id = await this.start(input, options);
+      span.set({ "cadre.session_id": id, ...this.isolationAttribute() });
+      return id;
+    });
+  }
+
+  private async start(input: IsolationPolicy, options?: SessionOptions): Promise<string> {
     const { signal } = parseSessionOptions(options, this.id);
     const policy = await this.checkedPolicy(input);
     await this.backend.ensureReady?.();
@@ -99,7 +108,37 @@ export class SessionLifecycle implements IsolationProvider {
 
   async exec(sessionId: string, argv: string[], options?: ExecOptions): Promise<ExecResult> {
     const request = parseExecRequest(argv, options, this.id);
-    return this.backend.exec(this.liveId(sessionId), request);
+    const id = this.liveId(sessionId);
+    // argv[0] only: an argument is where a token may be.
+    const attributes = {
+      "cadre.provider": this.id,
+      "cadre.session_id": id,
+      "cadre.command": request.argv[0] ?? "",
+    };
+    return traced("cadre.exec", attributes, async (span) => {
+      if (span.recording) {
+        const stdin = request.options.stdin;
+        const bytesIn =
+          stdin === undefined
+            ? 0
+            : typeof stdin === "string"
+              ? Buffer.byteLength(stdin)
+              : stdin.length;
+        span.set({ "cadre.bytes_in": bytesIn, ...(await this.isolationAttributeNow()) });
+      }
+      try {
+        const result = await this.backend.exec(id, request);
+        span.set({
+          "cadre.end_cause": result.cause.kind,
+          "cadre.exit_code": result.exitCode,
+          "cadre.bytes_out": Buffer.byteLength(result.stdout) + Buffer.byteLength(result.stderr),
+        });
+        return result;
+      } catch (error) {
+        if (request.options.signal?.aborted) span.set({ "cadre.end_cause": "aborted" });
+        throw error;
+      }
+    });
   }
 
   async stopSession(sessionId: string): Promise<void> {
@@ -107,7 +146,20 @@ export class SessionLifecycle implements IsolationProvider {
   }
 
   async destroySession(sessionId: string): Promise<void> {
-    const id = this.wellFormedId(sessionId);
+    await this.end(this.wellFormedId(sessionId), "destroyed");
+  }
+
+  /** Destroys a session for a reason: its owner's call, its TTL, or a reap. */
+  private end(id: string, why: "destroyed" | "ttl" | "reaped"): Promise<void> {
+    const attributes = {
+      "cadre.provider": this.id,
+      "cadre.session_id": id,
+      "cadre.end_cause": why,
+    };
+    return traced("cadre.session.destroy", attributes, () => this.destroy(id));
+  }
+
+  private async destroy(id: string): Promise<void> {
     // One destroy per session at a time (a caller's and its TTL's): two would race each other's
     // removals in the engine, and the loser would fail on objects the winner just deleted.
     const inFlight = this.destroying.get(id);
@@ -146,7 +198,7 @@ export class SessionLifecycle implements IsolationProvider {
     const { olderThanMs } = parseReapOptions(options, this.id);
     const now = Date.now();
     const doomed = (await this.allSessions()).filter((info) => isReapable(info, now, olderThanMs));
-    await forEachLimited(doomed, reapConcurrency, (info) => this.destroySession(info.id));
+    await forEachLimited(doomed, reapConcurrency, (info) => this.end(info.id, "reaped"));
     return doomed.map((info) => info.id);
   }
 
@@ -162,7 +214,7 @@ export class SessionLifecycle implements IsolationProvider {
   }
 
   private expire(id: string): Promise<void> {
-    const destroyed = this.destroySession(id);
+    const destroyed = this.end(id, "ttl");
     this.expiring.add(destroyed);
     const forget = () => this.expiring.delete(destroyed);
     destroyed.then(forget, forget);
@@ -179,7 +231,26 @@ export class SessionLifecycle implements IsolationProvider {
       if (offline) checkPolicy(input, offline);
       throw error;
     }
+    this.isolation = report.isolation;
     return checkPolicy(input, report);
+  }
+
+  /** The isolation level of this instance's sessions, for traces; once known. */
+  private isolation: string | undefined;
+
+  private isolationAttribute(): Record<string, string> {
+    return this.isolation ? { "cadre.isolation": this.isolation } : {};
+  }
+
+  /** The same, read from the backend when no start has told it yet (traced calls only). */
+  private async isolationAttributeNow(): Promise<Record<string, string>> {
+    if (!this.isolation) {
+      this.isolation = await this.backend.capabilities().then(
+        (report) => report.isolation,
+        () => undefined,
+      );
+    }
+    return this.isolationAttribute();
   }
 
   /**
