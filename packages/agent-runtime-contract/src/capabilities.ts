@@ -30,6 +30,8 @@ export const featuresSchema = z.object({
    * false.
    */
   processes: z.boolean().default(false),
+  /** sessionStats and watchSessionStats: usage read from outside the sandbox (docs/observability.md). */
+  usage: z.boolean().default(false),
   /** policy.ttlMs destroys the session even if nobody calls destroySession. */
   ttl: z.boolean(),
   /** listSessions / reap read the backend, so they work after a restart. */

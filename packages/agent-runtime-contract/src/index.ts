@@ -11,4 +11,5 @@ export * from "./provider.js";
 export * from "./session.js";
 export * from "./session-handle.js";
 export { sizeLimits, utf8Bytes } from "./size-limits.js";
+export * from "./usage.js";
 export { safeParseInput, toPolicyIssues } from "./zod-issues.js";

@@ -6,6 +6,7 @@ import type { IsolationPolicy } from "./policy.js";
 import type { ProviderProcesses } from "./processes.js";
 import type { ReapOptions, SessionFilter, SessionInfo, SessionOptions } from "./session.js";
 import type { SessionHandle } from "./session-handle.js";
+import type { SessionStats, WatchStatsOptions } from "./usage.js";
 
 export const specificationVersion = "isolation-provider/v1";
 
@@ -47,6 +48,10 @@ export interface IsolationProvider {
    * (contract v1 addition). `bindSession(provider, id)` makes one for any provider.
    */
   session?(policy: IsolationPolicy, options?: SessionOptions): Promise<SessionHandle>;
+  /** What the session uses, read from outside its sandbox (contract v1 addition, `features.usage`). */
+  sessionStats?(sessionId: string): Promise<SessionStats>;
+  /** The same, every `intervalMs`, until the session ends or the signal aborts. */
+  watchSessionStats?(sessionId: string, options?: WatchStatsOptions): AsyncIterable<SessionStats>;
   /** Readiness of this host for this provider, each failed check with its fix. */
   doctor?(): Promise<DoctorReport>;
   /** Releases connections and timers; sessions stay (use reap or destroySession for those). */

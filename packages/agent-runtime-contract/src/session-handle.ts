@@ -4,6 +4,7 @@ import type { ProviderFiles } from "./files.js";
 import type { ProviderProcesses } from "./processes.js";
 import type { IsolationProvider } from "./provider.js";
 import type { SessionInfo } from "./session.js";
+import type { SessionStats } from "./usage.js";
 
 /** An id-based API with the session id given once. */
 type BoundTo<Api> = {
@@ -26,6 +27,8 @@ export interface SessionHandle extends AsyncDisposable {
   readonly files: SessionFiles;
   readonly processes: SessionProcesses;
   info(): Promise<SessionInfo>;
+  /** What it uses now (`features.usage`). */
+  stats(): Promise<SessionStats>;
   stop(): Promise<void>;
   destroy(): Promise<void>;
 }
@@ -82,6 +85,15 @@ export function bindSession(provider: IsolationProvider, id: string): SessionHan
       "attach",
     ]),
     info: () => provider.getSession(id),
+    stats: () =>
+      provider.sessionStats
+        ? provider.sessionStats(id)
+        : Promise.reject(
+            new CapabilityMismatchError(
+              { "features.usage": `provider "${provider.id}" reads no usage` },
+              { providerId: provider.id },
+            ),
+          ),
     stop: () => provider.stopSession(id),
     destroy,
     [Symbol.asyncDispose]: destroy,

@@ -22,6 +22,7 @@ function report(enforced: string[], overrides: Partial<CapabilityReport> = {}): 
       stdin: true,
       files: false,
       processes: false,
+      usage: false,
       ttl: true,
       persistentSessions: true,
     },

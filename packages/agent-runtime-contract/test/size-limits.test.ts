@@ -18,6 +18,7 @@ const everything = {
     stdin: true,
     files: false,
     processes: false,
+    usage: false,
     ttl: true,
     persistentSessions: true,
   },

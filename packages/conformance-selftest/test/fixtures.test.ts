@@ -36,6 +36,7 @@ const fixtures: Array<{ file: string; breaks: string; expectedFailures: string[]
       names.cleanup.noLeftoversAfterDestroy,
       names.files.sessionErrors,
       names.processes.endsWithSession,
+      names.usage.ended,
       names.leaks.final,
     ],
   },

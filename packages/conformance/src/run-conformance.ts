@@ -12,6 +12,7 @@ import { registerLifecycle } from "./areas/lifecycle.js";
 import { registerPolicy } from "./areas/policy.js";
 import { registerProcesses } from "./areas/processes/index.js";
 import { registerReport } from "./areas/report.js";
+import { registerUsage } from "./areas/usage.js";
 import { describeWhenAvailable } from "./availability.js";
 import type { ConformanceOptions } from "./options.js";
 import { ConformanceContext } from "./suite-context.js";
@@ -45,6 +46,7 @@ export function runConformance(options: ConformanceOptions): void {
     registerEdges(ctx);
     registerFiles(ctx);
     registerProcesses(ctx);
+    registerUsage(ctx);
     registerLeakCheck(ctx);
   });
 }

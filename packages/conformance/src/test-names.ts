@@ -206,6 +206,14 @@ export const conformanceTestNames = {
     tooMany:
       "the processes one session may run at once are bounded: one more is RESOURCE_LIMIT [MUST]",
   },
+  usage: {
+    stats:
+      "sessionStats reads what a session uses from outside it: memory, peak, CPU time, processes and disk grow with what its commands do, within its limits [MUST]",
+    watch:
+      "watchSessionStats gives readings at the interval asked for, and ends with the session or the caller's abort [MUST]",
+    ended:
+      "stats of a stopped or destroyed session are SESSION_NOT_RUNNING or SESSION_NOT_FOUND; without the feature, CAPABILITY_MISMATCH [MUST]",
+  },
   leaks: {
     final: "no session or backend object of this run is left [MUST]",
   },

@@ -12,6 +12,7 @@ const features: CapabilityReport["features"] = {
   stdin: true,
   files: true,
   processes: true,
+  usage: true,
   ttl: true,
   persistentSessions: true,
 };

@@ -8,6 +8,7 @@ import {
   PolicyValidationError,
   ProviderUnavailableError,
   SessionNotFoundError,
+  SessionNotRunningError,
   sessionLabels,
   type ValidatedPolicy,
 } from "@cadre/agent-runtime-contract";
@@ -297,6 +298,17 @@ export class DockerBackend implements SessionBackend {
       if (SessionNotFoundError.isInstance(error)) this.sessions.forget(sessionId);
       throw error;
     }
+  }
+
+  async usage(sessionId: string) {
+    const containerId = await this.sessions.containerId(sessionId);
+    if (containerId === undefined)
+      throw new SessionNotFoundError(sessionId, { providerId: this.providerId });
+    const read = await this.client.usage({ id: containerId, sessionId });
+    if (!read) throw new SessionNotFoundError(sessionId, { providerId: this.providerId });
+    if (!read.running)
+      throw new SessionNotRunningError(sessionId, "stopped", { providerId: this.providerId });
+    return read.usage;
   }
 
   async stop(sessionId: string): Promise<void> {

@@ -11,6 +11,7 @@ import {
   LimitWatch,
   limitSeen,
   readCgroup,
+  usageOfCgroup,
 } from "@cadre/agent-runtime-provider-utils";
 import Docker from "dockerode";
 import { containerCgroupPath } from "./cgroup-path.js";
@@ -32,6 +33,42 @@ import {
 import { dockerodeOptions } from "./dockerode-options.js";
 import { connectionCheckId } from "./doctor-checks.js";
 import { type HostFacts, hostFactsFromInfo } from "./host-facts.js";
+
+/** What a container uses, as SessionStats' numbers. */
+export type ContainerUsage = Partial<
+  Record<
+    | "cpuSeconds"
+    | "memoryBytes"
+    | "peakMemoryBytes"
+    | "memoryLimitBytes"
+    | "pids"
+    | "pidsLimit"
+    | "diskBytes",
+    number
+  >
+>;
+
+/** The fields of the Engine API's container stats that usage reads. */
+interface EngineStats {
+  cpu_stats?: { cpu_usage?: { total_usage?: number } };
+  memory_stats?: { usage?: number; max_usage?: number; limit?: number };
+  pids_stats?: { current?: number; limit?: number };
+}
+
+function usageOfEngineStats(stats: EngineStats): ContainerUsage {
+  const usage: ContainerUsage = {};
+  const put = (key: keyof ContainerUsage, value: number | undefined) => {
+    if (typeof value === "number" && Number.isFinite(value)) usage[key] = value;
+  };
+  const cpu = stats.cpu_stats?.cpu_usage?.total_usage;
+  put("cpuSeconds", cpu === undefined ? undefined : cpu / 1e9);
+  put("memoryBytes", stats.memory_stats?.usage);
+  put("peakMemoryBytes", stats.memory_stats?.max_usage);
+  put("memoryLimitBytes", stats.memory_stats?.limit);
+  put("pids", stats.pids_stats?.current);
+  put("pidsLimit", stats.pids_stats?.limit);
+  return usage;
+}
 
 /** How long a removal waits for another caller's removal of the same container to finish. */
 const removalWaitMs = 30_000;
@@ -343,6 +380,33 @@ export class DockerClient {
       workingDir: info.Config.WorkingDir ?? "",
       exitCode: info.State.ExitCode ?? 0,
     };
+  }
+
+  /**
+   * What the session's container uses: the host's cgroup counters for a daemon on this machine,
+   * the engine's stats for one elsewhere, and its writable layer's size. Undefined when it is
+   * gone; `running` false when it is stopped.
+   */
+  async usage(ref: ContainerRef): Promise<{ running: boolean; usage: ContainerUsage } | undefined> {
+    let info: Docker.ContainerInspectInfo;
+    try {
+      // `size` is a query parameter of the Engine API that dockerode's typings leave out.
+      info = await this.container(ref).inspect({ size: true } as Docker.ContainerInspectOptions);
+    } catch (error) {
+      if (containerGone(error)) return undefined;
+      throw this.sessionError(error, ref, "inspect the session's container");
+    }
+    if (!info.State.Running) return { running: false, usage: {} };
+    const sizeRw = (info as { SizeRw?: unknown }).SizeRw;
+    const disk = typeof sizeRw === "number" ? { diskBytes: sizeRw } : {};
+    const reading = await this.cgroupOf(info);
+    if (reading) return { running: true, usage: { ...usageOfCgroup(reading), ...disk } };
+    const stats = (await this.container(ref)
+      .stats({ stream: false })
+      .catch((error: unknown) => {
+        throw this.sessionError(error, ref, "read the session container's stats");
+      })) as unknown as EngineStats;
+    return { running: true, usage: { ...usageOfEngineStats(stats), ...disk } };
   }
 
   /** Every container, running or not, that matches all of the label filters ("key" or "key=value"). */

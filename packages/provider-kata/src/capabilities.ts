@@ -13,6 +13,7 @@ const features = {
   stdin: true,
   files: true,
   processes: true,
+  usage: true,
   ttl: true,
   persistentSessions: true,
 };

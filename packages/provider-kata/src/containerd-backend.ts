@@ -17,8 +17,10 @@ import {
   type CommandDefaults,
   LimitWatch,
   type NewSession,
+  readCgroup,
   type SessionAgentAccess,
   type SessionBackend,
+  usageOfCgroup,
 } from "@cadre/agent-runtime-provider-utils";
 import { AgentLinkClosedError, agentBinaryPath } from "@cadre/agent-runtime-sandbox-agent";
 import { runAgentExec } from "./agent/agent-exec.js";
@@ -324,6 +326,21 @@ export class ContainerdBackend implements SessionBackend {
       await this.client.wait(id, "", sandboxEndWaitMs).catch(() => {});
     }
     return result;
+  }
+
+  /** The host's cgroup counters of the session and its writable layer's size, from containerd. */
+  async usage(id: string) {
+    const session = await this.known(id);
+    const ended = await this.notRunningError(id);
+    if (ended) throw ended;
+    const [reading, disk] = await Promise.all([
+      readCgroup(session.limits.cgroupPath),
+      this.client.snapshotUsage(this.options.snapshotter, id).catch(() => undefined),
+    ]);
+    return {
+      ...(reading ? usageOfCgroup(reading) : {}),
+      ...(disk !== undefined && Number.isFinite(disk) ? { diskBytes: disk } : {}),
+    };
   }
 
   async withAgent<T>(id: string, use: (agent: SessionAgentAccess) => Promise<T>): Promise<T> {

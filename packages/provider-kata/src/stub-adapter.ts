@@ -55,6 +55,7 @@ export class StubKataAdapter implements KataAdapter {
         stdin: false,
         files: false,
         processes: false,
+        usage: false,
         ttl: true,
         persistentSessions: false,
       },

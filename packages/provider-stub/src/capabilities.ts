@@ -49,6 +49,7 @@ export function stubCapabilities(enforcement: "strict" | "advisory"): Capability
       stdin: true,
       files: true,
       processes: true,
+      usage: true,
       ttl: true,
       persistentSessions: true,
     },

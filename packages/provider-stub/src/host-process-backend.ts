@@ -26,6 +26,7 @@ import { AgentLinkClosedError } from "@cadre/agent-runtime-sandbox-agent";
 import { AgentLinks } from "./agent-links.js";
 import { stubCapabilities, stubProviderId } from "./capabilities.js";
 import { agentBinaryCheck, stateDirCheck, stubDoctor } from "./doctor.js";
+import { liveProcess } from "./host-processes.js";
 import {
   type ResolvedStubOptions,
   resolveStubOptions,
@@ -42,6 +43,7 @@ import {
   plannedAgent,
 } from "./session-agent.js";
 import { type SessionRecord, SessionStore } from "./session-store.js";
+import { directoryBytes, processTreeUsage } from "./usage.js";
 
 /** How long stopping a session may spend ending its agent and every process below it. */
 const agentEndBudgetMs = 10_000;
@@ -208,6 +210,22 @@ export class HostProcessBackend implements SessionBackend {
     }
     await this.markFailed(id);
     return this.failed(id);
+  }
+
+  /** From /proc and the scratch directory: the stub has no cgroup, so no peak and no limit. */
+  async usage(id: string) {
+    const { info: session, record } = await this.requireSession(id);
+    if (session.state !== "running" || this.halted.has(id)) {
+      const state = session.state === "running" ? "stopped" : session.state;
+      throw new SessionNotRunningError(id, state, { providerId: this.providerId });
+    }
+    const agent = record.agent?.pid ? await liveProcess(record.agent.pid) : undefined;
+    if (!agent || agent.start !== record.agent?.start) throw this.failed(id);
+    const [tree, disk] = await Promise.all([
+      processTreeUsage(agent),
+      directoryBytes(this.store.rootDir(id)),
+    ]);
+    return { ...tree, ...(disk !== undefined ? { diskBytes: disk } : {}) };
   }
 
   async withAgent<T>(id: string, use: (agent: SessionAgentAccess) => Promise<T>): Promise<T> {

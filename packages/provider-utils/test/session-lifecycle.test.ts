@@ -29,6 +29,7 @@ function report(): CapabilityReport {
       stdin: true,
       files: false,
       processes: false,
+      usage: false,
       ttl: true,
       persistentSessions: true,
     },

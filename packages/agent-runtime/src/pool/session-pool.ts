@@ -3,6 +3,7 @@ import { EventEmitter } from "node:events";
 import {
   AgentRuntimeError,
   bindSession,
+  CapabilityMismatchError,
   type CapabilityReport,
   checkPolicy,
   type DoctorReport,
@@ -19,8 +20,10 @@ import {
   type SessionHandle,
   type SessionInfo,
   type SessionOptions,
+  type SessionStats,
   specificationVersion,
   type ValidatedPolicy,
+  type WatchStatsOptions,
 } from "@cadre/agent-runtime-contract";
 import { canonicalJson } from "./canonical-json.js";
 import { onProcessExit } from "./exit-hooks.js";
@@ -231,6 +234,16 @@ export class SessionPool extends EventEmitter<SessionPoolEvents> implements Isol
   /** The provider's processes, likewise. */
   get processes(): ProviderProcesses | undefined {
     return this.provider.processes && this.forgetting(this.provider.processes);
+  }
+
+  sessionStats(sessionId: string): Promise<SessionStats> {
+    if (!this.provider.sessionStats) return Promise.reject(noUsage(this.id));
+    return this.provider.sessionStats(sessionId);
+  }
+
+  watchSessionStats(sessionId: string, options?: WatchStatsOptions): AsyncIterable<SessionStats> {
+    if (!this.provider.watchSessionStats) throw noUsage(this.id);
+    return this.provider.watchSessionStats(sessionId, options);
   }
 
   /** A warm session of this policy when there is one (startSession), as a handle. */
@@ -537,4 +550,11 @@ function positiveInteger(value: number, name: string): number {
     throw new RangeError(`SessionPool option ${name} must be a positive integer, not ${value}`);
   }
   return value;
+}
+
+function noUsage(providerId: string): CapabilityMismatchError {
+  return new CapabilityMismatchError(
+    { "features.usage": `provider "${providerId}" reads no usage` },
+    { providerId },
+  );
 }

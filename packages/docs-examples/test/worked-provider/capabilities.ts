@@ -38,6 +38,7 @@ export const miniDockerCapabilities: CapabilityReport = {
     stdin: true,
     files: false,
     processes: false,
+    usage: false,
     ttl: true,
     persistentSessions: true,
   },

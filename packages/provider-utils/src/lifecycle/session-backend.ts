@@ -4,6 +4,7 @@ import type {
   ExecRequest,
   ExecResult,
   SessionState,
+  SessionStats,
   ValidatedPolicy,
 } from "@cadre/agent-runtime-contract";
 import type { AgentLink } from "@cadre/agent-runtime-sandbox-agent";
@@ -70,6 +71,11 @@ export interface SessionBackend {
    * session's error the same way. A backend without it has neither files nor processes.
    */
   withAgent?<T>(id: string, use: (agent: SessionAgentAccess) => Promise<T>): Promise<T>;
+  /**
+   * What the session uses, read from outside its sandbox (the host's cgroups, the engine's stats).
+   * A session that does not run is SESSION_NOT_RUNNING; a backend without it has no usage.
+   */
+  usage?(id: string): Promise<Omit<SessionStats, "sessionId" | "at">>;
   /** Stops every process of the session; resolves when there is no such session. */
   stop(id: string): Promise<void>;
   /** Removes every object of the session, from any state; resolves when there is none. */

@@ -1,5 +1,6 @@
 import {
   bindSession,
+  CapabilityMismatchError,
   type CapabilityReport,
   checkPolicy,
   type DoctorReport,
@@ -11,15 +12,19 @@ import {
   type ProviderFiles,
   type ProviderProcesses,
   parseExecRequest,
+  parseWatchStatsOptions,
   type ReapOptions,
   type SessionFilter,
   type SessionHandle,
   type SessionInfo,
   SessionNotFoundError,
+  SessionNotRunningError,
   type SessionOptions,
+  type SessionStats,
   sessionLabels,
   specificationVersion,
   type ValidatedPolicy,
+  type WatchStatsOptions,
 } from "@cadre/agent-runtime-contract";
 import { LifecycleFiles } from "../files/lifecycle-files.js";
 import { LifecycleProcesses } from "../processes/lifecycle-processes.js";
@@ -139,6 +144,41 @@ export class SessionLifecycle implements IsolationProvider {
         throw error;
       }
     });
+  }
+
+  async sessionStats(sessionId: string): Promise<SessionStats> {
+    const id = this.liveId(sessionId);
+    if (!this.backend.usage) {
+      throw new CapabilityMismatchError(
+        {
+          "features.usage": "this provider reads no usage (capabilities().features.usage is false)",
+        },
+        { providerId: this.id },
+      );
+    }
+    const usage = await this.backend.usage(id);
+    return { sessionId: id, at: new Date().toISOString(), ...usage };
+  }
+
+  /** Readings every intervalMs; the stream ends when the session does, or the signal aborts. */
+  async *watchSessionStats(
+    sessionId: string,
+    options?: WatchStatsOptions,
+  ): AsyncGenerator<SessionStats> {
+    const { intervalMs, signal } = parseWatchStatsOptions(options, this.id);
+    const id = this.liveId(sessionId);
+    while (!signal?.aborted) {
+      let stats: SessionStats;
+      try {
+        stats = await this.sessionStats(id);
+      } catch (error) {
+        if (SessionNotFoundError.isInstance(error) || SessionNotRunningError.isInstance(error))
+          return;
+        throw error;
+      }
+      yield stats;
+      await sleepUnlessAborted(intervalMs, signal);
+    }
   }
 
   async stopSession(sessionId: string): Promise<void> {
@@ -307,6 +347,19 @@ export class SessionLifecycle implements IsolationProvider {
     const found = await this.backend.list(labels);
     return found.map((f) => this.ownInfo(f)).filter((info) => info !== undefined);
   }
+}
+
+/** Waits `ms`, or less when `signal` aborts meanwhile. */
+function sleepUnlessAborted(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+  });
 }
 
 /** Runs `step` over `items`, at most `limit` at a time; rejects with the first error once all settled. */

@@ -102,3 +102,26 @@ async function readV1(root: string, path: string): Promise<CgroupReading | undef
     cpuNs: count(cpu),
   };
 }
+
+/** A session's usage as the contract gives it (SessionStats' numbers), from its cgroup's counters. */
+export function usageOfCgroup(reading: CgroupReading): {
+  cpuSeconds?: number;
+  memoryBytes?: number;
+  peakMemoryBytes?: number;
+  memoryLimitBytes?: number;
+  pids?: number;
+  pidsLimit?: number;
+} {
+  const defined = <T extends Record<string, number | undefined>>(fields: T) =>
+    Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as Partial<
+      Record<keyof T, number>
+    >;
+  return defined({
+    cpuSeconds: reading.cpuNs === undefined ? undefined : reading.cpuNs / 1e9,
+    memoryBytes: reading.memory.currentBytes,
+    peakMemoryBytes: reading.memory.peakBytes,
+    memoryLimitBytes: reading.memory.limitBytes,
+    pids: reading.pids.current,
+    pidsLimit: reading.pids.limit,
+  });
+}
