@@ -32,6 +32,16 @@ export const featuresSchema = z.object({
   processes: z.boolean().default(false),
   /** sessionStats and watchSessionStats: usage read from outside the sandbox (docs/observability.md). */
   usage: z.boolean().default(false),
+  /**
+   * provider.events(): what happens to sessions as it happens, from the engine's own event stream
+   * where it has one (docs/observability.md).
+   */
+  events: z.boolean().default(false),
+  /**
+   * getSession still tells how a removed session ended, for the provider's sessionEndRetentionMs
+   * (state "ended"); without it a removed session is SESSION_NOT_FOUND at once.
+   */
+  sessionEnds: z.boolean().default(false),
   /** policy.ttlMs destroys the session even if nobody calls destroySession. */
   ttl: z.boolean(),
   /** listSessions / reap read the backend, so they work after a restart. */

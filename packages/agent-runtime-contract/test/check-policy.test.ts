@@ -23,6 +23,8 @@ function report(enforced: string[], overrides: Partial<CapabilityReport> = {}): 
       files: false,
       processes: false,
       usage: false,
+      events: false,
+      sessionEnds: false,
       ttl: true,
       persistentSessions: true,
     },

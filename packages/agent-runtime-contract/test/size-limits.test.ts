@@ -19,6 +19,8 @@ const everything = {
     files: false,
     processes: false,
     usage: false,
+    events: false,
+    sessionEnds: false,
     ttl: true,
     persistentSessions: true,
   },

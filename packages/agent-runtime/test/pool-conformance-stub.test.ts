@@ -45,6 +45,8 @@ runConformance({
   findBackendLeftovers: leftovers,
   readBackendLabels: backend.readLabels,
   plantForeignObjects: backend.plantForeignObjects,
+  findEndRecords: backend.findEndRecords,
+  killFromOutside: backend.killFromOutside,
 });
 
 afterAll(async () => {

@@ -32,6 +32,8 @@ export function runStubConformance(
     findBackendLeftovers: backend.findLeftovers,
     readBackendLabels: backend.readLabels,
     plantForeignObjects: backend.plantForeignObjects,
+    findEndRecords: backend.findEndRecords,
+    killFromOutside: backend.killFromOutside,
     providerModule: new URL("../fixtures/provider-module.mjs", import.meta.url).href,
     ...extra,
   });

@@ -1,6 +1,7 @@
 import type {
   CapabilityReport,
   DoctorReport,
+  EventsOptions,
   ExecOptions,
   ExecResult,
   IsolationPolicy,
@@ -8,6 +9,7 @@ import type {
   ProviderFiles,
   ProviderProcesses,
   ReapOptions,
+  SessionEvent,
   SessionFilter,
   SessionInfo,
   SessionOptions,
@@ -37,6 +39,10 @@ export class DelegatingProvider implements IsolationProvider {
   watchSessionStats(sessionId: string, options?: WatchStatsOptions): AsyncIterable<SessionStats> {
     if (!this.inner.watchSessionStats) throw new Error("the wrapped provider reads no usage");
     return this.inner.watchSessionStats(sessionId, options);
+  }
+  events(options?: EventsOptions): AsyncIterable<SessionEvent> {
+    if (!this.inner.events) throw new Error("the wrapped provider has no events()");
+    return this.inner.events(options);
   }
   capabilities(): Promise<CapabilityReport> {
     return this.inner.capabilities();

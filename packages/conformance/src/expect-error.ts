@@ -80,16 +80,35 @@ export function issuePathsOf(error: AgentRuntimeError): string[] {
 
 /**
  * Expects getSession to tell that the session ended, with a cause that has these fields: a
- * removed session's end is kept for a while (contract v1 addition). Returns the session's info.
+ * removed session's end is kept for a while where `features.sessionEnds` says so (contract v1
+ * addition); without the feature, a removed session may be SESSION_NOT_FOUND instead. Returns
+ * the session's info, or undefined for SESSION_NOT_FOUND.
  */
 export async function expectEnded(
   ctx: ConformanceContext,
   id: string,
   cause: Partial<SessionEndCause>,
-): Promise<SessionInfo> {
-  const info = await ctx.provider.getSession(id);
+): Promise<SessionInfo | undefined> {
+  let info: SessionInfo;
+  try {
+    info = await ctx.provider.getSession(id);
+  } catch (error) {
+    const gone = AgentRuntimeError.isInstance(error) && error.code === "SESSION_NOT_FOUND";
+    if (gone && !ctx.report.features.sessionEnds) return undefined;
+    throw error;
+  }
   expect(info.state, `getSession(${id}) after it ended`).toBe("ended");
   expect(info.end?.cause, `how ${id} ended`).toMatchObject(cause);
   expect(Number.isFinite(Date.parse(info.end?.at ?? "")), "its end has a time").toBe(true);
   return info;
+}
+
+/** Whether the session is still there and has not ended (SESSION_NOT_FOUND: it is gone). */
+export async function sessionLives(ctx: ConformanceContext, id: string): Promise<boolean> {
+  try {
+    return (await ctx.provider.getSession(id)).state !== "ended";
+  } catch (error) {
+    if (AgentRuntimeError.isInstance(error) && error.code === "SESSION_NOT_FOUND") return false;
+    throw error;
+  }
 }

@@ -47,6 +47,24 @@ export interface ConformanceOptions {
    * hostile-tenant area checks that no method acts on them.
    */
   plantForeignObjects: () => Promise<ForeignObject[]>;
+  /**
+   * Reads ended sessions' records directly from the backend: one text per record that carries all
+   * of these labels, as stored (its labels, its contents). Required when the report says
+   * `features.sessionEnds`; the suite checks that a record is there after destroy, holds no env
+   * value, and is gone after reap removed it.
+   */
+  findEndRecords?: (labels: Record<string, string>) => Promise<string[]>;
+  /**
+   * Required. Kills the sandbox's first process from outside the provider with SIGKILL, as
+   * `docker kill` does, for the test that the session then ends with agent-lost.
+   */
+  killFromOutside: (sessionId: string) => Promise<void>;
+  /**
+   * Restarts the engine under the running sessions, where the suite may (an engine of the test's
+   * own): the sessions then end with engine-lost, or run on when `sessionsSurvive` (containerd
+   * keeps its tasks across a restart of its daemon).
+   */
+  restartEngine?: { restart(): Promise<void>; sessionsSurvive: boolean };
   /** Multiplies the suite's per-test time limits on slow backends. Default 1. */
   timeScale?: number;
   /** Sessions started at once by the concurrency tests. Default 8. */

@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll } from "vitest";
 import { registerCleanup } from "./areas/cleanup.js";
 import { registerConcurrency } from "./areas/concurrency.js";
 import { registerEdges } from "./areas/edges.js";
+import { registerEnds } from "./areas/ends.js";
 import { registerEnforcement } from "./areas/enforcement.js";
 import { registerExec } from "./areas/exec.js";
 import { registerFiles } from "./areas/files/index.js";
@@ -47,6 +48,7 @@ export function runConformance(options: ConformanceOptions): void {
     registerFiles(ctx);
     registerProcesses(ctx);
     registerUsage(ctx);
+    registerEnds(ctx);
     registerLeakCheck(ctx);
   });
 }
@@ -58,6 +60,7 @@ function assertRequiredOptions(options: ConformanceOptions): void {
     "findBackendLeftovers",
     "readBackendLabels",
     "plantForeignObjects",
+    "killFromOutside",
   ] as const) {
     if (typeof options[hook] !== "function") missing.push(hook);
   }
@@ -67,8 +70,8 @@ function assertRequiredOptions(options: ConformanceOptions): void {
   if (missing.length > 0) {
     throw new TypeError(
       `runConformance(${JSON.stringify(options.name)}) needs ${listed(missing)}: ` +
-        "findBackendLeftovers, readBackendLabels and plantForeignObjects read and write the engine " +
-        "directly for the leak and hostile-tenant checks, and providerModule " +
+        "findBackendLeftovers, readBackendLabels, plantForeignObjects and killFromOutside read and " +
+        "write the engine directly for the leak, hostile-tenant and end checks, and providerModule " +
         "lets the suite kill an owner process and reap its session. See the conformance README.",
     );
   }

@@ -215,8 +215,26 @@ export const conformanceTestNames = {
     ended:
       "stats of a stopped or destroyed session are SESSION_NOT_RUNNING or SESSION_NOT_FOUND; without the feature, CAPABILITY_MISMATCH [MUST]",
   },
+  ends: {
+    sessionEvents:
+      "events() tells a session's start, each exec's start and end with its cause, and the session's end, once each [MUST]",
+    killedFromOutside:
+      "a sandbox killed from outside the provider ends with agent-lost, in events() and in getSession before and after destroy [MUST]",
+    ttl: "ttl.approaching comes the caller's lead time before a TTL runs out, then the session ends with cause ttl [MUST when features.ttl]",
+    limits:
+      "a memory kill and a refused fork are told as limit.hit and as the exec's cause [MUST for each limit enforced]",
+    reaped:
+      "reap() after a killed owner ends the session with reaped (owner-gone) and tells session.reaped [MUST]",
+    records:
+      "an ended session's record is in the backend with its labels and without env values, listed with includeEnded, and reap({ endedOlderThanMs: 0, labels }) removes it [MUST when features.sessionEnds]",
+    badOptions:
+      "events() refuses options out of range with POLICY_INVALID and takes the largest lead time [MUST]",
+    engineRestart:
+      "with the engine restarted under a session, the session ends with engine-lost, or runs on where the engine keeps its sessions [MUST where the suite can restart the engine]",
+  },
   leaks: {
-    final: "no session or backend object of this run is left [MUST]",
+    final:
+      "no session, backend object or end record of this run is left once reap removed the run's records [MUST]",
   },
 } as const;
 

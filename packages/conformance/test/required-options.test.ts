@@ -7,7 +7,7 @@ describe("runConformance's required options", () => {
 
   it("refuses a call without the backend hooks and providerModule, naming each", () => {
     expect(() => runConformance(base as unknown as ConformanceOptions)).toThrow(
-      /needs findBackendLeftovers, readBackendLabels, plantForeignObjects and providerModule/,
+      /needs findBackendLeftovers, readBackendLabels, plantForeignObjects, killFromOutside and providerModule/,
     );
   });
 
@@ -17,6 +17,7 @@ describe("runConformance's required options", () => {
       findBackendLeftovers: async () => [],
       readBackendLabels: async () => "",
       plantForeignObjects: async () => [],
+      killFromOutside: async () => {},
       providerModule: "",
     };
     expect(() => runConformance(options)).toThrow(/needs providerModule:/);

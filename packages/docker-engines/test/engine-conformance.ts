@@ -34,6 +34,8 @@ export async function runEngineConformance(engine: EngineUnderTest): Promise<voi
     findBackendLeftovers: hooks.findBackendLeftovers,
     readBackendLabels: hooks.readBackendLabels,
     plantForeignObjects: () => hooks.plantForeignObjects(),
+    findEndRecords: (labels) => hooks.findEndRecords!(labels),
+    killFromOutside: (id) => hooks.killFromOutside(id),
     providerModule: fileURLToPath(
       new URL("./fixtures/docker-provider-module.mjs", import.meta.url),
     ),

@@ -62,6 +62,7 @@ runConformance({
   findBackendLeftovers: hooks.findBackendLeftovers,
   readBackendLabels: hooks.readBackendLabels,
   plantForeignObjects: hooks.plantForeignObjects,
+  killFromOutside: hooks.killFromOutside,
   providerModule,
   unavailableReason: await unavailableReason(),
 });

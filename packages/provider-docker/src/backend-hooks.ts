@@ -8,6 +8,7 @@ import {
 import { dockerConnection } from "./connection.js";
 import { sessionDefaults } from "./container-spec.js";
 import { type ContainerRef, DockerClient } from "./docker-client.js";
+import { endRecordLabel } from "./end-records.js";
 import { runtimeRegistered } from "./host-facts.js";
 import { LabelCodec } from "./labels.js";
 import { type DockerProviderOptions, defaultImage } from "./options.js";
@@ -36,6 +37,17 @@ export function dockerBackendHooks(options: DockerProviderOptions = {}): DockerB
         Object.entries(labels).map(([k, v]) => `${k}=${v}`),
       );
       return containers.map((c) => (c.names[0] ?? c.id).replace(/^\//, ""));
+    },
+    async findEndRecords(labels) {
+      const codec = new LabelCodec(options.labelPrefix);
+      const volumes = await client.listVolumes([
+        codec.toDockerKey(endRecordLabel),
+        ...Object.entries(labels).map(([k, v]) => `${k}=${v}`),
+      ]);
+      return volumes.map((v) => `${v.name} ${JSON.stringify(v.labels)}`);
+    },
+    async killFromOutside(sessionId) {
+      await client.killContainer({ id: sessionId, sessionId });
     },
     async readBackendLabels(sessionId) {
       const info = await client.inspectContainer({ id: sessionId, sessionId });

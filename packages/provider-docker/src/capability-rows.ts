@@ -13,6 +13,8 @@ const features: CapabilityReport["features"] = {
   files: true,
   processes: true,
   usage: true,
+  events: true,
+  sessionEnds: true,
   ttl: true,
   persistentSessions: true,
 };

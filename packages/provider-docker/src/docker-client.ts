@@ -336,6 +336,13 @@ export class DockerClient {
     }
   }
 
+  /** Sends the container's first process SIGKILL, as `docker kill` does. */
+  async killContainer(ref: ContainerRef): Promise<void> {
+    await this.container(ref)
+      .kill({ signal: "SIGKILL" })
+      .catch(this.sessionFailure(ref, "kill the session's container"));
+  }
+
   /** Kills every process of the container and starts it again (its writable layer stays). */
   async restartContainer(ref: ContainerRef): Promise<void> {
     await this.container(ref)

@@ -8,9 +8,12 @@ import {
 import type { DockerClient } from "./docker-client.js";
 import type { LabelCodec } from "./labels.js";
 
+/** The label that makes a volume an end record (its value: the end, as JSON). */
+export const endRecordLabel = "cadre.agent-runtime/end";
+
 /** The labels of an end record beyond the session's own, under the provider's label prefix. */
 const recordLabels = {
-  end: "cadre.agent-runtime/end",
+  end: endRecordLabel,
   keepUntil: "cadre.agent-runtime/keep-until",
   reaped: "cadre.agent-runtime/reaped",
 } as const;

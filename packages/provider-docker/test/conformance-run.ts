@@ -4,6 +4,8 @@ import { createDockerProvider, type DockerRuntime } from "../src/index.js";
 import {
   containersWithLabels,
   dockerTestsUnavailable,
+  findEndRecords,
+  killFromOutside,
   plantForeignObjects,
   readBackendLabels,
   testImage,
@@ -20,6 +22,8 @@ export async function runDockerConformance(runtime: DockerRuntime): Promise<void
     findBackendLeftovers: containersWithLabels,
     readBackendLabels,
     plantForeignObjects: () => plantForeignObjects(),
+    findEndRecords,
+    killFromOutside,
     providerModule: fileURLToPath(
       new URL("./fixtures/docker-provider-module.mjs", import.meta.url),
     ),

@@ -25,3 +25,7 @@ export const containersWithLabels = hooks.findBackendLeftovers;
 export const readBackendLabels = hooks.readBackendLabels;
 /** Containers named like sessions that are not (the conformance hook); see dockerBackendHooks. */
 export const plantForeignObjects = hooks.plantForeignObjects;
+/** Ended sessions' records (volumes) with these labels, as the daemon keeps them. */
+export const findEndRecords = hooks.findEndRecords;
+/** `docker kill` of a session's container, behind the provider's back. */
+export const killFromOutside = hooks.killFromOutside;

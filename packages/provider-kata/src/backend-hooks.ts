@@ -51,6 +51,11 @@ export function kataBackendHooks(options: KataProviderOptions = {}): BackendHook
   });
 
   return {
+    killFromOutside: (sessionId) =>
+      withClient(async (client) => {
+        // SIGKILL to the task's first process, as `ctr task kill -s SIGKILL` would.
+        await client.kill(sessionId, 9);
+      }),
     async findBackendLeftovers(wanted) {
       const found = await findLabelledObjects({ address, namespace, fifoDir }, wanted);
       return found.map((o) => `${o.kind} ${o.id}`);

@@ -14,6 +14,8 @@ const features = {
   files: true,
   processes: true,
   usage: true,
+  events: true,
+  sessionEnds: false,
   ttl: true,
   persistentSessions: true,
 };

@@ -18,6 +18,7 @@ import {
   LimitWatch,
   type NewSession,
   readCgroup,
+  type SandboxExit,
   type SessionAgentAccess,
   type SessionBackend,
   usageOfCgroup,
@@ -32,7 +33,7 @@ import { ImageCache } from "./containerd/image-cache.js";
 import type { ResolvedImage } from "./containerd/image-layers.js";
 import { normalizeImageRef } from "./containerd/image-ref.js";
 import { type ImportedImage, importArchive } from "./containerd/import-archive.js";
-import type { Container } from "./containerd/messages.js";
+import type { Container, TaskProcess } from "./containerd/messages.js";
 import {
   findSessionContainer,
   isOwnSession,
@@ -367,7 +368,7 @@ export class ContainerdBackend implements SessionBackend {
    * was checked when the session became known, so a running task costs one call.
    */
   private async checkRunning(id: string): Promise<void> {
-    if (!this.haltedHere.has(id) && (await this.taskState(id)) === "running") return;
+    if (!this.haltedHere.has(id) && (await this.taskState(id)).state === "running") return;
     const error = await this.notRunningError(id);
     if (error) throw error;
   }
@@ -464,25 +465,29 @@ export class ContainerdBackend implements SessionBackend {
     }
   }
 
-  private async taskState(id: string): Promise<SessionState> {
+  /**
+   * The session's state from its task: stopSession deletes the task, so a stopped task that is
+   * still there died on its own, and says how (its exit status and time) for its end.
+   */
+  private async taskState(id: string): Promise<Pick<BackendSession, "state" | "exit">> {
     try {
       const process = await this.client.getProcess(id);
-      // stopSession deletes the task, so a stopped task that is still there died on its own.
-      return process.status === "STOPPED" ? "failed" : "running";
+      if (process.status !== "STOPPED") return { state: "running" };
+      return { state: "failed", exit: exitOfTask(process) };
     } catch (error) {
-      if (isNotFound(error)) return "stopped";
+      if (isNotFound(error)) return { state: "stopped" };
       throw error;
     }
   }
 
   private async stateOf(id: string): Promise<SessionState | undefined> {
     if ((await findSessionContainer(this.client, id)).kind !== "own") return undefined;
-    return this.taskState(id);
+    return (await this.taskState(id)).state;
   }
 
   private async toSession(container: Container): Promise<BackendSession | undefined> {
     if (!isOwnSession(container.labels, container.id)) return undefined;
-    return { labels: container.labels, state: await this.taskState(container.id) };
+    return { labels: container.labels, ...(await this.taskState(container.id)) };
   }
 
   async find(id: string): Promise<BackendSession | undefined> {
@@ -521,4 +526,14 @@ export class ContainerdBackend implements SessionBackend {
     await this.spareFifos.close();
     this.client.close();
   }
+}
+
+/** How a session's stopped task ended, as containerd keeps it until the task is deleted. */
+function exitOfTask(process: TaskProcess): SandboxExit {
+  const seconds = process.exited_at?.seconds;
+  const at =
+    seconds !== undefined && seconds > 0
+      ? new Date(seconds * 1000 + Math.floor((process.exited_at?.nanos ?? 0) / 1e6)).toISOString()
+      : undefined;
+  return { exitCode: process.exit_status, ...(at !== undefined ? { at } : {}) };
 }

@@ -56,6 +56,8 @@ export class StubKataAdapter implements KataAdapter {
         files: false,
         processes: false,
         usage: false,
+        events: true,
+        sessionEnds: false,
         ttl: true,
         persistentSessions: false,
       },

@@ -111,10 +111,13 @@ describeWithContainerd("start and exec edges (containerd)", () => {
       expect(info).toMatchObject({ id, createdAt: new Date(0).toISOString() });
       // What reap() decides for it (reap itself acts on the whole shared namespace).
       expect(isReapable(info!, Date.now(), undefined)).toBe(true);
-      // Its TTL, counted from the epoch, ran out: gone for callers, and still destroyable.
+      // Its TTL, counted from the epoch, ran out: ended for callers, and still destroyable.
       const listed = await provider.listSessions({ labels: runLabel });
       expect(listed.map((s) => s.id)).not.toContain(id);
-      await expect(provider.getSession(id)).rejects.toMatchObject({ code: "SESSION_NOT_FOUND" });
+      expect(await provider.getSession(id)).toMatchObject({
+        state: "ended",
+        end: { cause: { kind: "ttl", limit: 60_000 } },
+      });
       await provider.destroySession(id);
       await expect(adapter.client.getContainer(id)).rejects.toMatchObject({ code: 5 });
     } finally {

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { sessionLabels } from "@cadre/agent-runtime-contract";
 import { type ForeignBackendObject, newSessionId } from "@cadre/agent-runtime-provider-utils";
+import { endRecordsDir } from "./end-records.js";
 import { currentPidScope, descendantsOf, isAlive, liveProcess } from "./host-processes.js";
 import { type AgentRecord, agentStatus } from "./session-agent.js";
 import { recordFile } from "./session-store.js";
@@ -67,6 +68,39 @@ export class StubBackend {
   /** The session's record as stored: the labels and state that listings read back. */
   readonly readLabels = async (sessionId: string): Promise<string> => {
     return readFile(join(this.stateDir, sessionId, recordFile), "utf8");
+  };
+
+  /** Ended sessions' records (`.ended/<id>.json`) whose labels include these, as stored. */
+  readonly findEndRecords = async (wanted: Labels): Promise<string[]> => {
+    const dir = join(this.stateDir, endRecordsDir);
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+      throw error;
+    }
+    const found: string[] = [];
+    for (const name of names) {
+      const text = await readFile(join(dir, name), "utf8").catch(() => undefined);
+      if (text === undefined) continue;
+      let labels: Labels | undefined;
+      try {
+        labels = (JSON.parse(text) as { labels?: Labels }).labels;
+      } catch {
+        labels = undefined;
+      }
+      if (matches(labels, wanted)) found.push(`${name} ${text.trim()}`);
+    }
+    return found;
+  };
+
+  /** Kills the session's agent with SIGKILL, as someone on the host would, not the provider. */
+  readonly killFromOutside = async (sessionId: string): Promise<void> => {
+    const record = await readRecord(join(this.stateDir, sessionId, recordFile));
+    const pid = record && record !== "unreadable" ? record.agent?.pid : undefined;
+    if (pid === undefined) throw new Error(`no agent recorded for session ${sessionId}`);
+    process.kill(pid, "SIGKILL");
   };
 
   /**

@@ -50,6 +50,8 @@ export function stubCapabilities(enforcement: "strict" | "advisory"): Capability
       files: true,
       processes: true,
       usage: true,
+      events: true,
+      sessionEnds: true,
       ttl: true,
       persistentSessions: true,
     },

@@ -18,6 +18,8 @@ export const providerDescriptor = defineProvider({
       findBackendLeftovers: backend.findLeftovers,
       readBackendLabels: backend.readLabels,
       plantForeignObjects: backend.plantForeignObjects,
+      findEndRecords: backend.findEndRecords,
+      killFromOutside: backend.killFromOutside,
     };
   },
   // A chunk of its own: only `cadre-runtime bench` loads it.

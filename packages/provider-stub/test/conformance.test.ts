@@ -19,6 +19,8 @@ runConformance({
   findBackendLeftovers: backend.findLeftovers,
   readBackendLabels: backend.readLabels,
   plantForeignObjects: backend.plantForeignObjects,
+  findEndRecords: backend.findEndRecords,
+  killFromOutside: backend.killFromOutside,
 });
 
 afterAll(() => rmSync(stateDir, { recursive: true, force: true }));

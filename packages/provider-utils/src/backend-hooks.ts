@@ -25,6 +25,10 @@ export interface BackendHooks {
   readBackendLabels(sessionId: string): Promise<string>;
   /** Objects named like sessions that are not this provider's. */
   plantForeignObjects(): Promise<ForeignBackendObject[]>;
+  /** Ended sessions' records carrying all of these labels, each as text (where it keeps them). */
+  findEndRecords?(labels: Record<string, string>): Promise<string[]>;
+  /** Kills the session's first process from outside the provider with SIGKILL. */
+  killFromOutside(sessionId: string): Promise<void>;
 }
 
 /**

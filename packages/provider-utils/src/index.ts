@@ -76,5 +76,10 @@ export {
 export { settlesWithin } from "./settles-within.js";
 export { exitCodeForSignal, signalForExitCode } from "./signals.js";
 export { maxTimerDelayMs, TtlTimers } from "./ttl-timers.js";
-export { type CgroupReading, readCgroup, usageOfCgroup } from "./usage/cgroup-usage.js";
+export {
+  type CgroupReading,
+  cgroupOfProcess,
+  readCgroup,
+  usageOfCgroup,
+} from "./usage/cgroup-usage.js";
 export { type LimitSeen, LimitWatch, limitSeen } from "./usage/limit-watch.js";

@@ -30,6 +30,8 @@ function report(): CapabilityReport {
       files: false,
       processes: false,
       usage: false,
+      events: false,
+      sessionEnds: false,
       ttl: true,
       persistentSessions: true,
     },

@@ -1,25 +1,11 @@
 import { readFile } from "node:fs/promises";
-import type { IdleMemory } from "@cadre/agent-runtime-provider-utils";
+import { cgroupOfProcess, type IdleMemory, readCgroup } from "@cadre/agent-runtime-provider-utils";
 
-const cgroupRoot = "/sys/fs/cgroup";
-
-/** The memory cgroup of a process: cgroup v2 (unified) or v1's memory controller. */
+/** The memory cgroup's usage of a process: memory.current on v2, memory.usage_in_bytes on v1. */
 async function memoryCgroupUsage(pid: number): Promise<number | undefined> {
-  const lines = (await readFile(`/proc/${pid}/cgroup`, "utf8")).split("\n");
-  const unified = lines.find((l) => l.startsWith("0::"));
-  const v1 = lines.find((l) => /^\d+:([^:]*,)?memory(,[^:]*)?:/.test(l));
-  try {
-    if (v1) {
-      const path = v1.slice(v1.lastIndexOf(":") + 1);
-      return Number(await readFile(`${cgroupRoot}/memory${path}/memory.usage_in_bytes`, "utf8"));
-    }
-    if (unified) {
-      return Number(await readFile(`${cgroupRoot}${unified.slice(3)}/memory.current`, "utf8"));
-    }
-  } catch {
-    return undefined;
-  }
-  return undefined;
+  const path = await cgroupOfProcess(pid, "memory");
+  const reading = path === undefined ? undefined : await readCgroup(path);
+  return reading?.memory.currentBytes;
 }
 
 async function rssBytes(pid: number): Promise<number | undefined> {

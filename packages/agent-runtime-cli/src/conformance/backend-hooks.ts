@@ -7,8 +7,9 @@ export type { ForeignObject };
 /** The suite's hooks that read and write the engine directly, never through the provider. */
 export type BackendHooks = Pick<
   ConformanceOptions,
-  "findBackendLeftovers" | "readBackendLabels" | "plantForeignObjects"
->;
+  "findBackendLeftovers" | "readBackendLabels" | "plantForeignObjects" | "killFromOutside"
+> &
+  Partial<Pick<ConformanceOptions, "findEndRecords">>;
 
 /**
  * The backend hooks of the configured provider, from its descriptor (each package writes them
@@ -28,5 +29,9 @@ export async function backendHooks(
     findBackendLeftovers: (labels) => hooks.findBackendLeftovers(labels),
     readBackendLabels: (id) => hooks.readBackendLabels(id),
     plantForeignObjects: () => hooks.plantForeignObjects(),
+    killFromOutside: (id) => hooks.killFromOutside(id),
+    ...(hooks.findEndRecords
+      ? { findEndRecords: (labels: Record<string, string>) => hooks.findEndRecords!(labels) }
+      : {}),
   };
 }

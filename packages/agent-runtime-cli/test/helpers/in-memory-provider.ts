@@ -38,6 +38,7 @@ export function inMemoryProvider(
       findBackendLeftovers: async () => [],
       readBackendLabels: async () => "",
       plantForeignObjects: async () => [],
+      killFromOutside: async () => {},
     }),
     ...extra,
   });

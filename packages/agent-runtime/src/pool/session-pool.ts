@@ -8,6 +8,7 @@ import {
   checkPolicy,
   type DoctorReport,
   doctorReport,
+  type EventsOptions,
   type ExecOptions,
   type ExecResult,
   type IsolationPolicy,
@@ -16,6 +17,7 @@ import {
   type ProviderProcesses,
   ProviderUnavailableError,
   type ReapOptions,
+  type SessionEvent,
   type SessionFilter,
   type SessionHandle,
   type SessionInfo,
@@ -234,6 +236,20 @@ export class SessionPool extends EventEmitter<SessionPoolEvents> implements Isol
   /** The provider's processes, likewise. */
   get processes(): ProviderProcesses | undefined {
     return this.provider.processes && this.forgetting(this.provider.processes);
+  }
+
+  /**
+   * The provider's events. The pool's own warm sessions are there too, as the engine sees them:
+   * their labels carry the pool's id (filter with your own labels).
+   */
+  events(options?: EventsOptions): AsyncIterable<SessionEvent> {
+    if (!this.provider.events) {
+      throw new CapabilityMismatchError(
+        { "features.events": "the pooled provider has no events()" },
+        { providerId: this.id },
+      );
+    }
+    return this.provider.events(options);
   }
 
   sessionStats(sessionId: string): Promise<SessionStats> {

@@ -1,11 +1,7 @@
 import { setTimeout as delay } from "node:timers/promises";
-import {
-  AgentRuntimeError,
-  type SessionEndCause,
-  SessionNotFoundError,
-} from "@cadre/agent-runtime-contract";
+import { type SessionEndCause, SessionNotFoundError } from "@cadre/agent-runtime-contract";
 import { describe, expect, it } from "vitest";
-import { expectEnded, expectStartRefused, unsupportedOf } from "../expect-error.js";
+import { expectEnded, expectStartRefused, sessionLives, unsupportedOf } from "../expect-error.js";
 import { startOrphanOwner } from "../orphan-owner.js";
 import { clampToLimits } from "../policy-values.js";
 import type { ConformanceContext } from "../suite-context.js";
@@ -13,15 +9,6 @@ import { testLabelKey } from "../suite-context.js";
 import { conformanceTestNames } from "../test-names.js";
 
 const names = conformanceTestNames.cleanup;
-
-async function exists(ctx: ConformanceContext, id: string): Promise<boolean> {
-  try {
-    return (await ctx.provider.getSession(id)).state !== "ended";
-  } catch (error) {
-    if (AgentRuntimeError.isInstance(error) && error.code === "SESSION_NOT_FOUND") return false;
-    throw error;
-  }
-}
 
 /**
  * reap() must return `id` unless something else removed the session first (another run's reap
@@ -33,7 +20,7 @@ async function expectReaped(
   id: string,
   cause: Partial<SessionEndCause>,
 ): Promise<void> {
-  const before = await exists(ctx, id);
+  const before = await sessionLives(ctx, id);
   const reaped = await ctx.provider.reap();
   if (before) expect(reaped, "reap() returns the orphan's id").toContain(id);
   await expectEnded(ctx, id, cause);

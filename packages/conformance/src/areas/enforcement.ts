@@ -5,7 +5,7 @@ import {
   policyFields,
 } from "@cadre/agent-runtime-contract";
 import { describe, expect, it } from "vitest";
-import { expectEnded, expectStartRefused, unsupportedOf } from "../expect-error.js";
+import { expectEnded, expectStartRefused, sessionLives, unsupportedOf } from "../expect-error.js";
 import { clampToLimits, requestValue } from "../policy-values.js";
 import { forkBombArgv, forkProbeArgv, memoryHogArgv } from "../probes.js";
 import type { ConformanceContext } from "../suite-context.js";
@@ -213,9 +213,7 @@ const probes: Record<ProbedField, Probe> = {
     // Gone for callers, and gone from the backend: both may take a moment after the deadline.
     await waitUntil(
       `session ${id} to be destroyed by its ttlMs`,
-      async () =>
-        (await ctx.provider.getSession(id)).state === "ended" &&
-        (await ctx.leftovers(labels)).length === 0,
+      async () => !(await sessionLives(ctx, id)) && (await ctx.leftovers(labels)).length === 0,
       ttl + ctx.ms(30_000),
     );
     expect(await ctx.listedIds(labels)).toEqual([]);

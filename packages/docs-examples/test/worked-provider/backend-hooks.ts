@@ -24,6 +24,9 @@ export function miniDockerBackendHooks(options: MiniDockerOptions): BackendHooks
       const containers = await api.docker.listContainers({ all: true, filters: { label } });
       return containers.map((c) => c.Names[0] ?? c.Id);
     },
+    async killFromOutside(sessionId) {
+      await api.docker.getContainer(sessionId).kill({ signal: "SIGKILL" });
+    },
     async readBackendLabels(sessionId) {
       const info = await api.docker.getContainer(sessionId).inspect();
       return JSON.stringify(info.Config.Labels);

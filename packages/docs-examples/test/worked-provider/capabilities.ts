@@ -39,6 +39,8 @@ export const miniDockerCapabilities: CapabilityReport = {
     files: false,
     processes: false,
     usage: false,
+    events: true,
+    sessionEnds: false,
     ttl: true,
     persistentSessions: true,
   },

@@ -5,7 +5,7 @@ import {
   SessionNotFoundError,
   SessionNotRunningError,
 } from "@cadre/agent-runtime-contract";
-import { isSessionOf } from "@cadre/agent-runtime-provider-utils";
+import { isSessionOf, type SandboxExit } from "@cadre/agent-runtime-provider-utils";
 import Docker from "dockerode";
 
 /** A session's container as the backend reads it. */
@@ -13,6 +13,8 @@ export interface SessionContainer {
   id: string;
   labels: Record<string, string>;
   running: boolean;
+  /** How it stopped, when it does not run: Docker keeps the exit of its PID 1 (the agent). */
+  exit?: SandboxExit;
 }
 
 interface EngineError {
@@ -54,6 +56,15 @@ export class DockerApi {
       id: info.Id,
       labels: info.Config.Labels ?? {},
       running: info.State.Running,
+      ...(info.State.Running
+        ? {}
+        : {
+            exit: {
+              exitCode: info.State.ExitCode,
+              oomKilled: info.State.OOMKilled,
+              ...(Date.parse(info.State.FinishedAt) > 0 ? { at: info.State.FinishedAt } : {}),
+            },
+          }),
     };
   }
 

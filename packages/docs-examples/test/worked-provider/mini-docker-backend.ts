@@ -14,8 +14,10 @@ import {
 import {
   type BackendSession,
   type CommandDefaults,
+  cgroupOfProcess,
   execThroughAgent,
   isSessionOf,
+  LimitWatch,
   type NewSession,
   type SessionBackend,
   withEnv,
@@ -44,6 +46,8 @@ export class MiniDockerBackend implements SessionBackend {
   private readonly agents: SessionAgents;
   /** Sessions this instance stopped: an exec that the stop killed says so, whatever Docker reads. */
   private readonly haltedHere = new Set<string>();
+  /** Each session's cgroup counters, read on the host: the pids limit refusing a command's fork. */
+  private readonly limits = new Map<string, LimitWatch>();
 
   constructor(private readonly options: MiniDockerOptions) {
     this.api = new DockerApi(options.socketPath, this.providerId);
@@ -68,6 +72,7 @@ export class MiniDockerBackend implements SessionBackend {
     };
     try {
       await this.agents.start(id, container, defaults);
+      await this.watchLimits(id, container, LimitWatch.fresh);
     } catch (error) {
       // A user the image lacks comes back from the agent as POLICY_INVALID at `user`.
       await this.agents.forget(id);
@@ -95,7 +100,10 @@ export class MiniDockerBackend implements SessionBackend {
         if (exitCode > 128 && this.haltedHere.has(id)) {
           throw new SessionNotRunningError(id, "stopped", { providerId: this.providerId });
         }
-        return { exitCode };
+        // A command that failed after the pids limit refused it a fork: the limit ended it.
+        const watch = exitCode !== 0 ? await this.limitsOf(id, session.id) : undefined;
+        const pids = await watch?.pidsRefused();
+        return pids ? { exitCode, limitExceeded: "pids", ...pids } : { exitCode };
       },
     });
   }
@@ -118,6 +126,7 @@ export class MiniDockerBackend implements SessionBackend {
 
   async destroy(id: string): Promise<void> {
     await this.agents.forget(id);
+    this.limits.delete(id);
     const container = await this.api.session(id);
     if (!container) return;
     this.haltedHere.add(id);
@@ -130,10 +139,33 @@ export class MiniDockerBackend implements SessionBackend {
     this.haltedHere.delete(id);
   }
 
+  /** A session another process started: what its counters hold already happened before. */
+  private async limitsOf(id: string, containerId: string): Promise<LimitWatch | undefined> {
+    const known = this.limits.get(id);
+    if (known) return known;
+    await this.watchLimits(id, this.api.docker.getContainer(containerId), LimitWatch.adopt);
+    return this.limits.get(id);
+  }
+
+  /** Finds the container's cgroup from its PID 1 as the host sees it (a local daemon only). */
+  private async watchLimits(
+    id: string,
+    container: Docker.Container,
+    watch: (cgroupPath: string) => LimitWatch | Promise<LimitWatch>,
+  ): Promise<void> {
+    const pid = (await container.inspect().catch(() => undefined))?.State.Pid;
+    const path = pid ? await cgroupOfProcess(pid) : undefined;
+    if (path !== undefined) this.limits.set(id, await watch(path));
+  }
+
   async find(id: string): Promise<BackendSession | undefined> {
     const container = await this.api.session(id);
     return (
-      container && { labels: container.labels, state: container.running ? "running" : "stopped" }
+      container && {
+        labels: container.labels,
+        state: container.running ? "running" : "stopped",
+        ...(container.exit ? { exit: container.exit } : {}),
+      }
     );
   }
 

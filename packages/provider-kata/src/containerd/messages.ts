@@ -56,6 +56,8 @@ export interface TaskProcess {
   pid: number;
   status: TaskStatus;
   exit_status: number;
+  /** Set once the process exited (protobuf Timestamp, decoded with longs as numbers). */
+  exited_at?: { seconds: number; nanos: number } | null;
 }
 
 export interface Stdio {

@@ -3,6 +3,7 @@ import { createKataProvider } from "../../src/index.js";
 import {
   containerdUnavailableReason,
   findBackendLeftovers,
+  killFromOutside,
   plantForeignObjects,
   readBackendLabels,
   testImage,
@@ -29,6 +30,7 @@ export async function runKataConformance(
     findBackendLeftovers,
     readBackendLabels,
     plantForeignObjects,
+    killFromOutside,
     providerModule: providerModule.href,
     timeScale,
     concurrentSessions: 4,

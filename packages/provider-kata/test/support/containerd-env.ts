@@ -63,6 +63,8 @@ export const findBackendLeftovers = hooks.findBackendLeftovers;
 export const readBackendLabels = hooks.readBackendLabels;
 /** Containers named like sessions that are not (the conformance hook); see kataBackendHooks. */
 export const plantForeignObjects = hooks.plantForeignObjects;
+/** SIGKILL to a session's task, behind the provider's back (the conformance hook). */
+export const killFromOutside = hooks.killFromOutside;
 
 /** Session labels of this provider for `id`, as a hand-made container would carry them. */
 export function kataSessionLabels(id: string): Record<string, string> {

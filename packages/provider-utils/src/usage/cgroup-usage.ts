@@ -103,6 +103,23 @@ async function readV1(root: string, path: string): Promise<CgroupReading | undef
   };
 }
 
+/**
+ * The cgroup of a process on this host (a sandbox's PID 1 seen from outside), below the
+ * hierarchy's root as readCgroup takes it: the unified line on v2, `controller`'s on v1.
+ * Undefined when the process is gone or is not on this host.
+ */
+export async function cgroupOfProcess(
+  pid: number,
+  controller = "pids",
+): Promise<string | undefined> {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
+  const lines = (await text(`/proc/${pid}/cgroup`))?.split("\n") ?? [];
+  const v1 = lines.find((line) => line.split(":")[1]?.split(",").includes(controller));
+  const unified = lines.find((line) => line.startsWith("0::"));
+  const line = v1 ?? unified;
+  return line === undefined ? undefined : line.slice(line.indexOf(":", line.indexOf(":") + 1) + 1);
+}
+
 /** A session's usage as the contract gives it (SessionStats' numbers), from its cgroup's counters. */
 export function usageOfCgroup(reading: CgroupReading): {
   cpuSeconds?: number;
