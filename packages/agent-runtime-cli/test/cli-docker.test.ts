@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runShortBench } from "./helpers/bench.js";
 import { assertBuilt, expectInterruptDestroysSession, runCli } from "./helpers/cli.js";
 import { containersWithLabel, dockerUnavailableReason, testImage } from "./helpers/docker.js";
+import { describeLivingSession } from "./helpers/living-session.js";
 
 const unavailable = await dockerUnavailableReason();
 const inCi = process.env.CI === "true";
@@ -87,6 +88,20 @@ describe("cadre-runtime with Docker", () => {
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
+    });
+  });
+
+  describe.skipIf(unavailable !== undefined)("living sessions on docker (runc)", () => {
+    describeLivingSession({
+      name: "docker (runc)",
+      startArgs: () => [
+        ...["--provider", "docker", "--runtime", "runc", "--image", testImage],
+        ...["--label", `${labelKey}=${runLabel}`],
+      ],
+      listArgs: () => ["--provider", "docker"],
+      label: [labelKey, runLabel],
+      scratch: "/tmp",
+      scratchInCommands: "/tmp",
     });
   });
 });
