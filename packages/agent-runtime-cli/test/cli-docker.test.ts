@@ -84,6 +84,13 @@ describe("cadre-runtime with Docker", () => {
       try {
         const json = await runShortBench(dir, ["--provider", "docker", "--runtime", "runc"]);
         expect(Object.keys(json.contenders)).toEqual(["cadre", "dockerode", "docker CLI"]);
+        expect(Object.keys(json.files?.contenders ?? {})).toEqual([
+          "cadre",
+          "dockerode archive",
+          "docker cp",
+        ]);
+        expect(json.files?.ratios.largeInVsApi).toBeGreaterThan(0);
+        expect(json.files?.ratios.treeOutVsCli).toBeGreaterThan(0);
         expect(await containersWithLabel("cadre.bench/run", json.runId)).toEqual([]);
       } finally {
         await rm(dir, { recursive: true, force: true });

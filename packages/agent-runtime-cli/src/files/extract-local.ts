@@ -1,6 +1,7 @@
 import { constants } from "node:fs";
 import {
   chmod,
+  type FileHandle,
   lstat,
   mkdir,
   mkdtemp,
@@ -9,11 +10,9 @@ import {
   rename,
   rm,
   symlink,
-  utimes,
 } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import tar from "tar-stream";
 import { CommandError } from "../cli/command-error.js";
 
@@ -85,6 +84,18 @@ async function extractInto(
   const links: Array<{ at: string; to: string }> = [];
   const directories: Array<{ at: string; mode: number }> = [];
   const summary: ExtractSummary = { entries: 0, bytes: 0 };
+  const count = (bytes: number) => {
+    summary.bytes += bytes;
+    onBytes(bytes);
+  };
+  const writes = new Writes(writeWindow);
+  // Directories made so far: each is made once, and never through a link (none exist yet).
+  const made = new Set<string>();
+  const ensureDirectory = async (path: string) => {
+    if (made.has(path)) return;
+    await mkdir(path, { recursive: true });
+    made.add(path);
+  };
   let top: string | undefined;
   try {
     for await (const entry of extract) {
@@ -95,21 +106,21 @@ async function extractInto(
       const at = join(root, ...parts.slice(1));
       const mode = (header.mode ?? 0o644) & 0o777;
       if (header.type === "directory") {
-        await mkdir(at, { recursive: true });
+        await ensureDirectory(at);
         directories.push({ at, mode: mode | 0o700 });
       } else if (header.type === "file" || header.type === "contiguous-file") {
-        await mkdir(dirname(at), { recursive: true });
-        const counted = async function* () {
-          for await (const chunk of entry as AsyncIterable<Buffer>) {
-            summary.bytes += chunk.length;
-            onBytes(chunk.length);
-            yield chunk;
-          }
-        };
-        const file = await open(at, openForWrite, 0o600);
-        await pipeline(counted, file.createWriteStream());
-        await chmod(at, mode);
-        if (header.mtime) await utimes(at, header.mtime, header.mtime);
+        await ensureDirectory(dirname(at));
+        const size = header.size ?? 0;
+        const mtime = header.mtime;
+        if (size <= smallFile) {
+          // Read whole (it is small), then written while the next entries are read.
+          const body = await collect(entry, size);
+          count(body.length);
+          await writes.add(() => writeWhole(at, body, mode, mtime));
+        } else {
+          await writes.drain();
+          await writeStreaming(at, entry, mode, mtime, count);
+        }
       } else if (header.type === "symlink") {
         const to = header.linkname ?? "";
         if (!linkStaysUnder(parts, to)) {
@@ -118,7 +129,7 @@ async function extractInto(
             `is a link to ${JSON.stringify(to.slice(0, 200))}, outside what is copied`,
           );
         }
-        await mkdir(dirname(at), { recursive: true });
+        await ensureDirectory(dirname(at));
         links.push({ at, to });
       } else {
         const what =
@@ -129,6 +140,7 @@ async function extractInto(
       entry.resume();
       summary.entries++;
     }
+    await writes.drain();
     if (top === undefined) throw new CommandError("the session sent an empty archive");
     // Links last: no entry above was written through one. A link where a file or directory
     // already is fails (EEXIST) rather than replacing it.
@@ -136,9 +148,84 @@ async function extractInto(
     for (const dir of directories.reverse()) await chmod(dir.at, dir.mode);
     return summary;
   } finally {
+    await writes.drain().catch(() => {});
     source.destroy();
     extract.destroy();
   }
+}
+
+/** Files up to this size are read whole from the archive and written while it goes on. */
+const smallFile = 256 * 1024;
+/** Small files being written at once (so at most this many times smallFile in memory). */
+const writeWindow = 16;
+
+/** Up to `window` writes at once; the first failure is thrown by the next add or drain. */
+class Writes {
+  private readonly running = new Set<Promise<void>>();
+  private failure: unknown;
+
+  constructor(private readonly window: number) {}
+
+  async add(write: () => Promise<void>): Promise<void> {
+    this.check();
+    while (this.running.size >= this.window) await Promise.race(this.running);
+    this.check();
+    const started = write().catch((error: unknown) => {
+      this.failure ??= error;
+    });
+    this.running.add(started);
+    void started.then(() => this.running.delete(started));
+  }
+
+  async drain(): Promise<void> {
+    await Promise.all(this.running);
+    this.check();
+  }
+
+  private check(): void {
+    if (this.failure !== undefined) throw this.failure;
+  }
+}
+
+async function collect(entry: AsyncIterable<Buffer>, size: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of entry) chunks.push(chunk);
+  return Buffer.concat(chunks, size);
+}
+
+/** A new file (never through a link), its exact mode and time. */
+async function writeWhole(at: string, body: Buffer, mode: number, mtime?: Date): Promise<void> {
+  const file = await open(at, openForWrite, 0o600);
+  try {
+    await file.writeFile(body);
+    await finish(file, mode, mtime);
+  } finally {
+    await file.close();
+  }
+}
+
+async function writeStreaming(
+  at: string,
+  entry: AsyncIterable<Buffer>,
+  mode: number,
+  mtime: Date | undefined,
+  count: (bytes: number) => void,
+): Promise<void> {
+  const file = await open(at, openForWrite, 0o600);
+  try {
+    for await (const chunk of entry) {
+      count(chunk.length);
+      await file.write(chunk);
+    }
+    await finish(file, mode, mtime);
+  } finally {
+    await file.close();
+  }
+}
+
+async function finish(file: FileHandle, mode: number, mtime?: Date): Promise<void> {
+  await file.chmod(mode);
+  if (mtime) await file.utimes(mtime, mtime);
 }
 
 /** An entry's name as components; absolute names and `..` are refused. */
