@@ -130,12 +130,6 @@ export async function dockerBenchBaseline({
     label: `docker (${runtime})`,
     baselines,
     filesBaselines: copyBaselines(docker, api, cli, cliHost, tools),
-    ...(runtime === "runsc"
-      ? {
-          filesNote:
-            "under runsc, Docker's archive API and docker cp read and write the container's root file system on the host, which gVisor's sandbox does not see (its root's upper layer is its own): they are timed as the engine's copy path, not as a copy the sandbox sees",
-        }
-      : {}),
     targets: tools.engineTargets((await provider.capabilities()).isolation),
     idleMemory: containerMemory,
     baselineIdleMemory: containerMemory,

@@ -156,6 +156,8 @@ async function extractInto(
 
 /** Files up to this size are read whole from the archive and written while it goes on. */
 const smallFile = 256 * 1024;
+/** Bytes of a larger file gathered before they are written. */
+const writeBatch = 1024 * 1024;
 /** Small files being written at once (so at most this many times smallFile in memory). */
 const writeWindow = 16;
 
@@ -213,10 +215,21 @@ async function writeStreaming(
 ): Promise<void> {
   const file = await open(at, openForWrite, 0o600);
   try {
+    // The archive's chunks are small (the link's frames): gathered into one writev of up to
+    // writeBatch bytes, rather than a round trip through the thread pool each.
+    let batch: Buffer[] = [];
+    let batched = 0;
     for await (const chunk of entry) {
       count(chunk.length);
-      await file.write(chunk);
+      batch.push(chunk);
+      batched += chunk.length;
+      if (batched >= writeBatch) {
+        await file.writev(batch);
+        batch = [];
+        batched = 0;
+      }
     }
+    if (batch.length > 0) await file.writev(batch);
     await finish(file, mode, mtime);
   } finally {
     await file.close();
