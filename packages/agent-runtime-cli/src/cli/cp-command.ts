@@ -2,7 +2,7 @@ import { finished } from "node:stream/promises";
 import type { IsolationProvider } from "@cadre/agent-runtime-contract";
 import { type CopySummary, copyIn, copyOut, filesOf } from "../files/copy.js";
 import { formatBytes, transferProgress } from "../files/progress-bar.js";
-import { catchInterrupts } from "./interrupts.js";
+import { interruptible } from "./interrupts.js";
 import { progress } from "./output.js";
 import { parseFlags } from "./parse-flags.js";
 import { providerFlagSpec } from "./provider-choice.js";
@@ -79,28 +79,31 @@ export async function cpCommand(args: string[]): Promise<number> {
   }
   const remote = (source ?? destination) as RemotePath;
   const provider = await providerOfSession(remote.id, values, cmd);
-  const interrupts = catchInterrupts("stopping the copy", "a partial copy may be left");
   try {
-    const summary = destination
-      ? await copyInto(provider, from, destination, interrupts.signal)
-      : await copyOutOf(provider, remote, to, interrupts.signal);
-    if (summary) {
-      progress(
-        `copied ${summary.entries} entr${summary.entries === 1 ? "y" : "ies"} (${formatBytes(summary.bytes)}) to ${summary.destination}`,
-      );
-      if (summary.skipped.length > 0) {
-        progress(
-          `left out ${summary.skipped.length} socket(s), FIFO(s) or device(s), e.g. ${summary.skipped[0]}`,
-        );
-      }
-    }
-    return 0;
-  } catch (error) {
-    if (interrupts.received()) return interrupts.exitCode();
-    throw error;
+    return await interruptible(
+      "stopping the copy",
+      "a partial copy may be left",
+      async (signal) => {
+        const summary = destination
+          ? await copyInto(provider, from, destination, signal)
+          : await copyOutOf(provider, remote, to, signal);
+        if (summary) report(summary);
+        return 0;
+      },
+    );
   } finally {
-    interrupts.dispose();
     await provider.close?.();
+  }
+}
+
+function report(summary: CopySummary): void {
+  progress(
+    `copied ${summary.entries} entr${summary.entries === 1 ? "y" : "ies"} (${formatBytes(summary.bytes)}) to ${summary.destination}`,
+  );
+  if (summary.skipped.length > 0) {
+    progress(
+      `left out ${summary.skipped.length} socket(s), FIFO(s) or device(s), e.g. ${summary.skipped[0]}`,
+    );
   }
 }
 

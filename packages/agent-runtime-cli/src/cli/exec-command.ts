@@ -1,4 +1,4 @@
-import { catchInterrupts } from "./interrupts.js";
+import { interruptible } from "./interrupts.js";
 import { parseFlags } from "./parse-flags.js";
 import { parsePairs } from "./policy-flags.js";
 import { providerFlagSpec } from "./provider-choice.js";
@@ -14,8 +14,9 @@ export const execHelp = async () => `Usage: cadre-runtime exec [options] ID -- C
 
 Runs CMD in the living session ID (from "sessions start", or any session "sessions list" shows),
 streams its output, and exits with its exit code. stdin is forwarded to CMD when it is a pipe or
-a file (read whole first, at most 64 MiB); a terminal is not. Ctrl-C (SIGINT) or SIGTERM stops
-CMD and everything it started (exit 130 / 143); the session stays.
+a file (read to its end before CMD starts, at most 64 MiB: give CMD </dev/null when nothing will
+close it); a terminal is not. Ctrl-C (SIGINT) or SIGTERM stops CMD and everything it started
+(exit 130 / 143); the session stays.
 
 Options:
   -e, --env K=V        environment variable of CMD, over the session's (repeatable)
@@ -56,23 +57,20 @@ export async function execCommand(args: string[]): Promise<number> {
     values.timeout === undefined ? undefined : parseDuration(values.timeout, "--timeout", cmd);
 
   const provider = await providerOfSession(id, values, cmd);
-  const interrupts = catchInterrupts(
-    "stopping the command (the session stays)",
-    "the command may still run in the session",
-  );
   try {
-    return await streamExec(provider, id, argv, {
-      signal: interrupts.signal,
-      ...(env ? { env } : {}),
-      ...(values.workdir !== undefined ? { cwd: values.workdir } : {}),
-      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
-      stdin: await forwardedStdin(interrupts.signal),
-    });
-  } catch (error) {
-    if (interrupts.received()) return interrupts.exitCode();
-    throw error;
+    return await interruptible(
+      "stopping the command (the session stays)",
+      "the command may still run in the session",
+      async (signal) =>
+        streamExec(provider, id, argv, {
+          signal,
+          ...(env ? { env } : {}),
+          ...(values.workdir !== undefined ? { cwd: values.workdir } : {}),
+          ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+          stdin: await forwardedStdin(signal),
+        }),
+    );
   } finally {
-    interrupts.dispose();
     await provider.close?.();
   }
 }

@@ -47,3 +47,23 @@ export function catchInterrupts(onFirst: string, onSecond: string): Interrupts {
     },
   };
 }
+
+/**
+ * Runs `body` with interrupts caught (catchInterrupts): after an interrupt, its failure is the
+ * interrupt's exit status (128 + n) instead of an error.
+ */
+export async function interruptible(
+  onFirst: string,
+  onSecond: string,
+  body: (signal: AbortSignal) => Promise<number>,
+): Promise<number> {
+  const interrupts = catchInterrupts(onFirst, onSecond);
+  try {
+    return await body(interrupts.signal);
+  } catch (error) {
+    if (interrupts.received()) return interrupts.exitCode();
+    throw error;
+  } finally {
+    interrupts.dispose();
+  }
+}

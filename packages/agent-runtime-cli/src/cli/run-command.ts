@@ -1,6 +1,6 @@
 import type { IsolationPolicy, IsolationProvider } from "@cadre/agent-runtime-contract";
 import { automaticOrder, chooseProvider, noIsolationFallback } from "./automatic-choice.js";
-import { catchInterrupts } from "./interrupts.js";
+import { interruptible } from "./interrupts.js";
 import { describeError, progress } from "./output.js";
 import { parseFlags } from "./parse-flags.js";
 import { policyFlagHelp, policyFlagSpec, policyFromFlags } from "./policy-flags.js";
@@ -14,8 +14,9 @@ import { UsageError } from "./usage-error.js";
 export const runHelp = async () => `Usage: cadre-runtime run [options] -- CMD [ARGS...]
 
 Starts a session, runs CMD in it with its output streamed live, destroys the session and exits
-with CMD's exit code. stdin is forwarded to CMD when it is a pipe or a file (read whole first, at
-most 64 MiB); a terminal is not. Ctrl-C (SIGINT) or SIGTERM destroys the session too (exit 130 /
+with CMD's exit code. stdin is forwarded to CMD when it is a pipe or a file (read to its end
+before CMD starts, at most 64 MiB: give CMD </dev/null when nothing will close it); a terminal is
+not. Ctrl-C (SIGINT) or SIGTERM destroys the session too (exit 130 /
 143).
 
 Options:
@@ -101,29 +102,26 @@ export async function runCommand(args: string[]): Promise<number> {
 }
 
 async function runInSession(provider: IsolationProvider, request: RunRequest): Promise<number> {
-  const interrupts = catchInterrupts(
+  return interruptible(
     "stopping the command and destroying the session",
     '"cadre-runtime sessions reap" removes what is left',
+    async (signal) => {
+      // Read while the session starts; a failure is reported once the start is done.
+      const stdin = forwardedStdin(signal);
+      stdin.catch(() => {});
+      let sessionId: string | undefined;
+      try {
+        sessionId = await provider.startSession(request.policy, { signal });
+        return await streamExec(provider, sessionId, request.argv, {
+          signal,
+          timeoutMs: request.timeoutMs,
+          stdin: await stdin,
+        });
+      } finally {
+        if (sessionId) await destroyQuietly(provider, sessionId);
+      }
+    },
   );
-  const { signal } = interrupts;
-  // Read while the session starts; a failure is reported once the start is done.
-  const stdin = forwardedStdin(signal);
-  stdin.catch(() => {});
-  let sessionId: string | undefined;
-  try {
-    sessionId = await provider.startSession(request.policy, { signal });
-    return await streamExec(provider, sessionId, request.argv, {
-      signal,
-      timeoutMs: request.timeoutMs,
-      stdin: await stdin,
-    });
-  } catch (error) {
-    if (interrupts.received()) return interrupts.exitCode();
-    throw error;
-  } finally {
-    if (sessionId) await destroyQuietly(provider, sessionId);
-    interrupts.dispose();
-  }
 }
 
 async function destroyQuietly(provider: IsolationProvider, sessionId: string): Promise<void> {

@@ -2,7 +2,7 @@ import { createProvider, type ParsedIsolationConfig, providerIds } from "@cadre/
 import type { IsolationProvider, SessionInfo } from "@cadre/agent-runtime-contract";
 import { startKeptSession } from "../sessions/start-kept-session.js";
 import { automaticOrder, chooseProvider } from "./automatic-choice.js";
-import { catchInterrupts } from "./interrupts.js";
+import { interruptible } from "./interrupts.js";
 import { describeError, printJson, progress } from "./output.js";
 import { parseFlags } from "./parse-flags.js";
 import { policyFlagHelp, policyFlagSpec, policyFromFlags } from "./policy-flags.js";
@@ -170,23 +170,18 @@ async function startSession(args: string[]): Promise<number> {
   };
   const { provider, config } = await chooseProvider(values, cmd);
   await provider.close?.();
-  const interrupts = catchInterrupts(
+  return interruptible(
     "stopping the start",
     '"cadre-runtime sessions reap" removes what is left',
+    async (signal) => {
+      const session = await startKeptSession({ config, policy }, signal);
+      progress(
+        `session ${session.id} started, kept by process ${session.keeperPid}; "cadre-runtime sessions destroy ${session.id}" ends it (else its TTL, in ${values.ttl ?? "24h"})`,
+      );
+      process.stdout.write(`${session.id}\n`);
+      return 0;
+    },
   );
-  try {
-    const session = await startKeptSession({ config, policy }, interrupts.signal);
-    progress(
-      `session ${session.id} started, kept by process ${session.keeperPid}; "cadre-runtime sessions destroy ${session.id}" ends it (else its TTL, in ${values.ttl ?? "24h"})`,
-    );
-    process.stdout.write(`${session.id}\n`);
-    return 0;
-  } catch (error) {
-    if (interrupts.received()) return interrupts.exitCode();
-    throw error;
-  } finally {
-    interrupts.dispose();
-  }
 }
 
 async function destroySessions(args: string[]): Promise<number> {

@@ -74,7 +74,7 @@ export async function copyIn(
   const packed = packLocal(local, top, (n) => shown?.add(n));
   try {
     const [, summary] = await Promise.all([
-      files.upload(sessionId, dir, packed.stream, options.signal ? { signal: options.signal } : {}),
+      files.upload(sessionId, dir, packed.stream, callOptions(options)),
       packed.done,
     ]);
     return {
@@ -108,15 +108,11 @@ export async function copyOut(
   const target = await localTarget(local, name);
   const total = options.progress
     ? await files
-        .stat(sessionId, path, options.signal ? { signal: options.signal } : {})
+        .stat(sessionId, path, callOptions(options))
         .then((info) => (info.type === "file" ? info.size : undefined))
     : undefined;
   const shown = options.progress?.(total);
-  const { stream, done } = await files.download(
-    sessionId,
-    path,
-    options.signal ? { signal: options.signal } : {},
-  );
+  const { stream, done } = await files.download(sessionId, path, callOptions(options));
   try {
     const summary = await extractToLocal(stream, target, (n) => shown?.add(n));
     await done;
@@ -129,6 +125,11 @@ export async function copyOut(
   } finally {
     shown?.done();
   }
+}
+
+/** The files call's options: the copy's signal, when it has one. */
+function callOptions(options: CopyOptions): { signal?: AbortSignal } {
+  return options.signal ? { signal: options.signal } : {};
 }
 
 /** Into an existing directory, or as its own name in an existing parent. */
