@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `pnpm bench`: runs `cadre-runtime bench` on every provider available on this host, writes
 // bench/results.json and the generated part of docs/performance.md (two tables and two SVG
-// charts). Options: --iterations N and --concurrency C override every engine's defaults below.
+// charts). Options: --iterations N and --concurrency C override every engine's defaults below;
+// --only "docker crun,stub" runs those engines only and replaces their rows in the last results.
 // Environment: DOCKER_HOST, CADRE_CONTAINERD_ADDRESS (default /run/cadre-test/containerd.sock).
 // The table and chart functions are exported, and unit-tested from the command line's package
 // (packages/agent-runtime-cli/test/bench-report.test.ts); importing this file runs nothing.
@@ -49,7 +50,7 @@ async function candidates(dir) {
     new URL("../packages/provider-docker/dist/index.js", import.meta.url).href
   );
   const runtimes = await dockerRuntimes(dockerConnection().socketPath);
-  for (const runtime of ["runc", "runsc"]) {
+  for (const runtime of ["runc", "runsc", "crun"]) {
     if (runtimes.includes(runtime)) {
       // gVisor under ptrace is slow to start sandboxes here: fewer rounds, fewer at once.
       const [iterations, concurrency] = runtime === "runsc" ? [25, 10] : [30, 50];
@@ -625,14 +626,23 @@ async function writeDocs(results, failed) {
 
 async function main() {
   const { values: overrides } = parseArgs({
-    options: { iterations: { type: "string" }, concurrency: { type: "string" } },
+    options: {
+      iterations: { type: "string" },
+      concurrency: { type: "string" },
+      only: { type: "string" },
+    },
   });
+  const only = overrides.only?.split(",").map((name) => name.trim());
   if (!existsSync(cli)) throw new Error(`${cli} is missing: build first (pnpm build)`);
   const dir = await mkdtemp(join(tmpdir(), "cadre-bench-"));
   const results = [];
   const failed = [];
   try {
-    for (const candidate of await candidates(dir)) {
+    const all = await candidates(dir);
+    for (const name of only ?? []) {
+      if (!all.some((c) => c.name === name)) failed.push(`${name} (not available here)`);
+    }
+    for (const candidate of all.filter((c) => !only || only.includes(c.name))) {
       console.error(`bench: ${candidate.name}`);
       const jsonFile = join(dir, `${candidate.name.replace(/\W+/g, "-")}.json`);
       const code = await runOne(candidate, jsonFile, overrides);
@@ -643,10 +653,15 @@ async function main() {
     await rm(dir, { recursive: true, force: true });
   }
   await mkdir(join(root, "bench"), { recursive: true });
-  await writeFile(
-    join(root, "bench/results.json"),
-    `${JSON.stringify({ results, failed }, null, 2)}\n`,
-  );
+  const file = join(root, "bench/results.json");
+  if (only && existsSync(file)) {
+    // The other engines' rows stay as the last full run measured them.
+    const previous = JSON.parse(await readFile(file, "utf8"));
+    const fresh = new Set(results.map((r) => r.engine));
+    results.unshift(...previous.results.filter((r) => !fresh.has(r.engine)));
+    failed.unshift(...(previous.failed ?? []));
+  }
+  await writeFile(file, `${JSON.stringify({ results, failed }, null, 2)}\n`);
   await writeDocs(results, failed);
   console.error(
     `bench: wrote bench/results.json and docs/performance.md (${results.length} engines)`,

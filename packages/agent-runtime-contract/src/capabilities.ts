@@ -22,8 +22,16 @@ export const featuresSchema = z.object({
   streaming: z.boolean(),
   /** exec accepts stdin. */
   stdin: z.boolean(),
-  /** writeFile / readFile / tar transfer (planned, v1 providers report false). */
+  /** provider.files: files and directory trees in and out of a session (docs/files.md). */
   files: z.boolean(),
+  /**
+   * provider.processes: processes that outlive the call that started them, attached to again
+   * from any instance, with terminals (docs/processes.md). A report from before it says nothing:
+   * false.
+   */
+  processes: z.boolean().default(false),
+  /** sessionStats and watchSessionStats: usage read from outside the sandbox (docs/observability.md). */
+  usage: z.boolean().default(false),
   /** policy.ttlMs destroys the session even if nobody calls destroySession. */
   ttl: z.boolean(),
   /** listSessions / reap read the backend, so they work after a restart. */

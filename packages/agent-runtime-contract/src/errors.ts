@@ -9,7 +9,8 @@ export type AgentRuntimeErrorCode =
   | "PROVIDER_UNAVAILABLE"
   | "RESOURCE_LIMIT"
   | "BACKEND_ERROR"
-  | "FILE_ERROR";
+  | "FILE_ERROR"
+  | "PROCESS_NOT_FOUND";
 
 // A global symbol, so that two copies of this package in one process recognise each other's errors.
 const brand = Symbol.for("cadre.agent-runtime.error");
@@ -252,5 +253,23 @@ export class FileError extends AgentRuntimeError {
     this.reason = reason;
     this.path = path;
     this.errno = options.errno;
+  }
+}
+
+/**
+ * No process of that id in the session (contract v1 addition): it never was, or it ended long
+ * enough ago that the session's agent let go of its record for a newer one.
+ */
+export class ProcessNotFoundError extends AgentRuntimeError {
+  static override readonly code = "PROCESS_NOT_FOUND";
+  readonly processId: string;
+
+  constructor(sessionId: string, processId: string, options: AgentRuntimeErrorOptions = {}) {
+    super(
+      "PROCESS_NOT_FOUND",
+      `Session ${sessionId} has no process ${JSON.stringify(processId.slice(0, 100))}. Use an id that spawn() returned or list() shows; a process that ended is kept only until newer ones need its place.`,
+      options,
+    );
+    this.processId = processId;
   }
 }

@@ -39,6 +39,8 @@ export interface ExecResult {
   durationMs: number;
   /** Set when the provider knows that a session limit ended the command (an OOM kill). */
   limitExceeded?: "memory" | "pids";
+  /** Why the command ended, as one typed cause (contract v1 addition; see ExecEndCause). */
+  cause: ExecEndCause;
   /**
    * Set when the provider killed the command (its deadline ran out): what the kill reached. A
    * timed-out exec settles by its deadline plus {@link execKillGraceMs} whatever the command
@@ -46,6 +48,64 @@ export interface ExecResult {
    * started is known to be gone.
    */
   kill?: ExecKillReport;
+}
+
+/**
+ * Why a command ended. `exited`: on its own, with its exit code; `signal`: a signal it did not get
+ * from the provider; `timeout`: its deadline (limit: timeoutMs, value: how long it ran);
+ * `memory`, `pids`: a session limit ended it (limit: the limit, value: what the host's cgroup saw,
+ * the peak bytes or the processes); `session-ended`: its session stopped or went under it;
+ * `agent-lost`, `engine-lost`: what ran it went away. An exec the caller aborted rejects with the
+ * caller's reason, so `aborted` appears in events and traces, never in a result.
+ */
+export interface ExecEndCause {
+  kind: ExecEndKind;
+  /** The limit that was hit, in its unit (ms, bytes, processes). */
+  limit?: number;
+  /** What was seen of it. */
+  value?: number;
+  /** The signal's name, for `signal` (and `session-ended` when a signal came with it). */
+  signal?: string;
+}
+
+export type ExecEndKind =
+  | "exited"
+  | "signal"
+  | "timeout"
+  | "aborted"
+  | "memory"
+  | "pids"
+  | "session-ended"
+  | "agent-lost"
+  | "engine-lost";
+
+/** What a provider knows of an end beyond the result's own fields. */
+export interface ExecEndDetail {
+  /** The exec's timeoutMs, for a timeout. */
+  timeoutMs?: number;
+  /** The limit that ended it (memory, pids) and what was seen. */
+  limit?: number;
+  value?: number;
+  /** Its session stopped or went under it. */
+  sessionEnded?: boolean;
+}
+
+/** The one reading of why a command ended, from its result and what the provider knows. */
+export function execEndCause(
+  result: Pick<ExecResult, "signal" | "timedOut" | "limitExceeded" | "durationMs">,
+  detail: ExecEndDetail = {},
+): ExecEndCause {
+  const measured = (limit: number | undefined, value: number | undefined) => ({
+    ...(limit !== undefined ? { limit } : {}),
+    ...(value !== undefined ? { value } : {}),
+  });
+  if (result.limitExceeded)
+    return { kind: result.limitExceeded, ...measured(detail.limit, detail.value) };
+  if (result.timedOut) return { kind: "timeout", ...measured(detail.timeoutMs, result.durationMs) };
+  const signal = result.signal ? { signal: result.signal } : {};
+  if (detail.sessionEnded) return { kind: "session-ended", ...signal };
+  if (result.signal) return { kind: "signal", ...signal };
+  return { kind: "exited" };
 }
 
 /** What killing a command's processes at its deadline reached. */
@@ -69,7 +129,7 @@ export interface ExecKillReport {
  */
 export const execKillGraceMs = 10_000;
 
-const argvSchema = z
+export const argvSchema = z
   .array(
     z.string().refine((s) => !s.includes("\0"), { message: "must not contain NUL bytes" }),
     {

@@ -3,7 +3,10 @@ import type { DoctorReport } from "./doctor.js";
 import type { ExecOptions, ExecResult } from "./exec.js";
 import type { ProviderFiles } from "./files.js";
 import type { IsolationPolicy } from "./policy.js";
+import type { ProviderProcesses } from "./processes.js";
 import type { ReapOptions, SessionFilter, SessionInfo, SessionOptions } from "./session.js";
+import type { SessionHandle } from "./session-handle.js";
+import type { SessionStats, WatchStatsOptions } from "./usage.js";
 
 export const specificationVersion = "isolation-provider/v1";
 
@@ -35,6 +38,20 @@ export interface IsolationProvider {
    * a provider without the feature leaves it out, or rejects every call with CAPABILITY_MISMATCH.
    */
   readonly files?: ProviderFiles;
+  /**
+   * Processes that outlive the call that started them (contract v1 addition). Present when
+   * `features.processes` is true; without the feature, left out or every call CAPABILITY_MISMATCH.
+   */
+  readonly processes?: ProviderProcesses;
+  /**
+   * Starts a session as startSession does and returns its handle, which `await using` destroys
+   * (contract v1 addition). `bindSession(provider, id)` makes one for any provider.
+   */
+  session?(policy: IsolationPolicy, options?: SessionOptions): Promise<SessionHandle>;
+  /** What the session uses, read from outside its sandbox (contract v1 addition, `features.usage`). */
+  sessionStats?(sessionId: string): Promise<SessionStats>;
+  /** The same, every `intervalMs`, until the session ends or the signal aborts. */
+  watchSessionStats?(sessionId: string, options?: WatchStatsOptions): AsyncIterable<SessionStats>;
   /** Readiness of this host for this provider, each failed check with its fix. */
   doctor?(): Promise<DoctorReport>;
   /** Releases connections and timers; sessions stay (use reap or destroySession for those). */

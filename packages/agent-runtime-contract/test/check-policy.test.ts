@@ -17,7 +17,15 @@ function report(enforced: string[], overrides: Partial<CapabilityReport> = {}): 
     providerId: "test",
     isolation: "container",
     policy,
-    features: { streaming: true, stdin: true, files: false, ttl: true, persistentSessions: true },
+    features: {
+      streaming: true,
+      stdin: true,
+      files: false,
+      processes: false,
+      usage: false,
+      ttl: true,
+      persistentSessions: true,
+    },
     defaults: { network: "none" },
     ...overrides,
   };

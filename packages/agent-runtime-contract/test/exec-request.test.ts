@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { defaultMaxOutputBytes, PolicyValidationError, parseExecRequest } from "../src/index.js";
+import {
+  defaultMaxOutputBytes,
+  execEndCause,
+  PolicyValidationError,
+  parseExecRequest,
+} from "../src/index.js";
 
 function issuesOf(argv: unknown, options?: unknown): string[] {
   try {
@@ -42,5 +47,34 @@ describe("parseExecRequest", () => {
     const signal = new AbortController().signal;
     expect(issuesOf(["cat"], { stdin: "x", signal })).toEqual([]);
     expect(issuesOf(["cat"], { stdin: new Uint8Array([0, 255]) })).toEqual([]);
+  });
+});
+
+describe("why a command ended", () => {
+  const base = { timedOut: false, durationMs: 42 };
+  it("is one cause read from the result, in order: a limit, the deadline, the session, a signal, its exit", () => {
+    expect(execEndCause(base)).toEqual({ kind: "exited" });
+    expect(execEndCause({ ...base, signal: "SIGTERM" })).toEqual({
+      kind: "signal",
+      signal: "SIGTERM",
+    });
+    expect(execEndCause({ ...base, signal: "SIGKILL" }, { sessionEnded: true })).toEqual({
+      kind: "session-ended",
+      signal: "SIGKILL",
+    });
+    expect(execEndCause({ ...base, timedOut: true, signal: "SIGKILL" }, { timeoutMs: 40 })).toEqual(
+      {
+        kind: "timeout",
+        limit: 40,
+        value: 42,
+      },
+    );
+    expect(
+      execEndCause(
+        { ...base, timedOut: true, signal: "SIGKILL", limitExceeded: "memory" },
+        { limit: 64 << 20, value: 67_100_000 },
+      ),
+    ).toEqual({ kind: "memory", limit: 64 << 20, value: 67_100_000 });
+    expect(execEndCause({ ...base, limitExceeded: "pids" })).toEqual({ kind: "pids" });
   });
 });

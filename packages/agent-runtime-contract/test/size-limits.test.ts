@@ -13,7 +13,15 @@ const everything = {
   providerId: "test",
   isolation: "container",
   policy: Object.fromEntries(policyFields.map((f) => [f, { enforced: true, mechanism: "test" }])),
-  features: { streaming: true, stdin: true, files: false, ttl: true, persistentSessions: true },
+  features: {
+    streaming: true,
+    stdin: true,
+    files: false,
+    processes: false,
+    usage: false,
+    ttl: true,
+    persistentSessions: true,
+  },
   defaults: { network: "none" },
 } as CapabilityReport;
 

@@ -78,6 +78,7 @@ export class AbandonsOnTimeout extends DelegatingProvider {
     const deadline = new Promise<ExecResult>((resolve) => {
       timer = setTimeout(() => {
         const kept = [...chunks.stdout, ...chunks.stderr].reduce((n, c) => n + c.length, 0);
+        const durationMs = Date.now() - started;
         resolve({
           exitCode: 137,
           signal: "SIGKILL",
@@ -85,7 +86,8 @@ export class AbandonsOnTimeout extends DelegatingProvider {
           stderr: Buffer.concat(chunks.stderr).toString("utf8"),
           timedOut: true,
           truncated: rest.maxOutputBytes !== undefined && kept >= rest.maxOutputBytes,
-          durationMs: Date.now() - started,
+          durationMs,
+          cause: { kind: "timeout", limit: timeoutMs, value: durationMs },
         });
       }, timeoutMs);
     });

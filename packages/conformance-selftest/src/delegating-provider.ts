@@ -6,10 +6,13 @@ import type {
   IsolationPolicy,
   IsolationProvider,
   ProviderFiles,
+  ProviderProcesses,
   ReapOptions,
   SessionFilter,
   SessionInfo,
   SessionOptions,
+  SessionStats,
+  WatchStatsOptions,
 } from "@cadre/agent-runtime-contract";
 
 /** Forwards every call to `inner`. Each broken fixture overrides the one thing it breaks. */
@@ -23,6 +26,17 @@ export class DelegatingProvider implements IsolationProvider {
   }
   get files(): ProviderFiles | undefined {
     return this.inner.files;
+  }
+  get processes(): ProviderProcesses | undefined {
+    return this.inner.processes;
+  }
+  sessionStats(sessionId: string): Promise<SessionStats> {
+    if (!this.inner.sessionStats) throw new Error("the wrapped provider reads no usage");
+    return this.inner.sessionStats(sessionId);
+  }
+  watchSessionStats(sessionId: string, options?: WatchStatsOptions): AsyncIterable<SessionStats> {
+    if (!this.inner.watchSessionStats) throw new Error("the wrapped provider reads no usage");
+    return this.inner.watchSessionStats(sessionId, options);
   }
   capabilities(): Promise<CapabilityReport> {
     return this.inner.capabilities();

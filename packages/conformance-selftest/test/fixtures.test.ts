@@ -35,6 +35,8 @@ const fixtures: Array<{ file: string; breaks: string; expectedFailures: string[]
       names.concurrency.manySessions,
       names.cleanup.noLeftoversAfterDestroy,
       names.files.sessionErrors,
+      names.processes.endsWithSession,
+      names.usage.ended,
       names.leaks.final,
     ],
   },

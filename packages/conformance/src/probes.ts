@@ -41,6 +41,18 @@ export function forkProbeArgv(attempts: number, scratchFile: string): string[] {
   return ["sh", "-c", script];
 }
 
+/**
+ * Starts background sleepers until a fork fails, and fails with it (a shell exits when it cannot
+ * fork), leaving the sleepers to the session's end.
+ */
+export function forkBombArgv(attempts: number): string[] {
+  return [
+    "sh",
+    "-c",
+    `n=0; while [ $n -lt ${attempts} ]; do sleep 300 </dev/null >/dev/null 2>&1 & n=$((n+1)); done; echo "all ${attempts} started"; exit 3`,
+  ];
+}
+
 /** Allocates and touches `bytes` of memory in one process (dd's block buffer). */
 export function memoryHogArgv(bytes: number): string[] {
   return ["dd", "if=/dev/zero", "of=/dev/null", `bs=${bytes}`, "count=1"];

@@ -10,7 +10,9 @@ import { registerIsolation } from "./areas/isolation.js";
 import { registerLeakCheck } from "./areas/leaks.js";
 import { registerLifecycle } from "./areas/lifecycle.js";
 import { registerPolicy } from "./areas/policy.js";
+import { registerProcesses } from "./areas/processes/index.js";
 import { registerReport } from "./areas/report.js";
+import { registerUsage } from "./areas/usage.js";
 import { describeWhenAvailable } from "./availability.js";
 import type { ConformanceOptions } from "./options.js";
 import { ConformanceContext } from "./suite-context.js";
@@ -43,6 +45,8 @@ export function runConformance(options: ConformanceOptions): void {
     registerHostileTenant(ctx);
     registerEdges(ctx);
     registerFiles(ctx);
+    registerProcesses(ctx);
+    registerUsage(ctx);
     registerLeakCheck(ctx);
   });
 }

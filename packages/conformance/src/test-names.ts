@@ -51,6 +51,8 @@ export const conformanceTestNames = {
     outputCapDrains: "past maxOutputBytes the output is drained, so the command finishes [MUST]",
     outputCapShared: "maxOutputBytes caps stdout and stderr together [MUST]",
     parallel: "parallel execs in one session each get their own result [MUST]",
+    causes:
+      "every result carries one cause that agrees with it: exited, a signal with its name, a timeout with its limit and duration [MUST]",
   },
   policy: {
     invalidPaths:
@@ -176,6 +178,41 @@ export const conformanceTestNames = {
       "a tenant that replaces sh, cat and tar in the image changes nothing: files calls need no binary of the image [MUST]",
     oddNames:
       "names with newlines, spaces and non-ASCII bytes list and round-trip through download and upload [MUST]",
+  },
+  processes: {
+    unsupported:
+      "provider.processes is there when the report says features.processes, and without the feature every processes call is CAPABILITY_MISMATCH [MUST]",
+    runs: "spawn returns a handle whose output streams while the process runs, apart by stream, and wait() gives its exit; it outlives the call and execs run beside it [MUST]",
+    stdin: "write() and closeStdin() reach the process: 1 MiB through cat comes back whole [MUST]",
+    signals:
+      "kill(SIGTERM) reaches the process's handler; kill() ends its whole tree, setsid and double forks included, and says so [MUST]",
+    deadline:
+      "a process past its timeoutMs is killed with its tree, and its exit says timedOut [MUST]",
+    list: "list() shows running and ended processes with argv[0], never their arguments [MUST]",
+    attach:
+      "another provider instance attaches to a running process, gets its output from the start, writes to it and sees its end [MUST]",
+    ring: "output past the buffer is dropped oldest first: a late attach says how much it missed, and gets the rest [MUST]",
+    pty: "a process on a terminal sees the size asked for, a resize, and a terminal of its own; stderr is empty [MUST]",
+    endsWithSession:
+      "a process ends with its session: wait() settles, and nothing of it is left [MUST]",
+    badInput:
+      "bad argv, ids, sizes, signals and numbers past the schema's edges are POLICY_INVALID; an unknown id is PROCESS_NOT_FOUND [MUST]",
+  },
+  processesHostile: {
+    flood:
+      "a process that floods its output stalls no exec and grows no memory: its buffer stays bounded [MUST]",
+    cannotKillAgent:
+      "a process that signals PID 1 and its own parent changes nothing: the session goes on serving processes [MUST]",
+    tooMany:
+      "the processes one session may run at once are bounded: one more is RESOURCE_LIMIT [MUST]",
+  },
+  usage: {
+    stats:
+      "sessionStats reads what a session uses from outside it: memory, peak, CPU time, processes and disk grow with what its commands do, within its limits [MUST]",
+    watch:
+      "watchSessionStats gives readings at the interval asked for, and ends with the session or the caller's abort [MUST]",
+    ended:
+      "stats of a stopped or destroyed session are SESSION_NOT_RUNNING or SESSION_NOT_FOUND; without the feature, CAPABILITY_MISMATCH [MUST]",
   },
   leaks: {
     final: "no session or backend object of this run is left [MUST]",

@@ -26,7 +26,7 @@ export function runAgentExec(
       // Under gVisor the memory limit kills the whole sandbox, the agent with it: the command's
       // result is that kill, as an engine exec reports it.
       if (await killedByMemoryLimit(client, session, undefined)) {
-        return { exitCode: 137, limitExceeded: "memory" };
+        return { exitCode: 137, limitExceeded: "memory", ...(await client.memorySeen(session)) };
       }
       // The agent went with its session (a stop, a removal), or died, which ends the session.
       throw (
@@ -39,9 +39,13 @@ export function runAgentExec(
     },
     async exited(exitCode) {
       if (await killedByMemoryLimit(client, session, exitCode)) {
-        return { exitCode: 137, limitExceeded: "memory" };
+        return { exitCode: 137, limitExceeded: "memory", ...(await client.memorySeen(session)) };
       }
       if (exitCode > 128 && session.haltedHere()) throw notRunning(client, session);
+      // A command that failed after the pids limit refused it a fork: that limit ended it. Read
+      // only after a failure, so a command that succeeds costs no read.
+      const pids = exitCode !== 0 ? await client.pidsRefusedSinceLastLook(session) : undefined;
+      if (pids) return { exitCode, limitExceeded: "pids", ...pids };
       return { exitCode };
     },
   });

@@ -22,7 +22,11 @@ export interface SessionAgent extends CommandDefaults {
 export class SessionAgents {
   private readonly links = new AgentLinks<SessionAgent>();
 
-  constructor(private readonly client: DockerClient) {}
+  /** `agentPath`: the agent's binary in the session's containers (container-agent.ts). */
+  constructor(
+    private readonly client: DockerClient,
+    private readonly agentPath: string,
+  ) {}
 
   /**
    * Starts a container this instance has just created with its stdio attached first, so that
@@ -68,7 +72,8 @@ export class SessionAgents {
     if (!facts.running) throw new SessionNotRunningError(ref.sessionId, "stopped", { providerId });
     // As root with the container's capabilities: it makes its stdio its own and becomes the
     // agent's uid, the only one the agent admits.
-    const stdio = await this.client.execStdio(ref, [...agentConnectArgv], "0:0");
+    const [, ...connectArgs] = agentConnectArgv;
+    const stdio = await this.client.execStdio(ref, [this.agentPath, ...connectArgs], "0:0");
     return this.open(ref, stdio, { env: facts.env, cwd: facts.workingDir || "/" });
   }
 

@@ -6,6 +6,7 @@ import {
   type ForeignBackendObject,
 } from "@cadre/agent-runtime-provider-utils";
 import { dockerConnection } from "./connection.js";
+import { sessionDefaults } from "./container-spec.js";
 import { type ContainerRef, DockerClient } from "./docker-client.js";
 import { runtimeRegistered } from "./host-facts.js";
 import { LabelCodec } from "./labels.js";
@@ -50,7 +51,15 @@ export function dockerBackendHooks(options: DockerProviderOptions = {}): DockerB
             Image: image,
             Cmd: ["sleep", "600"],
             Labels: { ...labels, [foreignLabel]: "1" },
-            HostConfig: { AutoRemove: true, NetworkMode: "none" },
+            HostConfig: {
+              AutoRemove: true,
+              NetworkMode: "none",
+              // Within the hard limits Podman runs under (see container-spec.ts).
+              Ulimits: [
+                { Name: "nofile", Soft: sessionDefaults.nofile, Hard: sessionDefaults.nofile },
+                { Name: "nproc", Soft: sessionDefaults.nproc, Hard: sessionDefaults.nproc },
+              ],
+            },
           });
           const container = { id, sessionId: name };
           created.push(foreignContainer(client, container, description));

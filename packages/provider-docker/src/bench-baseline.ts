@@ -33,11 +33,11 @@ export async function dockerBenchBaseline({
   const connection = dockerConnection(options);
   if (!("socketPath" in connection)) {
     throw tools.usageError(
-      "bench measures Docker over its unix socket; set socketPath (or a unix:// DOCKER_HOST), not a TCP host",
+      "bench measures Docker over its unix socket; set socketPath (or a unix:// DOCKER_HOST), not a remote host",
     );
   }
   const { socketPath } = connection;
-  const runtime = options.runtime === "runsc" ? "runsc" : "runc";
+  const runtime = options.runtime ?? "runc";
   const docker = new Docker({ socketPath });
   const image = await sessionImage(docker, provider, policy);
   const cliHost = ["--host", `unix://${socketPath}`];

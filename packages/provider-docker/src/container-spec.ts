@@ -1,5 +1,6 @@
 import type { ValidatedPolicy } from "@cadre/agent-runtime-contract";
 import { agentArgs, agentCapabilities, agentMountPath } from "@cadre/agent-runtime-sandbox-agent";
+import { type AgentDelivery, agentPathIn, agentVolumePath } from "./container-agent.js";
 import type { ContainerSpec } from "./docker-client.js";
 import type { DockerRuntime } from "./options.js";
 
@@ -16,6 +17,15 @@ export interface ContainerSpecInput {
   networkMode: string;
   /** The host path of cadre-agent, the session's PID 1. */
   agentBinary: string;
+  /**
+   * How it reaches the container (container-agent.ts): "mount" (default) from this host's files,
+   * "copy" into a volume of its own through the API, for a daemon elsewhere.
+   */
+  agentDelivery?: AgentDelivery;
+  /** The engine: Podman needs the nproc limit set (see below). Default "docker". */
+  engine?: "docker" | "podman";
+  /** A seccomp profile file on the engine's host, in place of its default (podman-seccomp.ts). */
+  seccompProfile?: string;
   /** The user of the session's commands when the policy names none: the image's own. */
   imageUser?: string;
 }
@@ -35,6 +45,7 @@ export const sessionDefaults = {
   maxPids: 32_768,
   tmpBytes: 512 * 1024 * 1024,
   nofile: 4096,
+  nproc: 32_768,
 } as const;
 
 /** Mount options of every session's /tmp. */
@@ -52,17 +63,46 @@ export function containerSpec(input: ContainerSpecInput): ContainerSpec {
     Init: false,
     Privileged: false,
     CapDrop: ["ALL"],
-    SecurityOpt: ["no-new-privileges"],
+    SecurityOpt: [
+      "no-new-privileges",
+      ...(input.seccompProfile ? [`seccomp=${input.seccompProfile}`] : []),
+    ],
     NetworkMode: policy.networkIsolation ? "none" : input.networkMode,
     IpcMode: "private",
     ReadonlyRootfs: policy.readOnlyRootfs === true,
     AutoRemove: false,
     RestartPolicy: { Name: "no" },
     LogConfig: { Type: "none", Config: {} },
-    Binds: [`${input.agentBinary}:${agentMountPath}:ro`],
     Ulimits: [{ Name: "nofile", Soft: sessionDefaults.nofile, Hard: sessionDefaults.nofile }],
   };
-  if (input.runtime === "runc" || policy.readOnlyRootfs) {
+  const delivery = input.agentDelivery ?? "mount";
+  if (delivery === "mount") hostConfig.Binds = [`${input.agentBinary}:${agentMountPath}:ro`];
+  else {
+    // Filled through the API before the container starts; removed with it (remove's v=true).
+    hostConfig.Mounts = [
+      {
+        Type: "volume",
+        Source: "",
+        Target: agentVolumePath,
+        VolumeOptions: {
+          NoCopy: true,
+          Labels: input.labels,
+          DriverConfig: { Name: "local", Options: {} },
+        },
+      },
+    ];
+  }
+  if (input.engine === "podman") {
+    // Podman asks for RLIMIT_NPROC 1048576 when the request names none, above the hard limit it
+    // often runs under itself; crun then fails to set it (the container has no
+    // CAP_SYS_RESOURCE). An explicit limit within reach avoids that; pids is the real bound.
+    hostConfig.Ulimits?.push({
+      Name: "nproc",
+      Soft: sessionDefaults.nproc,
+      Hard: sessionDefaults.nproc,
+    });
+  }
+  if (input.runtime !== "runsc" || policy.readOnlyRootfs) {
     hostConfig.Tmpfs = { "/tmp": scratchTmpOptions };
   }
   if (policy.memory !== undefined) {
@@ -76,7 +116,7 @@ export function containerSpec(input: ContainerSpecInput): ContainerSpec {
     }
   }
   if (policy.pids !== undefined) hostConfig.PidsLimit = policy.pids;
-  else if (input.runtime === "runc") hostConfig.PidsLimit = sessionDefaults.pids;
+  else if (input.runtime !== "runsc") hostConfig.PidsLimit = sessionDefaults.pids;
 
   // The agent starts as root with its capabilities only, and becomes agentUid at once; every
   // command runs as the session's user (the policy's, else the image's) with none.
@@ -85,8 +125,9 @@ export function containerSpec(input: ContainerSpecInput): ContainerSpec {
     name: input.sessionId,
     Hostname: input.sessionId.slice(0, 63),
     Image: input.image,
-    Entrypoint: [agentMountPath],
-    Cmd: agentArgs(policy.user ?? input.imageUser),
+    Entrypoint: [agentPathIn(delivery)],
+    // The agent sets the open-files limit too: rootless Podman ignores Ulimits.
+    Cmd: agentArgs(policy.user ?? input.imageUser, { nofile: sessionDefaults.nofile }),
     User: "0:0",
     Labels: input.labels,
     Env: Object.entries(policy.env ?? {}).map(([k, v]) => `${k}=${v}`),

@@ -8,7 +8,7 @@ import { type DockerRuntime, defaultImage, dockerOptionsSchema } from "./options
 export const providerDescriptor = defineProvider({
   id: "docker",
   packageName: "@cadre/agent-runtime-provider-docker",
-  title: "Docker containers, hardened runc or gVisor (runsc)",
+  title: "Docker or Podman containers, hardened runc or crun, or gVisor (runsc)",
   optionsSchema: dockerOptionsSchema,
   create: (options) => new DockerProvider(options),
   defaultImage,

@@ -1,11 +1,14 @@
 import {
   BackendError,
   type CapabilityReport,
+  type DoctorCheck,
   type DoctorReport,
   type ExecRequest,
   type ExecResult,
+  PolicyValidationError,
   ProviderUnavailableError,
   SessionNotFoundError,
+  SessionNotRunningError,
   sessionLabels,
   type ValidatedPolicy,
 } from "@cadre/agent-runtime-contract";
@@ -13,19 +16,26 @@ import type {
   BackendSession,
   CommandDefaults,
   NewSession,
+  SessionAgentAccess,
   SessionBackend,
 } from "@cadre/agent-runtime-provider-utils";
 import {
-  type AgentLink,
   AgentLinkClosedError,
   agentBinaryPath,
+  refusalOfExitCode,
 } from "@cadre/agent-runtime-sandbox-agent";
 import { runAgentExec } from "./agent-exec.js";
 import { type SessionAgent, SessionAgents } from "./agent-session.js";
 import { staticRow } from "./capability-rows.js";
-import { dockerConnection } from "./connection.js";
+import { type DockerConnection, dockerConnection } from "./connection.js";
+import { agentArchive, agentPathIn, agentVolumePath } from "./container-agent.js";
 import { type ContainerSpecInput, containerSpec } from "./container-spec.js";
-import { type ContainerSpec, DockerClient, type ImageDefaults } from "./docker-client.js";
+import {
+  type ContainerRef,
+  type ContainerSpec,
+  DockerClient,
+  type ImageDefaults,
+} from "./docker-client.js";
 import { runDoctor } from "./doctor.js";
 import { agentCheck, runtimeCheck } from "./doctor-checks.js";
 import { type ExecSession, sessionEndedError } from "./exec-outcome.js";
@@ -33,6 +43,7 @@ import { type HostFacts, runtimeRegistered } from "./host-facts.js";
 import { reportForHost } from "./host-report.js";
 import { LabelCodec } from "./labels.js";
 import { type DockerProviderOptions, type DockerRuntime, defaultImage } from "./options.js";
+import { podmanSeccompProfile, seccompCheck, seccompCheckId } from "./podman-seccomp.js";
 import { SessionLookup } from "./session-lookup.js";
 import { joinsSessionNetwork, SessionNetwork } from "./session-network.js";
 import { sessionState } from "./session-state.js";
@@ -46,6 +57,16 @@ function commandDefaults(image: ImageDefaults, policy: ValidatedPolicy): Command
   for (const [name, value] of Object.entries(policy.env ?? {})) env.set(name, `${name}=${value}`);
   return { env: [...env.values()], cwd: policy.workdir || image.workingDir || "/" };
 }
+
+/** Node's name of a daemon's machine as its info says it ("x86_64", Podman's "amd64"). */
+function nodeArchitecture(machine: string): string {
+  if (machine === "x86_64" || machine === "amd64") return "x64";
+  if (machine === "aarch64" || machine === "arm64") return "arm64";
+  return machine;
+}
+
+/** How long a start that failed waits for the container to stop, to read why its agent refused. */
+const refusalWaitMs = 5_000;
 
 /** Seconds Docker waits after SIGTERM before SIGKILL when a session stops. */
 const stopGraceSeconds = 2;
@@ -72,20 +93,20 @@ export class DockerBackend implements SessionBackend {
   private readonly haltedHere = new Set<string>();
   /** The sessions' agents: every command goes through the cadre-agent that is PID 1. */
   private readonly agents: SessionAgents;
-  private readonly agentBinary: string | undefined;
+  private readonly connection: DockerConnection;
 
   constructor(
     options: DockerProviderOptions,
     private readonly specFor: ContainerSpecBuilder = containerSpec,
   ) {
-    this.client = new DockerClient(dockerConnection(options), this.providerId);
+    this.connection = dockerConnection(options);
+    this.client = new DockerClient(this.connection, this.providerId);
     this.runtime = options.runtime ?? "runc";
     this.image = options.image ?? defaultImage;
     this.labels = new LabelCodec(options.labelPrefix);
     this.network = new SessionNetwork(this.client, options.sessionNetwork);
     this.sessions = new SessionLookup(this.client, this.labels);
-    this.agentBinary = agentBinaryPath();
-    this.agents = new SessionAgents(this.client);
+    this.agents = new SessionAgents(this.client, agentPathIn(this.agentDelivery));
   }
 
   async capabilities(): Promise<CapabilityReport> {
@@ -103,27 +124,65 @@ export class DockerBackend implements SessionBackend {
     return staticRow(this.runtime);
   }
 
+  /** A daemon on this machine mounts the agent; one elsewhere gets it through the API. */
+  private get agentDelivery() {
+    return this.client.local ? "mount" : "copy";
+  }
+
+  /** The agent binary for the daemon's machine (this host's, for a daemon on it), checked. */
+  private agentFor(facts: HostFacts): { binary: string | undefined; check: DoctorCheck } {
+    const architecture = this.client.local ? process.arch : nodeArchitecture(facts.architecture);
+    const binary = agentBinaryPath(architecture);
+    return { binary, check: agentCheck(binary ?? null, this.client.local, architecture) };
+  }
+
+  /**
+   * The seccomp profile of the engine's sessions: the engine's default, except Podman's, which
+   * lets commands create user namespaces (podman-seccomp.ts): a narrowed copy, written on this
+   * machine, so only for a Podman on it.
+   */
+  private seccompFor(facts: HostFacts): { path?: string } | { refused: DoctorCheck } {
+    if (facts.engine !== "podman") return {};
+    if (!this.client.local) {
+      return {
+        refused: {
+          id: seccompCheckId,
+          title: "seccomp profile without new user namespaces (Podman)",
+          ok: false,
+          required: true,
+          detail: `Podman at ${this.client.address} takes a seccomp profile only as a file on its own host, which this provider writes on this machine`,
+          fix: "run the provider on Podman's host and reach Podman over its Unix socket",
+        },
+      };
+    }
+    return podmanSeccompProfile();
+  }
+
   async create({
     id: sessionId,
     policy,
     labels: sessionLabelSet,
     signal,
   }: NewSession): Promise<void> {
-    const agentBinary = this.agentBinary;
-    if (!agentBinary || !this.client.local) {
-      throw new ProviderUnavailableError(
-        "Sessions need cadre-agent as their PID 1, mounted from this host: fix the failed check.",
-        {
-          providerId: this.providerId,
-          checks: [agentCheck(agentBinary ?? null, this.client.local)],
-        },
-      );
-    }
     const image = policy.image ?? this.image;
     const [facts, imageDefaults] = await Promise.all([
       this.client.hostFacts(),
       this.client.imageDefaults(image),
     ]);
+    const { binary: agentBinary, check: agent } = this.agentFor(facts);
+    if (!agentBinary || !agent.ok) {
+      throw new ProviderUnavailableError(
+        "Sessions need cadre-agent as their PID 1: fix the failed check.",
+        { providerId: this.providerId, checks: [agent] },
+      );
+    }
+    const seccomp = this.seccompFor(facts);
+    if ("refused" in seccomp) {
+      throw new ProviderUnavailableError(
+        "Podman's default seccomp profile lets commands create user namespaces, and the provider cannot replace it here: fix the failed check.",
+        { providerId: this.providerId, checks: [seccomp.refused] },
+      );
+    }
     const networkMode = await this.networkModeFor(policy, facts);
     signal?.throwIfAborted();
     const spec = this.specFor({
@@ -135,23 +194,59 @@ export class DockerBackend implements SessionBackend {
       hostCpus: facts.cpus,
       networkMode,
       agentBinary,
+      agentDelivery: this.agentDelivery,
+      engine: facts.engine,
+      ...(seccomp.path ? { seccompProfile: seccomp.path } : {}),
       ...(imageDefaults.user ? { imageUser: imageDefaults.user } : {}),
     });
 
     const container = { id: await this.client.createContainer(spec), sessionId };
     try {
+      if (this.agentDelivery === "copy") {
+        await this.client.putArchive(container, agentVolumePath, agentArchive(agentBinary));
+      }
       signal?.throwIfAborted();
       // The session counts as started once its agent has greeted.
       await this.agents.start(container, commandDefaults(imageDefaults, policy), () =>
         this.client.startContainer(container),
       );
     } catch (error) {
+      const refusal = await this.refusalOf(container, policy, error);
       await this.agents.forget(sessionId);
       await this.client.removeContainer(container).catch(() => {});
       if (signal?.aborted) throw signal.reason;
-      throw error;
+      throw refusal ?? error;
     }
     this.sessions.remember(sessionId, container.id);
+  }
+
+  /**
+   * The user refusal of an agent whose REFUSED frame the engine lost (Podman's attach drops what a
+   * process writes as it exits): read from the agent's exit code once its container stopped.
+   */
+  private async refusalOf(
+    container: ContainerRef,
+    policy: ValidatedPolicy,
+    error: unknown,
+  ): Promise<PolicyValidationError | undefined> {
+    if (!BackendError.isInstance(error)) return undefined;
+    const stopped = await this.client
+      .waitUntilStopped(container, AbortSignal.timeout(refusalWaitMs))
+      .catch(() => false);
+    const facts = stopped
+      ? await this.client.inspectContainer(container).catch(() => undefined)
+      : undefined;
+    if (!facts || facts.running || refusalOfExitCode(facts.exitCode) !== "user") return undefined;
+    const user = policy.user ?? "the image's user";
+    return new PolicyValidationError(
+      [
+        {
+          path: "user",
+          message: `${user} is not in the image's /etc/passwd or /etc/group (or is the agent's own uid); use a user the image has`,
+        },
+      ],
+      { providerId: this.providerId, cause: error },
+    );
   }
 
   async exec(sessionId: string, request: ExecRequest): Promise<ExecResult> {
@@ -160,10 +255,13 @@ export class DockerBackend implements SessionBackend {
     );
   }
 
-  async withAgent<T>(sessionId: string, use: (link: AgentLink) => Promise<T>): Promise<T> {
+  async withAgent<T>(
+    sessionId: string,
+    use: (agent: SessionAgentAccess) => Promise<T>,
+  ): Promise<T> {
     return this.withSession(sessionId, async (session, agent) => {
       try {
-        return await use(agent.link);
+        return await use({ link: agent.link, defaults: agent });
       } catch (error) {
         if (!(error instanceof AgentLinkClosedError)) throw error;
         // The agent went with its session (a stop, a removal, a memory kill of the whole
@@ -200,6 +298,17 @@ export class DockerBackend implements SessionBackend {
       if (SessionNotFoundError.isInstance(error)) this.sessions.forget(sessionId);
       throw error;
     }
+  }
+
+  async usage(sessionId: string) {
+    const containerId = await this.sessions.containerId(sessionId);
+    if (containerId === undefined)
+      throw new SessionNotFoundError(sessionId, { providerId: this.providerId });
+    const read = await this.client.usage({ id: containerId, sessionId });
+    if (!read) throw new SessionNotFoundError(sessionId, { providerId: this.providerId });
+    if (!read.running)
+      throw new SessionNotRunningError(sessionId, "stopped", { providerId: this.providerId });
+    return read.usage;
   }
 
   async stop(sessionId: string): Promise<void> {
@@ -252,9 +361,15 @@ export class DockerBackend implements SessionBackend {
   async doctor(): Promise<DoctorReport> {
     return runDoctor({
       client: this.client,
+      connection: this.connection,
       runtime: this.runtime,
       image: this.image,
-      agentBinary: this.agentBinary ?? null,
+      agent: (facts) => this.agentFor(facts).check,
+      seccomp: (facts) => {
+        const profile = this.seccompFor(facts);
+        if ("refused" in profile) return profile.refused;
+        return profile.path ? seccompCheck(profile.path) : undefined;
+      },
       network: async (facts) =>
         joinsSessionNetwork({}, this.runtime, facts) ? this.network.check() : undefined,
     });

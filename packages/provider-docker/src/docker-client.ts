@@ -1,9 +1,28 @@
-import { readFile } from "node:fs/promises";
 import { type Duplex, PassThrough, type Readable, Writable } from "node:stream";
-import { type AgentRuntimeError, PolicyValidationError } from "@cadre/agent-runtime-contract";
-import Docker from "dockerode";
-import { type DockerConnection, describeConnection } from "./connection.js";
 import {
+  type AgentRuntimeError,
+  type DoctorCheck,
+  PolicyValidationError,
+  ProviderUnavailableError,
+} from "@cadre/agent-runtime-contract";
+import {
+  type CgroupReading,
+  type LimitSeen,
+  LimitWatch,
+  limitSeen,
+  readCgroup,
+  usageOfCgroup,
+} from "@cadre/agent-runtime-provider-utils";
+import Docker from "dockerode";
+import { containerCgroupPath } from "./cgroup-path.js";
+import {
+  type ConnectionKind,
+  connectionKind,
+  type DockerConnection,
+  describeConnection,
+} from "./connection.js";
+import {
+  containerGone,
   createError,
   daemonCallError,
   daemonMessage,
@@ -11,8 +30,45 @@ import {
   sessionCallError,
   statusOf,
 } from "./docker-errors.js";
+import { dockerodeOptions } from "./dockerode-options.js";
+import { connectionCheckId } from "./doctor-checks.js";
 import { type HostFacts, hostFactsFromInfo } from "./host-facts.js";
-import { oomCounterPath, oomKillsIn } from "./oom-counter.js";
+
+/** What a container uses, as SessionStats' numbers. */
+export type ContainerUsage = Partial<
+  Record<
+    | "cpuSeconds"
+    | "memoryBytes"
+    | "peakMemoryBytes"
+    | "memoryLimitBytes"
+    | "pids"
+    | "pidsLimit"
+    | "diskBytes",
+    number
+  >
+>;
+
+/** The fields of the Engine API's container stats that usage reads. */
+interface EngineStats {
+  cpu_stats?: { cpu_usage?: { total_usage?: number } };
+  memory_stats?: { usage?: number; max_usage?: number; limit?: number };
+  pids_stats?: { current?: number; limit?: number };
+}
+
+function usageOfEngineStats(stats: EngineStats): ContainerUsage {
+  const usage: ContainerUsage = {};
+  const put = (key: keyof ContainerUsage, value: number | undefined) => {
+    if (typeof value === "number" && Number.isFinite(value)) usage[key] = value;
+  };
+  const cpu = stats.cpu_stats?.cpu_usage?.total_usage;
+  put("cpuSeconds", cpu === undefined ? undefined : cpu / 1e9);
+  put("memoryBytes", stats.memory_stats?.usage);
+  put("peakMemoryBytes", stats.memory_stats?.max_usage);
+  put("memoryLimitBytes", stats.memory_stats?.limit);
+  put("pids", stats.pids_stats?.current);
+  put("pidsLimit", stats.pids_stats?.limit);
+  return usage;
+}
 
 /** How long a removal waits for another caller's removal of the same container to finish. */
 const removalWaitMs = 30_000;
@@ -44,6 +100,8 @@ export interface ContainerFacts {
   env: string[];
   /** Config.WorkingDir, "" for the image's default. */
   workingDir: string;
+  /** State.ExitCode: the main process's, once it ended. */
+  exitCode: number;
 }
 
 /** One container of a listing (`GET /containers/json`). */
@@ -93,26 +151,54 @@ export class DockerClient {
   readonly address: string;
   /** Whether the daemon is on this machine (its Unix socket), so that it can mount this host's files. */
   readonly local: boolean;
-  private readonly docker: Docker;
+  /** How the connection is secured: a Unix socket, TLS, SSH, or plain TCP. */
+  readonly kind: ConnectionKind;
+  /** Why no call is made at all (plain TCP without `insecure`, an unreadable key), or undefined. */
+  readonly refused: DoctorCheck | undefined;
+  private readonly dockerode: Docker | undefined;
   private readonly errors: ErrorContext;
   private factsPromise: Promise<HostFacts> | undefined;
   /** The OOM kill count read last, per session. */
-  private readonly oomKillsSeen = new Map<string, number>();
+  private readonly limitWatches = new Map<string, LimitWatch>();
 
   constructor(
     connection: DockerConnection,
     readonly providerId = "docker",
   ) {
     this.address = describeConnection(connection);
-    this.local = "socketPath" in connection;
-    this.errors = { providerId, address: this.address };
-    // Every field of the address is set: docker-modem fills the ones left out from DOCKER_HOST,
-    // and its tcp host would win over the socket asked for.
-    this.docker = new Docker(
-      "socketPath" in connection
-        ? { socketPath: connection.socketPath, host: undefined, port: undefined, protocol: "http" }
-        : { host: connection.host, port: connection.port, protocol: "http" },
-    );
+    this.kind = connectionKind(connection);
+    this.local = this.kind === "socket";
+    this.errors = { providerId, address: this.address, kind: this.kind };
+    const made = dockerodeOptions(connection);
+    let refused = "refused" in made ? made.refused : undefined;
+    let dockerode: Docker | undefined;
+    try {
+      dockerode = new Docker("options" in made ? made.options : { socketPath: "/nonexistent" });
+    } catch (error) {
+      // docker-modem reads DOCKER_CERT_PATH's files itself for a tcp:// DOCKER_HOST, and throws
+      // when one is missing, whatever the options say.
+      refused ??= {
+        id: connectionCheckId,
+        title: "connection to the daemon is authenticated and encrypted",
+        ok: false,
+        required: true,
+        detail: `dockerode cannot start: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message} reading the files DOCKER_CERT_PATH names`,
+        fix: "point DOCKER_CERT_PATH at a directory with ca.pem, cert.pem and key.pem, or unset it",
+      };
+    }
+    this.refused = refused;
+    this.dockerode = dockerode;
+  }
+
+  /** dockerode, unless the connection is refused: then every call is PROVIDER_UNAVAILABLE. */
+  private get docker(): Docker {
+    if (this.refused || !this.dockerode) {
+      throw new ProviderUnavailableError(
+        `The provider refuses the connection to ${this.address}: ${this.refused?.detail}.`,
+        { providerId: this.providerId, checks: this.refused ? [this.refused] : [] },
+      );
+    }
+    return this.dockerode;
   }
 
   // The daemon
@@ -120,16 +206,40 @@ export class DockerClient {
   /** The daemon's facts, read once per client (again after a failure). */
   hostFacts(): Promise<HostFacts> {
     if (!this.factsPromise) {
-      this.factsPromise = Promise.all([this.docker.info(), this.docker.version()])
-        .then(([info, version]) =>
-          hostFactsFromInfo(info as Record<string, unknown>, version.ApiVersion),
-        )
+      this.factsPromise = Promise.resolve()
+        .then(() => Promise.all([this.docker.info(), this.docker.version()]))
+        .then(async ([info, version]) => {
+          const facts = hostFactsFromInfo(
+            info as Record<string, unknown>,
+            version as unknown as Record<string, unknown>,
+          );
+          // Podman's Docker API leaves "name=rootless" out of SecurityOptions (4.3.1); its own
+          // API says it.
+          if (facts.engine === "podman") facts.rootless = await this.podmanRootless();
+          return facts;
+        })
         .catch((error: unknown) => {
           this.factsPromise = undefined;
           throw this.daemonError(error, "read the daemon's info");
         });
     }
     return this.factsPromise;
+  }
+
+  /** Whether a Podman engine runs rootless: `host.security.rootless` of its own info (libpod API). */
+  private podmanRootless(): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.docker.modem.dial(
+        { path: "/v4.0.0/libpod/info?", method: "GET", statusCodes: { 200: true }, options: {} },
+        (error: unknown, info: unknown) => {
+          if (error) reject(error);
+          else {
+            const host = (info as { host?: { security?: { rootless?: unknown } } })?.host;
+            resolve(host?.security?.rootless === true);
+          }
+        },
+      );
+    });
   }
 
   /** Resolves when the daemon answers `/_ping`; rejects when it does not, or `signal` aborts. */
@@ -201,6 +311,16 @@ export class DockerClient {
       });
   }
 
+  /**
+   * Extracts a tar archive into a created container at `path` (a directory that exists there),
+   * through the Engine API: the way files of this client reach a daemon elsewhere.
+   */
+  async putArchive(ref: ContainerRef, path: string, archive: Buffer): Promise<void> {
+    await this.container(ref)
+      .putArchive(archive, { path })
+      .catch(this.sessionFailure(ref, "copy cadre-agent into the session's container"));
+  }
+
   /** Stops the container, SIGKILL after `graceSeconds`; resolves when it is stopped or gone. */
   async stopContainer(ref: ContainerRef, graceSeconds: number): Promise<void> {
     try {
@@ -208,7 +328,9 @@ export class DockerClient {
     } catch (error) {
       // 304: already stopped; 404: removed meanwhile. Both leave it stopped.
       const status = statusOf(error);
-      if (status !== 304 && status !== 404) throw this.sessionError(error, ref, "stop the session");
+      if (status !== 304 && !containerGone(error)) {
+        throw this.sessionError(error, ref, "stop the session");
+      }
     }
   }
 
@@ -226,7 +348,7 @@ export class DockerClient {
     } catch (error) {
       // 404: gone already; 409: another caller's removal is in progress.
       const status = statusOf(error);
-      if (status === 404) return;
+      if (containerGone(error)) return;
       if (status === 409 && /already in progress/i.test(daemonMessage(error))) {
         // Resolve only once it is gone, as for our own removal: a caller then finds nothing left.
         await this.container(ref)
@@ -244,7 +366,7 @@ export class DockerClient {
     try {
       info = await this.container(ref).inspect();
     } catch (error) {
-      if (statusOf(error) === 404) return undefined;
+      if (containerGone(error)) return undefined;
       throw this.sessionError(error, ref, "inspect the session's container");
     }
     return {
@@ -256,7 +378,35 @@ export class DockerClient {
       oomKilled: info.State.OOMKilled === true,
       env: info.Config.Env ?? [],
       workingDir: info.Config.WorkingDir ?? "",
+      exitCode: info.State.ExitCode ?? 0,
     };
+  }
+
+  /**
+   * What the session's container uses: the host's cgroup counters for a daemon on this machine,
+   * the engine's stats for one elsewhere, and its writable layer's size. Undefined when it is
+   * gone; `running` false when it is stopped.
+   */
+  async usage(ref: ContainerRef): Promise<{ running: boolean; usage: ContainerUsage } | undefined> {
+    let info: Docker.ContainerInspectInfo;
+    try {
+      // `size` is a query parameter of the Engine API that dockerode's typings leave out.
+      info = await this.container(ref).inspect({ size: true } as Docker.ContainerInspectOptions);
+    } catch (error) {
+      if (containerGone(error)) return undefined;
+      throw this.sessionError(error, ref, "inspect the session's container");
+    }
+    if (!info.State.Running) return { running: false, usage: {} };
+    const sizeRw = (info as { SizeRw?: unknown }).SizeRw;
+    const disk = typeof sizeRw === "number" ? { diskBytes: sizeRw } : {};
+    const reading = await this.cgroupOf(info);
+    if (reading) return { running: true, usage: { ...usageOfCgroup(reading), ...disk } };
+    const stats = (await this.container(ref)
+      .stats({ stream: false })
+      .catch((error: unknown) => {
+        throw this.sessionError(error, ref, "read the session container's stats");
+      })) as unknown as EngineStats;
+    return { running: true, usage: { ...usageOfEngineStats(stats), ...disk } };
   }
 
   /** Every container, running or not, that matches all of the label filters ("key" or "key=value"). */
@@ -292,9 +442,26 @@ export class DockerClient {
    * agent speaks over them (docs/sandbox-agent.md). `close()` ends the attach.
    */
   async attachStdio(ref: ContainerRef): Promise<AttachedStdio> {
-    const stream = (await this.container(ref)
-      .attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })
-      .catch(this.sessionFailure(ref, "attach to the session's agent"))) as Duplex;
+    const docker = this.docker;
+    // The request has no body: docker-modem sends an attach's options as its JSON body (or, when
+    // told to leave it, a chunked body's end), which Docker ignores and Podman writes to the
+    // container's stdin, the agent's link. An empty `file` is sent as Content-Length 0.
+    const stream = await new Promise<Duplex>((resolve, reject) => {
+      docker.modem.dial(
+        {
+          path: `/containers/${encodeURIComponent(ref.id)}/attach?`,
+          method: "POST",
+          isStream: true,
+          hijack: true,
+          openStdin: true,
+          statusCodes: { 101: true, 200: true, 404: "no such container", 500: "server error" },
+          options: { stream: true, stdin: true, stdout: true, stderr: true },
+          file: Buffer.alloc(0),
+        },
+        (error: unknown, attached: unknown) =>
+          error ? reject(error) : resolve(attached as Duplex),
+      );
+    }).catch(this.sessionFailure(ref, "attach to the session's agent"));
     return this.stdioOf(stream);
   }
 
@@ -362,8 +529,8 @@ export class DockerClient {
    * stopped container says so itself (State.OOMKilled: its main process, or under gVisor the
    * whole sandbox). For a running one, Docker records nothing about execs, so the kernel's OOM
    * kill counter of the container's memory cgroup is compared with the count read last for the
-   * session, from the host's cgroup files, out of the tenant's reach (sessions run on a local
-   * daemon only). False when they cannot be read.
+   * session, from the host's cgroup files, out of the tenant's reach (a daemon on this
+   * machine only). False when they cannot be read (a remote or rootless daemon).
    */
   async oomKilledSinceLastLook(ref: ContainerRef): Promise<boolean> {
     const info = await this.container(ref)
@@ -371,24 +538,66 @@ export class DockerClient {
       .catch(() => undefined);
     if (info === undefined) return false;
     if (!info.State.Running) return info.State.OOMKilled === true;
-    const count = await this.readOomKills(info);
-    if (count === undefined) return false;
-    const before = this.oomKillsSeen.get(ref.sessionId) ?? 0;
-    this.oomKillsSeen.set(ref.sessionId, count);
-    return count > before;
+    return (await (await this.limitWatch(ref, info))?.memoryKilled()) !== undefined;
+  }
+
+  /**
+   * After a memory kill: the container's limit and the peak its cgroup saw (undefined where the
+   * cgroup is gone with a whole gVisor sandbox, or is on another machine).
+   */
+  async memorySeen(ref: ContainerRef): Promise<LimitSeen> {
+    const info = await this.container(ref)
+      .inspect()
+      .catch(() => undefined);
+    const reading = info && (await this.cgroupOf(info));
+    return limitSeen(
+      reading?.memory.limitBytes ?? (info?.HostConfig.Memory || undefined),
+      reading?.memory.peakBytes,
+    );
+  }
+
+  /**
+   * Whether the pids limit refused a fork in the session's container since the last look (the
+   * kernel's pids.events, read as the OOM counter is), with the limit and the processes seen.
+   */
+  async pidsRefusedSinceLastLook(ref: ContainerRef): Promise<LimitSeen | undefined> {
+    const info = await this.container(ref)
+      .inspect()
+      .catch(() => undefined);
+    if (!info?.State.Running) return undefined;
+    return (await this.limitWatch(ref, info))?.pidsRefused();
   }
 
   /** Drops what the client keeps about a session that is gone. */
   forgetSession(sessionId: string): void {
-    this.oomKillsSeen.delete(sessionId);
+    this.limitWatches.delete(sessionId);
   }
 
-  private async readOomKills(info: Docker.ContainerInspectInfo): Promise<number | undefined> {
+  /** The session's limit counters, first looked at when its container is new to this client. */
+  private async limitWatch(
+    ref: ContainerRef,
+    info: Docker.ContainerInspectInfo,
+  ): Promise<LimitWatch | undefined> {
+    const known = this.limitWatches.get(ref.sessionId);
+    if (known) return known;
+    const path = await this.cgroupPathOf(info);
+    if (!path) return undefined;
+    const watch = LimitWatch.fresh(path);
+    this.limitWatches.set(ref.sessionId, watch);
+    return watch;
+  }
+
+  /** The kernel's counters of the container's cgroup, from this host's files. */
+  private async cgroupOf(info: Docker.ContainerInspectInfo): Promise<CgroupReading | undefined> {
+    const path = await this.cgroupPathOf(info);
+    return path ? readCgroup(path) : undefined;
+  }
+
+  /** Where the container's cgroup is on this host; undefined for a daemon elsewhere. */
+  private async cgroupPathOf(info: Docker.ContainerInspectInfo): Promise<string | undefined> {
+    if (!this.local) return undefined;
     const facts = await this.hostFacts().catch(() => undefined);
-    if (!facts) return undefined;
-    const hostFile = oomCounterPath(facts, info.Id, info.HostConfig.CgroupParent);
-    const onHost = await readFile(hostFile, "utf8").catch(() => undefined);
-    return onHost === undefined ? undefined : oomKillsIn(onHost);
+    return facts && containerCgroupPath(facts, info.Id, info.HostConfig.CgroupParent);
   }
 
   // Networks

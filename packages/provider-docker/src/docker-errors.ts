@@ -5,6 +5,7 @@ import {
   SessionNotFoundError,
   SessionNotRunningError,
 } from "@cadre/agent-runtime-contract";
+import type { ConnectionKind } from "./connection.js";
 import { daemonCheck, imageCheck } from "./doctor-checks.js";
 
 /**
@@ -16,6 +17,8 @@ import { daemonCheck, imageCheck } from "./doctor-checks.js";
 interface DockerodeError {
   statusCode?: number;
   code?: string;
+  /** ssh2's errors carry the stage that failed ("client-authentication", "client-socket", ...). */
+  level?: string;
   json?: { message?: string } | null;
   message?: string;
 }
@@ -24,6 +27,7 @@ interface DockerodeError {
 export interface ErrorContext {
   providerId: string;
   address: string;
+  kind?: ConnectionKind;
 }
 
 const connectionCodes = new Set([
@@ -42,15 +46,30 @@ export function statusOf(error: unknown): number | undefined {
   return (error as DockerodeError | undefined)?.statusCode;
 }
 
+/**
+ * Whether the daemon says the container does not exist: 404, or Podman's 500 "no such container"
+ * for one removed while the call ran (4.3.1: "does not exist in database").
+ */
+export function containerGone(error: unknown): boolean {
+  const status = statusOf(error);
+  if (status === 404) return true;
+  return status === 500 && /no such container/i.test(daemonMessage(error));
+}
+
 /** The daemon's own message, without dockerode's "(HTTP code ...)" wrapping. */
 export function daemonMessage(error: unknown): string {
   const e = error as DockerodeError | undefined;
   return (e?.json?.message ?? e?.message ?? String(error)).trim();
 }
 
+/** Node's codes of a TLS handshake that failed: an unverified or refused certificate. */
+const tlsCode = /CERT|TLS|SSL|EPROTO|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)/;
+
 function isConnectionError(error: unknown): boolean {
   const e = error as DockerodeError | undefined;
-  return e?.statusCode === undefined && e?.code !== undefined && connectionCodes.has(e.code);
+  if (e?.statusCode !== undefined) return false;
+  if (typeof e?.level === "string" && e.level.startsWith("client-")) return true;
+  return e?.code !== undefined && (connectionCodes.has(e.code) || tlsCode.test(e.code));
 }
 
 function unavailable(error: unknown, context: ErrorContext): ProviderUnavailableError {
@@ -59,7 +78,9 @@ function unavailable(error: unknown, context: ErrorContext): ProviderUnavailable
   return new ProviderUnavailableError(`The Docker daemon at ${context.address} is not reachable.`, {
     providerId: context.providerId,
     cause: error,
-    checks: [daemonCheck(context.address, code ?? daemonMessage(error), denied)],
+    checks: [
+      daemonCheck(context.address, code ?? daemonMessage(error), denied, context.kind ?? "socket"),
+    ],
   });
 }
 
@@ -96,7 +117,7 @@ export function sessionCallError(
   if (isConnectionError(error)) return unavailable(error, context);
   const status = statusOf(error);
   const message = daemonMessage(error);
-  if (status === 404 && /no such container/i.test(message)) {
+  if (containerGone(error) && /no such container/i.test(message)) {
     return new SessionNotFoundError(sessionId, { providerId, cause: error });
   }
   if (status === 409 && /is not running|is paused|is restarting/i.test(message)) {

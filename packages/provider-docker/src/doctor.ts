@@ -4,9 +4,21 @@ import {
   doctorReport,
   ProviderUnavailableError,
 } from "@cadre/agent-runtime-contract";
+import type { DockerConnection } from "./connection.js";
 import type { DockerClient } from "./docker-client.js";
-import { agentCheck, daemonCheck, imageCheck, runtimeCheck } from "./doctor-checks.js";
-import { type HostFacts, runscWithoutNetwork } from "./host-facts.js";
+import {
+  connectionCheck,
+  daemonCheck,
+  engineCheck,
+  imageCheck,
+  runtimeCheck,
+} from "./doctor-checks.js";
+import {
+  enforcesCgroupLimits,
+  engineName,
+  type HostFacts,
+  runscWithoutNetwork,
+} from "./host-facts.js";
 import type { DockerRuntime } from "./options.js";
 
 function cgroupChecks(facts: HostFacts, runtime: DockerRuntime): DoctorCheck[] {
@@ -20,12 +32,24 @@ function cgroupChecks(facts: HostFacts, runtime: DockerRuntime): DoctorCheck[] {
       : `missing (cgroup v${facts.cgroupVersion}): policy.${field} is not offered`,
     fix: "enable the controller in the kernel command line (e.g. cgroup_enable=memory swapaccount=1) and reboot",
   });
+  if (!enforcesCgroupLimits(facts)) {
+    return [
+      {
+        id: "docker.cgroup.rootless",
+        title: "cgroup limits under a rootless engine",
+        ok: false,
+        required: false,
+        detail: `${engineName(facts)} runs rootless on cgroup v${facts.cgroupVersion}: it gets no cgroup of its own, so policy.memory, cpu and pids are not offered`,
+        fix: "run the engine rootful, or rootless on cgroup v2 with the memory, cpu and pids controllers delegated to its user (systemd's Delegate=)",
+      },
+    ];
+  }
   const checks = [
     controller("memory", "cgroup memory limit", facts.memoryLimit, "memory"),
     controller("swap", "cgroup swap accounting", facts.swapLimit, "memory (swap equal to memory)"),
     controller("cpu", "CFS CPU quota", facts.cpuCfsQuota, "cpu"),
   ];
-  if (runtime === "runc")
+  if (runtime !== "runsc")
     checks.push(controller("pids", "cgroup pids limit", facts.pidsLimit, "pids"));
   if (runtime === "runsc") {
     checks.push({
@@ -43,34 +67,43 @@ function cgroupChecks(facts: HostFacts, runtime: DockerRuntime): DoctorCheck[] {
 
 export async function runDoctor(input: {
   client: DockerClient;
+  connection: DockerConnection;
   runtime: DockerRuntime;
   image: string;
   /** The session network's check; undefined when no session of this provider joins it. */
   network: (facts: HostFacts) => Promise<DoctorCheck | undefined>;
-  /** The agent binary found for this host, or null when there is none. */
-  agentBinary: string | null;
+  /** The check of the agent binary for the daemon's machine. */
+  agent: (facts: HostFacts) => DoctorCheck;
+  /** The check of the sessions' seccomp profile where the provider replaces the engine's. */
+  seccomp: (facts: HostFacts) => DoctorCheck | undefined;
 }): Promise<DoctorReport> {
   const { client } = input;
+  // The connection's security first: a refused connection makes no call at all.
+  const connection = client.refused ?? connectionCheck(input.connection, client.address);
   let facts: HostFacts;
   try {
     facts = await client.hostFacts();
   } catch (error) {
-    const checks = ProviderUnavailableError.isInstance(error)
-      ? error.checks
-      : [daemonCheck(client.address, (error as Error).message, false)];
-    return doctorReport(client.providerId, checks);
+    const failed = ProviderUnavailableError.isInstance(error)
+      ? error.checks.filter((c) => c.id !== connection.id)
+      : [daemonCheck(client.address, (error as Error).message, false, client.kind)];
+    return doctorReport(client.providerId, [connection, ...failed]);
   }
   const checks: DoctorCheck[] = [
+    connection,
     {
       id: "docker.daemon",
       title: "Docker daemon reachable",
       ok: true,
       required: true,
-      detail: `${client.address}: Docker ${facts.serverVersion}, API ${facts.apiVersion}`,
+      detail: `${client.address}: ${engineName(facts)} ${facts.serverVersion}, API ${facts.apiVersion}`,
     },
+    engineCheck(facts, client.address),
     runtimeCheck(facts, input.runtime),
   ];
-  checks.push(agentCheck(input.agentBinary, client.local));
+  checks.push(input.agent(facts));
+  const seccomp = input.seccomp(facts);
+  if (seccomp) checks.push(seccomp);
   const image = await client.imageStatus(input.image);
   checks.push(imageCheck(input.image, image.present, image.detail));
   checks.push(...cgroupChecks(facts, input.runtime));

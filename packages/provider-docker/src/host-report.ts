@@ -1,6 +1,6 @@
 import type { CapabilityReport, FieldCapability } from "@cadre/agent-runtime-contract";
-import { runsc, staticRow } from "./capability-rows.js";
-import { type HostFacts, runscWithoutNetwork } from "./host-facts.js";
+import { podmanStaticRow, runsc, staticRow } from "./capability-rows.js";
+import { enforcesCgroupLimits, type HostFacts, runscWithoutNetwork } from "./host-facts.js";
 import type { DockerRuntime } from "./options.js";
 
 /**
@@ -8,13 +8,29 @@ import type { DockerRuntime } from "./options.js";
  * daemon's cgroups can enforce. A field the host cannot enforce is not claimed.
  */
 export function reportForHost(runtime: DockerRuntime, facts: HostFacts): CapabilityReport {
-  const row = staticRow(runtime);
+  const limits = enforcesCgroupLimits(facts);
+  const row = facts.engine === "podman" ? podmanStaticRow(limits) : staticRow(runtime);
   const policy = structuredClone(row.policy);
   const missing = (controller: string): FieldCapability => ({
     enforced: false,
     mechanism: `the daemon reports no ${controller} support (cgroup v${facts.cgroupVersion}); enable the controller in the kernel`,
   });
 
+  if (!limits) {
+    // A rootless engine on cgroup v1 (Docker's rootless mode too): no limit at all, whatever the
+    // daemon's info says about the host's controllers.
+    const none = (what: string): FieldCapability => ({
+      enforced: false,
+      mechanism: `not enforced: the ${facts.engine} engine runs rootless on cgroup v${facts.cgroupVersion}, where it gets no cgroup of its own and ignores ${what}`,
+    });
+    if (facts.engine !== "podman") {
+      policy.memory = none("memory limits");
+      policy.cpu = none("CPU quotas");
+      policy.pids = none("pids limits");
+    }
+    const { pids: _pids, ...rest } = row.defaults;
+    return { ...row, policy, defaults: rest };
+  }
   if (!facts.memoryLimit) policy.memory = missing("memory limit");
   else if (!facts.swapLimit) {
     policy.memory = {
@@ -28,7 +44,7 @@ export function reportForHost(runtime: DockerRuntime, facts: HostFacts): Capabil
   else if (facts.cpus > 0)
     policy.cpu = { ...policy.cpu, limits: { ...policy.cpu.limits, max: facts.cpus } };
   const defaults = { ...row.defaults };
-  if (runtime === "runc" && !facts.pidsLimit) {
+  if (runtime !== "runsc" && !facts.pidsLimit) {
     policy.pids = missing("pids limit");
     delete defaults.pids;
   }

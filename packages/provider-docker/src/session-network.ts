@@ -223,5 +223,7 @@ export function joinsSessionNetwork(
   facts: HostFacts,
 ): boolean {
   if (policy.networkIsolation) return false;
+  // Podman's bridges are not guarded by the host rules: its sessions get no network at all.
+  if (facts.engine === "podman") return false;
   return !(runtime === "runsc" && runscWithoutNetwork(facts));
 }

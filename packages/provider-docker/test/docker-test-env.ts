@@ -1,6 +1,7 @@
 import Docker from "dockerode";
 import { dockerBackendHooks, dockerUnavailableReason } from "../src/backend-hooks.js";
 import { dockerConnection } from "../src/connection.js";
+import type { DockerRuntime } from "../src/options.js";
 
 /** The image every test session uses. */
 export const testImage = process.env.CADRE_TEST_IMAGE ?? "cadre-test/busybox:1";
@@ -12,7 +13,7 @@ export const docker = new Docker(dockerConnection());
  * Why the Docker tests of `runtime` cannot run here (daemon down, runtime or image missing), or
  * undefined. Outside CI the suites skip with this reason; under CI=true they fail.
  */
-export function dockerTestsUnavailable(runtime: "runc" | "runsc"): Promise<string | undefined> {
+export function dockerTestsUnavailable(runtime: DockerRuntime): Promise<string | undefined> {
   return dockerUnavailableReason({ runtime, image: testImage });
 }
 

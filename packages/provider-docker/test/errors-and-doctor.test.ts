@@ -31,8 +31,11 @@ describe("daemon unreachable (no daemon needed)", () => {
   it("doctor reports the daemon check as failed, with its fix", async () => {
     const report = await provider.doctor();
     expect(report.ready).toBe(false);
-    expect(report.checks[0]).toMatchObject({ id: "docker.daemon", ok: false, required: true });
-    expect(report.checks[0]?.fix).toBeTruthy();
+    // The connection's security first (a Unix socket: fine), then the daemon that is not there.
+    expect(report.checks[0]).toMatchObject({ id: "docker.connection", ok: true });
+    const daemon = report.checks.find((c) => c.id === "docker.daemon");
+    expect(daemon).toMatchObject({ ok: false, required: true });
+    expect(daemon?.fix).toBeTruthy();
   });
 
   it("exec on an id that cannot be a session never reaches the daemon", async () => {
@@ -56,7 +59,9 @@ describe("the agent binary check (no daemon needed)", () => {
     expect(binary).toBeDefined();
     const check = agentCheck(binary!, true);
     expect(check).toMatchObject({ id: "docker.agent", ok: true, required: true });
-    expect(check.detail).toBe(`${binary}: static ${uname} executable`);
+    expect(check.detail).toBe(
+      `${binary}: static ${uname} executable; mounted read-only into each session`,
+    );
   });
 
   it("fails for a binary of the other architecture, and for none, with the fix", () => {
@@ -71,16 +76,35 @@ describe("the agent binary check (no daemon needed)", () => {
     expect(none.detail).toContain(`none for ${process.arch}`);
   });
 
-  it("fails for a daemon reached over TCP, which cannot mount this host's binary, and refuses sessions", async () => {
+  it("is ok for a daemon elsewhere, which gets the binary through the Engine API", () => {
     const check = agentCheck(agentBinaryPath()!, false);
-    expect(check).toMatchObject({ id: "docker.agent", ok: false, required: true });
-    expect(check.detail).toContain("over TCP");
-    expect(check.fix).toContain("Unix socket");
-    // Nothing listens there: refused as unavailable, fail closed.
-    const provider = createDockerProvider({ host: "127.0.0.1", port: 9 });
-    const error = await provider.startSession({}).catch((e: unknown) => e);
+    expect(check).toMatchObject({ id: "docker.agent", ok: true, required: true });
+    expect(check.detail).toContain("copied into each session through the Engine API");
+  });
+
+  it("refuses plain TCP without insecure: true before any call, and fails closed with it", async () => {
+    const plain = createDockerProvider({ host: "127.0.0.1", port: 9 });
+    const refused = await plain.startSession({}).catch((e: unknown) => e);
+    expect(ProviderUnavailableError.isInstance(refused)).toBe(true);
+    expect((refused as ProviderUnavailableError).checks.map((c) => c.id)).toEqual([
+      "docker.connection",
+    ]);
+    expect((refused as Error).message).toContain("plain TCP without TLS");
+    const report = await plain.doctor();
+    expect(report.ready).toBe(false);
+    expect(report.checks).toEqual([
+      expect.objectContaining({ id: "docker.connection", ok: false, required: true }),
+    ]);
+    await plain.close();
+    // Nothing listens there: with insecure: true, unavailable, and doctor says INSECURE.
+    const insecure = createDockerProvider({ host: "127.0.0.1", port: 9, insecure: true });
+    const error = await insecure.startSession({}).catch((e: unknown) => e);
     expect(AgentRuntimeError.isInstance(error) && error.code).toBe("PROVIDER_UNAVAILABLE");
-    await provider.close();
+    const loud = await insecure.doctor();
+    const connection = loud.checks.find((c) => c.id === "docker.connection");
+    expect(connection).toMatchObject({ ok: false, required: false });
+    expect(connection?.detail).toMatch(/^INSECURE: /);
+    await insecure.close();
   });
 });
 
@@ -100,7 +124,7 @@ describe.skipIf(unavailable !== undefined && process.env.CI !== "true")(
     });
 
     it("a runtime the provider does not know is refused, never replaced by runc", async () => {
-      // The option's type allows runc and runsc only; the options schema refuses anything else
+      // The option's type allows runc, crun and runsc only; the options schema refuses anything else
       // before a session could start (a config file naming another is refused by the loader with
       // the same schema). A known runtime the daemon lacks is docker.runtime.<name> in doctor.
       const error = (() => {
@@ -140,7 +164,7 @@ describe.skipIf(unavailable !== undefined && process.env.CI !== "true")(
       expect(ids).not.toContain("docker.init");
       expect(report.checks.find((c) => c.id === "docker.agent")).toMatchObject({
         ok: true,
-        detail: `${agentBinaryPath()}: static ${uname} executable`,
+        detail: `${agentBinaryPath()}: static ${uname} executable; mounted read-only into each session`,
       });
     });
 

@@ -8,6 +8,7 @@ import {
 import { agentMountPath, agentUid } from "@cadre/agent-runtime-sandbox-agent";
 import { describe, expect, it } from "vitest";
 import { dockerCapabilityRows } from "../src/capability-rows.js";
+import { containerCgroupPath } from "../src/cgroup-path.js";
 import { dockerConnection } from "../src/connection.js";
 import { containerSpec, sandboxCpuset } from "../src/container-spec.js";
 import { DockerClient } from "../src/docker-client.js";
@@ -15,7 +16,6 @@ import { sessionCallError } from "../src/docker-errors.js";
 import { hostFactsFromInfo } from "../src/host-facts.js";
 import { reportForHost } from "../src/host-report.js";
 import { LabelCodec } from "../src/labels.js";
-import { oomCounterPath, oomKillsIn } from "../src/oom-counter.js";
 
 function frame(stream: 1 | 2, payload: Buffer): Buffer {
   const header = Buffer.alloc(8);
@@ -97,7 +97,7 @@ const info = {
 
 describe("reportForHost", () => {
   it("claims what the static row claims on a host that has everything", () => {
-    const facts = hostFactsFromInfo(info, "1.41");
+    const facts = hostFactsFromInfo(info, { ApiVersion: "1.41" });
     const runc = reportForHost("runc", facts);
     expect(runc.isolation).toBe("container");
     expect(runc.policy.pids.enforced).toBe(true);
@@ -111,7 +111,7 @@ describe("reportForHost", () => {
   it("does not claim a field whose cgroup controller the daemon lacks", () => {
     const facts = hostFactsFromInfo(
       { ...info, MemoryLimit: false, PidsLimit: false, CpuCfsQuota: false },
-      "1.41",
+      { ApiVersion: "1.41" },
     );
     const report = reportForHost("runc", facts);
     expect(report.policy.memory.enforced).toBe(false);
@@ -120,8 +120,14 @@ describe("reportForHost", () => {
     expect(report.policy.readOnlyRootfs.enforced).toBe(true);
   });
 
-  it("has one static row per runtime", () => {
-    expect(dockerCapabilityRows.map((r) => r.variant)).toEqual(["runc", "runsc"]);
+  it("has one static row per runtime, and Podman's rows where it differs", () => {
+    expect(dockerCapabilityRows.map((r) => r.variant)).toEqual([
+      "runc",
+      "runsc",
+      "crun",
+      "podman, crun",
+      "podman rootless, crun, cgroup v1",
+    ]);
   });
 });
 
@@ -166,7 +172,7 @@ describe("containerSpec", () => {
       agentBinary: "/opt/cadre-agent",
     });
     expect(spec.Entrypoint).toEqual([agentMountPath]);
-    expect(spec.Cmd).toEqual(["--agent-uid", String(agentUid), "--user", "0"]);
+    expect(spec.Cmd).toEqual(["--agent-uid", String(agentUid), "--user", "0", "--nofile", "4096"]);
     expect([spec.OpenStdin, spec.StdinOnce, spec.HostConfig?.Init]).toEqual([true, false, false]);
     expect(spec.HostConfig?.Binds).toContain(`/opt/cadre-agent:${agentMountPath}:ro`);
     // Started as root with what it needs only, the agent becomes agentUid, keeping that.
@@ -180,7 +186,7 @@ describe("containerSpec", () => {
       agentBinary: "/opt/cadre-agent",
       imageUser: "ignored",
     });
-    expect(asApp.Cmd?.slice(2)).toEqual(["--user", "app:staff"]);
+    expect(asApp.Cmd?.slice(2, 4)).toEqual(["--user", "app:staff"]);
     const asImageUser = containerSpec({
       ...base,
       runtime: "runc",
@@ -188,7 +194,7 @@ describe("containerSpec", () => {
       agentBinary: "/opt/cadre-agent",
       imageUser: "1000",
     });
-    expect(asImageUser.Cmd?.slice(2)).toEqual(["--user", "1000"]);
+    expect(asImageUser.Cmd?.slice(2, 4)).toEqual(["--user", "1000"]);
   });
 });
 
@@ -200,10 +206,12 @@ describe("dockerConnection", () => {
     expect(dockerConnection({}, { DOCKER_HOST: "tcp://10.0.0.2:2376" })).toEqual({
       host: "10.0.0.2",
       port: 2376,
+      insecure: false,
     });
     expect(dockerConnection({}, { DOCKER_HOST: "tcp://10.0.0.2" })).toEqual({
       host: "10.0.0.2",
       port: 2375,
+      insecure: false,
     });
     expect(dockerConnection({ socketPath: "/x.sock" }, { DOCKER_HOST: "tcp://h:1" })).toEqual({
       socketPath: "/x.sock",
@@ -211,6 +219,7 @@ describe("dockerConnection", () => {
     expect(dockerConnection({ host: "h" }, { DOCKER_HOST: "unix:///y.sock" })).toEqual({
       host: "h",
       port: 2375,
+      insecure: false,
     });
     expect(dockerConnection({}, {})).toEqual({ socketPath: "/var/run/docker.sock" });
   });
@@ -270,33 +279,20 @@ describe("LabelCodec", () => {
   });
 });
 
-describe("OOM counter", () => {
+describe("a container's cgroup", () => {
   const id = "a".repeat(64);
 
-  it("follows the daemon's cgroup driver and version and the container's cgroup parent", () => {
-    const v1 = { cgroupVersion: "1", cgroupDriver: "cgroupfs" };
-    expect(oomCounterPath(v1, id, "")).toBe(
-      `/sys/fs/cgroup/memory/docker/${id}/memory.oom_control`,
+  it("follows the daemon's cgroup driver and the container's cgroup parent", () => {
+    const cgroupfs = { cgroupDriver: "cgroupfs" };
+    expect(containerCgroupPath(cgroupfs, id, "")).toBe(`/docker/${id}`);
+    expect(containerCgroupPath(cgroupfs, id, "/sessions/")).toBe(`/sessions/${id}`);
+    const systemd = { cgroupDriver: "systemd" };
+    expect(containerCgroupPath(systemd, id, undefined)).toBe(`/system.slice/docker-${id}.scope`);
+    expect(containerCgroupPath(systemd, id, "cadre-sessions.slice")).toBe(
+      `/cadre.slice/cadre-sessions.slice/docker-${id}.scope`,
     );
-    expect(oomCounterPath(v1, id, "/sessions/")).toBe(
-      `/sys/fs/cgroup/memory/sessions/${id}/memory.oom_control`,
-    );
-    const v2 = { cgroupVersion: "2", cgroupDriver: "systemd" };
-    expect(oomCounterPath(v2, id, undefined)).toBe(
-      `/sys/fs/cgroup/system.slice/docker-${id}.scope/memory.events`,
-    );
-    expect(oomCounterPath(v2, id, "cadre-sessions.slice")).toBe(
-      `/sys/fs/cgroup/cadre.slice/cadre-sessions.slice/docker-${id}.scope/memory.events`,
-    );
-    expect(oomCounterPath({ cgroupVersion: "2", cgroupDriver: "cgroupfs" }, id, "")).toBe(
-      `/sys/fs/cgroup/docker/${id}/memory.events`,
-    );
-  });
-
-  it("reads the count from either cgroup version's file", () => {
-    expect(oomKillsIn("under_oom 0\noom_kill_disable 0\noom_kill 3\n")).toBe(3);
-    expect(oomKillsIn("low 0\nhigh 0\nmax 2\noom 2\noom_kill 2\n")).toBe(2);
-    expect(oomKillsIn("under_oom 0\n")).toBeUndefined();
+    const podman = { cgroupDriver: "cgroupfs", engine: "podman" as const };
+    expect(containerCgroupPath(podman, id, "")).toBe(`/libpod_parent/libpod-${id}`);
   });
 });
 

@@ -7,10 +7,11 @@ import {
   SessionNotFoundError,
   SessionNotRunningError,
 } from "@cadre/agent-runtime-contract";
-import type {
-  BackendSession,
-  NewSession,
-  SessionBackend,
+import {
+  type BackendSession,
+  type NewSession,
+  type SessionBackend,
+  withCause,
 } from "@cadre/agent-runtime-provider-utils";
 import type { KataAdapter, KataExecResult } from "./adapter.js";
 import { kataCapabilityRows, providerId } from "./capabilities.js";
@@ -57,12 +58,15 @@ export class AdapterBackend implements SessionBackend {
       request.argv,
       request,
     );
-    return {
-      timedOut: false,
-      truncated: false,
-      durationMs: Math.round(performance.now() - started),
-      ...result,
-    };
+    // A seed adapter gives exit code and output, maybe more; the cause is read from the fields,
+    // as every result's is.
+    const { cause: _given, ...given } = result as KataExecResult & Partial<ExecResult>;
+    return withCause({
+      ...given,
+      timedOut: given.timedOut ?? false,
+      truncated: given.truncated ?? false,
+      durationMs: given.durationMs ?? Math.round(performance.now() - started),
+    });
   }
 
   async stop(id: string): Promise<void> {

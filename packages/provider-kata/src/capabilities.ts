@@ -12,6 +12,8 @@ const features = {
   streaming: true,
   stdin: true,
   files: true,
+  processes: true,
+  usage: true,
   ttl: true,
   persistentSessions: true,
 };

@@ -12,17 +12,17 @@ import {
   type SessionState,
   sessionLabels,
 } from "@cadre/agent-runtime-contract";
-import type {
-  BackendSession,
-  CommandDefaults,
-  NewSession,
-  SessionBackend,
-} from "@cadre/agent-runtime-provider-utils";
 import {
-  type AgentLink,
-  AgentLinkClosedError,
-  agentBinaryPath,
-} from "@cadre/agent-runtime-sandbox-agent";
+  type BackendSession,
+  type CommandDefaults,
+  LimitWatch,
+  type NewSession,
+  readCgroup,
+  type SessionAgentAccess,
+  type SessionBackend,
+  usageOfCgroup,
+} from "@cadre/agent-runtime-provider-utils";
+import { AgentLinkClosedError, agentBinaryPath } from "@cadre/agent-runtime-sandbox-agent";
 import { runAgentExec } from "./agent/agent-exec.js";
 import { SessionAgents } from "./agent/session-agents.js";
 import { capabilityReport, providerId } from "./capabilities.js";
@@ -41,7 +41,6 @@ import {
 } from "./containerd/session-objects.js";
 import { wrapBackendError } from "./errors.js";
 import { ensureWorkdir } from "./exec/workdir.js";
-import { OomWatch } from "./host/cgroup-oom.js";
 import { agentCheck, runDoctor } from "./host/doctor.js";
 import { detectRuntime, type RuntimeProfile } from "./host/runtime-profile.js";
 import { FifoReserve, SpareFifos } from "./io/fifo-reserve.js";
@@ -64,8 +63,8 @@ const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
 /** What exec needs of a session, read once per session and kept. */
 interface KnownSession {
   defaults: CommandDefaults;
-  /** Host-side OOM kill counter, for a session with a memory limit. */
-  oomWatch: OomWatch | undefined;
+  /** The host's counters of its cgroup's memory and pids limits (none for a real Kata VM's). */
+  limits: LimitWatch;
 }
 
 function mergeEnv(imageEnv: string[], policyEnv: Record<string, string> | undefined): string[] {
@@ -223,11 +222,7 @@ export class ContainerdBackend implements SessionBackend {
         await this.client.startProcess(id);
       });
       await ensureWorkdir(agent, { client: this.client, containerId: id });
-      const memoryLimited = spec.linux.resources.memory !== undefined;
-      this.sessions.set(id, {
-        defaults,
-        oomWatch: memoryLimited ? OomWatch.fresh(spec.linux.cgroupsPath) : undefined,
-      });
+      this.sessions.set(id, { defaults, limits: LimitWatch.fresh(spec.linux.cgroupsPath) });
     } catch (error) {
       await this.destroy(id).catch(() => {});
       this.fail(error, `start session ${id}`);
@@ -287,10 +282,9 @@ export class ContainerdBackend implements SessionBackend {
     const spec = JSON.parse(container.spec.value.toString("utf8")) as OciSpec;
     // The connect exec's FIFOs go there.
     await this.directories.create(id, container.labels);
-    const memoryLimited = spec.linux.resources.memory !== undefined;
     const session: KnownSession = {
       defaults: commandDefaults(spec),
-      oomWatch: memoryLimited ? await OomWatch.adopt(spec.linux.cgroupsPath) : undefined,
+      limits: await LimitWatch.adopt(spec.linux.cgroupsPath),
     };
     this.sessions.set(id, session);
     return session;
@@ -308,7 +302,7 @@ export class ContainerdBackend implements SessionBackend {
       result = await runAgentExec(
         {
           sessionId: id,
-          oomWatch: session.oomWatch,
+          limits: session.limits,
           haltedHere: () => this.haltedHere.has(id),
           endedError: () => this.endedError(id),
         },
@@ -334,13 +328,28 @@ export class ContainerdBackend implements SessionBackend {
     return result;
   }
 
-  async withAgent<T>(id: string, use: (link: AgentLink) => Promise<T>): Promise<T> {
+  /** The host's cgroup counters of the session and its writable layer's size, from containerd. */
+  async usage(id: string) {
+    const session = await this.known(id);
+    const ended = await this.notRunningError(id);
+    if (ended) throw ended;
+    const [reading, disk] = await Promise.all([
+      readCgroup(session.limits.cgroupPath),
+      this.client.snapshotUsage(this.options.snapshotter, id).catch(() => undefined),
+    ]);
+    return {
+      ...(reading ? usageOfCgroup(reading) : {}),
+      ...(disk !== undefined && Number.isFinite(disk) ? { diskBytes: disk } : {}),
+    };
+  }
+
+  async withAgent<T>(id: string, use: (agent: SessionAgentAccess) => Promise<T>): Promise<T> {
     const session = await this.known(id);
     const agent = await this.agents.get(id, session.defaults, this.fifoReserve(id), () =>
       this.checkRunning(id),
     );
     try {
-      return await use(agent.link);
+      return await use({ link: agent.link, defaults: agent.defaults });
     } catch (error) {
       if (!(error instanceof AgentLinkClosedError)) throw error;
       throw (

@@ -54,6 +54,8 @@ export class StubKataAdapter implements KataAdapter {
         streaming: false,
         stdin: false,
         files: false,
+        processes: false,
+        usage: false,
         ttl: true,
         persistentSessions: false,
       },

@@ -32,8 +32,8 @@ export class StubBackend {
 
   /**
    * Everything left of the sessions carrying these labels: their directories (a directory whose
-   * record is gone counts when its labels were seen before) and their live agents, each with the
-   * processes below it (one that outlived its record counts when its record was seen before).
+   * record is gone counts when its labels were seen before) and their live agents (one that
+   * outlived its record counts when its record was seen before, with the processes below it).
    */
   readonly findLeftovers = async (wanted: Labels): Promise<string[]> => {
     const found: string[] = [];
@@ -50,6 +50,13 @@ export class StubBackend {
     }
     for (const [id, { labels, agent }] of this.seen) {
       if (!agent || !matches(labels, wanted) || (await agentStatus(agent)) !== "alive") continue;
+      // A live session's agent is named alone: what runs below it comes and goes with its
+      // commands. One that outlived its session's record is a leak, told with what it holds.
+      const recordGone = (await readRecord(join(this.stateDir, id, recordFile))) === undefined;
+      if (!recordGone) {
+        found.push(`agent of session ${id} (pid ${agent.pid})`);
+        continue;
+      }
       const process = await liveProcess(agent.pid as number);
       const below = process ? (await descendantsOf(process)).length : 0;
       found.push(`agent of session ${id} (pid ${agent.pid}, ${below} processes below it)`);

@@ -48,6 +48,8 @@ export function stubCapabilities(enforcement: "strict" | "advisory"): Capability
       streaming: true,
       stdin: true,
       files: true,
+      processes: true,
+      usage: true,
       ttl: true,
       persistentSessions: true,
     },

@@ -13,16 +13,20 @@ import {
 } from "@cadre/agent-runtime-contract";
 import {
   type BackendSession,
+  type CommandDefaults,
   execThroughAgent,
   isExpired,
   type NewSession,
+  type SessionAgentAccess,
   type SessionBackend,
   sessionInfoFromLabels,
+  withEnv,
 } from "@cadre/agent-runtime-provider-utils";
-import { type AgentLink, AgentLinkClosedError } from "@cadre/agent-runtime-sandbox-agent";
+import { AgentLinkClosedError } from "@cadre/agent-runtime-sandbox-agent";
 import { AgentLinks } from "./agent-links.js";
 import { stubCapabilities, stubProviderId } from "./capabilities.js";
 import { agentBinaryCheck, stateDirCheck, stubDoctor } from "./doctor.js";
+import { liveProcess } from "./host-processes.js";
 import {
   type ResolvedStubOptions,
   resolveStubOptions,
@@ -39,6 +43,7 @@ import {
   plannedAgent,
 } from "./session-agent.js";
 import { type SessionRecord, SessionStore } from "./session-store.js";
+import { directoryBytes, processTreeUsage } from "./usage.js";
 
 /** How long stopping a session may spend ending its agent and every process below it. */
 const agentEndBudgetMs = 10_000;
@@ -144,11 +149,6 @@ export class HostProcessBackend implements SessionBackend {
       return syntheticResult({ exitCode: 126, stderr: message }, opts, startedAt);
     }
 
-    const env = commandEnvironment({
-      root,
-      policyEnv: await this.readEnv(id),
-      execEnv: opts.env,
-    });
     // A record older than the agent: that session can run nothing.
     const agent = record.agent;
     if (!agent) throw this.failed(id);
@@ -157,7 +157,8 @@ export class HostProcessBackend implements SessionBackend {
       throw new SessionNotRunningError(id, "stopped", { providerId: this.providerId });
     }
     // The command's whole environment and its directory on the host, as the stub makes them.
-    const defaults = { env: Object.entries(env).map(([name, value]) => `${name}=${value}`), cwd };
+    const sessionDefaults = await this.commandDefaults(id, session.policy.workdir);
+    const defaults = { env: withEnv(sessionDefaults.env, opts.env), cwd };
     const { env: _env, cwd: _cwd, ...rest } = opts;
     try {
       return await this.links.with(id, agent, (link) =>
@@ -170,7 +171,7 @@ export class HostProcessBackend implements SessionBackend {
             linkClosed: async (error) => {
               const ended = await this.linkEnded(id, agent, error);
               // Killed with its session: a result, as a command killed by any other SIGKILL.
-              if (ended === "stopped") return { exitCode: 137 };
+              if (ended === "stopped") return { exitCode: 137, sessionEnded: true };
               throw ended;
             },
           },
@@ -180,6 +181,21 @@ export class HostProcessBackend implements SessionBackend {
       if (!(error instanceof AgentGoneError)) throw error;
       throw await this.agentGone(id);
     }
+  }
+
+  /**
+   * What every command of the session gets unless it says otherwise: nothing of the host's
+   * environment but PATH, HOME the scratch root, the policy's env; the workdir, or the root, as
+   * its directory on the host; and a command's own directory, which is inside the scratch root.
+   */
+  private async commandDefaults(id: string, workdir: string | undefined): Promise<CommandDefaults> {
+    const root = this.store.rootDir(id);
+    const env = commandEnvironment({ root, policyEnv: await this.readEnv(id), execEnv: undefined });
+    return {
+      env: Object.entries(env).map(([name, value]) => `${name}=${value}`),
+      cwd: hostPath(root, workdir ?? "/"),
+      resolveCwd: (cwd) => hostPath(root, cwd),
+    };
   }
 
   /**
@@ -196,7 +212,23 @@ export class HostProcessBackend implements SessionBackend {
     return this.failed(id);
   }
 
-  async withAgent<T>(id: string, use: (link: AgentLink) => Promise<T>): Promise<T> {
+  /** From /proc and the scratch directory: the stub has no cgroup, so no peak and no limit. */
+  async usage(id: string) {
+    const { info: session, record } = await this.requireSession(id);
+    if (session.state !== "running" || this.halted.has(id)) {
+      const state = session.state === "running" ? "stopped" : session.state;
+      throw new SessionNotRunningError(id, state, { providerId: this.providerId });
+    }
+    const agent = record.agent?.pid ? await liveProcess(record.agent.pid) : undefined;
+    if (!agent || agent.start !== record.agent?.start) throw this.failed(id);
+    const [tree, disk] = await Promise.all([
+      processTreeUsage(agent),
+      directoryBytes(this.store.rootDir(id)),
+    ]);
+    return { ...tree, ...(disk !== undefined ? { diskBytes: disk } : {}) };
+  }
+
+  async withAgent<T>(id: string, use: (agent: SessionAgentAccess) => Promise<T>): Promise<T> {
     const { info: session, record } = await this.requireSession(id);
     if (session.state !== "running" || this.halted.has(id)) {
       const state = session.state === "running" ? "stopped" : session.state;
@@ -206,14 +238,18 @@ export class HostProcessBackend implements SessionBackend {
     if (!agent) throw this.failed(id);
     if (!agent.filesRoot) {
       throw new CapabilityMismatchError(
-        { "features.files": "this session's agent predates files; start a new session for them" },
+        {
+          "features.files":
+            "this session's agent predates files and processes; start a new session for them",
+        },
         { providerId: this.providerId },
       );
     }
+    const defaults = await this.commandDefaults(id, session.policy.workdir);
     try {
       return await this.links.with(id, agent, async (link) => {
         try {
-          return await use(link);
+          return await use({ link, defaults });
         } catch (error) {
           if (!(error instanceof AgentLinkClosedError)) throw error;
           const ended = await this.linkEnded(id, agent, error);

@@ -4,7 +4,7 @@ import {
   type ExecResult,
   safeParseInput,
 } from "@cadre/agent-runtime-contract";
-import { exitCodeForSignal, OutputCollector } from "@cadre/agent-runtime-provider-utils";
+import { exitCodeForSignal, OutputCollector, withCause } from "@cadre/agent-runtime-provider-utils";
 import { stubProviderId } from "./capabilities.js";
 import { scriptedResultSchema } from "./options.js";
 
@@ -32,7 +32,7 @@ export function syntheticResult(
   if (given.stdout) collector.push("stdout", Buffer.from(given.stdout));
   if (given.stderr) collector.push("stderr", Buffer.from(given.stderr));
   const signalExit = given.signal ? exitCodeForSignal(given.signal as NodeJS.Signals) : 0;
-  const result: ExecResult = {
+  const result: Omit<ExecResult, "cause"> = {
     exitCode: given.exitCode ?? signalExit,
     stdout: collector.text("stdout"),
     stderr: collector.text("stderr"),
@@ -42,5 +42,5 @@ export function syntheticResult(
   };
   if (given.signal) result.signal = given.signal;
   if (given.limitExceeded) result.limitExceeded = given.limitExceeded;
-  return result;
+  return withCause(result);
 }

@@ -56,9 +56,7 @@ export async function plannedAgent(sessionId: string, filesRoot: string): Promis
  * agent kills only what was started over it. Resolves once it listens, with its pid and start
  * time, and the link.
  */
-export async function launchAgent(
-  planned: AgentRecord,
-): Promise<{
+export async function launchAgent(planned: AgentRecord): Promise<{
   record: AgentRecord & Required<Pick<AgentRecord, "pid" | "start">>;
   connection: AgentConnection;
 }> {

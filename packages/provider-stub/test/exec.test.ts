@@ -168,3 +168,24 @@ describe("exec", () => {
     expect(results.map((r) => r.stdout)).toEqual(Array.from({ length: 10 }, (_, i) => `${i}\n`));
   });
 });
+
+describe("a command whose session stops under it", () => {
+  const stub = useStubProviders();
+
+  it("ends with the cause session-ended", async () => {
+    const provider = await stub();
+    const id = await provider.startSession({});
+    let started: () => void = () => {};
+    const ready = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    const running = provider.exec(id, ["sh", "-c", "echo up; sleep 600"], {
+      onStdout: () => started(),
+    });
+    await ready;
+    await provider.stopSession(id);
+    const result = await running;
+    expect(result.cause.kind).toBe("session-ended");
+    expect(result.exitCode).toBe(137);
+  });
+});

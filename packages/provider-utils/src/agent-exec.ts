@@ -21,12 +21,19 @@ export interface CommandDefaults {
   /** NAME=VALUE entries; the exec's own variables replace those of the same name. */
   env: string[];
   cwd: string;
+  /** Where a command's own cwd is in the sandbox (the stub's scratch root stands for "/"). */
+  resolveCwd?(cwd: string): string;
 }
 
 /** How a command ended, as the provider judges it from what its engine knows. */
 export interface JudgedEnd {
   exitCode: number;
   limitExceeded?: ExecResult["limitExceeded"];
+  /** With limitExceeded: the limit, and what the host's cgroup saw (peak bytes, processes). */
+  limit?: number;
+  value?: number;
+  /** The session stopped or went under the command. */
+  sessionEnded?: boolean;
 }
 
 /**
@@ -110,8 +117,7 @@ export async function execThroughAgent(
   if (deadline.abortedByCaller) throw deadline.callerReason;
 
   if (outcome === "unanswered") {
-    const result = execResultOf({ exitCode: 137, collector, deadline, startedAt });
-    result.timedOut = true;
+    const result = execResultOf({ exitCode: 137, timedOut: true, collector, deadline, startedAt });
     result.kill = {
       complete: false,
       method: `${agentKillMethod}; the agent did not answer in time`,
@@ -124,8 +130,13 @@ export async function execThroughAgent(
     outcome.killed || !judge.exited
       ? { exitCode: outcome.exitCode }
       : await judge.exited(outcome.exitCode);
-  const result = execResultOf({ ...end, collector, deadline, startedAt });
-  result.timedOut = outcome.timedOut || deadline.timedOut;
+  const result = execResultOf({
+    ...end,
+    timedOut: outcome.timedOut,
+    collector,
+    deadline,
+    startedAt,
+  });
   if (outcome.truncated) result.truncated = true;
   if (outcome.killed) {
     result.kill = { complete: outcome.killed.complete, method: agentKillMethod };

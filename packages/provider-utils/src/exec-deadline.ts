@@ -9,7 +9,8 @@ export class ExecDeadline implements Disposable {
   timedOut = false;
 
   constructor(
-    timeoutMs: number | undefined,
+    /** The exec's timeoutMs, as it asked. */
+    readonly timeoutMs: number | undefined,
     private readonly callerSignal: AbortSignal | undefined,
   ) {
     if (timeoutMs !== undefined) {

@@ -38,13 +38,20 @@ export {
   type ProviderDescriptor,
 } from "./descriptor/provider-descriptor.js";
 export { ExecDeadline } from "./exec-deadline.js";
-export { type CommandOutcome, execResultOf } from "./exec-result.js";
-export { type FilesHost, LifecycleFiles } from "./files/lifecycle-files.js";
+export { type CommandOutcome, execResultOf, withCause } from "./exec-result.js";
+export { LifecycleFiles } from "./files/lifecycle-files.js";
 export { linkStaysInside } from "./files/tar-in.js";
-export type { BackendSession, NewSession, SessionBackend } from "./lifecycle/session-backend.js";
+export type { AgentFeatureHost } from "./lifecycle/agent-features.js";
+export type {
+  BackendSession,
+  NewSession,
+  SessionAgentAccess,
+  SessionBackend,
+} from "./lifecycle/session-backend.js";
 export { SessionLifecycle } from "./lifecycle/session-lifecycle.js";
 export { OutputCollector } from "./output-collector.js";
 export { currentOwner, type OwnerStatus, ownerStatus } from "./ownership.js";
+export { LifecycleProcesses } from "./processes/lifecycle-processes.js";
 export {
   buildSessionLabels,
   envNamesOf,
@@ -60,3 +67,5 @@ export {
 export { settlesWithin } from "./settles-within.js";
 export { exitCodeForSignal, signalForExitCode } from "./signals.js";
 export { maxTimerDelayMs, TtlTimers } from "./ttl-timers.js";
+export { type CgroupReading, readCgroup, usageOfCgroup } from "./usage/cgroup-usage.js";
+export { type LimitSeen, LimitWatch, limitSeen } from "./usage/limit-watch.js";

@@ -22,6 +22,7 @@ describe("execResultOf", () => {
       stderr: "e",
       truncated: true,
       timedOut: false,
+      cause: { kind: "signal", signal: "SIGKILL" },
     });
     expect(Number.isInteger(result.durationMs)).toBe(true);
     expect(result.durationMs).toBeGreaterThanOrEqual(12);

@@ -24,7 +24,15 @@ function report(): CapabilityReport {
     policy: Object.fromEntries(
       policyFields.map((f) => [f, { enforced: true, mechanism: "in memory" }]),
     ) as CapabilityReport["policy"],
-    features: { streaming: true, stdin: true, files: false, ttl: true, persistentSessions: true },
+    features: {
+      streaming: true,
+      stdin: true,
+      files: false,
+      processes: false,
+      usage: false,
+      ttl: true,
+      persistentSessions: true,
+    },
     defaults: { network: "none" },
   };
 }
@@ -59,6 +67,7 @@ class MemoryBackend implements SessionBackend {
       timedOut: false,
       truncated: false,
       durationMs: 0,
+      cause: { kind: "exited" as const },
     };
   }
   async stop(id: string) {

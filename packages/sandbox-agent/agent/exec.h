@@ -10,6 +10,8 @@
 
 /* Most execs at once; the host is told FAULT past it. */
 #define MAX_EXECS 256
+/* Processes (EXEC_PROCESS) running at once; ended ones are kept until their slot is needed. */
+#define MAX_PROCESSES 64
 /* Output the host may take before its first CREDIT, per exec. */
 #define INITIAL_CREDIT (256u * 1024)
 /* Stdin bytes the agent holds for one exec before the host must wait (STDIN frames are acked). */

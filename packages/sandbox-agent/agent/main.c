@@ -5,13 +5,15 @@
  * that killing it reaches every process it started. As PID 1 it also reaps every orphan and
  * stops the session on SIGTERM from outside.
  *
- *   cadre-agent [--agent-uid UID] [--user USER[:GROUP]] [--listen NAME] [--root DIR]
+ *   cadre-agent [--agent-uid UID] [--user USER[:GROUP]] [--listen NAME] [--root DIR] [--nofile N]
  *       PID 1 of a sandbox (or a plain process: the stub, tests). --agent-uid: the uid the agent
  *       takes for itself at once, started as root with only the capabilities it keeps. --user:
  *       the commands' identity, never the agent's own (identity.h). --listen: the socket of hosts
  *       that attach later (a path, or @abstract); as PID 1 it is DEFAULT_SOCKET unless given.
  *       --root: the directory the files operations take for "/" (the stub's scratch root); no
  *       path of theirs leads out of it (paths.h).
+ *       --nofile: the open-files limit (soft and hard) of the agent and so of every command, set
+ *       first, for an engine that does not set it (rootless Podman's Docker API ignores Ulimits).
  *   cadre-agent connect [--agent-uid UID] [NAME]
  *       relays stdio to the agent at NAME (default: the sandbox's own); started as root, it first
  *       makes its stdio UID's and becomes UID, with no capability left
@@ -23,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -81,12 +84,14 @@ static int parse_uid(const char *text, unsigned long *uid) {
   return *text && !*end && *uid != 0 && *uid <= 0xfffffffeUL;
 }
 
-/* Tells the host why this sandbox cannot serve, instead of HELLO, and ends. */
+/* Tells the host why this sandbox cannot serve, instead of HELLO, and ends with 64 + what, so
+ * that a host whose engine lost the frame (Podman's attach drops what a process writes as it
+ * exits) still learns the reason from the exit code. */
 static int refuse(uint8_t what, const char *why) {
   uint32_t link = link_open(0, 1);
   link_send2(link, FRAME_REFUSED, 0, &what, 1, why, (uint32_t)strlen(why));
   link_flush_all(FINAL_FLUSH_MS);
-  return 65;
+  return REFUSED_EXIT_BASE + what;
 }
 
 static void on_frame(uint32_t link, const struct frame *f) {
@@ -125,14 +130,26 @@ int main(int argc, char **argv) {
 
   pid1 = getpid() == 1;
   const char *listen_name = pid1 ? DEFAULT_SOCKET : NULL;
-  const char *user = NULL, *agent_uid = NULL, *root = NULL;
+  const char *user = NULL, *agent_uid = NULL, *root = NULL, *nofile = NULL;
   for (int i = 1; i < argc; i += 2) {
     if (i + 1 >= argc) return 64; /* EX_USAGE */
     if (strcmp(argv[i], "--listen") == 0) listen_name = argv[i + 1];
     else if (strcmp(argv[i], "--user") == 0) user = argv[i + 1];
     else if (strcmp(argv[i], "--agent-uid") == 0) agent_uid = argv[i + 1];
     else if (strcmp(argv[i], "--root") == 0) root = argv[i + 1];
+    else if (strcmp(argv[i], "--nofile") == 0) nofile = argv[i + 1];
     else return 64;
+  }
+  if (nofile) {
+    char *end;
+    unsigned long n = strtoul(nofile, &end, 10);
+    if (*end || n < 16 || n > 1048576) return 64;
+    /* Lowering needs no capability; a limit above the hard one the engine gave is refused, never
+     * silently left higher. */
+    struct rlimit limit = {(rlim_t)n, (rlim_t)n};
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0)
+      return refuse(REFUSED_PRIVILEGES, "cannot set the open-files limit (RLIMIT_NOFILE) asked for "
+                                        "with --nofile: it is above the engine's hard limit");
   }
   if (agent_uid) {
     char why[256];

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -92,6 +93,8 @@ static void start_command(const struct launch *launch, const int fds[4], int err
   prctl(PR_SET_PDEATHSIG, 0);
   setsid();
   for (int i = 0; i < 3; i++) dup2(fds[i], i); /* dup2 clears close-on-exec */
+  /* A process on a terminal: it is the session's controlling terminal, as a login shell's is. */
+  if (launch->pty) ioctl(0, TIOCSCTTY, 0);
   int failed = identity_apply(launch->identity);
   if (!failed && launch->cwd[0] && chdir(launch->cwd) != 0) failed = errno;
   if (!failed && launch->builtin) {

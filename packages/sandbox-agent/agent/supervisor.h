@@ -22,8 +22,9 @@ struct launch {
   const char *cwd;
   const struct identity *identity; /* who the command runs as */
   int builtin;                        /* argv names a files operation (builtin.h), run in place */
-  int stdin_fd, stdout_fd, stderr_fd; /* the command's ends of its three pipes */
+  int stdin_fd, stdout_fd, stderr_fd; /* the command's ends of its pipes, or its terminal */
   int report_fd;                      /* write end of the pipe to the agent */
+  int pty;                            /* stdin is a terminal: it becomes the controlling one */
 };
 
 /*

@@ -1,8 +1,11 @@
 import type { Readable, Writable } from "node:stream";
+import { AgentProcessChannel, type ProcessOutput } from "./agent-process.js";
 import {
+  type AttachedFrame,
   agentFeatures,
   agentFrame,
   decodeExit,
+  decodeProcessInfo,
   type ExitFrame,
   encodeExec,
   encodeFrame,
@@ -12,6 +15,7 @@ import {
   hostFrame,
   MalformedFrameError,
   maxAgentPayload,
+  type ProcessInfoFrame,
   protocolName,
   refusedReasons,
 } from "./frames.js";
@@ -138,6 +142,15 @@ function stdinSource(stdin: AgentExecRequest["stdin"]): StdinSource {
  */
 export class AgentLink {
   private readonly execs = new Map<number, PendingExec>();
+  private readonly processes = new Map<number, AgentProcessChannel>();
+  private readonly lists = new Map<
+    number,
+    {
+      found: ProcessInfoFrame[];
+      resolve(found: ProcessInfoFrame[]): void;
+      reject(error: Error): void;
+    }
+  >();
   /** Channels start at a random point: another host attached to the same agent uses others. */
   private nextChannel = 1 + Math.floor(Math.random() * 0x7fff0000);
   private closedReason: string | undefined;
@@ -157,6 +170,100 @@ export class AgentLink {
   /** Whether the agent runs files operations (an older agent of a session does not). */
   get hasFiles(): boolean {
     return (this.features & agentFeatures.files) !== 0;
+  }
+
+  /** Whether the agent keeps processes that outlive their link. */
+  get hasProcesses(): boolean {
+    return (this.features & agentFeatures.processes) !== 0;
+  }
+
+  /**
+   * Starts a process: it outlives this link, its output goes to a ring of `ringBytes`, and this
+   * host follows it from its first byte. Resolves once it started (or ended before it could:
+   * see `exited`); rejects when the agent refuses it (a tag in use, too many processes).
+   */
+  async spawn(
+    request: {
+      tag: string;
+      argv: string[];
+      env: string[];
+      cwd?: string;
+      timeoutMs?: number;
+      ringBytes: number;
+      pty?: { rows: number; cols: number };
+    },
+    output: ProcessOutput,
+  ): Promise<AgentProcessChannel> {
+    const process = this.openProcess(output);
+    const opened = new Promise<void>((resolve, reject) => {
+      process.opening = { resolve, reject };
+    });
+    this.send(
+      hostFrame.exec,
+      process.channel,
+      encodeExec({
+        argv: request.argv,
+        env: request.env,
+        cwd: request.cwd ?? "",
+        maxOutputBytes: request.ringBytes,
+        timeoutMs: request.timeoutMs ?? 0,
+        process: { tag: request.tag, ...(request.pty ? { pty: request.pty } : {}) },
+      }),
+    );
+    await opened;
+    return process;
+  }
+
+  /**
+   * Follows the process `tag` from output offset `from` (0: the oldest byte its ring still
+   * holds): what the ring holds first, then what comes. Rejects with AgentFaultError when there
+   * is no such process.
+   */
+  async attach(
+    tag: string,
+    from: number,
+    output: ProcessOutput,
+  ): Promise<{ process: AgentProcessChannel; attached: AttachedFrame }> {
+    const process = this.openProcess(output);
+    let attached: AttachedFrame | undefined;
+    const opened = new Promise<void>((resolve, reject) => {
+      process.opening = { resolve, reject, attached: (frame) => (attached = frame) };
+    });
+    const payload = Buffer.alloc(8 + Buffer.byteLength(tag, "latin1"));
+    payload.writeBigUInt64LE(BigInt(from), 0);
+    payload.write(tag, 8, "latin1");
+    this.send(hostFrame.attach, process.channel, payload);
+    await opened;
+    return { process, attached: attached as AttachedFrame };
+  }
+
+  /** The agent's processes, running and ended (until their slots are needed). */
+  listProcesses(): Promise<ProcessInfoFrame[]> {
+    if (this.closedReason) return Promise.reject(new AgentLinkClosedError(this.closedReason));
+    const channel = this.takeChannel();
+    return new Promise((resolve, reject) => {
+      this.lists.set(channel, { found: [], resolve, reject });
+      this.send(hostFrame.list, channel);
+    });
+  }
+
+  private openProcess(output: ProcessOutput): AgentProcessChannel {
+    if (this.closedReason) throw new AgentLinkClosedError(this.closedReason);
+    const channel = this.takeChannel();
+    const process = new AgentProcessChannel(
+      channel,
+      (type, on, payload) => this.send(type, on, payload),
+      output,
+      () => this.processes.delete(channel),
+    );
+    this.processes.set(channel, process);
+    return process;
+  }
+
+  private takeChannel(): number {
+    const channel = this.nextChannel;
+    this.nextChannel = this.nextChannel >= 0xfffffff0 ? 1 : this.nextChannel + 1;
+    return channel;
   }
 
   /**
@@ -206,8 +313,7 @@ export class AgentLink {
   /** Runs one command in the sandbox. */
   exec(request: AgentExecRequest): Promise<AgentExecOutcome> {
     if (this.closedReason) return Promise.reject(new AgentLinkClosedError(this.closedReason));
-    const channel = this.nextChannel;
-    this.nextChannel = this.nextChannel >= 0xfffffff0 ? 1 : this.nextChannel + 1;
+    const channel = this.takeChannel();
     return new Promise((resolve, reject) => {
       const pending: PendingExec = {
         request,
@@ -259,6 +365,10 @@ export class AgentLink {
     this.markClosed(reason);
     for (const pending of this.execs.values()) pending.reject(new AgentLinkClosedError(reason));
     this.execs.clear();
+    for (const process of [...this.processes.values()])
+      process.fail(new AgentLinkClosedError(reason));
+    for (const list of this.lists.values()) list.reject(new AgentLinkClosedError(reason));
+    this.lists.clear();
   }
 
   private send(type: number, channel: number, payload?: Uint8Array): void {
@@ -322,6 +432,23 @@ export class AgentLink {
     if (frame.type === agentFrame.hello) return; // a greeting again (HELLO_AGAIN crossed it)
     if (frame.type === agentFrame.fault && frame.channel === 0) {
       this.close(`the agent failed: ${printable(frame.payload)}`);
+      return;
+    }
+    const process = this.processes.get(frame.channel);
+    if (process) {
+      if (frame.type === agentFrame.fault)
+        process.fail(new AgentFaultError(printable(frame.payload)));
+      else process.receive(frame);
+      return;
+    }
+    const list = this.lists.get(frame.channel);
+    if (list && frame.type === agentFrame.processInfo) {
+      if (frame.payload.length === 0) {
+        this.lists.delete(frame.channel);
+        list.resolve(list.found);
+      } else {
+        list.found.push(decodeProcessInfo(frame.payload));
+      }
       return;
     }
     const pending = this.execs.get(frame.channel);

@@ -15,6 +15,10 @@ export const hostFrame = {
   kill: 0x03,
   credit: 0x04,
   helloAgain: 0x05,
+  attach: 0x06,
+  resize: 0x07,
+  list: 0x08,
+  detach: 0x09,
 } as const;
 export const agentFrame = {
   hello: 0x81,
@@ -25,16 +29,32 @@ export const agentFrame = {
   fault: 0x86,
   stdinAck: 0x87,
   refused: 0x88,
+  attached: 0x89,
+  processInfo: 0x8a,
+  gap: 0x8b,
 } as const;
 
 /** EXEC flags (agent/protocol.h). */
-export const execFlags = { builtin: 1, as: 2 } as const;
+export const execFlags = { builtin: 1, as: 2, process: 4, pty: 8 } as const;
 
 /** What an agent's HELLO says it can do beyond running commands (0 from an agent before them). */
-export const agentFeatures = { files: 1 } as const;
+export const agentFeatures = { files: 1, processes: 2 } as const;
 
 /** What a REFUSED frame says the agent could not accept at its start. */
 export const refusedReasons = { 1: "user", 2: "privileges", 3: "subreaper" } as const;
+
+/** The agent exits with this plus the REFUSED code after refusing (REFUSED_EXIT_BASE). */
+const refusedExitBase = 64;
+
+/**
+ * Why an agent refused to start, from its exit code, or undefined for any other exit: for a host
+ * whose engine lost the REFUSED frame the agent wrote as it exited.
+ */
+export function refusalOfExitCode(
+  exitCode: number,
+): (typeof refusedReasons)[keyof typeof refusedReasons] | undefined {
+  return refusedReasons[(exitCode - refusedExitBase) as keyof typeof refusedReasons];
+}
 
 export const exitFlags = {
   truncated: 1,
@@ -75,6 +95,8 @@ export interface ExecFrame {
   builtin?: boolean;
   /** The user a files operation runs as, instead of the session's. */
   owner?: { uid: number; gid: number };
+  /** A process that outlives its link: its tag, and its terminal when it has one. */
+  process?: { tag: string; pty?: { rows: number; cols: number } };
 }
 
 function strings(list: readonly string[]): Buffer[] {
@@ -85,7 +107,11 @@ function strings(list: readonly string[]): Buffer[] {
 
 export function encodeExec(exec: ExecFrame): Buffer {
   const fixed = Buffer.alloc(exec.owner ? 24 : 16);
-  const flags = (exec.builtin ? execFlags.builtin : 0) | (exec.owner ? execFlags.as : 0);
+  const flags =
+    (exec.builtin ? execFlags.builtin : 0) |
+    (exec.owner ? execFlags.as : 0) |
+    (exec.process ? execFlags.process : 0) |
+    (exec.process?.pty ? execFlags.pty : 0);
   fixed.writeUInt32LE(flags, 0);
   const maxOutput = Math.min(Number.MAX_SAFE_INTEGER, Math.max(0, Math.floor(exec.maxOutputBytes)));
   fixed.writeBigUInt64LE(BigInt(maxOutput), 4);
@@ -94,8 +120,19 @@ export function encodeExec(exec: ExecFrame): Buffer {
     fixed.writeUInt32LE(exec.owner.uid, 16);
     fixed.writeUInt32LE(exec.owner.gid, 20);
   }
+  const process: Buffer[] = [];
+  if (exec.process) {
+    process.push(Buffer.from(`${exec.process.tag}\0`, "latin1"));
+    if (exec.process.pty) {
+      const size = Buffer.alloc(4);
+      size.writeUInt16LE(exec.process.pty.rows, 0);
+      size.writeUInt16LE(exec.process.pty.cols, 2);
+      process.push(size);
+    }
+  }
   return Buffer.concat([
     fixed,
+    ...process,
     Buffer.from(`${exec.cwd}\0`, "utf8"),
     ...strings(exec.argv),
     ...strings(exec.env),
@@ -159,4 +196,66 @@ export class FrameReader {
     }
     return frames;
   }
+}
+
+/** What ATTACHED says of the process a host attached to. */
+export interface AttachedFrame {
+  pid: number;
+  running: boolean;
+  pty: boolean;
+  /** The output offset the replay starts at. */
+  offset: number;
+  /** Output bytes asked for that the ring no longer held. */
+  missed: number;
+}
+
+export function decodeAttached(payload: Buffer): AttachedFrame {
+  if (payload.length !== 24)
+    throw new MalformedFrameError(`an ATTACHED frame of ${payload.length} bytes`);
+  return {
+    pid: payload.readUInt32LE(0),
+    running: payload[4] === 1,
+    pty: payload[5] === 1,
+    offset: safeCount(payload.readBigUInt64LE(8)),
+    missed: safeCount(payload.readBigUInt64LE(16)),
+  };
+}
+
+/** One process of a LIST. */
+export interface ProcessInfoFrame {
+  pid: number;
+  running: boolean;
+  pty: boolean;
+  exitCode: number;
+  signal: number;
+  outputBytes: number;
+  tag: string;
+  command: string;
+}
+
+export function decodeProcessInfo(payload: Buffer): ProcessInfoFrame {
+  const strings = payload.subarray(24);
+  const tagEnd = strings.indexOf(0);
+  const commandEnd = tagEnd < 0 ? -1 : strings.indexOf(0, tagEnd + 1);
+  if (payload.length < 26 || tagEnd < 1 || tagEnd > 64 || commandEnd !== strings.length - 1) {
+    throw new MalformedFrameError("a PROCESS_INFO frame no agent writes");
+  }
+  const tag = strings.subarray(0, tagEnd).toString("latin1");
+  if (!/^[A-Za-z0-9_-]+$/.test(tag))
+    throw new MalformedFrameError("a PROCESS_INFO frame with a bad tag");
+  return {
+    pid: payload.readUInt32LE(0),
+    running: payload[4] === 1,
+    pty: payload[5] === 1,
+    exitCode: payload.readInt32LE(8),
+    signal: payload.readInt32LE(12),
+    outputBytes: safeCount(payload.readBigUInt64LE(16)),
+    tag,
+    command: strings.subarray(tagEnd + 1, commandEnd).toString("utf8"),
+  };
+}
+
+function safeCount(value: bigint): number {
+  if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw new MalformedFrameError("a count past 2^53");
+  return Number(value);
 }

@@ -7,6 +7,12 @@ export {
   AgentLinkClosedError,
   AgentRefusedError,
 } from "./agent-link.js";
+export {
+  AgentProcessChannel,
+  type AgentProcessExit,
+  ProcessDetachedError,
+  type ProcessOutput,
+} from "./agent-process.js";
 export { ElfFormatError, type ElfInfo, readElfInfo } from "./elf.js";
 export {
   AgentFileError,
@@ -26,7 +32,13 @@ export {
   type RecordKind,
   RecordReader,
 } from "./files/records.js";
-export { FrameReader, MalformedFrameError, protocolName } from "./frames.js";
+export type { AttachedFrame, ProcessInfoFrame } from "./frames.js";
+export {
+  FrameReader,
+  MalformedFrameError,
+  protocolName,
+  refusalOfExitCode,
+} from "./frames.js";
 export {
   agentArgs,
   agentCapabilities,

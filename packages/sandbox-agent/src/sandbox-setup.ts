@@ -26,8 +26,11 @@ export const agentCapabilities = ["CHOWN", "KILL", "SETUID", "SETGID", "SETPCAP"
  * policy's `user`, else the image's own, else root), which it resolves from the image's /etc
  * files before any command runs.
  */
-export function agentArgs(user: string | undefined): string[] {
-  return ["--agent-uid", String(agentUid), "--user", user || "0"];
+export function agentArgs(user: string | undefined, options: { nofile?: number } = {}): string[] {
+  const args = ["--agent-uid", String(agentUid), "--user", user || "0"];
+  // The open-files limit of the agent and every command, where the engine does not set it.
+  if (options.nofile !== undefined) args.push("--nofile", String(options.nofile));
+  return args;
 }
 
 /**

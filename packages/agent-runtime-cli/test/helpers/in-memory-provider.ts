@@ -67,6 +67,7 @@ class InMemoryBackend implements SessionBackend {
       timedOut: false,
       truncated: false,
       durationMs: 0,
+      cause: { kind: "exited" as const },
     };
   }
   async stop(id: string) {

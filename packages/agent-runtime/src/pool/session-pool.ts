@@ -2,6 +2,8 @@ import { createHmac, randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import {
   AgentRuntimeError,
+  bindSession,
+  CapabilityMismatchError,
   type CapabilityReport,
   checkPolicy,
   type DoctorReport,
@@ -10,13 +12,18 @@ import {
   type ExecResult,
   type IsolationPolicy,
   type IsolationProvider,
+  type ProviderFiles,
+  type ProviderProcesses,
   ProviderUnavailableError,
   type ReapOptions,
   type SessionFilter,
+  type SessionHandle,
   type SessionInfo,
   type SessionOptions,
+  type SessionStats,
   specificationVersion,
   type ValidatedPolicy,
+  type WatchStatsOptions,
 } from "@cadre/agent-runtime-contract";
 import { canonicalJson } from "./canonical-json.js";
 import { onProcessExit } from "./exit-hooks.js";
@@ -219,6 +226,31 @@ export class SessionPool extends EventEmitter<SessionPoolEvents> implements Isol
     return this.provider.exec(sessionId, argv, options);
   }
 
+  /** The provider's files; a session they touch is no longer one the pool hands out fresh. */
+  get files(): ProviderFiles | undefined {
+    return this.provider.files && this.forgetting(this.provider.files);
+  }
+
+  /** The provider's processes, likewise. */
+  get processes(): ProviderProcesses | undefined {
+    return this.provider.processes && this.forgetting(this.provider.processes);
+  }
+
+  sessionStats(sessionId: string): Promise<SessionStats> {
+    if (!this.provider.sessionStats) return Promise.reject(noUsage(this.id));
+    return this.provider.sessionStats(sessionId);
+  }
+
+  watchSessionStats(sessionId: string, options?: WatchStatsOptions): AsyncIterable<SessionStats> {
+    if (!this.provider.watchSessionStats) throw noUsage(this.id);
+    return this.provider.watchSessionStats(sessionId, options);
+  }
+
+  /** A warm session of this policy when there is one (startSession), as a handle. */
+  async session(policy: IsolationPolicy, options?: SessionOptions): Promise<SessionHandle> {
+    return bindSession(this, await this.startSession(policy, options));
+  }
+
   stopSession(sessionId: string): Promise<void> {
     this.forget(sessionId);
     return this.provider.stopSession(sessionId);
@@ -228,6 +260,20 @@ export class SessionPool extends EventEmitter<SessionPoolEvents> implements Isol
     this.forget(sessionId);
     await this.provider.destroySession(sessionId);
     this.handedOut.delete(sessionId);
+  }
+
+  /** `api` with every call taking its session out of the pool's hands first, as exec does. */
+  private forgetting<Api extends object>(api: Api): Api {
+    return new Proxy(api, {
+      get: (target, name, receiver) => {
+        const value = Reflect.get(target, name, receiver);
+        if (typeof value !== "function") return value;
+        return (sessionId: string, ...rest: unknown[]) => {
+          this.forget(sessionId);
+          return value.call(target, sessionId, ...rest);
+        };
+      },
+    });
   }
 
   getSession(sessionId: string): Promise<SessionInfo> {
@@ -504,4 +550,11 @@ function positiveInteger(value: number, name: string): number {
     throw new RangeError(`SessionPool option ${name} must be a positive integer, not ${value}`);
   }
   return value;
+}
+
+function noUsage(providerId: string): CapabilityMismatchError {
+  return new CapabilityMismatchError(
+    { "features.usage": `provider "${providerId}" reads no usage` },
+    { providerId },
+  );
 }

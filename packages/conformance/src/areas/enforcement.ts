@@ -7,7 +7,7 @@ import {
 import { describe, expect, it } from "vitest";
 import { expectStartRefused, unsupportedOf } from "../expect-error.js";
 import { clampToLimits, requestValue } from "../policy-values.js";
-import { forkProbeArgv, memoryHogArgv } from "../probes.js";
+import { forkBombArgv, forkProbeArgv, memoryHogArgv } from "../probes.js";
 import type { ConformanceContext } from "../suite-context.js";
 import { testLabelKey } from "../suite-context.js";
 import { conformanceTestNames } from "../test-names.js";
@@ -41,6 +41,9 @@ const probes: Record<ProbedField, Probe> = {
       const killed =
         hog.exitCode === 137 || hog.signal === "SIGKILL" || hog.limitExceeded === "memory";
       expect(killed, `the hog was killed (exit ${hog.exitCode}, ${hog.stderr.trim()})`).toBe(true);
+      // Its cause says so, with the limit it hit where the host can read it.
+      expect(hog.cause.kind, JSON.stringify(hog.cause)).toBe("memory");
+      if (hog.cause.limit !== undefined) expect(hog.cause.limit).toBe(limit);
     }
     const { state } = await ctx.provider.getSession(id);
     expect(["running", "failed"]).toContain(state);
@@ -143,6 +146,14 @@ const probes: Record<ProbedField, Probe> = {
     const reached = Number(match![1]);
     expect(reached, "the probe started at least one process").toBeGreaterThan(0);
     expect(reached, `processes started with pids=${limit}`).toBeLessThanOrEqual(limit);
+    // It handled the refused forks and succeeded: it ended on its own.
+    expect(result.cause.kind).toBe("exited");
+
+    // One that fails on a refused fork was ended by the limit, and says which.
+    const bomb = await ctx.provider.exec(id, forkBombArgv(attempts), { timeoutMs: ctx.ms(60_000) });
+    expect(bomb.exitCode, `the bomb failed: ${bomb.stderr}`).not.toBe(0);
+    expect(bomb.cause.kind, JSON.stringify(bomb.cause)).toBe("pids");
+    if (bomb.cause.limit !== undefined) expect(bomb.cause.limit).toBe(limit);
   },
 
   async image(ctx) {

@@ -270,6 +270,25 @@ export function registerExec(ctx: ConformanceContext): void {
     );
 
     it(
+      names.causes,
+      async () => {
+        for (const code of [0, 3]) {
+          const r = await exec(["sh", "-c", `exit ${code}`]);
+          expect(r.cause, `exit ${code}`).toEqual({ kind: "exited" });
+        }
+        const signalled = await exec(["sh", "-c", "kill -TERM $$"]);
+        expect(signalled.cause).toEqual({ kind: "signal", signal: "SIGTERM" });
+        expect(signalled.signal).toBe("SIGTERM");
+        const timeoutMs = ctx.ms(1_500);
+        const late = await exec(["sleep", "60"], { timeoutMs });
+        expect(late.cause.kind).toBe("timeout");
+        expect(late.cause.limit).toBe(timeoutMs);
+        expect(late.cause.value ?? 0, "how long it ran").toBeGreaterThanOrEqual(timeoutMs - 50);
+      },
+      timeout(),
+    );
+
+    it(
       names.abort,
       async () => {
         const token = ctx.token();

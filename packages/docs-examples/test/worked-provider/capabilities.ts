@@ -33,6 +33,14 @@ export const miniDockerCapabilities: CapabilityReport = {
     labels: { enforced: true, mechanism: "container labels" },
     ttlMs: { enforced: true, mechanism: "timer in the owner process, then reap()" },
   },
-  features: { streaming: true, stdin: true, files: false, ttl: true, persistentSessions: true },
+  features: {
+    streaming: true,
+    stdin: true,
+    files: false,
+    processes: false,
+    usage: false,
+    ttl: true,
+    persistentSessions: true,
+  },
   defaults: { network: "none", ...sessionDefaults },
 };

@@ -5,16 +5,15 @@ import {
   type ExecResult,
   SessionNotRunningError,
 } from "@cadre/agent-runtime-contract";
-import { execThroughAgent } from "@cadre/agent-runtime-provider-utils";
+import { execThroughAgent, type LimitWatch } from "@cadre/agent-runtime-provider-utils";
 import { providerId } from "../capabilities.js";
-import type { OomWatch } from "../host/cgroup-oom.js";
 import type { SessionAgent } from "./session-agents.js";
 
 /** What the agent cannot tell about a session, read from containerd and the host. */
 export interface AgentExecSession {
   sessionId: string;
-  /** The session's host OOM counter, when it has a memory limit and its cgroup is here. */
-  oomWatch: OomWatch | undefined;
+  /** The session's cgroup counters on this host (a real Kata VM's guest cgroups are not here). */
+  limits: LimitWatch;
   /** Whether this instance is stopping or has stopped the session. */
   haltedHere(): boolean;
   /**
@@ -41,9 +40,8 @@ export function runAgentExec(
     async linkClosed(error) {
       // Under gVisor the memory limit kills the whole sandbox, the agent with it: the command's
       // result is that kill.
-      if (await session.oomWatch?.killedSinceLastLook()) {
-        return { exitCode: 137, limitExceeded: "memory" };
-      }
+      const memory = await session.limits.memoryKilled();
+      if (memory) return { exitCode: 137, limitExceeded: "memory", ...memory };
       // The agent went with its session (a stop, a removal), or died, which ends the session.
       throw (
         (await session.endedError()) ??
@@ -54,13 +52,16 @@ export function runAgentExec(
       );
     },
     async exited(exitCode) {
-      if (exitCode !== 0 && (await session.oomWatch?.killedSinceLastLook())) {
-        return { exitCode: 137, limitExceeded: "memory" };
-      }
+      if (exitCode === 0) return { exitCode };
+      const memory = await session.limits.memoryKilled();
+      if (memory) return { exitCode: 137, limitExceeded: "memory", ...memory };
       // Killed by this instance's stop before the agent went too.
       if (exitCode > 128 && session.haltedHere()) {
         throw new SessionNotRunningError(session.sessionId, "stopped", { providerId });
       }
+      // It failed after the pids limit refused it a fork: that limit ended it.
+      const pids = await session.limits.pidsRefused();
+      if (pids) return { exitCode, limitExceeded: "pids", ...pids };
       return { exitCode };
     },
   });

@@ -201,6 +201,15 @@ export class ContainerdClient {
     return res.mounts;
   }
 
+  /** Bytes the snapshot `key` holds above its parent (a session's writable layer). */
+  async snapshotUsage(snapshotter: string, key: string): Promise<number> {
+    const res = await this.conn.unary<{ size: string | number }>(svc.snapshots, "Usage", {
+      snapshotter,
+      key,
+    });
+    return Number(res.size);
+  }
+
   async commitSnapshot(
     snapshotter: string,
     name: string,

@@ -1,7 +1,6 @@
 import { Readable } from "node:stream";
 import {
   BackendError,
-  CapabilityMismatchError,
   type Download,
   type DownloadOptions,
   type DownloadSummary,
@@ -28,26 +27,14 @@ import {
   type WriteFileOptions,
   type WrittenFile,
 } from "@cadre/agent-runtime-contract";
-import { AgentFiles, type AgentLink, type EntryRecord } from "@cadre/agent-runtime-sandbox-agent";
+import { AgentFiles, type EntryRecord } from "@cadre/agent-runtime-sandbox-agent";
+import { type AgentFeatureHost, withAgentFeature } from "../lifecycle/agent-features.js";
+import { traced } from "../tracing/spans.js";
 import { bytesOf, Tally } from "./byte-sources.js";
 import { fileCallError } from "./file-errors.js";
 import { SessionSlots } from "./session-slots.js";
 import { recordsFromTar } from "./tar-in.js";
 import { TarWriter } from "./tar-out.js";
-
-/** What the files operations need of the lifecycle and its backend. */
-export interface FilesHost {
-  providerId: string;
-  /** The id, checked as exec checks it (well-formed, not past its TTL); throws SESSION_NOT_FOUND. */
-  sessionId(id: unknown): string;
-  /**
-   * Runs `use` with the session's agent link; the session's own errors when it has none. Absent
-   * for a provider without files: every call is CAPABILITY_MISMATCH then.
-   */
-  withAgent:
-    | (<T>(sessionId: string, use: (link: AgentLink) => Promise<T>) => Promise<T>)
-    | undefined;
-}
 
 /**
  * The contract's files operations, once for every provider whose sandboxes run cadre-agent: input
@@ -57,7 +44,7 @@ export interface FilesHost {
 export class LifecycleFiles implements ProviderFiles {
   private readonly slots = new SessionSlots(fileLimits.concurrentPerSession);
 
-  constructor(private readonly host: FilesHost) {}
+  constructor(private readonly host: AgentFeatureHost) {}
 
   async write(
     sessionId: string,
@@ -265,40 +252,27 @@ export class LifecycleFiles implements ProviderFiles {
     path: string,
     body: (files: AgentFiles) => Promise<T>,
   ): Promise<T> {
-    const { providerId, withAgent } = this.host;
-    if (!withAgent) {
-      throw new CapabilityMismatchError(
-        {
-          "features.files":
-            "this provider has no files operations (capabilities().features.files is false)",
-        },
-        { providerId },
-      );
-    }
+    const { providerId } = this.host;
     call.opts.signal?.throwIfAborted();
-    try {
-      return await this.slots.run(call.sessionId, () =>
-        withAgent(call.sessionId, (link) => {
-          if (!link.hasFiles) {
-            throw new CapabilityMismatchError(
-              {
-                "features.files":
-                  "this session's agent predates files operations; start a new session for them",
-              },
-              { providerId },
-            );
-          }
-          return body(new AgentFiles(link));
-        }),
-      );
-    } catch (error) {
-      throw fileCallError(error, {
-        providerId,
-        operation: call.operation,
-        path,
-        signal: call.opts.signal,
-      });
-    }
+    const attributes = { "cadre.provider": providerId, "cadre.session_id": call.sessionId };
+    return traced(`cadre.files.${call.operation}`, attributes, async (span) => {
+      try {
+        const result = await this.slots.run(call.sessionId, () =>
+          withAgentFeature(this.host, "files", call.sessionId, ({ link }) =>
+            body(new AgentFiles(link)),
+          ),
+        );
+        span.set(transferred(call.operation, result));
+        return result;
+      } catch (error) {
+        throw fileCallError(error, {
+          providerId,
+          operation: call.operation,
+          path,
+          signal: call.opts.signal,
+        });
+      }
+    });
   }
 
   /** The agent's size and checksum must be those of the bytes that crossed the link. */
@@ -310,6 +284,15 @@ export class LifecycleFiles implements ProviderFiles {
       { providerId: this.host.providerId },
     );
   }
+}
+
+/** The bytes a transfer moved, for its span: into the sandbox (write, upload) or out of it. */
+function transferred(operation: FileOperation, result: unknown): Record<string, number> {
+  const size = (result as { size?: unknown } | undefined)?.size;
+  if (typeof size !== "number") return {};
+  return operation === "write" || operation === "upload"
+    ? { "cadre.bytes_in": size }
+    : { "cadre.bytes_out": size };
 }
 
 /** The options the agent takes from a call's: its deadline and signal. */

@@ -4,9 +4,17 @@ import type {
   ExecRequest,
   ExecResult,
   SessionState,
+  SessionStats,
   ValidatedPolicy,
 } from "@cadre/agent-runtime-contract";
 import type { AgentLink } from "@cadre/agent-runtime-sandbox-agent";
+import type { CommandDefaults } from "../agent-exec.js";
+
+/** A session's agent as withAgent hands it out: the link, and what a command gets by default. */
+export interface SessionAgentAccess {
+  link: AgentLink;
+  defaults: CommandDefaults;
+}
 
 /** A session the lifecycle asks a backend to create: id, labels and policy are already decided. */
 export interface NewSession {
@@ -57,12 +65,17 @@ export interface SessionBackend {
    */
   exec(id: string, request: ExecRequest): Promise<ExecResult>;
   /**
-   * Runs `use` with the link to the session's cadre-agent, for what is built on the agent beyond
-   * exec (files). Before `use`, a session that is not this provider's is SESSION_NOT_FOUND and one
+   * Runs `use` with the session's cadre-agent, for what is built on the agent beyond exec (files,
+   * processes). Before `use`, a session that is not this provider's is SESSION_NOT_FOUND and one
    * that does not run SESSION_NOT_RUNNING, as for exec; a link that closes under `use` becomes the
-   * session's error the same way. A backend without it has no files.
+   * session's error the same way. A backend without it has neither files nor processes.
    */
-  withAgent?<T>(id: string, use: (link: AgentLink) => Promise<T>): Promise<T>;
+  withAgent?<T>(id: string, use: (agent: SessionAgentAccess) => Promise<T>): Promise<T>;
+  /**
+   * What the session uses, read from outside its sandbox (the host's cgroups, the engine's stats).
+   * A session that does not run is SESSION_NOT_RUNNING; a backend without it has no usage.
+   */
+  usage?(id: string): Promise<Omit<SessionStats, "sessionId" | "at">>;
   /** Stops every process of the session; resolves when there is no such session. */
   stop(id: string): Promise<void>;
   /** Removes every object of the session, from any state; resolves when there is none. */

@@ -1,4 +1,6 @@
 import {
+  bindSession,
+  CapabilityMismatchError,
   type CapabilityReport,
   checkPolicy,
   type DoctorReport,
@@ -8,17 +10,24 @@ import {
   type IsolationProvider,
   isSessionId,
   type ProviderFiles,
+  type ProviderProcesses,
   parseExecRequest,
+  parseWatchStatsOptions,
   type ReapOptions,
   type SessionFilter,
+  type SessionHandle,
   type SessionInfo,
   SessionNotFoundError,
+  SessionNotRunningError,
   type SessionOptions,
+  type SessionStats,
   sessionLabels,
   specificationVersion,
   type ValidatedPolicy,
+  type WatchStatsOptions,
 } from "@cadre/agent-runtime-contract";
 import { LifecycleFiles } from "../files/lifecycle-files.js";
+import { LifecycleProcesses } from "../processes/lifecycle-processes.js";
 import {
   buildSessionLabels,
   isExpired,
@@ -27,6 +36,7 @@ import {
   newSessionId,
   sessionInfoFromLabels,
 } from "../session-labels.js";
+import { traced } from "../tracing/spans.js";
 import { TtlTimers } from "../ttl-timers.js";
 import { parseReapOptions, parseSessionFilter, parseSessionOptions } from "./lifecycle-input.js";
 import type { BackendSession, SessionBackend } from "./session-backend.js";
@@ -51,15 +61,19 @@ export class SessionLifecycle implements IsolationProvider {
   private readonly destroying = new Map<string, Promise<void>>();
   /** Files in a session's sandbox, where the backend reaches its agent (else CAPABILITY_MISMATCH). */
   readonly files: ProviderFiles;
+  /** Processes in a session's sandbox, where the backend reaches its agent (else CAPABILITY_MISMATCH). */
+  readonly processes: ProviderProcesses;
 
   constructor(protected readonly backend: SessionBackend) {
     this.id = backend.providerId;
     this.ttl = new TtlTimers((id) => this.expire(id), this.id);
-    this.files = new LifecycleFiles({
+    const host = {
       providerId: this.id,
-      sessionId: (id) => this.liveId(id),
+      sessionId: (id: unknown) => this.liveId(id),
       withAgent: backend.withAgent?.bind(backend),
-    });
+    };
+    this.files = new LifecycleFiles(host);
+    this.processes = new LifecycleProcesses(host);
   }
 
   capabilities(): Promise<CapabilityReport> {
@@ -67,6 +81,14 @@ export class SessionLifecycle implements IsolationProvider {
   }
 
   async startSession(input: IsolationPolicy, options?: SessionOptions): Promise<string> {
+    return traced("cadre.session.start", { "cadre.provider": this.id }, async (span) => {
+      const id = await this.start(input, options);
+      span.set({ "cadre.session_id": id, ...this.isolationAttribute() });
+      return id;
+    });
+  }
+
+  private async start(input: IsolationPolicy, options?: SessionOptions): Promise<string> {
     const { signal } = parseSessionOptions(options, this.id);
     const policy = await this.checkedPolicy(input);
     await this.backend.ensureReady?.();
@@ -85,9 +107,78 @@ export class SessionLifecycle implements IsolationProvider {
     return id;
   }
 
+  async session(policy: IsolationPolicy, options?: SessionOptions): Promise<SessionHandle> {
+    return bindSession(this, await this.startSession(policy, options));
+  }
+
   async exec(sessionId: string, argv: string[], options?: ExecOptions): Promise<ExecResult> {
     const request = parseExecRequest(argv, options, this.id);
-    return this.backend.exec(this.liveId(sessionId), request);
+    const id = this.liveId(sessionId);
+    // argv[0] only: an argument is where a token may be.
+    const attributes = {
+      "cadre.provider": this.id,
+      "cadre.session_id": id,
+      "cadre.command": request.argv[0] ?? "",
+    };
+    return traced("cadre.exec", attributes, async (span) => {
+      if (span.recording) {
+        const stdin = request.options.stdin;
+        const bytesIn =
+          stdin === undefined
+            ? 0
+            : typeof stdin === "string"
+              ? Buffer.byteLength(stdin)
+              : stdin.length;
+        span.set({ "cadre.bytes_in": bytesIn, ...(await this.isolationAttributeNow()) });
+      }
+      try {
+        const result = await this.backend.exec(id, request);
+        span.set({
+          "cadre.end_cause": result.cause.kind,
+          "cadre.exit_code": result.exitCode,
+          "cadre.bytes_out": Buffer.byteLength(result.stdout) + Buffer.byteLength(result.stderr),
+        });
+        return result;
+      } catch (error) {
+        if (request.options.signal?.aborted) span.set({ "cadre.end_cause": "aborted" });
+        throw error;
+      }
+    });
+  }
+
+  async sessionStats(sessionId: string): Promise<SessionStats> {
+    const id = this.liveId(sessionId);
+    if (!this.backend.usage) {
+      throw new CapabilityMismatchError(
+        {
+          "features.usage": "this provider reads no usage (capabilities().features.usage is false)",
+        },
+        { providerId: this.id },
+      );
+    }
+    const usage = await this.backend.usage(id);
+    return { sessionId: id, at: new Date().toISOString(), ...usage };
+  }
+
+  /** Readings every intervalMs; the stream ends when the session does, or the signal aborts. */
+  async *watchSessionStats(
+    sessionId: string,
+    options?: WatchStatsOptions,
+  ): AsyncGenerator<SessionStats> {
+    const { intervalMs, signal } = parseWatchStatsOptions(options, this.id);
+    const id = this.liveId(sessionId);
+    while (!signal?.aborted) {
+      let stats: SessionStats;
+      try {
+        stats = await this.sessionStats(id);
+      } catch (error) {
+        if (SessionNotFoundError.isInstance(error) || SessionNotRunningError.isInstance(error))
+          return;
+        throw error;
+      }
+      yield stats;
+      await sleepUnlessAborted(intervalMs, signal);
+    }
   }
 
   async stopSession(sessionId: string): Promise<void> {
@@ -95,7 +186,20 @@ export class SessionLifecycle implements IsolationProvider {
   }
 
   async destroySession(sessionId: string): Promise<void> {
-    const id = this.wellFormedId(sessionId);
+    await this.end(this.wellFormedId(sessionId), "destroyed");
+  }
+
+  /** Destroys a session for a reason: its owner's call, its TTL, or a reap. */
+  private end(id: string, why: "destroyed" | "ttl" | "reaped"): Promise<void> {
+    const attributes = {
+      "cadre.provider": this.id,
+      "cadre.session_id": id,
+      "cadre.end_cause": why,
+    };
+    return traced("cadre.session.destroy", attributes, () => this.destroy(id));
+  }
+
+  private async destroy(id: string): Promise<void> {
     // One destroy per session at a time (a caller's and its TTL's): two would race each other's
     // removals in the engine, and the loser would fail on objects the winner just deleted.
     const inFlight = this.destroying.get(id);
@@ -134,7 +238,7 @@ export class SessionLifecycle implements IsolationProvider {
     const { olderThanMs } = parseReapOptions(options, this.id);
     const now = Date.now();
     const doomed = (await this.allSessions()).filter((info) => isReapable(info, now, olderThanMs));
-    await forEachLimited(doomed, reapConcurrency, (info) => this.destroySession(info.id));
+    await forEachLimited(doomed, reapConcurrency, (info) => this.end(info.id, "reaped"));
     return doomed.map((info) => info.id);
   }
 
@@ -150,7 +254,7 @@ export class SessionLifecycle implements IsolationProvider {
   }
 
   private expire(id: string): Promise<void> {
-    const destroyed = this.destroySession(id);
+    const destroyed = this.end(id, "ttl");
     this.expiring.add(destroyed);
     const forget = () => this.expiring.delete(destroyed);
     destroyed.then(forget, forget);
@@ -167,7 +271,26 @@ export class SessionLifecycle implements IsolationProvider {
       if (offline) checkPolicy(input, offline);
       throw error;
     }
+    this.isolation = report.isolation;
     return checkPolicy(input, report);
+  }
+
+  /** The isolation level of this instance's sessions, for traces; once known. */
+  private isolation: string | undefined;
+
+  private isolationAttribute(): Record<string, string> {
+    return this.isolation ? { "cadre.isolation": this.isolation } : {};
+  }
+
+  /** The same, read from the backend when no start has told it yet (traced calls only). */
+  private async isolationAttributeNow(): Promise<Record<string, string>> {
+    if (!this.isolation) {
+      this.isolation = await this.backend.capabilities().then(
+        (report) => report.isolation,
+        () => undefined,
+      );
+    }
+    return this.isolationAttribute();
   }
 
   /**
@@ -224,6 +347,19 @@ export class SessionLifecycle implements IsolationProvider {
     const found = await this.backend.list(labels);
     return found.map((f) => this.ownInfo(f)).filter((info) => info !== undefined);
   }
+}
+
+/** Waits `ms`, or less when `signal` aborts meanwhile. */
+function sleepUnlessAborted(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+  });
 }
 
 /** Runs `step` over `items`, at most `limit` at a time; rejects with the first error once all settled. */

@@ -96,15 +96,17 @@ export function registerDeadlineProbes(ctx: ConformanceContext): void {
       const hostileSession = async (extra: Record<string, unknown>): Promise<string> => {
         const id = await ctx.start(extra);
         // A copy of the real shell under the name "sh" (busybox picks its applet by name), on the
-        // root file system, which a restart of the session keeps.
+        // root file system, which a restart of the session keeps: in /bin, where the tenant
+        // replaces binaries anyway (Podman makes / itself 0555, which a uid 0 without
+        // capabilities cannot write).
         const replace = [
           "set -e",
-          "mkdir -p /cadre-real",
-          "cp -L /bin/sh /cadre-real/sh",
-          `printf '#!/cadre-real/sh\\nwhile :; do echo ${flood}; done\\n' > /cadre-real/flood`,
-          "chmod 755 /cadre-real/flood",
+          "mkdir -p /bin/.cadre-real",
+          "cp -L /bin/sh /bin/.cadre-real/sh",
+          `printf '#!/bin/.cadre-real/sh\\nwhile :; do echo ${flood}; done\\n' > /bin/.cadre-real/flood`,
+          "chmod 755 /bin/.cadre-real/flood",
           "for f in /bin/sh /bin/cat /usr/bin/cat /bin/grep /bin/kill; do",
-          '  if [ -e "$f" ] || [ -L "$f" ]; then rm -f "$f"; cp /cadre-real/flood "$f"; fi',
+          '  if [ -e "$f" ] || [ -L "$f" ]; then rm -f "$f"; cp /bin/.cadre-real/flood "$f"; fi',
           "done",
           "echo replaced",
         ].join("\n");
@@ -119,7 +121,7 @@ export function registerDeadlineProbes(ctx: ConformanceContext): void {
       const sleeper = await timedExec(
         ctx,
         first,
-        ["/cadre-real/sh", "-c", "sleep 600"],
+        ["/bin/.cadre-real/sh", "-c", "sleep 600"],
         ctx.ms(3_000),
       );
       expect(sleeper.result.timedOut).toBe(true);
@@ -134,7 +136,7 @@ export function registerDeadlineProbes(ctx: ConformanceContext): void {
         : undefined;
       const second = await hostileSession(memory === undefined ? {} : { memory });
       const started = performance.now();
-      const killed = await ctx.provider.exec(second, ["/cadre-real/sh", "-c", "kill -9 $$"], {
+      const killed = await ctx.provider.exec(second, ["/bin/.cadre-real/sh", "-c", "kill -9 $$"], {
         timeoutMs: ctx.ms(60_000),
       });
       expect(performance.now() - started).toBeLessThanOrEqual(ctx.ms(execKillGraceMs) + 10_000);

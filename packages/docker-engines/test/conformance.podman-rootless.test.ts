@@ -1,0 +1,4 @@
+import { runEngineConformance } from "./engine-conformance.js";
+import { podmanRootless } from "./test-engines.js";
+
+await runEngineConformance(podmanRootless);

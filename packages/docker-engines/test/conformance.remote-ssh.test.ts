@@ -1,0 +1,10 @@
+import { afterAll } from "vitest";
+import { runEngineConformance } from "./engine-conformance.js";
+import { remoteEngineMissing, startRemoteEngine } from "./remote-engine.js";
+
+// A dockerd of the test's own, reached over SSH as a remote daemon (remote-engine.ts).
+const missing = remoteEngineMissing();
+const remote = missing ? undefined : await startRemoteEngine({ ssh: true });
+afterAll(() => remote?.stop());
+
+await runEngineConformance(remote?.ssh ?? { name: "remote over SSH", options: {}, missing });

@@ -1,0 +1,3 @@
+import { runDockerConformance } from "./conformance-run.js";
+
+await runDockerConformance("crun");
