@@ -1,5 +1,6 @@
 import type { CapabilityReport } from "./capabilities.js";
 import type { DoctorReport } from "./doctor.js";
+import type { EventsOptions, SessionEvent } from "./events.js";
 import type { ExecOptions, ExecResult } from "./exec.js";
 import type { ProviderFiles } from "./files.js";
 import type { IsolationPolicy } from "./policy.js";
@@ -52,6 +53,12 @@ export interface IsolationProvider {
   sessionStats?(sessionId: string): Promise<SessionStats>;
   /** The same, every `intervalMs`, until the session ends or the signal aborts. */
   watchSessionStats?(sessionId: string, options?: WatchStatsOptions): AsyncIterable<SessionStats>;
+  /**
+   * What happens to this provider's sessions, as it happens (contract v1 addition): fed by the
+   * engine's own event stream where there is one, so it sees what is done behind the provider's
+   * back, and resumed after a reconnect without losing or repeating an event.
+   */
+  events?(options?: EventsOptions): AsyncIterable<SessionEvent>;
   /** Readiness of this host for this provider, each failed check with its fix. */
   doctor?(): Promise<DoctorReport>;
   /** Releases connections and timers; sessions stay (use reap or destroySession for those). */

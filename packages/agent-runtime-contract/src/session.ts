@@ -1,9 +1,14 @@
 import { z } from "zod";
 import type { ValidatedPolicy } from "./policy.js";
+import type { SessionEnd } from "./session-end.js";
 import { safeParseInput } from "./zod-issues.js";
 
-/** running: exec works. stopped: stopped by stopSession or by its TTL. failed: the sandbox died. */
-export type SessionState = "running" | "stopped" | "failed";
+/**
+ * running: exec works. stopped: stopped by stopSession or from outside. failed: the sandbox died.
+ * ended: removed; getSession still tells how it ended for a while (contract v1 addition), and
+ * listSessions shows it when asked with `includeEnded`.
+ */
+export type SessionState = "running" | "stopped" | "failed" | "ended";
 
 export interface SessionInfo {
   id: string;
@@ -24,6 +29,11 @@ export interface SessionInfo {
   expiresAt?: string;
   /** Identity of the process that created the session (see ownership labels). */
   owner: string;
+  /**
+   * Why and when it stopped running, when it does not run and the provider knows (contract v1
+   * addition). Always there for state "ended".
+   */
+  end?: SessionEnd;
 }
 
 /** A policy as listings show it: everything but the env values. */
@@ -37,11 +47,20 @@ export interface SessionOptions {
 export interface SessionFilter {
   /** Sessions whose labels include every one of these. */
   labels?: Record<string, string>;
+  /** Also list removed sessions whose end is still kept (state "ended"). */
+  includeEnded?: boolean;
 }
 
 export interface ReapOptions {
   /** Also reap sessions of live owners that are older than this. */
   olderThanMs?: number;
+  /**
+   * Also remove the end records of removed sessions that ended at least this long ago (records
+   * past the provider's retention are removed anyway).
+   */
+  endedOlderThanMs?: number;
+  /** Only sessions and end records whose labels include every one of these. */
+  labels?: Record<string, string>;
 }
 
 /**

@@ -4,6 +4,8 @@ import {
   CapabilityMismatchError,
   type IsolationPolicy,
   PolicyValidationError,
+  type SessionEndCause,
+  type SessionInfo,
 } from "@cadre/agent-runtime-contract";
 import { expect } from "vitest";
 import { type ConformanceContext, testLabelKey } from "./suite-context.js";
@@ -74,4 +76,20 @@ export function unsupportedOf(error: AgentRuntimeError): string[] {
 export function issuePathsOf(error: AgentRuntimeError): string[] {
   expect(PolicyValidationError.isInstance(error)).toBe(true);
   return (error as PolicyValidationError).issues.map((i) => i.path);
+}
+
+/**
+ * Expects getSession to tell that the session ended, with a cause that has these fields: a
+ * removed session's end is kept for a while (contract v1 addition). Returns the session's info.
+ */
+export async function expectEnded(
+  ctx: ConformanceContext,
+  id: string,
+  cause: Partial<SessionEndCause>,
+): Promise<SessionInfo> {
+  const info = await ctx.provider.getSession(id);
+  expect(info.state, `getSession(${id}) after it ended`).toBe("ended");
+  expect(info.end?.cause, `how ${id} ended`).toMatchObject(cause);
+  expect(Number.isFinite(Date.parse(info.end?.at ?? "")), "its end has a time").toBe(true);
+  return info;
 }

@@ -14,8 +14,9 @@ export const conformanceTestNames = {
     stopTwice: "stopSession twice resolves both times [MUST]",
     stopUnknown: "stopSession on an unknown well-formed id resolves [MUST]",
     destroyRunning:
-      "destroySession removes a running session: getSession gives SESSION_NOT_FOUND [MUST]",
-    destroyStopped: "destroySession removes a stopped session [MUST]",
+      "destroySession removes a running session: getSession then tells it ended, destroyed by its owner [MUST]",
+    destroyStopped:
+      "destroySession removes a stopped session, whose end stays the stop by its owner [MUST]",
     destroyTwice: "destroySession twice resolves and the session stays gone [MUST]",
     destroyUnknown: "destroySession on an unknown well-formed id resolves [MUST]",
     execAfterDestroy: "exec after destroySession fails with SESSION_NOT_FOUND [MUST]",
@@ -133,7 +134,7 @@ export const conformanceTestNames = {
     missingImage:
       "an image the host does not have is PROVIDER_UNAVAILABLE with a failed check, and nothing is left [MUST]",
     expiredTtl:
-      "once a session's TTL ran out, exec and getSession give SESSION_NOT_FOUND, never an exit code [MUST]",
+      "once a session's TTL ran out, exec gives SESSION_NOT_FOUND, never an exit code, and getSession tells it ended for its TTL [MUST]",
     sizesAtLimits:
       "labels, env and argv exactly at the contract's size limits start a session that runs the command and lists them back [MUST]",
     sizesPastLimits:

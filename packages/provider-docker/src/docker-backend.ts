@@ -15,6 +15,7 @@ import {
 import type {
   BackendSession,
   CommandDefaults,
+  EngineEvent,
   NewSession,
   SessionAgentAccess,
   SessionBackend,
@@ -38,6 +39,8 @@ import {
 } from "./docker-client.js";
 import { runDoctor } from "./doctor.js";
 import { agentCheck, runtimeCheck } from "./doctor-checks.js";
+import { DockerEndRecords } from "./end-records.js";
+import { dockerEngineEvents } from "./engine-events.js";
 import { type ExecSession, sessionEndedError } from "./exec-outcome.js";
 import { type HostFacts, runtimeRegistered } from "./host-facts.js";
 import { reportForHost } from "./host-report.js";
@@ -94,6 +97,7 @@ export class DockerBackend implements SessionBackend {
   /** The sessions' agents: every command goes through the cadre-agent that is PID 1. */
   private readonly agents: SessionAgents;
   private readonly connection: DockerConnection;
+  readonly endRecords: DockerEndRecords;
 
   constructor(
     options: DockerProviderOptions,
@@ -106,6 +110,7 @@ export class DockerBackend implements SessionBackend {
     this.labels = new LabelCodec(options.labelPrefix);
     this.network = new SessionNetwork(this.client, options.sessionNetwork);
     this.sessions = new SessionLookup(this.client, this.labels);
+    this.endRecords = new DockerEndRecords(this.client, this.labels);
     this.agents = new SessionAgents(this.client, agentPathIn(this.agentDelivery));
   }
 
@@ -335,10 +340,22 @@ export class DockerBackend implements SessionBackend {
   async find(sessionId: string): Promise<BackendSession | undefined> {
     const found = await this.sessions.find(sessionId);
     if (!found) return undefined;
-    return {
+    const session: BackendSession = {
       labels: this.labels.fromDocker(found.labels),
       state: sessionState(found.status, found.oomKilled),
     };
+    if (!found.running) {
+      session.exit = {
+        exitCode: found.exitCode,
+        oomKilled: found.oomKilled,
+        ...(found.finishedAt ? { at: found.finishedAt } : {}),
+      };
+    }
+    return session;
+  }
+
+  engineEvents(options: { since?: string; signal: AbortSignal }): AsyncIterable<EngineEvent> {
+    return dockerEngineEvents(this.client, this.labels, this.sessions, options);
   }
 
   async list(wanted: Record<string, string> = {}): Promise<BackendSession[]> {

@@ -102,6 +102,8 @@ export interface ContainerFacts {
   workingDir: string;
   /** State.ExitCode: the main process's, once it ended. */
   exitCode: number;
+  /** State.FinishedAt, ISO 8601, once it ended. */
+  finishedAt?: string;
 }
 
 /** One container of a listing (`GET /containers/json`). */
@@ -379,6 +381,7 @@ export class DockerClient {
       env: info.Config.Env ?? [],
       workingDir: info.Config.WorkingDir ?? "",
       exitCode: info.State.ExitCode ?? 0,
+      ...finishedAtOf(info.State.FinishedAt),
     };
   }
 
@@ -433,6 +436,66 @@ export class DockerClient {
           throw this.sessionError(error, ref, "wait for the session's container");
         },
       );
+  }
+
+  // What the daemon keeps beside sessions
+
+  /** Creates a volume of that name with these labels; one of the name is replaced. */
+  async putVolume(name: string, labels: Record<string, string>): Promise<void> {
+    await this.removeVolume(name);
+    await this.docker
+      .createVolume({ Name: name, Labels: labels })
+      .catch(this.daemonFailure(`create the volume ${name}`));
+  }
+
+  /** The volume's labels; undefined when there is no such volume. */
+  async volumeLabels(name: string): Promise<Record<string, string> | undefined> {
+    try {
+      const info = await this.docker.getVolume(name).inspect();
+      return info.Labels ?? {};
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw this.daemonError(error, `inspect the volume ${name}`);
+    }
+  }
+
+  /** Volumes that match all of the label filters ("key" or "key=value"). */
+  async listVolumes(
+    labelFilters: string[],
+  ): Promise<Array<{ name: string; labels: Record<string, string> }>> {
+    const answer = await this.docker
+      .listVolumes({ filters: { label: labelFilters } })
+      .catch(this.daemonFailure("list volumes"));
+    return (answer.Volumes ?? []).map((v) => ({ name: v.Name, labels: v.Labels ?? {} }));
+  }
+
+  /** Resolves when there is no volume of that name. */
+  async removeVolume(name: string): Promise<void> {
+    try {
+      await this.docker.getVolume(name).remove();
+    } catch (error) {
+      if (statusOf(error) !== 404) throw this.daemonError(error, `remove the volume ${name}`);
+    }
+  }
+
+  /**
+   * The daemon's event stream of containers that match all of the label filters, from `since`
+   * (seconds, with nanoseconds after a dot) on, as a stream of JSON lines; `signal` ends it.
+   */
+  async containerEvents(options: {
+    labelFilters: string[];
+    actions: string[];
+    since?: string;
+    signal: AbortSignal;
+  }): Promise<NodeJS.ReadableStream> {
+    const filters = { type: ["container"], label: options.labelFilters, event: options.actions };
+    return this.docker
+      .getEvents({
+        filters: JSON.stringify(filters),
+        ...(options.since ? { since: options.since } : {}),
+        abortSignal: options.signal,
+      } as Docker.GetEventsOptions)
+      .catch(this.daemonFailure("follow the daemon's events"));
   }
 
   // The session's agent
@@ -661,4 +724,10 @@ export class DockerClient {
       throw this.daemonError(error, action);
     };
   }
+}
+
+/** Docker's FinishedAt, unless it is its zero time (never finished). */
+function finishedAtOf(value: string | undefined): { finishedAt?: string } {
+  const ms = Date.parse(value ?? "");
+  return Number.isFinite(ms) && ms > 0 ? { finishedAt: new Date(ms).toISOString() } : {};
 }

@@ -15,7 +15,7 @@ export class DockerProvider extends SessionLifecycle {
   constructor(options: DockerProviderOptions = {}) {
     const parsed = parseProviderOptions("docker", dockerOptionsSchema, options);
     const backend = new DockerBackend(parsed, (input) => this.containerSpecFor(input));
-    super(backend);
+    super(backend, { sessionEndRetentionMs: parsed.sessionEndRetentionMs });
     this.runtime = backend.runtime;
     this.image = backend.image;
   }

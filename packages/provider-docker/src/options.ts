@@ -1,6 +1,7 @@
 import {
   absolutePathOption,
   imageReferenceOption,
+  sessionEndRetentionOption,
   withoutWhiteSpace,
 } from "@cadre/agent-runtime-provider-utils";
 import { z } from "zod";
@@ -85,6 +86,7 @@ export const dockerOptionsSchema = z
       .describe(
         "OCI runtime of the containers: `runc` or `crun` (isolation `container`), or `runsc` (gVisor, isolation `user-kernel`). It must be registered with the daemon; Podman runs only its default runtime.",
       ),
+    sessionEndRetentionMs: sessionEndRetentionOption.optional(),
     image: imageReferenceOption.optional().describe("Image of sessions whose policy names none."),
     labelPrefix: z
       .string()

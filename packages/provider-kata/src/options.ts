@@ -2,6 +2,7 @@ import {
   absolutePathOption,
   imageReferenceOption,
   parseProviderOptions,
+  sessionEndRetentionOption,
   withoutWhiteSpace,
 } from "@cadre/agent-runtime-provider-utils";
 import { z } from "zod";
@@ -63,6 +64,7 @@ export const kataOptionsSchema = z
     runtimePath: absolutePathOption
       .optional()
       .describe("Path of `kata-runtime`; when set, `doctor` runs `kata-runtime check` with it."),
+    sessionEndRetentionMs: sessionEndRetentionOption.optional(),
     image: imageReferenceOption.optional().describe("Image of sessions whose policy names none."),
     fifoDir: absolutePathOption
       .optional()
@@ -113,6 +115,7 @@ export interface ResolvedKataOptions {
   snapshotter: string;
   cgroupParent: string;
   shimSearchPath: string[] | undefined;
+  sessionEndRetentionMs: number | undefined;
 }
 
 /** The options through the schema (PolicyValidationError naming bad keys), with their defaults. */
@@ -130,6 +133,7 @@ export function resolveOptions(input: KataProviderOptions = {}): ResolvedKataOpt
     snapshotter: options.snapshotter ?? "overlayfs",
     cgroupParent: options.cgroupParent ?? "/cadre",
     shimSearchPath: options.shimSearchPath,
+    sessionEndRetentionMs: options.sessionEndRetentionMs,
   };
 }
 

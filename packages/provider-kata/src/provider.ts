@@ -20,7 +20,12 @@ export class KataProvider extends SessionLifecycle {
     const backend = isKataAdapter(adapterOrOptions)
       ? new AdapterBackend(adapterOrOptions)
       : new ContainerdBackend(adapterOrOptions ?? {});
-    super(backend);
+    super(
+      backend,
+      backend instanceof ContainerdBackend
+        ? { sessionEndRetentionMs: backend.options.sessionEndRetentionMs }
+        : {},
+    );
     this.containerd = backend instanceof ContainerdBackend ? backend : undefined;
   }
 

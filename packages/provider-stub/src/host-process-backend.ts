@@ -26,6 +26,7 @@ import { AgentLinkClosedError } from "@cadre/agent-runtime-sandbox-agent";
 import { AgentLinks } from "./agent-links.js";
 import { stubCapabilities, stubProviderId } from "./capabilities.js";
 import { agentBinaryCheck, stateDirCheck, stubDoctor } from "./doctor.js";
+import { StubEndRecords } from "./end-records.js";
 import { liveProcess } from "./host-processes.js";
 import {
   type ResolvedStubOptions,
@@ -62,10 +63,12 @@ export class HostProcessBackend implements SessionBackend {
   /** Sessions this instance stopped or destroyed: no exec may start in them any more. */
   private readonly halted = new Set<string>();
   private binaryReady = false;
+  readonly endRecords: StubEndRecords;
 
   constructor(options?: StubProviderOptions) {
     this.options = resolveStubOptions(options);
     this.store = new SessionStore(this.options.stateDir);
+    this.endRecords = new StubEndRecords(this.options.stateDir, this.providerId);
     this.report = stubCapabilities(this.options.enforcement);
   }
 
@@ -294,7 +297,12 @@ export class HostProcessBackend implements SessionBackend {
 
   async find(id: string): Promise<BackendSession | undefined> {
     const record = await this.readRecord(id);
-    return record && this.ownSession(id, record) ? withAgentState(record) : undefined;
+    if (!record || !this.ownSession(id, record)) return undefined;
+    const found: BackendSession = await withAgentState(record);
+    // An agent gone while its record says it runs: lost, with no exit code to tell (it is not
+    // this process's child).
+    if (found.state === "failed") found.exit = {};
+    return found;
   }
 
   async list(): Promise<BackendSession[]> {

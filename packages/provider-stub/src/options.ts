@@ -1,7 +1,11 @@
 import { constants, homedir } from "node:os";
 import { isAbsolute, join } from "node:path";
 import type { ExecResult, SessionInfo } from "@cadre/agent-runtime-contract";
-import { absolutePathOption, parseProviderOptions } from "@cadre/agent-runtime-provider-utils";
+import {
+  absolutePathOption,
+  parseProviderOptions,
+  sessionEndRetentionOption,
+} from "@cadre/agent-runtime-provider-utils";
 import { z } from "zod";
 import { stubProviderId } from "./capabilities.js";
 
@@ -22,6 +26,7 @@ export interface ResolvedStubOptions {
   stateDir: string;
   script: ScriptFunction | undefined;
   scriptOnly: boolean;
+  sessionEndRetentionMs: number | undefined;
 }
 
 export const scriptedResultSchema = z.object({
@@ -56,6 +61,7 @@ export const stubOptionsSchema = z
       .describe(
         "Directory for the stub's session records and scratch directories. Default: `$XDG_STATE_HOME/cadre-stub`, else `~/.local/state/cadre-stub` (the command line uses the same).",
       ),
+    sessionEndRetentionMs: sessionEndRetentionOption.optional(),
     enforcement: z
       .enum(["strict", "advisory"])
       .optional()
@@ -99,6 +105,7 @@ export function resolveStubOptions(options: unknown): ResolvedStubOptions {
     // The caller's own entries: the schema checked them, and keeps only the fields it knows.
     script: toScriptFunction((options as StubProviderOptions | undefined)?.script),
     scriptOnly: parsed.scriptOnly ?? false,
+    sessionEndRetentionMs: parsed.sessionEndRetentionMs,
   };
 }
 

@@ -11,7 +11,7 @@ export class StubProvider extends SessionLifecycle {
 
   constructor(options?: StubProviderOptions) {
     const backend = new HostProcessBackend(options);
-    super(backend);
+    super(backend, { sessionEndRetentionMs: backend.options.sessionEndRetentionMs });
     this.stateDirectory = backend.options.stateDir;
   }
 

@@ -46,7 +46,11 @@ describe("sessions on disk", () => {
       code: "SESSION_NOT_RUNNING",
     });
     await second.destroySession(id);
-    await expect(first.getSession(id)).rejects.toMatchObject({ code: "SESSION_NOT_FOUND" });
+    // The first end is kept: the second instance's stop.
+    expect(await first.getSession(id)).toMatchObject({
+      state: "ended",
+      end: { cause: { kind: "stopped", by: "owner" } },
+    });
     expect(await sessionDirectories(first.stateDir)).toEqual([]);
   });
 
@@ -108,7 +112,10 @@ describe("sessions on disk", () => {
       waitLimit,
     );
     expect(await processesWithArgument(sleepSeconds)).toEqual([]);
-    await expect(provider.getSession(id)).rejects.toMatchObject({ code: "SESSION_NOT_FOUND" });
+    expect(await provider.getSession(id)).toMatchObject({
+      state: "ended",
+      end: { cause: { kind: "ttl", limit: 5000 } },
+    });
   });
 
   it("reap() removes an expired session whose timer is gone", async () => {

@@ -164,7 +164,13 @@ describe("bad input", () => {
     await provider.stopSession(id);
     await provider.stopSession("cadre-0000000000000000");
     await provider.destroySession("cadre-0000000000000000");
-    await expect(provider.getSession(id)).rejects.toMatchObject({ code: "SESSION_NOT_FOUND" });
+    expect(await provider.getSession(id)).toMatchObject({
+      state: "ended",
+      end: { cause: { kind: "stopped", by: "owner" } },
+    });
+    await expect(provider.getSession("cadre-0000000000000000")).rejects.toMatchObject({
+      code: "SESSION_NOT_FOUND",
+    });
     expect(await sessionDirectories(provider.stateDir)).toEqual([]);
   });
 

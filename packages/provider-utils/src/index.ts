@@ -28,6 +28,7 @@ export type {
 export {
   absolutePathOption,
   imageReferenceOption,
+  sessionEndRetentionOption,
   withoutWhiteSpace,
 } from "./descriptor/option-schemas.js";
 export { parseProviderOptions } from "./descriptor/parse-options.js";
@@ -44,11 +45,20 @@ export { linkStaysInside } from "./files/tar-in.js";
 export type { AgentFeatureHost } from "./lifecycle/agent-features.js";
 export type {
   BackendSession,
+  EngineEvent,
   NewSession,
   SessionAgentAccess,
   SessionBackend,
 } from "./lifecycle/session-backend.js";
-export { SessionLifecycle } from "./lifecycle/session-lifecycle.js";
+export {
+  asEngineLoss,
+  type EndRecord,
+  type EndRecordStore,
+  endOfExit,
+  type ReapReason,
+  type SandboxExit,
+} from "./lifecycle/session-ends.js";
+export { type LifecycleConfig, SessionLifecycle } from "./lifecycle/session-lifecycle.js";
 export { OutputCollector } from "./output-collector.js";
 export { currentOwner, type OwnerStatus, ownerStatus } from "./ownership.js";
 export { LifecycleProcesses } from "./processes/lifecycle-processes.js";
@@ -61,6 +71,7 @@ export {
   listedPolicy,
   matchesLabels,
   newSessionId,
+  reapReason,
   type SessionLabelInput,
   sessionInfoFromLabels,
 } from "./session-labels.js";

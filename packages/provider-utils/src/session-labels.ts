@@ -6,6 +6,7 @@ import {
   sessionLabels,
   type ValidatedPolicy,
 } from "@cadre/agent-runtime-contract";
+import type { ReapReason } from "./lifecycle/session-ends.js";
 import { currentOwner, ownerStatus } from "./ownership.js";
 
 /** A fresh session id: "cadre-" and 16 hex digits. Safe as a container name and a file name. */
@@ -208,7 +209,17 @@ export function isExpired(info: SessionInfo, now: number): boolean {
  * older than `olderThanMs` when the caller asks for that.
  */
 export function isReapable(info: SessionInfo, now: number, olderThanMs?: number): boolean {
-  if (isExpired(info, now)) return true;
-  if (olderThanMs !== undefined && now - Date.parse(info.createdAt) >= olderThanMs) return true;
-  return ownerStatus(info.owner) === "gone";
+  return reapReason(info, now, olderThanMs) !== undefined;
+}
+
+/** Why reap() destroys a session, or undefined when it keeps it; the first of the rules wins. */
+export function reapReason(
+  info: SessionInfo,
+  now: number,
+  olderThanMs?: number,
+): ReapReason | undefined {
+  if (isExpired(info, now)) return "ttl";
+  if (olderThanMs !== undefined && now - Date.parse(info.createdAt) >= olderThanMs)
+    return "older-than";
+  return ownerStatus(info.owner) === "gone" ? "owner-gone" : undefined;
 }

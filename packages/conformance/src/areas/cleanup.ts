@@ -1,7 +1,11 @@
 import { setTimeout as delay } from "node:timers/promises";
-import { AgentRuntimeError, SessionNotFoundError } from "@cadre/agent-runtime-contract";
+import {
+  AgentRuntimeError,
+  type SessionEndCause,
+  SessionNotFoundError,
+} from "@cadre/agent-runtime-contract";
 import { describe, expect, it } from "vitest";
-import { expectErrorCode, expectStartRefused, unsupportedOf } from "../expect-error.js";
+import { expectEnded, expectStartRefused, unsupportedOf } from "../expect-error.js";
 import { startOrphanOwner } from "../orphan-owner.js";
 import { clampToLimits } from "../policy-values.js";
 import type { ConformanceContext } from "../suite-context.js";
@@ -12,8 +16,7 @@ const names = conformanceTestNames.cleanup;
 
 async function exists(ctx: ConformanceContext, id: string): Promise<boolean> {
   try {
-    await ctx.provider.getSession(id);
-    return true;
+    return (await ctx.provider.getSession(id)).state !== "ended";
   } catch (error) {
     if (AgentRuntimeError.isInstance(error) && error.code === "SESSION_NOT_FOUND") return false;
     throw error;
@@ -22,13 +25,18 @@ async function exists(ctx: ConformanceContext, id: string): Promise<boolean> {
 
 /**
  * reap() must return `id` unless something else removed the session first (another run's reap
- * on a shared engine); either way it must be gone afterwards.
+ * on a shared engine); either way it must be gone afterwards, and tell that reap took it for
+ * `cause`.
  */
-async function expectReaped(ctx: ConformanceContext, id: string): Promise<void> {
+async function expectReaped(
+  ctx: ConformanceContext,
+  id: string,
+  cause: Partial<SessionEndCause>,
+): Promise<void> {
   const before = await exists(ctx, id);
   const reaped = await ctx.provider.reap();
   if (before) expect(reaped, "reap() returns the orphan's id").toContain(id);
-  await expectErrorCode(ctx.provider.getSession(id), "SESSION_NOT_FOUND");
+  await expectEnded(ctx, id, cause);
 }
 
 export function registerCleanup(ctx: ConformanceContext): void {
@@ -61,7 +69,7 @@ export function registerCleanup(ctx: ConformanceContext): void {
         ctx.track(owner.sessionId);
         await owner.kill();
         expect(await ctx.listedIds(labels), "the orphan is listed").toEqual([owner.sessionId]);
-        await expectReaped(ctx, owner.sessionId);
+        await expectReaped(ctx, owner.sessionId, { kind: "reaped", reason: "owner-gone" });
         expect(await ctx.listedIds(labels)).toEqual([]);
         expect(await ctx.leftovers(labels)).toEqual([]);
       },
@@ -113,7 +121,7 @@ export function registerCleanup(ctx: ConformanceContext): void {
         const wait = info ? Date.parse(info.expiresAt ?? info.createdAt) - Date.now() + 50 : 0;
         // The condition is the wall clock itself, so waiting for it is not a race.
         if (wait > 0) await delay(wait);
-        await expectReaped(ctx, id);
+        await expectReaped(ctx, id, { kind: "ttl", limit: ttl });
         expect(await ctx.leftovers(labels)).toEqual([]);
       },
       timeout(),

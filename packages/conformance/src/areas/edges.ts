@@ -6,7 +6,7 @@ import {
   utf8Bytes,
 } from "@cadre/agent-runtime-contract";
 import { describe, expect, it } from "vitest";
-import { expectErrorCode } from "../expect-error.js";
+import { expectEnded, expectErrorCode } from "../expect-error.js";
 import type { ConformanceContext } from "../suite-context.js";
 import { conformanceTestNames } from "../test-names.js";
 import { waitUntil } from "../wait-until.js";
@@ -209,7 +209,7 @@ export function registerEdges(ctx: ConformanceContext): void {
           1,
         );
         await expectErrorCode(ctx.provider.exec(id, ["true"]), "SESSION_NOT_FOUND");
-        await expectErrorCode(ctx.provider.getSession(id), "SESSION_NOT_FOUND");
+        await expectEnded(ctx, id, { kind: "ttl", limit: 1 });
       },
       ctx.ms(60_000),
     );

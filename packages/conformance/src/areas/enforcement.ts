@@ -5,7 +5,7 @@ import {
   policyFields,
 } from "@cadre/agent-runtime-contract";
 import { describe, expect, it } from "vitest";
-import { expectStartRefused, unsupportedOf } from "../expect-error.js";
+import { expectEnded, expectStartRefused, unsupportedOf } from "../expect-error.js";
 import { clampToLimits, requestValue } from "../policy-values.js";
 import { forkBombArgv, forkProbeArgv, memoryHogArgv } from "../probes.js";
 import type { ConformanceContext } from "../suite-context.js";
@@ -213,19 +213,13 @@ const probes: Record<ProbedField, Probe> = {
     // Gone for callers, and gone from the backend: both may take a moment after the deadline.
     await waitUntil(
       `session ${id} to be destroyed by its ttlMs`,
-      async () => {
-        try {
-          await ctx.provider.getSession(id);
-          return false;
-        } catch (error) {
-          if (!AgentRuntimeError.isInstance(error) || error.code !== "SESSION_NOT_FOUND")
-            throw error;
-        }
-        return (await ctx.leftovers(labels)).length === 0;
-      },
+      async () =>
+        (await ctx.provider.getSession(id)).state === "ended" &&
+        (await ctx.leftovers(labels)).length === 0,
       ttl + ctx.ms(30_000),
     );
     expect(await ctx.listedIds(labels)).toEqual([]);
+    await expectEnded(ctx, id, { kind: "ttl", limit: ttl });
   },
 };
 

@@ -1,6 +1,6 @@
 import { isSessionId } from "@cadre/agent-runtime-contract";
 import { describe, expect, it } from "vitest";
-import { expectErrorCode } from "../expect-error.js";
+import { expectEnded, expectErrorCode } from "../expect-error.js";
 import type { ConformanceContext } from "../suite-context.js";
 import { testLabelKey } from "../suite-context.js";
 import { conformanceTestNames } from "../test-names.js";
@@ -112,7 +112,7 @@ export function registerLifecycle(ctx: ConformanceContext): void {
       async () => {
         const id = await ctx.start();
         await ctx.destroy(id);
-        await expectErrorCode(ctx.provider.getSession(id), "SESSION_NOT_FOUND");
+        await expectEnded(ctx, id, { kind: "destroyed", by: "owner" });
       },
       timeout(),
     );
@@ -123,7 +123,8 @@ export function registerLifecycle(ctx: ConformanceContext): void {
         const id = await ctx.start();
         await ctx.provider.stopSession(id);
         await ctx.destroy(id);
-        await expectErrorCode(ctx.provider.getSession(id), "SESSION_NOT_FOUND");
+        // The first end is the one kept: it stopped, then it was removed.
+        await expectEnded(ctx, id, { kind: "stopped", by: "owner" });
       },
       timeout(),
     );
@@ -134,7 +135,7 @@ export function registerLifecycle(ctx: ConformanceContext): void {
         const id = await ctx.start();
         await ctx.destroy(id);
         await ctx.provider.destroySession(id);
-        await expectErrorCode(ctx.provider.getSession(id), "SESSION_NOT_FOUND");
+        await expectEnded(ctx, id, { kind: "destroyed", by: "owner" });
       },
       timeout(),
     );

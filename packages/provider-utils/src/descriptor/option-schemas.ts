@@ -1,3 +1,4 @@
+import { maxSessionEndRetentionMs } from "@cadre/agent-runtime-contract";
 import { z } from "zod";
 
 /** No white space and no NUL: a name or reference that an engine takes verbatim. */
@@ -18,3 +19,14 @@ export const imageReferenceOption = z
   .min(1)
   .max(512)
   .refine(withoutWhiteSpace, { message: "must be an image reference without white space" });
+
+/**
+ * How long a removed session's end stays readable (getSession, listSessions with includeEnded):
+ * the option every provider takes, for SessionLifecycle's config.
+ */
+export const sessionEndRetentionOption = z
+  .number()
+  .int()
+  .min(0)
+  .max(maxSessionEndRetentionMs)
+  .describe("ms a removed session's end is kept for getSession; 0 keeps none (default an hour)");

@@ -13,9 +13,16 @@ import { z } from "zod";
 const sessionOptionsSchema = z
   .strictObject({ signal: z.instanceof(AbortSignal).optional() })
   .optional();
-const filterSchema = z.strictObject({ labels: labelsSchema.optional() }).optional();
+const filterSchema = z
+  .strictObject({ labels: labelsSchema.optional(), includeEnded: z.boolean().optional() })
+  .optional();
+const durationSchema = z.number().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const reapOptionsSchema = z
-  .strictObject({ olderThanMs: z.number().nonnegative().max(Number.MAX_SAFE_INTEGER).optional() })
+  .strictObject({
+    olderThanMs: durationSchema.optional(),
+    endedOlderThanMs: durationSchema.optional(),
+    labels: labelsSchema.optional(),
+  })
   .optional();
 
 function parse<T extends z.ZodType>(

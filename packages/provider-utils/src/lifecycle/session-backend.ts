@@ -9,6 +9,7 @@ import type {
 } from "@cadre/agent-runtime-contract";
 import type { AgentLink } from "@cadre/agent-runtime-sandbox-agent";
 import type { CommandDefaults } from "../agent-exec.js";
+import type { EndRecordStore, SandboxExit } from "./session-ends.js";
 
 /** A session's agent as withAgent hands it out: the link, and what a command gets by default. */
 export interface SessionAgentAccess {
@@ -34,7 +35,21 @@ export interface NewSession {
 export interface BackendSession {
   labels: Record<string, string>;
   state: SessionState;
+  /** How its sandbox stopped, when it does not run and the engine says (find() only). */
+  exit?: SandboxExit;
 }
+
+/**
+ * What an engine's own event stream says of a session. The stream's backend maps the engine's
+ * events to these, for this provider's sessions only; `connected` comes first on each connection,
+ * once the engine streams.
+ */
+export type EngineEvent =
+  | { kind: "connected" }
+  | { kind: "started"; sessionId: string; at: string; cursor?: string }
+  | { kind: "exited"; sessionId: string; at: string; exit: SandboxExit; cursor?: string }
+  | { kind: "removed"; sessionId: string; at: string; cursor?: string }
+  | { kind: "oom"; sessionId: string; at: string; cursor?: string };
 
 /**
  * What a provider supplies: its engine's calls, nothing of the contract's rules. The lifecycle
@@ -87,6 +102,17 @@ export interface SessionBackend {
    * at the source; the lifecycle filters again.
    */
   list(labels?: Record<string, string>): Promise<BackendSession[]>;
+  /**
+   * Where ended sessions' records are kept (getSession after destroy). Without it, a removed
+   * session is SESSION_NOT_FOUND at once.
+   */
+  readonly endRecords?: EndRecordStore;
+  /**
+   * One connection to the engine's event stream: yields `connected`, then the engine's events
+   * from `since` (a cursor an earlier event carried) on, and ends or throws when the connection
+   * does; the caller reconnects. Without it, events() reads list() at an interval.
+   */
+  engineEvents?(options: { since?: string; signal: AbortSignal }): AsyncIterable<EngineEvent>;
   doctor(): Promise<DoctorReport>;
   /** Releases connections; sessions stay. */
   close?(): Promise<void>;

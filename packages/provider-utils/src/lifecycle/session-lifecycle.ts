@@ -1,9 +1,13 @@
+import { randomBytes } from "node:crypto";
 import {
   bindSession,
   CapabilityMismatchError,
   type CapabilityReport,
   checkPolicy,
   type DoctorReport,
+  defaultSessionEndRetentionMs,
+  type EventsOptions,
+  type ExecEndCause,
   type ExecOptions,
   type ExecResult,
   type IsolationPolicy,
@@ -11,9 +15,13 @@ import {
   isSessionId,
   type ProviderFiles,
   type ProviderProcesses,
+  parseEventsOptions,
   parseExecRequest,
   parseWatchStatsOptions,
   type ReapOptions,
+  type SessionEnd,
+  type SessionEndCause,
+  type SessionEvent,
   type SessionFilter,
   type SessionHandle,
   type SessionInfo,
@@ -26,20 +34,33 @@ import {
   type ValidatedPolicy,
   type WatchStatsOptions,
 } from "@cadre/agent-runtime-contract";
+import { EventHub } from "../events/event-hub.js";
+import { type SessionEventSource, SessionEventStream } from "../events/session-event-stream.js";
 import { LifecycleFiles } from "../files/lifecycle-files.js";
 import { LifecycleProcesses } from "../processes/lifecycle-processes.js";
 import {
   buildSessionLabels,
   isExpired,
-  isReapable,
   matchesLabels,
   newSessionId,
+  reapReason,
   sessionInfoFromLabels,
 } from "../session-labels.js";
 import { traced } from "../tracing/spans.js";
 import { TtlTimers } from "../ttl-timers.js";
 import { parseReapOptions, parseSessionFilter, parseSessionOptions } from "./lifecycle-input.js";
 import type { BackendSession, SessionBackend } from "./session-backend.js";
+import { SessionEndBook } from "./session-end-book.js";
+import { endOfExit, type ReapReason, type SandboxExit } from "./session-ends.js";
+
+/** What a lifecycle takes beyond its backend: the provider options every provider shares. */
+export interface LifecycleConfig {
+  /** How long a removed session's end is kept for getSession (default an hour; 0: not at all). */
+  sessionEndRetentionMs?: number;
+}
+
+/** How often events() reads the backend of a provider whose engine has no event stream. */
+const eventsPollIntervalMs = 1_000;
 
 /** How many sessions reap() destroys at once. */
 const reapConcurrency = 8;
@@ -63,9 +84,20 @@ export class SessionLifecycle implements IsolationProvider {
   readonly files: ProviderFiles;
   /** Processes in a session's sandbox, where the backend reaches its agent (else CAPABILITY_MISMATCH). */
   readonly processes: ProviderProcesses;
+  private readonly hub = new EventHub();
+  private readonly streams = new Set<SessionEventStream>();
+  private readonly ends: SessionEndBook;
 
-  constructor(protected readonly backend: SessionBackend) {
+  constructor(
+    protected readonly backend: SessionBackend,
+    config: LifecycleConfig = {},
+  ) {
     this.id = backend.providerId;
+    this.ends = new SessionEndBook(
+      backend.endRecords,
+      config.sessionEndRetentionMs ?? defaultSessionEndRetentionMs,
+      this.id,
+    );
     this.ttl = new TtlTimers((id) => this.expire(id), this.id);
     const host = {
       providerId: this.id,
@@ -104,6 +136,7 @@ export class SessionLifecycle implements IsolationProvider {
       this.expiries.set(id, expiresAt);
       this.ttl.schedule(id, expiresAt);
     }
+    this.emit({ type: "session.started", sessionId: id, at: new Date().toISOString() });
     return id;
   }
 
@@ -131,6 +164,7 @@ export class SessionLifecycle implements IsolationProvider {
               : stdin.length;
         span.set({ "cadre.bytes_in": bytesIn, ...(await this.isolationAttributeNow()) });
       }
+      const told = this.tellExecStarted(id, attributes["cadre.command"]);
       try {
         const result = await this.backend.exec(id, request);
         span.set({
@@ -138,9 +172,12 @@ export class SessionLifecycle implements IsolationProvider {
           "cadre.exit_code": result.exitCode,
           "cadre.bytes_out": Buffer.byteLength(result.stdout) + Buffer.byteLength(result.stderr),
         });
+        told?.ended(result.cause, result.exitCode);
         return result;
       } catch (error) {
-        if (request.options.signal?.aborted) span.set({ "cadre.end_cause": "aborted" });
+        const aborted = request.options.signal?.aborted === true;
+        if (aborted) span.set({ "cadre.end_cause": "aborted" });
+        told?.ended({ kind: aborted ? "aborted" : execFailureKind(error) });
         throw error;
       }
     });
@@ -182,30 +219,40 @@ export class SessionLifecycle implements IsolationProvider {
   }
 
   async stopSession(sessionId: string): Promise<void> {
-    await this.backend.stop(this.wellFormedId(sessionId));
+    const id = this.wellFormedId(sessionId);
+    const found = await this.backend.find(id);
+    const running = found?.state === "running" && this.ownInfo(found)?.id === id;
+    const end: SessionEnd = {
+      cause: { kind: "stopped", by: "owner" },
+      at: new Date().toISOString(),
+    };
+    // Written first: the engine's event of the stop then reads its cause.
+    if (running) await this.ends.write(found, id, end);
+    await this.backend.stop(id);
+    if (running) this.emit({ type: "session.ended", sessionId: id, ...endFields(end) });
   }
 
   async destroySession(sessionId: string): Promise<void> {
-    await this.end(this.wellFormedId(sessionId), "destroyed");
+    await this.end(this.wellFormedId(sessionId), { kind: "destroyed", by: "owner" });
   }
 
-  /** Destroys a session for a reason: its owner's call, its TTL, or a reap. */
-  private end(id: string, why: "destroyed" | "ttl" | "reaped"): Promise<void> {
+  /** Destroys a session for a reason: its owner's call, its TTL, or a reap (and why). */
+  private end(id: string, cause: SessionEndCause, reaped?: ReapReason): Promise<void> {
     const attributes = {
       "cadre.provider": this.id,
       "cadre.session_id": id,
-      "cadre.end_cause": why,
+      "cadre.end_cause": reaped ? "reaped" : cause.kind === "ttl" ? "ttl" : "destroyed",
     };
-    return traced("cadre.session.destroy", attributes, () => this.destroy(id));
+    return traced("cadre.session.destroy", attributes, () => this.destroy(id, cause, reaped));
   }
 
-  private async destroy(id: string): Promise<void> {
+  private async destroy(id: string, cause: SessionEndCause, reaped?: ReapReason): Promise<void> {
     // One destroy per session at a time (a caller's and its TTL's): two would race each other's
     // removals in the engine, and the loser would fail on objects the winner just deleted.
     const inFlight = this.destroying.get(id);
     if (inFlight) return inFlight;
     this.ttl.cancel(id);
-    const destroyed = this.backend.destroy(id).then(() => {
+    const destroyed = this.removeWithRecord(id, cause, reaped).then(() => {
       this.expiries.delete(id);
     });
     this.destroying.set(id, destroyed);
@@ -216,30 +263,180 @@ export class SessionLifecycle implements IsolationProvider {
     }
   }
 
-  async getSession(sessionId: string): Promise<SessionInfo> {
-    const id = this.wellFormedId(sessionId);
+  /**
+   * Writes how the session ended, then removes it. The first end wins: one that had stopped
+   * already keeps its own; one that ran ends for `cause` now.
+   */
+  private async removeWithRecord(
+    id: string,
+    cause: SessionEndCause,
+    reaped?: ReapReason,
+  ): Promise<void> {
     const found = await this.backend.find(id);
     const info = found && this.ownInfo(found);
-    if (!info || info.id !== id || isExpired(info, Date.now())) {
-      throw new SessionNotFoundError(id, { providerId: this.id });
+    if (!found || info?.id !== id) {
+      await this.backend.destroy(id);
+      return;
     }
+    const running = found.state === "running";
+    const ttl = ttlOf(info);
+    const now: SessionEnd = {
+      cause: cause.kind === "ttl" && ttl !== undefined ? { ...cause, limit: ttl } : cause,
+      at: new Date().toISOString(),
+    };
+    const end = (running ? undefined : await this.ends.endOfStopped(id, found, info)) ?? now;
+    await this.ends.write(found, id, end, reaped);
+    if (running) this.emit({ type: "session.ended", sessionId: id, ...endFields(end) });
+    await this.backend.destroy(id);
+    await this.ends.removed(id);
+    if (reaped)
+      this.emit({
+        type: "session.reaped",
+        sessionId: id,
+        at: new Date().toISOString(),
+        reason: reaped,
+      });
+  }
+
+  async getSession(sessionId: string): Promise<SessionInfo> {
+    const id = this.wellFormedId(sessionId);
+    const info = await this.sessionOrEnd(id);
+    if (!info) throw new SessionNotFoundError(id, { providerId: this.id });
     return info;
   }
 
+  /** The session as getSession tells it (an ended one included), or undefined. */
+  private async sessionOrEnd(id: string): Promise<SessionInfo | undefined> {
+    const found = await this.backend.find(id);
+    const info = found && this.ownInfo(found);
+    if (!found || info?.id !== id) return this.ends.endedInfo(id);
+    if (isExpired(info, Date.now())) return expiredInfo(info);
+    if (info.state === "running") return info;
+    const end = await this.ends.endOfStopped(id, found, info);
+    return end ? { ...info, end } : info;
+  }
+
   async listSessions(filter?: SessionFilter): Promise<SessionInfo[]> {
-    const { labels } = parseSessionFilter(filter, this.id);
+    const { labels, includeEnded } = parseSessionFilter(filter, this.id);
     const now = Date.now();
-    return (await this.allSessions(labels)).filter(
-      (info) => !isExpired(info, now) && matchesLabels(info, labels),
+    const all = (await this.allSessions(labels)).filter((info) => matchesLabels(info, labels));
+    const live = all.filter((info) => !isExpired(info, now));
+    if (live.some((info) => info.state !== "running")) {
+      const ends = await this.ends.endsById();
+      for (const [index, info] of live.entries()) {
+        const end = info.state === "running" ? undefined : ends.get(info.id);
+        if (end) live[index] = { ...info, end };
+      }
+    }
+    if (!includeEnded) return live;
+    const present = new Set(all.map((info) => info.id));
+    const removed = (await this.ends.endedInfos(labels)).filter(
+      (info) => !present.has(info.id) && matchesLabels(info, labels),
     );
+    return [...live, ...all.filter((info) => isExpired(info, now)).map(expiredInfo), ...removed];
   }
 
   async reap(options?: ReapOptions): Promise<string[]> {
-    const { olderThanMs } = parseReapOptions(options, this.id);
+    const { olderThanMs, endedOlderThanMs, labels } = parseReapOptions(options, this.id);
     const now = Date.now();
-    const doomed = (await this.allSessions()).filter((info) => isReapable(info, now, olderThanMs));
-    await forEachLimited(doomed, reapConcurrency, (info) => this.end(info.id, "reaped"));
-    return doomed.map((info) => info.id);
+    const sessions = (await this.allSessions(labels)).filter((info) => matchesLabels(info, labels));
+    const doomed = sessions.flatMap((info) => {
+      const reason = reapReason(info, now, olderThanMs);
+      return reason ? [{ info, reason }] : [];
+    });
+    await forEachLimited(doomed, reapConcurrency, ({ info, reason }) =>
+      this.end(info.id, reapCause(info, reason, olderThanMs), reason),
+    );
+    const remaining = new Set(sessions.map((info) => info.id));
+    for (const { info } of doomed) remaining.delete(info.id);
+    await this.ends.prune(remaining, labels, endedOlderThanMs);
+    return doomed.map(({ info }) => info.id);
+  }
+
+  /**
+   * What happens to this provider's sessions from now on (see IsolationProvider.events): the
+   * engine's event stream where the backend has one, else the backend read every second, with
+   * this instance's own starts, execs and ends as they happen.
+   */
+  events(options?: EventsOptions): AsyncIterable<SessionEvent> {
+    const parsed = parseEventsOptions(options, this.id);
+    const stream = new SessionEventStream(this.eventSource(), parsed);
+    this.streams.add(stream);
+    const streams = this.streams;
+    return {
+      async *[Symbol.asyncIterator]() {
+        try {
+          yield* stream.events();
+        } finally {
+          streams.delete(stream);
+        }
+      },
+    };
+  }
+
+  private eventSource(): SessionEventSource {
+    const backend = this.backend;
+    return {
+      providerId: this.id,
+      hub: this.hub,
+      pollIntervalMs: eventsPollIntervalMs,
+      sessions: () => this.allSessions(),
+      session: (id) => this.sessionOrEnd(id),
+      endOf: (id, exit) => this.endOf(id, exit),
+      reapReason: (id) => this.ends.reapReason(id),
+      keepEnd: async (id, end) => {
+        const found = await backend.find(id);
+        if (found && this.ownInfo(found)?.id === id) await this.ends.write(found, id, end);
+      },
+      ...(backend.engineEvents ? { engineEvents: backend.engineEvents.bind(backend) } : {}),
+    };
+  }
+
+  /** Why a session ended, for events: its record, else its exit, else removed from outside. */
+  private async endOf(id: string, exit?: SandboxExit): Promise<SessionEnd> {
+    const info = await this.sessionOrEnd(id);
+    if (info?.end && info.state !== "running") return info.end;
+    if (exit) return endOfExit(exit, info ?? { policy: {} });
+    return {
+      cause: info ? { kind: "stopped", by: "outside" } : { kind: "destroyed", by: "outside" },
+      at: new Date().toISOString(),
+    };
+  }
+
+  private emit(event: SessionEvent): void {
+    if (this.hub.listening) this.hub.emit(event);
+  }
+
+  /** exec.started now, and the call that tells exec.ended; undefined when nobody listens. */
+  private tellExecStarted(sessionId: string, command: string) {
+    if (!this.hub.listening) return undefined;
+    const execId = randomBytes(6).toString("hex");
+    this.emit({ type: "exec.started", sessionId, execId, command, at: new Date().toISOString() });
+    return {
+      ended: (cause: ExecEndCause, exitCode?: number) => {
+        const at = new Date().toISOString();
+        this.emit({
+          type: "exec.ended",
+          sessionId,
+          execId,
+          command,
+          at,
+          cause,
+          ...(exitCode !== undefined ? { exitCode } : {}),
+        });
+        // A memory kill comes from the engine's stream where there is one; a refused fork never.
+        if (cause.kind === "pids" || (cause.kind === "memory" && !this.backend.engineEvents)) {
+          this.emit({
+            type: "limit.hit",
+            sessionId,
+            at,
+            resource: cause.kind,
+            ...(cause.limit !== undefined ? { limit: cause.limit } : {}),
+            ...(cause.value !== undefined ? { value: cause.value } : {}),
+          });
+        }
+      },
+    };
   }
 
   doctor(): Promise<DoctorReport> {
@@ -248,13 +445,14 @@ export class SessionLifecycle implements IsolationProvider {
 
   /** Cancels TTL timers, waits for TTL destroys in flight, and releases the backend; sessions stay. */
   async close(): Promise<void> {
+    for (const stream of this.streams) stream.close();
     this.ttl.cancelAll();
     await Promise.allSettled(this.expiring);
     await this.backend.close?.();
   }
 
   private expire(id: string): Promise<void> {
-    const destroyed = this.end(id, "ttl");
+    const destroyed = this.end(id, { kind: "ttl" });
     this.expiring.add(destroyed);
     const forget = () => this.expiring.delete(destroyed);
     destroyed.then(forget, forget);
@@ -377,4 +575,48 @@ async function forEachLimited<T>(
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   if (errors.length > 0) throw errors[0];
+}
+
+/** A session whose TTL ran out, as callers see it before anything removed it. */
+function expiredInfo(info: SessionInfo): SessionInfo {
+  const ttl = ttlOf(info);
+  return {
+    ...info,
+    state: "ended",
+    end: {
+      cause: { kind: "ttl", ...(ttl !== undefined ? { limit: ttl } : {}) },
+      at: info.expiresAt!,
+    },
+  };
+}
+
+function ttlOf(info: SessionInfo): number | undefined {
+  return info.expiresAt ? Date.parse(info.expiresAt) - Date.parse(info.createdAt) : undefined;
+}
+
+/** The end cause of a session reap() removes, for its reason. */
+function reapCause(
+  info: SessionInfo,
+  reason: ReapReason,
+  olderThanMs: number | undefined,
+): SessionEndCause {
+  if (reason === "ttl") {
+    const ttl = ttlOf(info);
+    return { kind: "ttl", ...(ttl !== undefined ? { limit: ttl } : {}) };
+  }
+  if (reason === "older-than")
+    return { kind: "reaped", reason, ...(olderThanMs !== undefined ? { limit: olderThanMs } : {}) };
+  return { kind: "reaped", reason };
+}
+
+function endFields(end: SessionEnd): { at: string; cause: SessionEndCause } {
+  return { at: end.at, cause: end.cause };
+}
+
+/** Why an exec that failed as a call ended, for its event. */
+function execFailureKind(error: unknown): ExecEndCause["kind"] {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === "SESSION_NOT_FOUND" || code === "SESSION_NOT_RUNNING") return "session-ended";
+  if (code === "PROVIDER_UNAVAILABLE") return "engine-lost";
+  return "agent-lost";
 }

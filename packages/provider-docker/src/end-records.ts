@@ -1,0 +1,96 @@
+import { isSessionId, sessionLabels } from "@cadre/agent-runtime-contract";
+import {
+  type EndRecord,
+  type EndRecordStore,
+  isSessionOf,
+  type ReapReason,
+} from "@cadre/agent-runtime-provider-utils";
+import type { DockerClient } from "./docker-client.js";
+import type { LabelCodec } from "./labels.js";
+
+/** The labels of an end record beyond the session's own, under the provider's label prefix. */
+const recordLabels = {
+  end: "cadre.agent-runtime/end",
+  keepUntil: "cadre.agent-runtime/keep-until",
+  reaped: "cadre.agent-runtime/reaped",
+} as const;
+
+const reapReasons: readonly ReapReason[] = ["ttl", "owner-gone", "older-than"];
+
+/** The volume that holds session `id`'s end record. */
+export function endRecordVolume(id: string): string {
+  return `${id}-ended`;
+}
+
+/**
+ * Ended sessions' records as empty volumes, `<id>-ended`, whose labels are the session's labels
+ * (never env values) and its end: the daemon keeps them beside the sessions, every instance and
+ * every later process reads them, and a volume costs no running process. A volume is this
+ * provider's record only when its name and its labels agree on the session, as for containers.
+ */
+export class DockerEndRecords implements EndRecordStore {
+  constructor(
+    private readonly client: DockerClient,
+    private readonly codec: LabelCodec,
+  ) {}
+
+  async put(record: EndRecord): Promise<void> {
+    const labels: Record<string, string> = {
+      ...record.labels,
+      [recordLabels.end]: JSON.stringify(record.end),
+      [recordLabels.keepUntil]: record.keepUntil,
+    };
+    if (record.reaped) labels[recordLabels.reaped] = record.reaped;
+    await this.client.putVolume(endRecordVolume(record.id), this.codec.toDocker(labels));
+  }
+
+  async get(id: string): Promise<EndRecord | undefined> {
+    if (!isSessionId(id)) return undefined;
+    const labels = await this.client.volumeLabels(endRecordVolume(id));
+    return labels ? this.recordOf(id, labels) : undefined;
+  }
+
+  async list(wanted: Record<string, string> = {}): Promise<EndRecord[]> {
+    const filters = [
+      this.codec.toDockerKey(recordLabels.end),
+      `${this.codec.toDockerKey(sessionLabels.provider)}=${this.client.providerId}`,
+      ...Object.entries(wanted).map(([k, v]) => `${k}=${v}`),
+    ];
+    const volumes = await this.client.listVolumes(filters);
+    return volumes.flatMap(({ name, labels }) => {
+      const id = name.endsWith("-ended") ? name.slice(0, -"-ended".length) : "";
+      const record = isSessionId(id) ? this.recordOf(id, labels) : undefined;
+      return record ? [record] : [];
+    });
+  }
+
+  async remove(id: string): Promise<void> {
+    if (isSessionId(id)) await this.client.removeVolume(endRecordVolume(id));
+  }
+
+  private recordOf(id: string, dockerLabels: Record<string, string>): EndRecord | undefined {
+    const all = this.codec.fromDocker(dockerLabels);
+    if (!isSessionOf(all, id, this.client.providerId)) return undefined;
+    const { [recordLabels.end]: endText, [recordLabels.keepUntil]: keepUntil, ...labels } = all;
+    const reaped = labels[recordLabels.reaped] as ReapReason | undefined;
+    delete labels[recordLabels.reaped];
+    const end = parseEnd(endText);
+    if (!end || !keepUntil) return undefined;
+    return {
+      id,
+      labels,
+      end,
+      keepUntil,
+      ...(reaped && reapReasons.includes(reaped) ? { reaped } : {}),
+    };
+  }
+}
+
+function parseEnd(text: string | undefined): EndRecord["end"] | undefined {
+  try {
+    const end = JSON.parse(text ?? "") as EndRecord["end"];
+    return typeof end?.at === "string" && typeof end.cause?.kind === "string" ? end : undefined;
+  } catch {
+    return undefined;
+  }
+}
