@@ -1,5 +1,9 @@
 import { createProvider, providerIds } from "@cadre/agent-runtime";
-import { type IsolationProvider, isSessionId } from "@cadre/agent-runtime-contract";
+import {
+  type IsolationProvider,
+  isSessionId,
+  SessionNotFoundError,
+} from "@cadre/agent-runtime-contract";
 import { CommandError } from "./command-error.js";
 import { configFromFlags, defaultConfigFor, type ProviderFlags } from "./provider-choice.js";
 import { UsageError } from "./usage-error.js";
@@ -22,7 +26,8 @@ export async function providerOfSession(
   if (chosen) {
     const provider = await createProvider(chosen);
     try {
-      await provider.getSession(id);
+      const info = await provider.getSession(id);
+      if (info.state === "ended") throw new SessionNotFoundError(id, { providerId: provider.id });
       return provider;
     } catch (error) {
       await provider.close?.();
@@ -36,8 +41,9 @@ export async function providerOfSession(
     );
     if (!provider) continue;
     looked.push(providerId);
+    // A session that ended and is only remembered ("ended") is not one to work with.
     const found = await provider.getSession(id).then(
-      () => true,
+      (info) => info.state !== "ended",
       () => false,
     );
     if (found) return provider;

@@ -57,7 +57,8 @@ async function keep(provider: IsolationProvider, id: string): Promise<void> {
   for (;;) {
     await sleep(keeperPollMs);
     try {
-      await provider.getSession(id);
+      // A removed session may still be listed for a while as "ended", with how it ended.
+      if ((await provider.getSession(id)).state === "ended") return;
     } catch (error) {
       if (SessionNotFoundError.isInstance(error)) return;
     }
