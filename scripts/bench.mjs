@@ -353,6 +353,37 @@ export function firstCommandChartSpec(results) {
   };
 }
 
+const directions = [
+  ["in", "in"],
+  ["out", "out"],
+];
+
+/** Heading of one workload of the files phase, e.g. "a tree of 10,000 files (12.3 MiB)". */
+export function workloadLabel(workload, sizes) {
+  if (workload === "small") return "a 1 MiB file";
+  if (workload === "large") return `a ${mibText(sizes.largeBytes)} file`;
+  return `a tree of ${sizes.treeFiles.toLocaleString("en-US")} files (${mibText(sizes.treeBytes)})`;
+}
+const mibText = (bytes) => `${Number((bytes / 2 ** 20).toFixed(1))} MiB`;
+const workloads = ["small", "large", "tree"];
+
+/** The files phase: per engine and workload, each contender's copy in and out, p50. */
+export function filesChartSpec(results) {
+  const withFiles = results.filter((r) => r.files);
+  return {
+    title: "Files in and out of a sandbox, p50",
+    subtitle: "cadre-runtime cp against the engine's archive API and CLI, the same host files",
+    groups: withFiles.flatMap((r) =>
+      workloads.map((w) => ({
+        heading: `${r.engine}: ${workloadLabel(w, r.files.sizes)}`,
+        bars: Object.entries(r.files.contenders).flatMap(([name, c]) =>
+          directions.flatMap(([dir, word]) => bar(`${name}, ${word}`, p50(c[w][dir]), c.kind)),
+        ),
+      })),
+    ),
+  };
+}
+
 // --- Tables -----------------------------------------------------------------------------------
 
 const fmt = (v) => (v === null || v === undefined ? "-" : String(v));
@@ -450,6 +481,66 @@ export function targetsTable(results) {
   return rows.join("\n");
 }
 
+/** A row per engine: the files targets, each with its value, mark and what it rests on. */
+export function filesTargetsTable(results) {
+  const rows = [
+    "| engine | 1 MiB file in, p50 | 1 MiB file out, p50 | large file in ÷ archive API | large file out ÷ archive API | tree in ÷ archive API | tree out ÷ archive API | caller's RSS growth, large file |",
+    "|---|---|---|---|---|---|---|---|",
+  ];
+  const ms = (v) => (typeof v === "number" ? `${formatMs(v)} ms` : "-");
+  const x = (v) => (typeof v === "number" ? `${sig3(v)}×` : "-");
+  for (const r of results.filter((e) => e.files)) {
+    const t = r.targets;
+    const all = Object.entries(r.files.contenders).map(([name, c]) => ({ name, ...c }));
+    const ours = all.find((c) => c.kind === "ours");
+    const api = all.find((c) => c.kind === "api");
+    const versus = (check, w, dir) =>
+      check.value === null
+        ? `${ms(p50(ours?.[w][dir]))} (no archive API)`
+        : targetCell(check, x(check.value), `≤ ${check.target}×`, [
+            `${ms(p50(ours?.[w][dir]))} against ${api.name} ${ms(p50(api[w][dir]))}`,
+          ]);
+    const small = (check) =>
+      targetCell(check, ms(check.value), `≤ ${check.target} ms`, [
+        `${r.files.rounds.small} rounds`,
+      ]);
+    const rss = t.filesRssGrowthBytes;
+    const cells = [
+      small(t.filesSmallInP50Ms),
+      small(t.filesSmallOutP50Ms),
+      versus(t.filesLargeInVsApi, "large", "in"),
+      versus(t.filesLargeOutVsApi, "large", "out"),
+      versus(t.filesTreeInVsApi, "tree", "in"),
+      versus(t.filesTreeOutVsApi, "tree", "out"),
+      targetCell(rss, `+${mib(rss.value ?? 0)} MiB`, `≤ ${(rss.target ?? 0) / 2 ** 20} MiB`, [
+        `${mibText(r.files.sizes.largeBytes)} file`,
+      ]),
+    ];
+    rows.push(`| ${r.engine} | ${cells.join(" | ")} |`);
+  }
+  return rows.join("\n");
+}
+
+/** Every contender's files p50s, in and out, and the notes the engines give. */
+export function filesContendersTable(results) {
+  const rows = [
+    "| engine | contender | 1 MiB file in / out (ms) | large file in / out (ms) | tree in / out (ms) | rounds (1 MiB, large, tree) | errors |",
+    "|---|---|---|---|---|---|---|",
+  ];
+  const pair = (c, w) => `${fmt(p50(c[w].in))} / ${fmt(p50(c[w].out))}`;
+  const notes = [];
+  for (const r of results.filter((e) => e.files)) {
+    const { rounds } = r.files;
+    for (const [name, c] of Object.entries(r.files.contenders)) {
+      rows.push(
+        `| ${r.engine} | ${name} | ${pair(c, "small")} | ${pair(c, "large")} | ${pair(c, "tree")} | ${rounds.small}, ${rounds.large}, ${rounds.tree} | ${c.errors} |`,
+      );
+    }
+    if (r.files.note) notes.push(`- ${r.engine}: ${r.files.note}.`);
+  }
+  return [rows.join("\n"), ...(notes.length ? ["", ...notes] : [])].join("\n");
+}
+
 /** What was a target for the engine-exec path and is information now. */
 export function ratiosTable(results) {
   const rows = [
@@ -463,6 +554,14 @@ export function ratiosTable(results) {
     );
   }
   return rows.join("\n");
+}
+
+/** ": a large file of 100 MiB and a tree of 10,000 files", from the first engine with files. */
+function sizesLine(results) {
+  const sizes = results.find((r) => r.files)?.files.sizes;
+  return sizes
+    ? `: ${workloadLabel("small", sizes)}, ${workloadLabel("large", sizes)}, ${workloadLabel("tree", sizes)}`
+    : "";
 }
 
 /** Everything below the marker. */
@@ -493,6 +592,20 @@ export function generatedPart(results, failed = []) {
     "",
     "![time to first command p50 per contender, log scale](img/bench-start.svg)",
     "",
+    ...(results.some((r) => r.files)
+      ? [
+          "### Files",
+          "",
+          `\`cadre-runtime cp\` in and out against the engine's own copy API, the same host files each way${sizesLine(results)}.`,
+          "",
+          filesTargetsTable(results),
+          "",
+          filesContendersTable(results),
+          "",
+          "![files in and out p50 per contender, log scale](img/bench-files.svg)",
+          "",
+        ]
+      : []),
   ].join("\n");
 }
 
@@ -505,6 +618,9 @@ async function writeDocs(results, failed) {
   await mkdir(join(root, "docs/img"), { recursive: true });
   await writeFile(join(root, "docs/img/bench-exec.svg"), svgChart(execChartSpec(results)));
   await writeFile(join(root, "docs/img/bench-start.svg"), svgChart(firstCommandChartSpec(results)));
+  if (results.some((r) => r.files)) {
+    await writeFile(join(root, "docs/img/bench-files.svg"), svgChart(filesChartSpec(results)));
+  }
   await writeFile(page, `${head}${generatedPart(results, failed)}`);
 }
 

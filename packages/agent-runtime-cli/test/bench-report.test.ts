@@ -25,6 +25,9 @@ interface BenchReport {
   svgChart(spec: ChartSpec): string;
   execChartSpec(results: unknown[]): ChartSpec;
   targetsTable(results: unknown[]): string;
+  filesTargetsTable(results: unknown[]): string;
+  filesContendersTable(results: unknown[]): string;
+  filesChartSpec(results: unknown[]): ChartSpec;
   generatedPart(results: unknown[], failed?: string[]): string;
   marker: string;
 }
@@ -314,6 +317,99 @@ describe("bench report: tables", () => {
           { label: "dockerode", value: 45, kind: "api" },
         ],
       },
+    ]);
+  });
+
+  const files = (withApi: boolean) => {
+    const both = (inMs: number, outMs: number) => ({ in: summary(inMs), out: summary(outMs) });
+    const check = (target: number | null, value: number | null, met: boolean | null) => ({
+      target,
+      comparison: "atMost",
+      value,
+      met,
+    });
+    return {
+      ...engine,
+      engine: withApi ? "docker (runc)" : "kata (stand-in shim, no VM)",
+      files: {
+        sizes: {
+          smallBytes: 2 ** 20,
+          largeBytes: 100 * 2 ** 20,
+          treeFiles: 10_000,
+          treeBytes: 12.5 * 2 ** 20,
+        },
+        rounds: { small: 30, large: 3, tree: 3 },
+        note: withApi ? null : "containerd has no copy API",
+        contenders: {
+          cadre: {
+            kind: "ours",
+            small: both(3.2, 4.1),
+            large: both(610, 640),
+            tree: both(900, 1300),
+            rssGrowthBytes: { in: 5 * 2 ** 20, out: 3 * 2 ** 20 },
+            errors: 0,
+          },
+          ...(withApi
+            ? {
+                "dockerode archive": {
+                  kind: "api",
+                  small: both(40, 45),
+                  large: both(500, 600),
+                  tree: both(1000, 1000),
+                  rssGrowthBytes: { in: 1, out: 1 },
+                  errors: 0,
+                },
+              }
+            : {}),
+        },
+      },
+      targets: {
+        ...engine.targets,
+        filesSmallInP50Ms: check(5, 3.2, true),
+        filesSmallOutP50Ms: check(5, 4.1, true),
+        filesLargeInVsApi: withApi ? check(1.2, 1.22, false) : check(1.2, null, null),
+        filesLargeOutVsApi: withApi ? check(1.2, 1.067, true) : check(1.2, null, null),
+        filesTreeInVsApi: withApi ? check(1.2, 0.9, true) : check(1.2, null, null),
+        filesTreeOutVsApi: withApi ? check(1.2, 1.3, false) : check(1.2, null, null),
+        filesRssGrowthBytes: check(64 * 2 ** 20, 5 * 2 ** 20, true),
+      },
+    };
+  };
+
+  it("has a files row per engine with each target's value, mark and what it rests on", () => {
+    const rows = report.filesTargetsTable([files(true), files(false)]).split("\n");
+    expect(rows).toHaveLength(4);
+    const docker = rows[2]!.split(" | ");
+    expect(docker[1]).toBe("3.2 ms ✓ (≤ 5 ms; 30 rounds)");
+    expect(docker[3]).toBe("1.22× ✗ (≤ 1.2×; 610 ms against dockerode archive 500 ms)");
+    expect(docker[6]).toBe("1.3× ✗ (≤ 1.2×; 1300 ms against dockerode archive 1000 ms)");
+    expect(docker[7]).toBe("+5.00 MiB ✓ (≤ 64 MiB; 100 MiB file) |");
+    const kata = rows[3]!.split(" | ");
+    expect(kata[3]).toBe("610 ms (no archive API)");
+  });
+
+  it("lists every files contender and the engines' notes", () => {
+    const table = report.filesContendersTable([files(true), files(false)]);
+    expect(table).toContain(
+      "| docker (runc) | dockerode archive | 40 / 45 | 500 / 600 | 1000 / 1000 | 30, 3, 3 | 0 |",
+    );
+    expect(table).toContain("- kata (stand-in shim, no VM): containerd has no copy API.");
+    expect(report.generatedPart([files(true)])).toContain("img/bench-files.svg");
+    expect(report.generatedPart([engine])).not.toContain("### Files");
+  });
+
+  it("charts each workload's copies in and out under its engine", () => {
+    const chart = report.filesChartSpec([engine, files(true)]);
+    expect(chart.groups.map((g) => g.heading)).toEqual([
+      "docker (runc): a 1 MiB file",
+      "docker (runc): a 100 MiB file",
+      "docker (runc): a tree of 10,000 files (12.5 MiB)",
+    ]);
+    expect(chart.groups[2]!.bars).toEqual([
+      { label: "cadre, in", value: 900, kind: "ours" },
+      { label: "cadre, out", value: 1300, kind: "ours" },
+      { label: "dockerode archive, in", value: 1000, kind: "api" },
+      { label: "dockerode archive, out", value: 1000, kind: "api" },
     ]);
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import type { FilesContenderResult, FilesResult } from "../src/bench/files-phase.js";
 import type { Summary } from "../src/bench/stats.js";
 import {
   agentExecTargets,
@@ -29,8 +30,55 @@ const measured = (over: Partial<MeasuredForTargets> = {}): MeasuredForTargets =>
   concurrentErrors: 0,
   poolFirstCommand: summary(6),
   idleMemoryOverBaselineBytes: 200 * 1024,
+  files: null,
   ...over,
 });
+
+const both = (inMs: number, outMs: number) => ({ in: summary(inMs), out: summary(outMs) });
+const contender = (
+  kind: FilesContenderResult["kind"],
+  ms: Record<"small" | "large" | "tree", [number, number]>,
+  rss: FilesContenderResult["rssGrowthBytes"] = null,
+): FilesContenderResult => ({
+  kind,
+  small: both(...ms.small),
+  large: both(...ms.large),
+  tree: both(...ms.tree),
+  rssGrowthBytes: rss,
+  errors: 0,
+});
+
+/** A files phase where ours took `ours` and the archive API `api` (p50 in and out). */
+function filesRun(
+  ours: Record<"small" | "large" | "tree", [number, number]>,
+  api?: Record<"small" | "large" | "tree", [number, number]>,
+  rss = { in: 20 * 2 ** 20, out: 30 * 2 ** 20 },
+): FilesResult {
+  const contenders: Record<string, FilesContenderResult> = { cadre: contender("ours", ours, rss) };
+  if (api) contenders["archive API"] = contender("api", api, { in: 0, out: 0 });
+  const ratio = (w: "small" | "large" | "tree", d: 0 | 1) =>
+    api ? Math.round((ours[w][d] / api[w][d]) * 1000) / 1000 : null;
+  return {
+    sizes: { smallBytes: 2 ** 20, largeBytes: 100 * 2 ** 20, treeFiles: 10_000, treeBytes: 1 },
+    rounds: { small: 30, large: 3, tree: 3 },
+    note: null,
+    contenders,
+    ratios: {
+      smallInVsApi: ratio("small", 0),
+      smallOutVsApi: ratio("small", 1),
+      largeInVsApi: ratio("large", 0),
+      largeOutVsApi: ratio("large", 1),
+      treeInVsApi: ratio("tree", 0),
+      treeOutVsApi: ratio("tree", 1),
+      smallInVsCli: null,
+      smallOutVsCli: null,
+      largeInVsCli: null,
+      largeOutVsCli: null,
+      treeInVsCli: null,
+      treeOutVsCli: null,
+    },
+  };
+}
 
 describe("bench targets", () => {
   it("picks the engine's targets by the isolation level its provider reports", () => {
@@ -166,6 +214,79 @@ describe("bench targets", () => {
     expect(t.poolFirstCommandP50Ms).toMatchObject({ value: null, met: null });
     expect(t.idleMemoryOverBaselineBytes.met).toBeNull();
     expect(t.parallelErrors.met).toBeNull();
+  });
+
+  it("checks the files targets against the archive API, and the caller's memory", () => {
+    const met = checkTargets(
+      measured({
+        files: filesRun(
+          { small: [3, 5], large: [600, 1200], tree: [900, 800] },
+          { small: [20, 25], large: [500, 1000], tree: [1000, 700] },
+        ),
+      }),
+      forkSpeedTargets,
+    );
+    expect(met.filesSmallInP50Ms).toEqual({ target: 5, comparison: "atMost", value: 3, met: true });
+    expect(met.filesSmallOutP50Ms).toMatchObject({ value: 5, met: true });
+    expect(met.filesLargeInVsApi).toEqual({
+      target: 1.2,
+      comparison: "atMost",
+      value: 1.2,
+      met: true,
+    });
+    expect(met.filesLargeOutVsApi).toMatchObject({ value: 1.2, met: true });
+    expect(met.filesTreeInVsApi).toMatchObject({ value: 0.9, met: true });
+    expect(met.filesTreeOutVsApi).toMatchObject({ value: 1.143, met: true });
+    expect(met.filesRssGrowthBytes).toEqual({
+      target: 64 * 2 ** 20,
+      comparison: "atMost",
+      value: 30 * 2 ** 20,
+      met: true,
+    });
+
+    const missed = checkTargets(
+      measured({
+        files: filesRun(
+          { small: [5.01, 7], large: [700, 1000], tree: [1300, 700] },
+          { small: [20, 25], large: [500, 1000], tree: [1000, 700] },
+          { in: 65 * 2 ** 20, out: 0 },
+        ),
+      }),
+      userKernelTargets,
+    );
+    expect(missed.filesSmallInP50Ms.met).toBe(false);
+    expect(missed.filesSmallOutP50Ms.met).toBe(false);
+    expect(missed.filesLargeInVsApi).toMatchObject({ value: 1.4, met: false });
+    expect(missed.filesLargeOutVsApi.met).toBe(true);
+    expect(missed.filesTreeInVsApi).toMatchObject({ value: 1.3, met: false });
+    expect(missed.filesRssGrowthBytes.met).toBe(false);
+  });
+
+  it("leaves the files ratios unmarked without an archive API (containerd), and all of files without the phase", () => {
+    const noApi = checkTargets(
+      measured({ files: filesRun({ small: [3, 4], large: [600, 700], tree: [900, 800] }) }),
+      forkSpeedTargets,
+    );
+    expect(noApi.filesSmallInP50Ms.met).toBe(true);
+    for (const key of [
+      "filesLargeInVsApi",
+      "filesLargeOutVsApi",
+      "filesTreeInVsApi",
+      "filesTreeOutVsApi",
+    ] as const) {
+      expect({ key, ...noApi[key] }).toMatchObject({ key, target: 1.2, value: null, met: null });
+    }
+    expect(noApi.filesRssGrowthBytes.met).toBe(true);
+    const none = checkTargets(measured(), forkSpeedTargets);
+    expect(none.filesSmallInP50Ms).toMatchObject({ value: null, met: null });
+    expect(none.filesRssGrowthBytes).toMatchObject({ value: null, met: null });
+    // The stub's run: values, no engine marks; its memory is still held to the bound.
+    const stub = checkTargets(
+      measured({ files: filesRun({ small: [9, 9], large: [600, 700], tree: [900, 800] }) }),
+      undefined,
+    );
+    expect(stub.filesSmallInP50Ms).toMatchObject({ target: null, value: 9, met: null });
+    expect(stub.filesRssGrowthBytes.met).toBe(true);
   });
 
   it("computes the cold bound and the tail ratio", () => {

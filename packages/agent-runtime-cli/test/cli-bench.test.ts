@@ -32,6 +32,10 @@ it("bench --provider stub writes the JSON the issues ask for", async () => {
       "4",
       "--pool",
       "2",
+      "--file-size",
+      "3m",
+      "--tree-files",
+      "50",
       "--json",
       file,
     ],
@@ -114,8 +118,32 @@ it("bench --provider stub writes the JSON the issues ask for", async () => {
       "idleMemoryOverBaselineBytes",
       "parallelErrors",
       "poolFirstCommandP50Ms",
+      "filesSmallInP50Ms",
+      "filesSmallOutP50Ms",
+      "filesLargeInVsApi",
+      "filesLargeOutVsApi",
+      "filesTreeInVsApi",
+      "filesTreeOutVsApi",
+      "filesRssGrowthBytes",
     ].sort(),
   );
+  // The files phase: ours alone (a stub session's files are host files), every round of each
+  // workload in and out, the caller's memory during the large file held to its bound.
+  expect(json.files).toMatchObject({
+    sizes: { smallBytes: 2 ** 20, largeBytes: 3 * 2 ** 20, treeFiles: 50 },
+    rounds: { small: 5, large: 1, tree: 1 },
+    note: expect.stringContaining("host files"),
+  });
+  expect(Object.keys(json.files.contenders)).toEqual(["cadre"]);
+  expect(json.files.contenders.cadre).toMatchObject({ kind: "ours", errors: 0 });
+  for (const workload of ["small", "large", "tree"]) {
+    expect(json.files.contenders.cadre[workload]).toEqual({ in: summary, out: summary });
+  }
+  expect(json.files.contenders.cadre.small.in.n).toBe(5);
+  expect(json.targets.filesSmallInP50Ms).toMatchObject({ target: null, met: null });
+  expect(json.targets.filesLargeInVsApi).toMatchObject({ value: null, met: null });
+  expect(json.targets.filesRssGrowthBytes).toMatchObject({ target: 64 * 2 ** 20 });
+  expect(json.targets.filesRssGrowthBytes.value).toBeGreaterThanOrEqual(0);
   // Everything the run made is gone from the stub's state directory.
   const list = await runCli(["sessions", "list", "--provider", "stub", "--json"], {
     XDG_STATE_HOME: stateDir,

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runShortBench } from "./helpers/bench.js";
 import { assertBuilt, expectInterruptDestroysSession, runCli } from "./helpers/cli.js";
 import { containersWithLabel, dockerUnavailableReason, testImage } from "./helpers/docker.js";
+import { describeLivingSession } from "./helpers/living-session.js";
 
 const unavailable = await dockerUnavailableReason();
 const inCi = process.env.CI === "true";
@@ -83,10 +84,31 @@ describe("cadre-runtime with Docker", () => {
       try {
         const json = await runShortBench(dir, ["--provider", "docker", "--runtime", "runc"]);
         expect(Object.keys(json.contenders)).toEqual(["cadre", "dockerode", "docker CLI"]);
+        expect(Object.keys(json.files?.contenders ?? {})).toEqual([
+          "cadre",
+          "dockerode archive",
+          "docker cp",
+        ]);
+        expect(json.files?.ratios.largeInVsApi).toBeGreaterThan(0);
+        expect(json.files?.ratios.treeOutVsCli).toBeGreaterThan(0);
         expect(await containersWithLabel("cadre.bench/run", json.runId)).toEqual([]);
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
+    });
+  });
+
+  describe.skipIf(unavailable !== undefined)("living sessions on docker (runc)", () => {
+    describeLivingSession({
+      name: "docker (runc)",
+      startArgs: () => [
+        ...["--provider", "docker", "--runtime", "runc", "--image", testImage],
+        ...["--label", `${labelKey}=${runLabel}`],
+      ],
+      listArgs: () => ["--provider", "docker"],
+      label: [labelKey, runLabel],
+      scratch: "/tmp",
+      scratchInCommands: "/tmp",
     });
   });
 });

@@ -35,6 +35,9 @@ function spawnCollect(file: string, args: string[], cwd: string): Promise<Outcom
         } else resolve({ stdout, stderr, ...(child.pid ? { pid: child.pid } : {}) });
       },
     );
+    // An empty stdin, as a terminal-less CI gives: execFile's stdin is a pipe that stays open,
+    // and a command that forwards its stdin (cadre-runtime exec) would wait on it for ever.
+    child.stdin?.end();
   });
 }
 

@@ -1,9 +1,12 @@
 import { once } from "node:events";
-import type { Readable } from "node:stream";
+import { basename, posix } from "node:path";
+import { Readable } from "node:stream";
 import type { IsolationPolicy, IsolationProvider } from "@cadre/agent-runtime-contract";
 import type {
   BenchBaselineInput,
   BenchEngine,
+  BenchTools,
+  FilesContender,
   SandboxLifecycle,
 } from "@cadre/agent-runtime-provider-utils";
 import Docker from "dockerode";
@@ -126,6 +129,7 @@ export async function dockerBenchBaseline({
   return {
     label: `docker (${runtime})`,
     baselines,
+    filesBaselines: copyBaselines(docker, api, cli, cliHost, tools),
     targets: tools.engineTargets((await provider.capabilities()).isolation),
     idleMemory: containerMemory,
     baselineIdleMemory: containerMemory,
@@ -136,6 +140,59 @@ export async function dockerBenchBaseline({
     },
     async close() {},
   };
+}
+
+/**
+ * Docker's own ways of copying files into a container and out: the archive API through dockerode
+ * (putArchive with the same tar `cadre-runtime cp` sends, getArchive extracted by the same code),
+ * and `docker cp`. Each copies into a directory of the container's root file system, as ours does.
+ */
+function copyBaselines(
+  docker: Docker,
+  api: SandboxLifecycle,
+  cli: SandboxLifecycle,
+  cliHost: string[],
+  tools: BenchTools,
+): FilesContender[] {
+  const run = async (id: string, argv: string[]) => {
+    const exitCode = await dockerodeExec(docker.getContainer(id), argv);
+    if (exitCode !== 0) throw new Error(`${argv.join(" ")} exited ${exitCode}`);
+  };
+  const dockerCli = (args: string[]) => tools.runCli("docker", [...cliHost, ...args]);
+  return [
+    {
+      name: "dockerode archive",
+      kind: "api",
+      sandbox: api,
+      makeDirectory: (id, path) => run(id, ["mkdir", "-p", path]),
+      async copyIn(id, from, dir) {
+        const archive = Readable.from(tools.packLocal(from, basename(from)));
+        await docker.getContainer(id).putArchive(archive, { path: dir });
+      },
+      async copyOut(id, path, dir) {
+        const archive = (await docker.getContainer(id).getArchive({ path })) as Readable;
+        await tools.extractToLocal(archive, dir, posix.basename(path));
+      },
+      remove: (id, path) => run(id, ["rm", "-rf", path]),
+    },
+    {
+      name: "docker cp",
+      kind: "cli",
+      sandbox: cli,
+      async makeDirectory(id, path) {
+        await dockerCli(["exec", id, "mkdir", "-p", path]);
+      },
+      async copyIn(id, from, dir) {
+        await dockerCli(["cp", from, `${id}:${dir}`]);
+      },
+      async copyOut(id, path, dir) {
+        await dockerCli(["cp", `${id}:${path}`, dir]);
+      },
+      async remove(id, path) {
+        await dockerCli(["exec", id, "rm", "-rf", path]);
+      },
+    },
+  ];
 }
 
 /** The image the provider's sessions use: read from one session's container. */

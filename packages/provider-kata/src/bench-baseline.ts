@@ -161,6 +161,9 @@ export async function kataBenchBaseline({
       ? "kata (stand-in shim, no VM)"
       : `kata (${report.variant ?? resolved.runtime})`,
     baselines: [api, cli],
+    // No files baselines: nothing to call.
+    filesNote:
+      "containerd has no copy API (nothing like Docker's putArchive or getArchive, and ctr has no cp): a bare client would exec a tar of the image in the sandbox; ours is shown alone",
     targets: tools.engineTargets(report.isolation),
     idleMemory: taskMemory,
     baselineIdleMemory: taskMemory,

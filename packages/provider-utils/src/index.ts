@@ -19,6 +19,8 @@ export type {
   Contender,
   EngineTargets,
   FifoStdio,
+  FilesContender,
+  FilesTargets,
   IdleMemory,
   PremadeFifos,
   SandboxLifecycle,

@@ -6,6 +6,7 @@ import { agentExecTargets } from "./target-checks.js";
 import { runCli } from "./tools/cli-process.js";
 import { PremadeFifos } from "./tools/fifo-stdio.js";
 import { hostSpawnContender } from "./tools/host-spawn.js";
+import { localTarTools } from "./tools/local-tar.js";
 
 /**
  * What `bench` lends every provider's baseline (BenchBaselineInput.tools): the bench's own way of
@@ -21,4 +22,5 @@ export const benchTools: BenchTools = {
   sandboxMemory,
   engineTargets: agentExecTargets,
   usageError: (message) => new UsageError(message, "bench"),
+  ...localTarTools,
 };

@@ -1,3 +1,4 @@
+import { type FilesResult, filesWorkloads, formatSize } from "./files-phase.js";
 import type { BenchResult } from "./run-bench.js";
 import type { Summary } from "./stats.js";
 import type { TargetCheck } from "./target-checks.js";
@@ -34,6 +35,7 @@ export function formatBenchResult(result: BenchResult): string {
     lines.push(
       `  pool of ${pool.size}: hand-out ${ms(pool.start)}, with first exec ${ms(pool.firstCommand)} (hits ${pool.hits}, misses ${pool.misses})`,
     );
+  if (result.files) lines.push(...formatFiles(result.files));
   const missed = Object.entries(result.targets).filter(([, t]) => t.met === false);
   lines.push(
     missed.length
@@ -41,4 +43,30 @@ export function formatBenchResult(result: BenchResult): string {
       : "  every measured target met",
   );
   return `${lines.join("\n")}\n`;
+}
+
+const workloadNames = { small: "1 MiB file", large: "large file", tree: "tree" } as const;
+
+/** The files phase: each contender's p50 in and out per workload, and ours against the others. */
+function formatFiles(files: FilesResult): string[] {
+  const { sizes } = files;
+  const lines = [
+    `  files (p50 in / out, ms): large file ${formatSize(sizes.largeBytes)}, tree of ${sizes.treeFiles} files (${formatSize(sizes.treeBytes)})${files.note ? `; ${files.note}` : ""}`,
+  ];
+  for (const [name, c] of Object.entries(files.contenders)) {
+    const cells = filesWorkloads.map(
+      (w) => `${workloadNames[w]} ${c[w].in?.p50 ?? "-"} / ${c[w].out?.p50 ?? "-"}`,
+    );
+    const rss = c.rssGrowthBytes
+      ? `, rss +${mib(Math.max(c.rssGrowthBytes.in ?? 0, c.rssGrowthBytes.out ?? 0))}`
+      : "";
+    lines.push(
+      `    ${name.padEnd(18)} ${cells.join(", ")}${rss}${c.errors ? `  errors ${c.errors}: ${c.firstError}` : ""}`,
+    );
+  }
+  const r = files.ratios;
+  lines.push(
+    `    ours / archive API: large ${x(r.largeInVsApi)} / ${x(r.largeOutVsApi)}, tree ${x(r.treeInVsApi)} / ${x(r.treeOutVsApi)}; ours / CLI: large ${x(r.largeInVsCli)} / ${x(r.largeOutVsCli)}, tree ${x(r.treeInVsCli)} / ${x(r.treeOutVsCli)}`,
+  );
+  return lines;
 }

@@ -9,7 +9,8 @@ import type {
   EngineTargets,
   IdleMemory,
 } from "@cadre/agent-runtime-provider-utils";
-import { oursContender } from "./ours.js";
+import { type FilesResult, type FilesSettings, filesPhase } from "./files-phase.js";
+import { oursContender, oursFilesContender } from "./ours.js";
 import { ratio, type Summary, summarize, timed } from "./stats.js";
 import { checkTargets, type TargetCheck, type TargetName, tailRatio } from "./target-checks.js";
 
@@ -31,6 +32,8 @@ export interface BenchSettings {
   parallelRounds?: number;
   /** Idle sessions (and as many bare sandboxes) whose memory is measured. Default 5. */
   memorySessions?: number;
+  /** The files phase's sizes; its rounds follow `iterations`. */
+  files: Omit<FilesSettings, "iterations">;
   progress?: (message: string) => void;
 }
 
@@ -114,6 +117,11 @@ export interface BenchResult {
     misses: number;
     refillErrors: number;
   };
+  /**
+   * `cadre-runtime cp` in and out against the engine's copy API and CLI; null when the provider
+   * has no files operations.
+   */
+  files: FilesResult | null;
   /** The targets this engine has (target-checks.ts); null target: none here. */
   engineTargets: EngineTargets | null;
   targets: Record<TargetName, TargetCheck>;
@@ -290,6 +298,7 @@ export async function runBench(settings: BenchSettings): Promise<BenchResult> {
     );
     say(`${engine.label}: memory of idle sessions and of the bare API's sandboxes`);
     const memory = await memoryPhase(settings);
+    const files = await runFilesPhase(settings, say);
 
     const byKind = (kind: Contender["kind"]) => contenders.find((c) => c.kind === kind)?.name ?? "";
     const ours = results[byKind("ours")];
@@ -315,6 +324,7 @@ export async function runBench(settings: BenchSettings): Promise<BenchResult> {
         concurrentErrors: concurrent.errors,
         poolFirstCommand: pool?.firstCommand,
         idleMemoryOverBaselineBytes: memory.overBaselineBytes,
+        files,
       },
       engine.targets,
     );
@@ -335,6 +345,7 @@ export async function runBench(settings: BenchSettings): Promise<BenchResult> {
       parallel,
       concurrent,
       memory,
+      files,
       engineTargets: engine.targets ?? null,
       targets,
       leftoversRemoved: 0,
@@ -345,6 +356,24 @@ export async function runBench(settings: BenchSettings): Promise<BenchResult> {
     const removed = await engine.cleanup().catch(() => 0);
     if (removed > 0) say(`${engine.label}: removed ${removed} leftover object(s) of this run`);
   }
+}
+
+/** The files phase, when the provider has files operations. */
+async function runFilesPhase(
+  settings: BenchSettings,
+  say: (message: string) => void,
+): Promise<FilesResult | null> {
+  const { engine, provider } = settings;
+  if (!(await provider.capabilities()).features.files) {
+    say(`${engine.label}: no files operations, files phase skipped`);
+    return null;
+  }
+  return filesPhase(
+    [oursFilesContender(provider, settings.policy), ...(engine.filesBaselines ?? [])],
+    { ...settings.files, iterations: settings.iterations },
+    engine.filesNote,
+    (message) => say(`${engine.label}: ${message}`),
+  );
 }
 
 async function execTrue(provider: IsolationProvider, id: string): Promise<void> {

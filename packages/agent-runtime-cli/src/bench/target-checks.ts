@@ -1,5 +1,6 @@
 import type { IsolationLevel } from "@cadre/agent-runtime-contract";
-import type { EngineTargets } from "@cadre/agent-runtime-provider-utils";
+import type { EngineTargets, FilesTargets } from "@cadre/agent-runtime-provider-utils";
+import type { FilesResult } from "./files-phase.js";
 import { ratio, type Summary } from "./stats.js";
 
 // Issue 13's targets (EngineTargets) for an engine whose baselines are that engine's own API and
@@ -7,12 +8,20 @@ import { ratio, type Summary } from "./stats.js";
 // engine (BenchEngine.targets, through the bench's tools.engineTargets); an engine without them
 // (the stub, whose baseline is a host process) still has its numbers reported, with no mark.
 
+/**
+ * Issue 14's files targets, on every engine: a 1 MiB file in and out at most 5 ms p50 each; a
+ * large file and a tree of small files within 1.2 times the engine's own archive API (an engine
+ * without one, like containerd, has its numbers reported unmarked).
+ */
+export const filesTargets: FilesTargets = { smallFileP50Ms: 5, versusArchiveApi: 1.2 };
+
 /** Where a command is a fork inside the sandbox's own kernel: runc, containerd's shims, a VM. */
 export const forkSpeedTargets: EngineTargets = {
   execSpeedupVsApi: 10,
   execP50Ms: 3,
   execTailRatio: 4,
   coldFirstCommand: { factor: 1.1, plusMs: 3 },
+  files: filesTargets,
 };
 
 /** gVisor: every fork and exec inside the sandbox goes through its user-space kernel. */
@@ -20,6 +29,7 @@ export const userKernelTargets: EngineTargets = {
   execSpeedupVsApi: 5,
   execTailRatio: 4,
   coldFirstCommand: { factor: 1.1, plusMs: 3 },
+  files: filesTargets,
 };
 
 /** The agent's targets for an engine, by the isolation level its provider reports. */
@@ -37,6 +47,11 @@ export const sharedTargets = {
   poolFirstCommandP50Ms: 10,
   /** Idle memory of a session of ours minus that of the bare API's sandbox, bytes. */
   idleMemoryOverBaselineBytes: 2 ** 20,
+  /**
+   * How far the caller's RSS may rise while it copies the large file in or out: bounded, far
+   * below the file's size whatever that is (the transfer streams, with flow control).
+   */
+  filesRssGrowthBytes: 64 * 2 ** 20,
 } as const;
 
 export const targetNames = [
@@ -48,6 +63,13 @@ export const targetNames = [
   "poolFirstCommandP50Ms",
   "idleMemoryOverBaselineBytes",
   "concurrentErrors",
+  "filesSmallInP50Ms",
+  "filesSmallOutP50Ms",
+  "filesLargeInVsApi",
+  "filesLargeOutVsApi",
+  "filesTreeInVsApi",
+  "filesTreeOutVsApi",
+  "filesRssGrowthBytes",
 ] as const;
 export type TargetName = (typeof targetNames)[number];
 
@@ -74,6 +96,8 @@ export interface MeasuredForTargets {
   /** Pool hand-out plus first exec, each sample's sum. */
   poolFirstCommand: Summary | null | undefined;
   idleMemoryOverBaselineBytes: number | null;
+  /** The files phase; null when it did not run (a provider without files). */
+  files: FilesResult | null;
 }
 
 const round = (x: number, places: number) => {
@@ -136,5 +160,29 @@ export function checkTargets(
       m.idleMemoryOverBaselineBytes,
     ),
     concurrentErrors: check(sharedTargets.concurrentErrors, "atMost", m.concurrentErrors),
+    ...filesChecks(m.files, engine?.files),
+  };
+}
+
+function filesChecks(
+  files: FilesResult | null,
+  targets: FilesTargets | undefined,
+): Record<Extract<TargetName, `files${string}`>, TargetCheck> {
+  const ours = files && Object.values(files.contenders).find((c) => c.kind === "ours");
+  const small = targets?.smallFileP50Ms;
+  const versus = targets?.versusArchiveApi;
+  const peak = ours?.rssGrowthBytes;
+  return {
+    filesSmallInP50Ms: check(small, "atMost", ours?.small.in?.p50),
+    filesSmallOutP50Ms: check(small, "atMost", ours?.small.out?.p50),
+    filesLargeInVsApi: check(versus, "atMost", files?.ratios.largeInVsApi),
+    filesLargeOutVsApi: check(versus, "atMost", files?.ratios.largeOutVsApi),
+    filesTreeInVsApi: check(versus, "atMost", files?.ratios.treeInVsApi),
+    filesTreeOutVsApi: check(versus, "atMost", files?.ratios.treeOutVsApi),
+    filesRssGrowthBytes: check(
+      sharedTargets.filesRssGrowthBytes,
+      "atMost",
+      peak ? Math.max(peak.in ?? 0, peak.out ?? 0) : null,
+    ),
   };
 }

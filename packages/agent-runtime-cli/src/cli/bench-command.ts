@@ -10,7 +10,7 @@ import { progress } from "./output.js";
 import { parseFlags } from "./parse-flags.js";
 import { configFromFlags, providerFlagSpec, sectionOf } from "./provider-choice.js";
 import { knownProviders, optionHelp, runtimeOptionHelp } from "./provider-help.js";
-import { parsePositiveNumber } from "./units.js";
+import { parsePositiveNumber, parseSize } from "./units.js";
 import { UsageError } from "./usage-error.js";
 
 export const benchHelp = async () => `Usage: cadre-runtime bench --provider P [options]
@@ -19,8 +19,9 @@ Measures, in one run and interleaved, startSession, the first exec and destroySe
 of \`true\`, for the provider and for the baselines its package gives on the same engine (the
 engine's bare API and its CLI, or what the provider wraps); then 20 execs at once in one session
 against 20 one after another, hand-out and first exec from a SessionPool, N concurrent sessions
-each running one exec, and the host memory of idle sessions against the bare API's idle
-sandboxes. Every sandbox it makes carries the label ${benchRunLabel}=<run id> and is removed at
+each running one exec, the host memory of idle sessions against the bare API's idle sandboxes,
+and "cadre-runtime cp" in and out (a 1 MiB file, a large file, a tree of small files) against
+the engine's own copy API and CLI, with this process's memory during the large file. Every sandbox it makes carries the label ${benchRunLabel}=<run id> and is removed at
 the end. Providers with a baseline here: ${(await providersWithBaseline()).join(", ") || "none"}.
 
 Options:
@@ -30,6 +31,8 @@ ${await runtimeOptionHelp(25)}
       --iterations N     measured rounds per operation (default 20; exec runs 2N rounds)
       --concurrency C    sessions started at once in the concurrency phase (default 50)
       --pool K           also measure hand-out and first exec from a SessionPool of K
+      --file-size SIZE   the files phase's large file (default 100m)
+      --tree-files N     the files phase's tree of small files (default 10000)
       --json FILE        write the results as JSON to FILE ("-" for stdout)
   -h, --help             show this help
 
@@ -40,6 +43,8 @@ const flagSpec = {
   iterations: { type: "string" },
   concurrency: { type: "string" },
   pool: { type: "string" },
+  "file-size": { type: "string" },
+  "tree-files": { type: "string" },
   json: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -54,13 +59,20 @@ export async function benchCommand(args: string[]): Promise<number> {
   }
   const config = await configFromFlags(values, cmd);
   if (!config) throw new UsageError("--provider or --config is required", cmd);
-  const count = (flag: "iterations" | "concurrency" | "pool", fallback?: number) => {
+  const count = (flag: "iterations" | "concurrency" | "pool" | "tree-files", fallback?: number) => {
     const text = values[flag];
     return text === undefined ? fallback : parsePositiveNumber(text, `--${flag}`, cmd, true);
   };
   const iterations = count("iterations", 20)!;
   const concurrency = count("concurrency", 50)!;
   const poolSize = count("pool");
+  const files = {
+    largeBytes:
+      values["file-size"] === undefined
+        ? 100 * 2 ** 20
+        : parseSize(values["file-size"], "--file-size", cmd),
+    treeFiles: count("tree-files", 10_000)!,
+  };
 
   // The pool is measured separately: the provider itself is always benchmarked bare.
   const { pool: _pool, ...bare } = config;
@@ -90,6 +102,7 @@ export async function benchCommand(args: string[]): Promise<number> {
       iterations,
       concurrency,
       poolSize,
+      files,
       progress,
     });
     await report(result, values.json);

@@ -1,7 +1,9 @@
 import { providerIds } from "@cadre/agent-runtime";
 import { benchCommand } from "./bench-command.js";
 import { conformanceCommand } from "./conformance-command.js";
+import { cpCommand } from "./cp-command.js";
 import { doctorCommand } from "./doctor-command.js";
+import { execCommand } from "./exec-command.js";
 import { describeError } from "./output.js";
 import { runCommand, runFailureExitCode } from "./run-command.js";
 import { sessionsCommand } from "./sessions-command.js";
@@ -13,6 +15,11 @@ Runs commands in isolated sessions through cadre's isolation providers (${provid
 
 Commands:
   run [options] -- CMD [ARGS...]   run CMD in a fresh session, stream its output, exit with its code
+  sessions start [options]         start a session that outlives the command; prints its id
+  exec [options] ID -- CMD [ARGS...]
+                                   run CMD in session ID, stream its output, exit with its code
+  cp SRC DST                       copy files and directories in (LOCAL ID:PATH) or out (ID:PATH LOCAL)
+  sessions destroy ID...           destroy sessions
   doctor [--provider P] [--json]   readiness of each provider on this host, with fixes
   conformance --provider P         run the conformance suite against P on this host
   sessions list | reap             list the sessions of each provider, or reap orphans
@@ -24,6 +31,8 @@ Exit status: 2 for usage errors; see each command for the rest.`;
 // A Map: a lookup in a plain object would find "constructor" or "__proto__" on its prototype.
 const commands = new Map<string, (args: string[]) => Promise<number>>([
   ["run", runCommand],
+  ["exec", execCommand],
+  ["cp", cpCommand],
   ["doctor", doctorCommand],
   ["conformance", conformanceCommand],
   ["sessions", sessionsCommand],
@@ -40,7 +49,7 @@ export async function main(argv: string[]): Promise<number> {
   const command = name === undefined ? undefined : commands.get(name);
   try {
     if (name === undefined)
-      throw new UsageError("missing command (run, doctor, conformance, sessions, bench)");
+      throw new UsageError(`missing command (${[...commands.keys()].join(", ")})`);
     if (!command) throw new UsageError(`unknown command "${name}"`);
     return await command(args);
   } catch (error) {
@@ -49,6 +58,7 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     process.stderr.write(`cadre-runtime: ${describeError(error)}\n`);
-    return name === "run" ? runFailureExitCode : 1;
+    // As `docker run` and `docker exec`: the command's own statuses stay apart from ours.
+    return name === "run" || name === "exec" ? runFailureExitCode : 1;
   }
 }

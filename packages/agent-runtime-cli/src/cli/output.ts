@@ -1,4 +1,5 @@
 import { AgentRuntimeError } from "@cadre/agent-runtime-contract";
+import { CommandError } from "./command-error.js";
 
 /** Status and progress go to stderr, so stdout stays the command's output or the JSON. */
 export function progress(message: string): void {
@@ -15,6 +16,11 @@ export function describeError(error: unknown): string {
     const err = error as AgentRuntimeError;
     return `${err.code}: ${err.message}`;
   }
+  if (error instanceof CommandError) {
+    return error.code ? `${error.code}: ${error.message}` : error.message;
+  }
+  // A system call's failure on this host (a local path of `cp`): its message names the path.
+  if (error instanceof Error && "syscall" in error) return error.message;
   if (error instanceof Error) return error.stack ?? error.message;
   return String(error);
 }

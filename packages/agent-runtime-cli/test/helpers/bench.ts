@@ -18,11 +18,15 @@ export interface BenchJson {
   parallel: { errors: number; rounds: number; firstErrors: string[] } | null;
   concurrent: { errors: number };
   targets: Record<string, { target: number | null; value: number | null; met: boolean | null }>;
+  files: {
+    contenders: Record<string, { kind: string; errors: number; firstError?: string }>;
+    ratios: Record<string, number | null>;
+  } | null;
   leftoversRemoved: number;
 }
 
 /**
- * Runs a short `cadre-runtime bench` (2 rounds, 2 at once, a pool of 1) and checks what every
+ * Runs a short `cadre-runtime bench` (2 rounds, 2 at once, a pool of 1, small files) and checks what every
  * engine's run must show: each contender ran every round without an error (ours several times a
  * round in the exec phase), the ratios were computed, the parallel phase ran without an error,
  * and the run's own cleanup found nothing left behind. Times are never asserted.
@@ -33,6 +37,7 @@ export async function runShortBench(dir: string, args: string[]): Promise<BenchJ
     "bench",
     ...args,
     ...["--iterations", "2", "--concurrency", "2", "--pool", "1", "--json", file],
+    ...["--file-size", "2m", "--tree-files", "20"],
   ]);
   expect(result.code, result.stderr).toBe(0);
   const json = JSON.parse(await readFile(file, "utf8")) as BenchJson;
@@ -50,6 +55,14 @@ export async function runShortBench(dir: string, args: string[]): Promise<BenchJ
   expect(json.parallel).toMatchObject({ errors: 0, rounds: 2, firstErrors: [] });
   expect(json.targets.parallelErrors?.met).toBe(true);
   expect(json.concurrent.errors).toBe(0);
+  // The files phase copied every workload both ways without an error, for every contender.
+  for (const [name, c] of Object.entries(json.files?.contenders ?? {})) {
+    expect({ name, errors: c.errors, firstError: c.firstError }).toEqual({
+      name,
+      errors: 0,
+      firstError: undefined,
+    });
+  }
   expect(json.leftoversRemoved).toBe(0);
   return json;
 }

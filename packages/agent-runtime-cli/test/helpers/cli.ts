@@ -23,10 +23,14 @@ export interface CliResult {
   stderr: string;
 }
 
-export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+export function startCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  stdin: "ignore" | "pipe" = "ignore",
+): ChildProcess {
   return spawn(process.execPath, [binPath, ...args], {
     env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: [stdin, "pipe", "pipe"],
   });
 }
 
@@ -47,6 +51,19 @@ export function finished(child: ChildProcess): Promise<CliResult> {
 
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return finished(startCli(args, env));
+}
+
+/** Runs the command with `input` as its stdin (a pipe that ends after it). */
+export function runCliWithStdin(
+  args: string[],
+  input: Uint8Array | string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<CliResult> {
+  const child = startCli(args, env, "pipe");
+  const done = finished(child);
+  child.stdin?.on("error", () => {});
+  child.stdin?.end(input);
+  return done;
 }
 
 /** Resolves when the child's stdout contains `text`: the event a test waits for, not a delay. */

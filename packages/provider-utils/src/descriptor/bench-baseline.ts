@@ -59,6 +59,17 @@ export interface BenchTools {
   /** The agent's targets for an engine whose provider reports this isolation level. */
   engineTargets(isolation: IsolationLevel): EngineTargets;
   /**
+   * A tar stream of the host file or directory `path`, its top entry named `top`: the archive
+   * `cadre-runtime cp` sends, so that a copy baseline sends the same bytes.
+   */
+  packLocal(path: string, top: string): AsyncIterable<Uint8Array>;
+  /**
+   * Extracts a tar stream that came out of a sandbox into the host directory `dir` as
+   * `cadre-runtime cp` does (its top entry becomes `dir`/`name`; hostile entries refused), so
+   * that a copy baseline does the same work on the host as ours.
+   */
+  extractToLocal(tar: AsyncIterable<Uint8Array>, dir: string, name: string): Promise<void>;
+  /**
    * The error to throw when these options cannot be benchmarked (e.g. a remote engine): the
    * bench reports it as a usage error, with the message as the fix.
    */
@@ -87,6 +98,14 @@ export interface BenchEngine {
    * what a session was before cadre-agent. Absent: no baseline to compare with.
    */
   baselineIdleMemory?(sandboxIds: string[]): Promise<IdleMemory>;
+  /**
+   * The engine's own ways of copying files into and out of a sandbox (its archive API, kind
+   * "api"; its CLI, kind "cli"), measured beside `cadre-runtime cp`. Absent when the engine has
+   * none: `filesNote` says why, and only the provider's own copies are measured.
+   */
+  filesBaselines?: FilesContender[];
+  /** Why there is no files baseline, or what to know about it, for the results. */
+  filesNote?: string;
   /** Removes every object carrying the run's labels (sessions included); returns how many. */
   cleanup(): Promise<number>;
   close(): Promise<void>;
@@ -118,6 +137,27 @@ export interface Contender {
   prepare?(execs: number): Promise<void>;
 }
 
+/**
+ * A way of copying files between the host and a sandbox, for the bench's files phase: a file or
+ * a directory tree in, then the same back out, each timed; the other calls are its setup and
+ * cleanup between rounds, never timed.
+ */
+export interface FilesContender {
+  /** Shown in the results, e.g. "dockerode archive", "docker cp". */
+  name: string;
+  kind: "api" | "cli";
+  /** The one sandbox the phase copies into and out of. */
+  sandbox: SandboxLifecycle;
+  /** Makes the empty directory `path` in the sandbox (setup). */
+  makeDirectory(id: string, path: string): Promise<void>;
+  /** Copies the host file or directory `from` into the sandbox directory `dir`, as `dir`/its name. */
+  copyIn(id: string, from: string, dir: string): Promise<void>;
+  /** Copies `path` out of the sandbox into the host directory `dir`, as `dir`/its name. */
+  copyOut(id: string, path: string, dir: string): Promise<void>;
+  /** Removes `path` and everything below it in the sandbox (cleanup between rounds). */
+  remove(id: string, path: string): Promise<void>;
+}
+
 /** A sandbox's start and destroy, as a contender's lifecycle does them. */
 export interface SandboxLifecycle {
   start(): Promise<string>;
@@ -147,6 +187,19 @@ export interface EngineTargets {
    * `factor` times the bare API's create+start p50, plus `plusMs`.
    */
   coldFirstCommand: { factor: number; plusMs: number };
+  /** Issue 14's files targets. Absent: none on this engine. */
+  files?: FilesTargets;
+}
+
+/** Copies into and out of a sandbox, against the engine's own archive API. */
+export interface FilesTargets {
+  /** A 1 MiB file in, and out, p50 in ms: at most this. */
+  smallFileP50Ms: number;
+  /**
+   * A large file and a tree of many small files, in and out: our p50 divided by the engine's
+   * archive API's (its "api" files baseline), at most this.
+   */
+  versusArchiveApi: number;
 }
 
 /** Named pipes made ahead for a bare containerd client that captures an exec's output. */
