@@ -23,6 +23,7 @@ Commands:
   doctor [--provider P] [--json]   readiness of each provider on this host, with fixes
   conformance --provider P         run the conformance suite against P on this host
   sessions list | reap             list the sessions of each provider, or reap orphans
+  sessions top [ID...]             what running sessions use, live
   bench --provider P               latency against bare engine calls, concurrency, memory
 
 Run "cadre-runtime <command> --help" for a command's options.

@@ -9,6 +9,7 @@ import { policyFlagHelp, policyFlagSpec, policyFromFlags } from "./policy-flags.
 import { configFromFlags, defaultConfigFor, providerFlagSpec } from "./provider-choice.js";
 import { optionHelp, runtimeOptionHelp } from "./provider-help.js";
 import { providerOfSession } from "./session-provider.js";
+import { sessionsTop } from "./sessions-top.js";
 import { parseDuration } from "./units.js";
 import { UsageError } from "./usage-error.js";
 
@@ -16,6 +17,7 @@ export const sessionsHelp = async () => `Usage: cadre-runtime sessions start [op
        cadre-runtime sessions destroy [options] ID...
        cadre-runtime sessions list [options]
        cadre-runtime sessions reap [options]
+       cadre-runtime sessions top [options] [ID...]
 
 start: starts a session that outlives this command and prints its id (nothing else) on stdout;
   "cadre-runtime exec", "cp" and "sessions destroy" use it from any later process. A small
@@ -23,6 +25,9 @@ start: starts a session that outlives this command and prints its id (nothing el
 destroy: destroys the sessions (and their keepers exit).
 list: the sessions each provider's backend holds (read from the backend, not from memory).
 reap: destroys sessions whose owner process is gone or whose TTL ran out; prints their ids.
+top: what each running session uses (the IDs, else every one), as its provider reads it from the
+  host: CPU, memory and its peak against the limit, processes, disk. Read again every interval
+  until Ctrl-C; redrawn in place on a terminal, appended into a pipe.
 
 Options:
   -p, --provider P     only this provider (start, default: the best one available:
@@ -34,7 +39,10 @@ ${await runtimeOptionHelp(23)}
       --ttl T          start: destroy the session after T (default 24h, at most about 24 days)
 ${policyFlagHelp}
       --older-than T   reap: also sessions of live owners older than T (e.g. 1h)
-      --json           print JSON (list: an array of sessions; reap: { reaped: [...] })
+      --interval T     top: between two readings (default 2s, at least 250ms)
+      --count N        top: stop after N readings
+      --json           print JSON (list: an array of sessions; reap: { reaped: [...] }; top:
+                       one line per reading, an array of { providerId, stats, cpuPercent })
   -h, --help           show this help`;
 
 const flagSpec = {
@@ -61,7 +69,7 @@ const destroyFlagSpec = {
 export const defaultShellTtlMs = 24 * 3_600_000;
 
 const cmd = "sessions";
-const actions = ["start", "destroy", "list", "reap"];
+const actions = ["start", "destroy", "list", "reap", "top"];
 
 export async function sessionsCommand(args: string[]): Promise<number> {
   const [action, ...rest] = args;
@@ -72,13 +80,14 @@ export async function sessionsCommand(args: string[]): Promise<number> {
   if (action === undefined || !actions.includes(action)) {
     throw new UsageError(
       action === undefined
-        ? "missing start, destroy, list or reap"
-        : `unknown action "${action}"; use start, destroy, list or reap`,
+        ? "missing start, destroy, list, reap or top"
+        : `unknown action "${action}"; use start, destroy, list, reap or top`,
       cmd,
     );
   }
   if (action === "start") return startSession(rest);
   if (action === "destroy") return destroySessions(rest);
+  if (action === "top") return sessionsTop(rest, sessionsHelp);
   const { values } = parseFlags(rest, flagSpec, cmd);
   if (values.help) {
     process.stdout.write(`${await sessionsHelp()}\n`);

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { TopRow } from "../../src/cli/sessions-top.js";
 import { assertBuilt, runCli, runCliWithStdin } from "./cli.js";
 
 /** An engine the shell's living-session commands are tested on. */
@@ -107,6 +108,49 @@ export function describeLivingSession(engine: LivingSessionEngine): void {
         "echo $GREETING",
       ]);
       expect(withEnv.stdout).toBe("hi\n");
+    });
+
+    it("sessions top reads what the session uses from the host, and names one that is not there", async () => {
+      const top = await cli([
+        "sessions",
+        "top",
+        ...engine.listArgs(),
+        id,
+        "--count",
+        "2",
+        "--interval",
+        "250ms",
+        "--json",
+      ]);
+      expect(top.code, top.stderr).toBe(0);
+      const readings = top.stdout
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line) as TopRow[]);
+      expect(readings).toHaveLength(2);
+      for (const rows of readings) {
+        expect(rows.map((r) => r.stats.sessionId)).toEqual([id]);
+        expect(rows[0]!.stats.memoryBytes).toBeGreaterThan(0);
+        expect(rows[0]!.stats.pids).toBeGreaterThanOrEqual(1);
+      }
+      // CPU use is a difference: from the second reading on, where the provider counts CPU time.
+      if (readings[1]![0]!.stats.cpuSeconds !== undefined) {
+        expect(readings[1]![0]!.cpuPercent).toBeGreaterThanOrEqual(0);
+      }
+      const table = await cli(["sessions", "top", ...engine.listArgs(), id, "--count", "1"]);
+      expect(table.code, table.stderr).toBe(0);
+      expect(table.stdout).toMatch(/^ID\s+PROVIDER\s+CPU%/);
+      expect(table.stdout).toContain(id);
+      const missing = await cli([
+        "sessions",
+        "top",
+        ...engine.listArgs(),
+        "cadre-0000000000000000",
+        "--count",
+        "1",
+      ]);
+      expect(missing.code).not.toBe(0);
+      expect(missing.stderr).toContain("SESSION_NOT_FOUND");
     });
 
     it("cp copies a tree of a few thousand files in and out unchanged", async () => {
