@@ -14,6 +14,12 @@ export const fieldCapabilitySchema = z.object({
   advisory: z.boolean().optional(),
   /** Numeric range the provider can deliver, in the field's unit. */
   limits: z.object({ min: z.number().optional(), max: z.number().optional() }).optional(),
+  /**
+   * For memory and pids: false when a command this limit ended is not told as its cause
+   * (ExecResult.cause "memory" or "pids", and the limit.hit event), because the counters that
+   * tell it are out of this instance's reach (a remote engine's host). Absent: it is told.
+   */
+  reportsCause: z.boolean().optional(),
 });
 export type FieldCapability = z.infer<typeof fieldCapabilitySchema>;
 

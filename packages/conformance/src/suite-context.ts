@@ -52,6 +52,11 @@ export class ConformanceContext {
     return this.report.policy[field].enforced;
   }
 
+  /** Whether a command this limit ended says so in its cause (and as limit.hit). */
+  reportsCause(field: "memory" | "pids"): boolean {
+    return this.enforced(field) && this.report.policy[field].reportsCause !== false;
+  }
+
   /** A string no process contains unless a probe put it there. */
   token(prefix = "cadre-probe"): string {
     this.tokenCount += 1;

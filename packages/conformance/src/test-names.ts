@@ -222,7 +222,7 @@ export const conformanceTestNames = {
       "a sandbox killed from outside the provider ends with agent-lost, in events() and in getSession before and after destroy [MUST]",
     ttl: "ttl.approaching comes the caller's lead time before a TTL runs out, then the session ends with cause ttl [MUST when features.ttl]",
     limits:
-      "a memory kill and a refused fork are told as limit.hit and as the exec's cause [MUST for each limit enforced]",
+      "a memory kill and a refused fork are told as limit.hit and as the exec's cause [MUST for each limit enforced whose cause is reported]",
     reaped:
       "reap() after a killed owner ends the session with reaped (owner-gone) and tells session.reaped [MUST]",
     records:

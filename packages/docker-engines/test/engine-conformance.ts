@@ -19,6 +19,8 @@ export interface EngineUnderTest {
   missing?: string | undefined;
   /** Multiplies the suite's time limits where every request costs more (SSH). */
   timeScale?: number;
+  /** Stops the daemon and starts it again (one the test started, which nothing else uses). */
+  restart?: () => Promise<void>;
 }
 
 /** Registers the conformance suite for the Docker provider on `engine`. */
@@ -41,5 +43,8 @@ export async function runEngineConformance(engine: EngineUnderTest): Promise<voi
     ),
     unavailableReason: engine.missing ?? (await dockerUnavailableReason(options)),
     ...(engine.timeScale ? { timeScale: engine.timeScale } : {}),
+    ...(engine.restart
+      ? { restartEngine: { restart: engine.restart, sessionsSurvive: false } }
+      : {}),
   });
 }

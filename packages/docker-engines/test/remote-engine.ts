@@ -171,59 +171,68 @@ export async function startRemoteEngine(options: { ssh: boolean }): Promise<Remo
       join(dir, "daemon.json"),
       JSON.stringify({ runtimes: { crun: { path: "/usr/bin/crun" } } }),
     );
-    const dockerd = spawn(
-      "dockerd",
-      [
-        "--config-file",
-        join(dir, "daemon.json"),
-        "--data-root",
-        dataRoot,
-        "--exec-root",
-        `${base}/exec`,
-        "--pidfile",
-        `${base}/dockerd.pid`,
-        "--containerd-namespace",
-        "cadre-remote",
-        "--containerd-plugins-namespace",
-        "cadre-remote-plugins",
-        "--bridge=none",
-        "--iptables=false",
-        "--ip-masq=false",
-        "--userland-proxy=false",
-        "--cgroup-parent",
-        "cadre-remote",
-        "-H",
-        `unix://${socketPath}`,
-        "-H",
-        `tcp://127.0.0.1:${port}`,
-        "--tlsverify",
-        "--tlscacert",
-        join(dir, "ca.pem"),
-        "--tlscert",
-        join(dir, "server-cert.pem"),
-        "--tlskey",
-        join(dir, "server-key.pem"),
-      ],
-      { stdio: ["ignore", "ignore", "pipe"] },
-    );
-    children.push(dockerd);
-    let log = "";
-    dockerd.stderr?.on("data", (chunk: Buffer) => {
-      log = (log + chunk.toString()).slice(-4000);
-    });
+    const dockerdArgs = [
+      "--config-file",
+      join(dir, "daemon.json"),
+      "--data-root",
+      dataRoot,
+      "--exec-root",
+      `${base}/exec`,
+      "--pidfile",
+      `${base}/dockerd.pid`,
+      "--containerd-namespace",
+      "cadre-remote",
+      "--containerd-plugins-namespace",
+      "cadre-remote-plugins",
+      "--bridge=none",
+      "--iptables=false",
+      "--ip-masq=false",
+      "--userland-proxy=false",
+      "--cgroup-parent",
+      "cadre-remote",
+      "-H",
+      `unix://${socketPath}`,
+      "-H",
+      `tcp://127.0.0.1:${port}`,
+      "--tlsverify",
+      "--tlscacert",
+      join(dir, "ca.pem"),
+      "--tlscert",
+      join(dir, "server-cert.pem"),
+      "--tlskey",
+      join(dir, "server-key.pem"),
+    ];
     const docker = (...args: string[]) => run("docker", ["-H", `unix://${socketPath}`, ...args]);
-    await waitReady(
-      "dockerd",
-      dockerd,
-      () =>
-        docker("version").then(
-          () => true,
-          () => false,
-        ),
-      60_000,
-    ).catch((error: Error) => {
-      throw new Error(`${error.message}: ${log}`);
-    });
+    const launchDockerd = async (): Promise<ChildProcess> => {
+      const dockerd = spawn("dockerd", dockerdArgs, { stdio: ["ignore", "ignore", "pipe"] });
+      children.push(dockerd);
+      let log = "";
+      dockerd.stderr?.on("data", (chunk: Buffer) => {
+        log = (log + chunk.toString()).slice(-4000);
+      });
+      await waitReady(
+        "dockerd",
+        dockerd,
+        () =>
+          docker("version").then(
+            () => true,
+            () => false,
+          ),
+        60_000,
+      ).catch((error: Error) => {
+        throw new Error(`${error.message}: ${log}`);
+      });
+      return dockerd;
+    };
+    let dockerd = await launchDockerd();
+    // The daemon stopped and started again, as an operator's restart or an upgrade does: without
+    // live-restore it stops every container on the way down.
+    const restart = async () => {
+      const exited = new Promise((resolve) => dockerd.once("exit", resolve));
+      dockerd.kill("SIGTERM");
+      await exited;
+      dockerd = await launchDockerd();
+    };
     if (
       !(await docker("image", "inspect", testImage).then(
         () => true,
@@ -236,6 +245,7 @@ export async function startRemoteEngine(options: { ssh: boolean }): Promise<Remo
     guarded = true;
     const tls: EngineUnderTest = {
       name: "remote over TLS",
+      restart,
       options: {
         host: "127.0.0.1",
         port,

@@ -122,7 +122,7 @@ export class DockerBackend implements SessionBackend {
         { providerId: this.providerId, checks: [runtimeCheck(facts, this.runtime)] },
       );
     }
-    return reportForHost(this.runtime, facts);
+    return reportForHost(this.runtime, facts, { hostCgroups: this.client.local });
   }
 
   offlineCapabilities(): CapabilityReport {

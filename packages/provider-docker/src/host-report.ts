@@ -7,7 +7,11 @@ import type { DockerRuntime } from "./options.js";
  * The capability report of one provider instance: its runtime's static row, narrowed to what this
  * daemon's cgroups can enforce. A field the host cannot enforce is not claimed.
  */
-export function reportForHost(runtime: DockerRuntime, facts: HostFacts): CapabilityReport {
+export function reportForHost(
+  runtime: DockerRuntime,
+  facts: HostFacts,
+  { hostCgroups = true }: { hostCgroups?: boolean } = {},
+): CapabilityReport {
   const limits = enforcesCgroupLimits(facts);
   const row = facts.engine === "podman" ? podmanStaticRow(limits) : staticRow(runtime);
   const policy = structuredClone(row.policy);
@@ -56,6 +60,14 @@ export function reportForHost(runtime: DockerRuntime, facts: HostFacts): Capabil
         mechanism: 'NetworkMode "none" in the gVisor sandbox: loopback only',
       };
       defaults.network = "private";
+    }
+  }
+  if (!hostCgroups) {
+    // The kernel's OOM and refused-fork counters are on the daemon's machine. gVisor's memory kill
+    // takes the whole sandbox, which the engine itself reports.
+    if (policy.pids.enforced) policy.pids = { ...policy.pids, reportsCause: false };
+    if (policy.memory.enforced && runtime !== "runsc") {
+      policy.memory = { ...policy.memory, reportsCause: false };
     }
   }
   return { ...row, policy, defaults };

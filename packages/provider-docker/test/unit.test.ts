@@ -108,6 +108,19 @@ describe("reportForHost", () => {
     expect(runsc.policy.networkIsolation.mechanism).toBe("runsc --network=none: loopback only");
   });
 
+  it("says which limits' causes it cannot tell where the daemon's host cgroups are out of reach", () => {
+    const facts = hostFactsFromInfo(info, { ApiVersion: "1.41" });
+    const local = reportForHost("runc", facts);
+    expect(local.policy.memory.reportsCause).toBeUndefined();
+    expect(local.policy.pids.reportsCause).toBeUndefined();
+    const remote = reportForHost("runc", facts, { hostCgroups: false });
+    expect(remote.policy.memory).toMatchObject({ enforced: true, reportsCause: false });
+    expect(remote.policy.pids).toMatchObject({ enforced: true, reportsCause: false });
+    // gVisor's memory kill takes the whole sandbox, which the engine reports wherever it is.
+    const runsc = reportForHost("runsc", facts, { hostCgroups: false });
+    expect(runsc.policy.memory.reportsCause).toBeUndefined();
+  });
+
   it("does not claim a field whose cgroup controller the daemon lacks", () => {
     const facts = hostFactsFromInfo(
       { ...info, MemoryLimit: false, PidsLimit: false, CpuCfsQuota: false },

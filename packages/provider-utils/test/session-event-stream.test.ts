@@ -1,8 +1,9 @@
-import type {
-  SessionEnd,
-  SessionEvent,
-  SessionInfo,
-  SessionState,
+import {
+  BackendError,
+  type SessionEnd,
+  type SessionEvent,
+  type SessionInfo,
+  type SessionState,
 } from "@cadre/agent-runtime-contract";
 import { describe, expect, it } from "vitest";
 import { EventHub } from "../src/events/event-hub.js";
@@ -43,6 +44,8 @@ class ScriptedSource implements SessionEventSource {
   connections: Array<{ since?: string; push: (e: EngineEvent) => void; end: (e?: Error) => void }> =
     [];
   refuse = 0;
+  /** endOf fails this many more times, as an engine going away does. */
+  failEndOf = 0;
   withEngine = true;
 
   async sessions() {
@@ -52,6 +55,10 @@ class ScriptedSource implements SessionEventSource {
     return this.sessionsNow.find((s) => s.id === id);
   }
   async endOf(id: string) {
+    if (this.failEndOf > 0) {
+      this.failEndOf -= 1;
+      throw new BackendError("the engine's database is not open", { providerId: "test" });
+    }
     return (
       this.ends.get(id) ?? {
         cause: { kind: "destroyed" as const, by: "outside" as const },
@@ -224,6 +231,65 @@ describe("SessionEventStream", () => {
     await events.close();
   });
 
+  it("takes a kill from outside just before the engine's stream broke for the engine going away", async () => {
+    const source = new ScriptedSource();
+    source.sessionsNow = [info("k", "running")];
+    const events = reader(new SessionEventStream(source, options));
+    await until(() => source.connections.length === 1);
+    // An engine shutting down stops its sandboxes, then goes.
+    source.sessionsNow = [info("k", "stopped")];
+    source.ends.set("k", {
+      cause: { kind: "stopped", by: "outside" },
+      at: new Date().toISOString(),
+    });
+    source.connections[0]!.push({ kind: "exited", sessionId: "k", at, exit: { exitCode: 0 } });
+    source.connections[0]!.end(new Error("socket closed"));
+    expect(await events.next()).toMatchObject({
+      type: "session.ended",
+      sessionId: "k",
+      cause: { kind: "engine-lost" },
+    });
+    expect(source.connections).toHaveLength(2);
+    expect(source.kept.map((k) => k.end.cause.kind)).toEqual(["engine-lost"]);
+    await events.close();
+  });
+
+  it("tells a stop from outside as it is when the engine's stream stays up", async () => {
+    const source = new ScriptedSource();
+    source.sessionsNow = [info("o", "running")];
+    const events = reader(new SessionEventStream(source, options));
+    await until(() => source.connections.length === 1);
+    source.sessionsNow = [info("o", "stopped")];
+    source.ends.set("o", { cause: { kind: "stopped", by: "outside" }, at });
+    source.connections[0]!.push({ kind: "exited", sessionId: "o", at, exit: { exitCode: 0 } });
+    expect(await events.next()).toMatchObject({
+      type: "session.ended",
+      sessionId: "o",
+      cause: { kind: "stopped", by: "outside" },
+    });
+    expect(source.connections).toHaveLength(1);
+    await events.close();
+  }, 20_000);
+
+  it("survives a step the engine fails: reconnects, and the reconcile tells what that step could not", async () => {
+    const source = new ScriptedSource();
+    source.sessionsNow = [info("f", "running")];
+    const events = reader(new SessionEventStream(source, options));
+    await until(() => source.connections.length === 1);
+    source.sessionsNow = [info("f", "failed")];
+    source.ends.set("f", { cause: { kind: "memory", limit: 1 }, at });
+    source.failEndOf = 1;
+    source.connections[0]!.push({ kind: "exited", sessionId: "f", at, exit: { exitCode: 137 } });
+    expect(await events.next()).toMatchObject({
+      type: "session.ended",
+      sessionId: "f",
+      cause: { kind: "memory", limit: 1 },
+    });
+    expect(source.connections).toHaveLength(2);
+    expect(source.failEndOf).toBe(0);
+    await events.close();
+  });
+
   it("resumes from the last event's cursor, and a replayed event is not told twice", async () => {
     const source = new ScriptedSource();
     const events = reader(new SessionEventStream(source, options));
@@ -235,11 +301,11 @@ describe("SessionEventStream", () => {
     await until(() => source.connections.length === 2);
     expect(source.connections[1]!.since).toBe("c1");
     source.connections[1]!.push({ kind: "started", sessionId: "s", at, cursor: "c1" });
-    source.ends.set("s", { cause: { kind: "agent-lost", signal: "SIGKILL" }, at });
-    source.connections[1]!.push({ kind: "exited", sessionId: "s", at, exit: { exitCode: 137 } });
+    source.ends.set("s", { cause: { kind: "agent-lost", exitCode: 3 }, at });
+    source.connections[1]!.push({ kind: "exited", sessionId: "s", at, exit: { exitCode: 3 } });
     expect(await events.next()).toMatchObject({
       type: "session.ended",
-      cause: { kind: "agent-lost", signal: "SIGKILL" },
+      cause: { kind: "agent-lost", exitCode: 3 },
     });
     await events.close();
   });
@@ -248,7 +314,7 @@ describe("SessionEventStream", () => {
     const source = new ScriptedSource();
     // Read as stopped by the first reconcile, though it stopped after the stream connected.
     source.sessionsNow = [info("late", "stopped")];
-    source.ends.set("late", { cause: { kind: "agent-lost", signal: "SIGKILL" }, at });
+    source.ends.set("late", { cause: { kind: "memory", limit: 1 }, at });
     const events = reader(new SessionEventStream(source, options));
     await until(() => source.connections.length === 1);
     source.connections[0]!.push({ kind: "exited", sessionId: "late", at, exit: {} });

@@ -145,7 +145,7 @@ export function registerEnds(ctx: ConformanceContext): void {
     it(
       names.limits,
       async () => {
-        if (ctx.enforced("pids")) {
+        if (ctx.reportsCause("pids")) {
           const limit = clampToLimits(ctx, "pids", 32);
           const { labels, watch } = watchTest(ctx, "pids");
           try {
@@ -174,7 +174,7 @@ export function registerEnds(ctx: ConformanceContext): void {
             await watch.stop();
           }
         }
-        if (ctx.enforced("memory")) {
+        if (ctx.reportsCause("memory")) {
           const limit = clampToLimits(ctx, "memory", 64 * MiB);
           const { labels, watch } = watchTest(ctx, "memory");
           try {

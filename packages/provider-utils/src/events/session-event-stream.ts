@@ -1,4 +1,5 @@
 import {
+  AgentRuntimeError,
   BackendError,
   type ParsedEventsOptions,
   type SessionEnd,
@@ -32,8 +33,14 @@ export interface SessionEventSource {
 
 /** How far behind a consumer may fall before its stream fails instead of growing without end. */
 export const maxQueuedEvents = 100_000;
+/**
+ * An exit from outside (a stop, a kill) waits this long for the engine's stream to break before it
+ * is told: an engine shutting down stops its sandboxes first and then goes, and those ends are the
+ * engine's, told as engine-lost once it is back.
+ */
+const engineLossGraceMs = 5_000;
 /** An exit this close before the engine's stream broke is taken as part of the outage. */
-const outageSlackMs = 1_000;
+const outageSlackMs = engineLossGraceMs + 1_000;
 const firstRetryMs = 250;
 const lastRetryMs = 5_000;
 
@@ -72,6 +79,9 @@ export class SessionEventStream {
   private serial: Promise<void> = Promise.resolve();
   private readonly stop = new AbortController();
   private readonly approaching: TtlTimers;
+  /** The engine's stream is broken (between a loss and the next connection). */
+  private engineDown = false;
+  private readonly engineBreakWaiters = new Set<() => void>();
 
   constructor(
     private readonly source: SessionEventSource,
@@ -212,7 +222,11 @@ export class SessionEventStream {
           entry.ended = false;
         }
         if (entry?.ended) return;
-        return this.ended(id, await this.source.endOf(id, event.exit));
+        const end = await this.source.endOf(id, event.exit);
+        // Stopped or killed from outside: by the engine itself when its stream breaks next. Then
+        // the reconcile after it is back tells this end, as engine-lost.
+        if (asEngineLoss(end) !== end && (await this.engineBreaksWithin(engineLossGraceMs))) return;
+        return this.ended(id, end);
       }
       case "removed": {
         if (!this.tracked.get(id)?.ended) await this.ended(id, await this.source.endOf(id));
@@ -322,18 +336,27 @@ export class SessionEventStream {
     }
   }
 
-  /** Without an engine stream: the backend, read at an interval. */
+  /** Without an engine stream: the backend, read at an interval; a failed read is read again. */
   private async poll(): Promise<void> {
     let first = true;
     while (!this.stop.signal.aborted) {
-      const wasFirst = first;
-      await this.enqueue(() => this.reconcile(wasFirst));
-      first = false;
+      await this.enqueue(async () => {
+        try {
+          await this.engineStep(() => this.reconcile(first));
+          first = false;
+        } catch {
+          // The backend failed the read: the next one reads it again.
+        }
+      });
       await sleep(this.source.pollIntervalMs, this.stop.signal);
     }
   }
 
-  /** The engine's stream, reconnected after each loss, from the last event's cursor. */
+  /**
+   * The engine's stream, reconnected after each loss, from the last event's cursor. A step that
+   * fails on the engine (it is going away, or not back yet) drops the connection: the reconcile
+   * after the next one reads what that step could not.
+   */
   private async followEngine(): Promise<void> {
     const engineEvents = this.source.engineEvents?.bind(this.source);
     if (!engineEvents) return;
@@ -342,22 +365,28 @@ export class SessionEventStream {
     let outageSince: number | undefined;
     let retryMs = firstRetryMs;
     while (!this.stop.signal.aborted) {
+      const connection = new AbortController();
+      const onEngine = (step: () => Promise<void>) =>
+        this.enqueue(() => this.engineStep(step).catch(() => connection.abort()));
       try {
         for await (const event of engineEvents({
           ...(cursor ? { since: cursor } : {}),
-          signal: this.stop.signal,
+          signal: AbortSignal.any([this.stop.signal, connection.signal]),
         })) {
+          if (connection.signal.aborted) break;
           if (event.kind === "connected") {
-            const wasFirst = first;
+            this.engineDown = false;
             const since = outageSince;
-            await this.enqueue(() => this.reconcile(wasFirst, since));
-            first = false;
-            outageSince = undefined;
-            retryMs = firstRetryMs;
+            void onEngine(async () => {
+              await this.reconcile(first, since);
+              first = false;
+              if (outageSince === since) outageSince = undefined;
+              retryMs = firstRetryMs;
+            });
             continue;
           }
           if (event.cursor) cursor = event.cursor;
-          await this.enqueue(() => this.fromEngine(event));
+          void onEngine(() => this.fromEngine(event));
         }
       } catch {
         // The connection failed or broke: reconnect below.
@@ -365,9 +394,60 @@ export class SessionEventStream {
       if (this.stop.signal.aborted) return;
       // Not first: before the first connection there was nothing to lose.
       if (!first) outageSince ??= Date.now();
+      this.markEngineDown();
       await sleep(retryMs, this.stop.signal);
       retryMs = Math.min(retryMs * 2, lastRetryMs);
     }
+  }
+
+  /**
+   * Runs a step that reads the engine. Its failure on the engine's side (unreachable, an error of
+   * its own) rejects with EngineTrouble, which the stream survives; any other ends the stream.
+   */
+  private async engineStep(step: () => Promise<void>): Promise<void> {
+    try {
+      await step();
+    } catch (error) {
+      const trouble =
+        AgentRuntimeError.isInstance(error) &&
+        (error.code === "BACKEND_ERROR" || error.code === "PROVIDER_UNAVAILABLE");
+      if (!trouble) {
+        this.fail(error);
+        return;
+      }
+      throw new EngineTrouble(error);
+    }
+  }
+
+  private markEngineDown(): void {
+    this.engineDown = true;
+    for (const wake of this.engineBreakWaiters) wake();
+    this.engineBreakWaiters.clear();
+  }
+
+  /** Whether the engine's stream breaks within `ms` (or is broken now). */
+  private engineBreaksWithin(ms: number): Promise<boolean> {
+    if (this.engineDown) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (broke: boolean) => {
+        clearTimeout(timer);
+        this.engineBreakWaiters.delete(onBreak);
+        this.stop.signal.removeEventListener("abort", onStop);
+        resolve(broke);
+      };
+      const onBreak = () => done(true);
+      const onStop = () => done(false);
+      const timer = setTimeout(() => done(false), ms);
+      this.engineBreakWaiters.add(onBreak);
+      this.stop.signal.addEventListener("abort", onStop, { once: true });
+    });
+  }
+}
+
+/** A step failed on the engine's side: the stream goes on, and reads it again when it can. */
+class EngineTrouble extends Error {
+  constructor(readonly error: unknown) {
+    super("the engine failed a step of events()");
   }
 }
 
