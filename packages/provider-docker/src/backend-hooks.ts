@@ -39,12 +39,16 @@ export function dockerBackendHooks(options: DockerProviderOptions = {}): DockerB
       return containers.map((c) => (c.names[0] ?? c.id).replace(/^\//, ""));
     },
     async findEndRecords(labels) {
-      const codec = new LabelCodec(options.labelPrefix);
-      const volumes = await client.listVolumes([
-        codec.toDockerKey(endRecordLabel),
-        ...Object.entries(labels).map(([k, v]) => `${k}=${v}`),
-      ]);
-      return volumes.map((v) => `${v.name} ${JSON.stringify(v.labels)}`);
+      const endKey = new LabelCodec(options.labelPrefix).toDockerKey(endRecordLabel);
+      // Every volume, matched here: Podman 4 honours only some of a listing's label filters.
+      const volumes = await client.listVolumes([]);
+      return volumes
+        .filter(
+          (v) =>
+            v.labels[endKey] !== undefined &&
+            Object.entries(labels).every(([key, value]) => v.labels[key] === value),
+        )
+        .map((v) => `${v.name} ${JSON.stringify(v.labels)}`);
     },
     async killFromOutside(sessionId) {
       await client.killContainer({ id: sessionId, sessionId });

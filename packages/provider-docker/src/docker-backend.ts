@@ -358,6 +358,11 @@ export class DockerBackend implements SessionBackend {
     return dockerEngineEvents(this.client, this.labels, this.sessions, options);
   }
 
+  /** Docker's stream tells every OOM kill in a container; Podman 4's only its first process's. */
+  async engineTellsOomKills(): Promise<boolean> {
+    return (await this.client.hostFacts()).engine !== "podman";
+  }
+
   async list(wanted: Record<string, string> = {}): Promise<BackendSession[]> {
     const filters = Object.entries(wanted).map(([k, v]) => `${k}=${v}`);
     const containers = await this.client.listContainers([...this.ownLabelFilter(), ...filters]);

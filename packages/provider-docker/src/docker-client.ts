@@ -491,11 +491,10 @@ export class DockerClient {
    */
   async containerEvents(options: {
     labelFilters: string[];
-    actions: string[];
     since?: string;
     signal: AbortSignal;
   }): Promise<NodeJS.ReadableStream> {
-    const filters = { type: ["container"], label: options.labelFilters, event: options.actions };
+    const filters = { type: ["container"], label: options.labelFilters };
     return this.docker
       .getEvents({
         filters: JSON.stringify(filters),

@@ -54,16 +54,17 @@ export class DockerEndRecords implements EndRecordStore {
   }
 
   async list(wanted: Record<string, string> = {}): Promise<EndRecord[]> {
-    const filters = [
-      this.codec.toDockerKey(recordLabels.end),
+    // The daemon narrows the listing; the labels are checked here too, because Podman 4 honours
+    // only some of the filters it is given.
+    const volumes = await this.client.listVolumes([
       `${this.codec.toDockerKey(sessionLabels.provider)}=${this.client.providerId}`,
-      ...Object.entries(wanted).map(([k, v]) => `${k}=${v}`),
-    ];
-    const volumes = await this.client.listVolumes(filters);
+    ]);
+    const carries = (record: EndRecord) =>
+      Object.entries(wanted).every(([key, value]) => record.labels[key] === value);
     return volumes.flatMap(({ name, labels }) => {
       const id = name.endsWith("-ended") ? name.slice(0, -"-ended".length) : "";
       const record = isSessionId(id) ? this.recordOf(id, labels) : undefined;
-      return record ? [record] : [];
+      return record && carries(record) ? [record] : [];
     });
   }
 

@@ -4,8 +4,6 @@ import type { DockerClient } from "./docker-client.js";
 import type { LabelCodec } from "./labels.js";
 import type { SessionLookup } from "./session-lookup.js";
 
-/** The container actions that say something of a session. */
-const actions = ["start", "die", "oom", "destroy"];
 /** A longer line is no event of the daemon's: the stream is dropped (and reconnected). */
 const maxLineBytes = 1 << 20;
 
@@ -29,7 +27,7 @@ interface Cursor {
 
 /**
  * Sessions' events from the daemon's own stream (`GET /events`, containers with this provider's
- * labels): start, die (with the exit code), oom and destroy. Resumed from a cursor, it replays
+ * labels): start, die (with the exit code), oom and destroy (Podman's remove). Resumed from a cursor, it replays
  * what the daemon still holds since then, without what was told already. Only containers that
  * are sessions by name and labels, as SessionLookup decides, are told of.
  */
@@ -40,12 +38,10 @@ export async function* dockerEngineEvents(
   options: { since?: string; signal: AbortSignal },
 ): AsyncGenerator<EngineEvent> {
   const resumed = parseCursor(options.since);
+  // One key=value label filter and no action filter: Podman 4 matches a label filter without a
+  // value to nothing, and of several actions only the first. The actions are told apart below.
   const stream = await client.containerEvents({
-    labelFilters: [
-      codec.toDockerKey(sessionLabels.sessionId),
-      `${codec.toDockerKey(sessionLabels.provider)}=${client.providerId}`,
-    ],
-    actions,
+    labelFilters: [`${codec.toDockerKey(sessionLabels.provider)}=${client.providerId}`],
     ...(resumed ? { since: String(resumed.second) } : {}),
     signal: options.signal,
   });
@@ -97,7 +93,8 @@ function sessionEvent(
     case "start":
       return { kind: "started", sessionId, at };
     case "die": {
-      const code = Number(attributes.exitCode);
+      // Podman names the attribute containerExitCode.
+      const code = Number(attributes.exitCode ?? attributes.containerExitCode);
       return {
         kind: "exited",
         sessionId,
@@ -108,6 +105,7 @@ function sessionEvent(
     case "oom":
       return { kind: "oom", sessionId, at };
     case "destroy":
+    case "remove": // Podman's name for it
       return { kind: "removed", sessionId, at };
     default:
       return undefined;

@@ -113,6 +113,11 @@ export interface SessionBackend {
    * does; the caller reconnects. Without it, events() reads list() at an interval.
    */
   engineEvents?(options: { since?: string; signal: AbortSignal }): AsyncIterable<EngineEvent>;
+  /**
+   * Whether engineEvents tells every OOM kill in a session (Docker's `oom`), so that a command's
+   * memory cause is not told again as limit.hit. Default: true when there is an engine stream.
+   */
+  engineTellsOomKills?(): Promise<boolean>;
   doctor(): Promise<DoctorReport>;
   /** Releases connections; sessions stay. */
   close?(): Promise<void>;

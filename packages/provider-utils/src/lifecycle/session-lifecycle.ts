@@ -403,6 +403,11 @@ export class SessionLifecycle implements IsolationProvider {
     };
   }
 
+  private async engineTellsOomKills(): Promise<boolean> {
+    if (!this.backend.engineEvents) return false;
+    return (await this.backend.engineTellsOomKills?.().catch(() => true)) ?? true;
+  }
+
   private emit(event: SessionEvent): void {
     if (this.hub.listening) this.hub.emit(event);
   }
@@ -424,17 +429,18 @@ export class SessionLifecycle implements IsolationProvider {
           cause,
           ...(exitCode !== undefined ? { exitCode } : {}),
         });
-        // A memory kill comes from the engine's stream where there is one; a refused fork never.
-        if (cause.kind === "pids" || (cause.kind === "memory" && !this.backend.engineEvents)) {
-          this.emit({
-            type: "limit.hit",
-            sessionId,
-            at,
-            resource: cause.kind,
-            ...(cause.limit !== undefined ? { limit: cause.limit } : {}),
-            ...(cause.value !== undefined ? { value: cause.value } : {}),
-          });
-        }
+        if (cause.kind !== "pids" && cause.kind !== "memory") return;
+        const hit = {
+          type: "limit.hit" as const,
+          sessionId,
+          at,
+          resource: cause.kind,
+          ...(cause.limit !== undefined ? { limit: cause.limit } : {}),
+          ...(cause.value !== undefined ? { value: cause.value } : {}),
+        };
+        // A memory kill comes from the engine's stream where it tells them; a refused fork never.
+        if (cause.kind === "pids") this.emit(hit);
+        else void this.engineTellsOomKills().then((told) => told || this.emit(hit));
       },
     };
   }
