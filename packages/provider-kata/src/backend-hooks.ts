@@ -7,6 +7,11 @@ import {
   newSessionId,
 } from "@cadre/agent-runtime-provider-utils";
 import { ContainerdClient } from "./containerd/client.js";
+import {
+  endRecordLabels,
+  isEndRecordLease,
+  recordedSessionLabels,
+} from "./containerd/end-records.js";
 import { isNotFound } from "./containerd/grpc-errors.js";
 import { findLabelledObjects } from "./containerd/labelled-objects.js";
 import { type KataProviderOptions, resolveOptions } from "./options.js";
@@ -14,7 +19,8 @@ import { specTypeUrl } from "./spec/oci-types.js";
 
 /**
  * The conformance suite's hooks on containerd, read and written directly: labelled objects
- * (containers, tasks, snapshots, leases, FIFO directories) for the leak checks, the labels of a
+ * (containers, tasks, snapshots, leases, FIFO directories) for the leak checks, ended sessions'
+ * records (leases `<id>-ended` whose labels hold the session's under a prefix), the labels of a
  * session's container, snapshot, lease and FIFO directory, and look-alike containers without
  * tasks: one named like a session without session labels, one with another provider's session
  * labels, one of another deployment (its own label prefix), one whose name and label disagree.
@@ -60,6 +66,17 @@ export function kataBackendHooks(options: KataProviderOptions = {}): BackendHook
       const found = await findLabelledObjects({ address, namespace, fifoDir }, wanted);
       return found.map((o) => `${o.kind} ${o.id}`);
     },
+    findEndRecords: (wanted) =>
+      withClient(async (client) => {
+        // Every lease that is a record, read as containerd holds it (not through the provider's
+        // store, which leaves out what it cannot read back).
+        const leases = (await client.listLeases([`labels."${endRecordLabels.end}"`])).filter(
+          isEndRecordLease,
+        );
+        return leases
+          .filter((lease) => carries(recordedSessionLabels(lease.labels), wanted))
+          .map((lease) => `${lease.id} ${JSON.stringify(lease.labels)}`);
+      }),
     readBackendLabels: (sessionId) =>
       withClient(async (client) => {
         const container = await orNothing(client.getContainer(sessionId));
@@ -136,6 +153,10 @@ async function orNothing<T>(read: Promise<T>): Promise<T | undefined> {
     if (isNotFound(error) || (error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw error;
   }
+}
+
+function carries(labels: Record<string, string>, wanted: Record<string, string>): boolean {
+  return Object.entries(wanted).every(([key, value]) => labels[key] === value);
 }
 
 function sorted(labels: Record<string, string> | undefined): [string, string][] | undefined {

@@ -15,7 +15,7 @@ const features = {
   processes: true,
   usage: true,
   events: true,
-  sessionEnds: false,
+  sessionEnds: true,
   ttl: true,
   persistentSessions: true,
 };

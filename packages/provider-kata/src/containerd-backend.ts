@@ -28,6 +28,7 @@ import { runAgentExec } from "./agent/agent-exec.js";
 import { SessionAgents } from "./agent/session-agents.js";
 import { capabilityReport, providerId } from "./capabilities.js";
 import { ContainerdClient } from "./containerd/client.js";
+import { ContainerdEndRecords } from "./containerd/end-records.js";
 import { isNotFound } from "./containerd/grpc-errors.js";
 import { ImageCache } from "./containerd/image-cache.js";
 import type { ResolvedImage } from "./containerd/image-layers.js";
@@ -121,6 +122,8 @@ export class ContainerdBackend implements SessionBackend {
    * SESSION_NOT_RUNNING even before containerd records the task's end.
    */
   private readonly haltedHere = new Set<string>();
+  /** Ended sessions' records, as leases `<id>-ended` beside the sessions. */
+  readonly endRecords: ContainerdEndRecords;
 
   constructor(options: KataProviderOptions = {}) {
     this.options = resolveOptions(options);
@@ -132,6 +135,7 @@ export class ContainerdBackend implements SessionBackend {
     this.spareFifos = new SpareFifos(join(this.options.fifoDir, ".spare"));
     this.images = new ImageCache(this.client, this.options.snapshotter);
     this.agents = new SessionAgents(this.client);
+    this.endRecords = new ContainerdEndRecords(this.client);
   }
 
   runtimeProfile(): Promise<RuntimeProfile> {

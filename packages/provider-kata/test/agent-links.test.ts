@@ -2,7 +2,12 @@ import { agentUid } from "@cadre/agent-runtime-sandbox-agent";
 import { afterAll, describe, expect, it } from "vitest";
 import { KataProvider } from "../src/index.js";
 import { describeWithContainerd } from "./support/available.js";
-import { findBackendLeftovers, type Variant, variantOptions } from "./support/containerd-env.js";
+import {
+  findBackendLeftovers,
+  reapEndRecords,
+  type Variant,
+  variantOptions,
+} from "./support/containerd-env.js";
 
 const runLabel = { "cadre.test/kata-agent-links": String(process.pid) };
 const SIGKILL = 9;
@@ -23,6 +28,7 @@ describeWithContainerd("hosts that reach a session's agent (containerd)", () => 
     await cleaner.close();
     for (const provider of providers) await provider.close();
     expect(await findBackendLeftovers(runLabel)).toEqual([]);
+    expect(await reapEndRecords(runLabel), "end records").toEqual([]);
   });
 
   for (const variant of ["runc", "runsc"] as const) {

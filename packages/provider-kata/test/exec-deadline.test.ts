@@ -4,7 +4,7 @@ import { agentMountPath } from "@cadre/agent-runtime-sandbox-agent";
 import { afterAll, expect, it } from "vitest";
 import { KataProvider } from "../src/index.js";
 import { describeWithContainerd } from "./support/available.js";
-import { findBackendLeftovers, variantOptions } from "./support/containerd-env.js";
+import { findBackendLeftovers, reapEndRecords, variantOptions } from "./support/containerd-env.js";
 
 const runLabel = { "cadre.test/kata-exec-deadline": String(process.pid) };
 const timeoutMs = 2000;
@@ -22,6 +22,7 @@ describeWithContainerd(
       for (const s of await provider.listSessions({ labels: runLabel }))
         await provider.destroySession(s.id);
       expect(await findBackendLeftovers(runLabel)).toEqual([]);
+      expect(await reapEndRecords(runLabel), "end records").toEqual([]);
       await provider.close();
     });
 

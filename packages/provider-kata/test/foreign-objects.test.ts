@@ -6,6 +6,7 @@ import { describeWithContainerd } from "./support/available.js";
 import {
   findBackendLeftovers,
   plantForeignObjects,
+  reapEndRecords,
   variantOptions,
 } from "./support/containerd-env.js";
 
@@ -26,6 +27,7 @@ describeWithContainerd("objects that are not this provider's sessions (container
     for (const s of await provider.listSessions({ labels: runLabel }))
       await provider.destroySession(s.id);
     expect(await findBackendLeftovers(runLabel)).toEqual([]);
+    expect(await reapEndRecords(runLabel), "end records").toEqual([]);
     await provider.close();
   });
 

@@ -8,6 +8,7 @@ import { KataProvider } from "../src/index.js";
 import { describeWithContainerd } from "./support/available.js";
 import {
   findBackendLeftovers,
+  reapEndRecords,
   testImageArchive,
   variantOptions,
 } from "./support/containerd-env.js";
@@ -63,6 +64,7 @@ describeWithContainerd("importImage", () => {
       await provider.destroySession(s.id);
     await adapter.client.deleteImage(name).catch(() => {});
     expect(await findBackendLeftovers(runLabel)).toEqual([]);
+    expect(await reapEndRecords(runLabel), "end records").toEqual([]);
     rmSync(dir, { recursive: true, force: true });
     await provider.close();
   });

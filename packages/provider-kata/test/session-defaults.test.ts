@@ -3,7 +3,12 @@ import { afterAll, describe, expect, it } from "vitest";
 import { KataProvider } from "../src/index.js";
 import { minimumPids, sessionDefaults } from "../src/spec/session-spec.js";
 import { describeWithContainerd } from "./support/available.js";
-import { findBackendLeftovers, type Variant, variantOptions } from "./support/containerd-env.js";
+import {
+  findBackendLeftovers,
+  reapEndRecords,
+  type Variant,
+  variantOptions,
+} from "./support/containerd-env.js";
 
 const runLabel = { "cadre.test/kata-session-defaults": String(process.pid) };
 
@@ -34,6 +39,7 @@ describeWithContainerd("what a session gets when its policy is silent (container
       await provider.close();
     }
     expect(await findBackendLeftovers(runLabel)).toEqual([]);
+    expect(await reapEndRecords(runLabel), "end records").toEqual([]);
   });
 
   describe("runc through containerd", () => {

@@ -68,12 +68,15 @@ export {
   isExpired,
   isReapable,
   isSessionOf,
+  joinLabel,
   listedPolicy,
   matchesLabels,
+  maxLabelBytes,
   newSessionId,
   reapReason,
   type SessionLabelInput,
   sessionInfoFromLabels,
+  splitLabel,
 } from "./session-labels.js";
 export { settlesWithin } from "./settles-within.js";
 export { exitCodeForSignal, signalForExitCode } from "./signals.js";

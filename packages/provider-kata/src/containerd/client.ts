@@ -260,8 +260,9 @@ export class ContainerdClient {
     await this.conn.unary(svc.leases, "Create", { id, labels });
   }
 
-  async deleteLease(id: string): Promise<void> {
-    await this.conn.unary(svc.leases, "Delete", { id, sync: false });
+  /** With `sync`, containerd runs its garbage collector and answers once it has. */
+  async deleteLease(id: string, options: { sync?: boolean } = {}): Promise<void> {
+    await this.conn.unary(svc.leases, "Delete", { id, sync: options.sync ?? false });
   }
 
   async listLeases(filters: string[] = []): Promise<Lease[]> {

@@ -2,6 +2,7 @@ import { sessionLabels } from "@cadre/agent-runtime-contract";
 import { SessionDirectories } from "../io/session-dir.js";
 import { type KataProviderOptions, resolveOptions } from "../options.js";
 import { ContainerdClient } from "./client.js";
+import { isEndRecordLease } from "./end-records.js";
 
 export type LabelledObjectKind = "container" | "task" | "snapshot" | "lease" | "fifo dir";
 
@@ -16,7 +17,9 @@ export interface LabelledObject {
  * FIFO directories (each holds a labels.json copy). An empty `wanted` matches everything in the
  * namespace. For leak checks: what destroySession and reap must leave empty. A task whose
  * container is gone (its shim still running) has no labels left: it is reported when `wanted`
- * is empty or names its id as the session id.
+ * is empty or names its id as the session id. Ended sessions' records (leases `<id>-ended`, see
+ * end-records.ts) are not objects of a session: they are kept by design after it is gone, carry
+ * its labels only under their own prefix, and are left out even when `wanted` is empty.
  */
 export async function findLabelledObjects(
   options: KataProviderOptions,
@@ -49,6 +52,7 @@ export async function findLabelledObjects(
       if (carries(snapshot.labels, wanted)) found.push({ kind: "snapshot", id: snapshot.name });
     }
     for (const lease of await client.listLeases()) {
+      if (isEndRecordLease(lease)) continue;
       if (carries(lease.labels, wanted)) found.push({ kind: "lease", id: lease.id });
     }
     for (const dir of await new SessionDirectories(fifoDir).find(wanted)) {

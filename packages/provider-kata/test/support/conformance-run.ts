@@ -3,6 +3,7 @@ import { createKataProvider } from "../../src/index.js";
 import {
   containerdUnavailableReason,
   findBackendLeftovers,
+  findEndRecords,
   killFromOutside,
   plantForeignObjects,
   readBackendLabels,
@@ -28,6 +29,7 @@ export async function runKataConformance(
     image: testImage,
     unavailableReason,
     findBackendLeftovers,
+    findEndRecords,
     readBackendLabels,
     plantForeignObjects,
     killFromOutside,

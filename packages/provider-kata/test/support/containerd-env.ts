@@ -2,6 +2,7 @@ import { buildSessionLabels } from "@cadre/agent-runtime-provider-utils";
 import { kataBackendHooks } from "../../src/backend-hooks.js";
 import { ContainerdClient } from "../../src/containerd/client.js";
 import type { KataProviderOptions } from "../../src/options.js";
+import { KataProvider } from "../../src/provider.js";
 
 /** The private containerd of scripts/services.sh (docs/test-services.md). */
 export const containerdAddress =
@@ -59,6 +60,25 @@ const hooks = kataBackendHooks(variantOptions("runc"));
  * the provider): containers, tasks, snapshots, leases and FIFO directories.
  */
 export const findBackendLeftovers = hooks.findBackendLeftovers;
+/**
+ * Ended sessions' records carrying all of `wanted` (the conformance hook): leases `<id>-ended`,
+ * read from containerd directly, each as its name and labels.
+ */
+export const findEndRecords = hooks.findEndRecords!;
+/**
+ * After a test file: removes the end records of its sessions, labelled `labels`, as the leak check
+ * does (reap with endedOlderThanMs 0), and returns what is left of them (nothing, when all is
+ * well).
+ */
+export async function reapEndRecords(labels: Record<string, string>): Promise<string[]> {
+  const provider = new KataProvider(variantOptions("runc"));
+  try {
+    await provider.reap({ labels, endedOlderThanMs: 0 });
+  } finally {
+    await provider.close();
+  }
+  return findEndRecords(labels);
+}
 /** Every label containerd keeps for a session (the conformance hook). */
 export const readBackendLabels = hooks.readBackendLabels;
 /** Containers named like sessions that are not (the conformance hook); see kataBackendHooks. */
