@@ -473,11 +473,14 @@ export class ContainerdBackend implements SessionBackend {
    * The session's state from its task: stopSession deletes the task, so a stopped task that is
    * still there died on its own, and says how (its exit status and time) for its end.
    */
-  private async taskState(id: string): Promise<Pick<BackendSession, "state" | "exit">> {
+  private async taskState(
+    id: string,
+    cgroupPath?: string,
+  ): Promise<Pick<BackendSession, "state" | "exit">> {
     try {
       const process = await this.client.getProcess(id);
       if (process.status !== "STOPPED") return { state: "running" };
-      return { state: "failed", exit: exitOfTask(process) };
+      return { state: "failed", exit: await exitOfTask(process, cgroupPath) };
     } catch (error) {
       if (isNotFound(error)) return { state: "stopped" };
       throw error;
@@ -491,7 +494,10 @@ export class ContainerdBackend implements SessionBackend {
 
   private async toSession(container: Container): Promise<BackendSession | undefined> {
     if (!isOwnSession(container.labels, container.id)) return undefined;
-    return { labels: container.labels, ...(await this.taskState(container.id)) };
+    return {
+      labels: container.labels,
+      ...(await this.taskState(container.id, cgroupPathOf(container))),
+    };
   }
 
   async find(id: string): Promise<BackendSession | undefined> {
@@ -532,12 +538,34 @@ export class ContainerdBackend implements SessionBackend {
   }
 }
 
-/** How a session's stopped task ended, as containerd keeps it until the task is deleted. */
-function exitOfTask(process: TaskProcess): SandboxExit {
+/**
+ * How a session's stopped task ended, as containerd keeps it until the task is deleted. Its
+ * PID 1 killed (137) in a cgroup whose OOM killer struck was the memory limit: gVisor's takes the
+ * whole sandbox. The counter cannot tell an earlier command's OOM kill from the agent's, so a
+ * session killed from outside after one of its commands was reads memory too.
+ */
+async function exitOfTask(process: TaskProcess, cgroupPath?: string): Promise<SandboxExit> {
   const seconds = process.exited_at?.seconds;
   const at =
     seconds !== undefined && seconds > 0
       ? new Date(seconds * 1000 + Math.floor((process.exited_at?.nanos ?? 0) / 1e6)).toISOString()
       : undefined;
-  return { exitCode: process.exit_status, ...(at !== undefined ? { at } : {}) };
+  const killed = process.exit_status === 137;
+  const reading = killed && cgroupPath ? await readCgroup(cgroupPath) : undefined;
+  return {
+    exitCode: process.exit_status,
+    ...(at !== undefined ? { at } : {}),
+    ...((reading?.oomKills ?? 0) > 0 ? { oomKilled: true } : {}),
+  };
+}
+
+/** The cgroup the session's spec put it in, on this host. */
+function cgroupPathOf(container: Container): string | undefined {
+  if (!container.spec) return undefined;
+  try {
+    const spec = JSON.parse(container.spec.value.toString("utf8")) as Partial<OciSpec>;
+    return typeof spec.linux?.cgroupsPath === "string" ? spec.linux.cgroupsPath : undefined;
+  } catch {
+    return undefined;
+  }
 }
