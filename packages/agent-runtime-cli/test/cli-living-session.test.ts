@@ -41,14 +41,25 @@ describe("run and exec with stdin and terminals", () => {
     expect(result.stdout).toBe("PIPED IN\n");
   });
 
+  it("run -i with a pipe forwards it as without -i", async () => {
+    const result = await runCliWithStdin(
+      ["run", "-i", "-p", "stub", "--", "sh", "-c", "test -t 0 || tr a-z A-Z"],
+      "piped in\n",
+      { XDG_STATE_HOME: home },
+    );
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toBe("PIPED IN\n");
+  });
+
   it.each([
     [["run", "-it", "-p", "stub", "--", "sh"]],
     [["run", "-t", "--", "sh"]],
-    [["exec", "-i", "cadre-0123456789abcdef", "--", "sh"]],
-  ])("%j is a usage error until terminals come", async (args) => {
-    const result = await runCli(args, { XDG_STATE_HOME: home });
+    [["exec", "-it", "cadre-0123456789abcdef", "--", "sh"]],
+  ])("%j without a terminal on stdin is a usage error", async (args) => {
+    const result = await runCliWithStdin(args, "", { XDG_STATE_HOME: home });
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/-i and -t \(a terminal for the command\) are not available yet/);
+    expect(result.stderr).toMatch(/-t gives the command a terminal and needs one here/);
+    expect(result.stderr.trim().split("\n")).toHaveLength(1);
   });
 
   it.each([
@@ -64,6 +75,12 @@ describe("run and exec with stdin and terminals", () => {
     [["cp", "a", "cadre-0123456789abcdef:rel"], /must be absolute in the session/],
     [["sessions", "destroy"], /missing the id of the session/],
     [["sessions", "start", "--ttl", "soon"], /--ttl takes a duration/],
+    [["attach", "cadre-0123456789abcdef"], /missing the process id/],
+    [["attach", "not_an_id", "p-1"], /"not_an_id" is not a session id/],
+    [["spawn", "cadre-0123456789abcdef"], /missing the command to run/],
+    [["spawn", "--rows", "10", "cadre-0123456789abcdef", "--", "sh"], /add --tty/],
+    [["spawn", "--tty", "--cols", "1001", "cadre-0123456789abcdef", "--", "sh"], /at most 1000/],
+    [["ps"], /missing the session id/],
   ])("%j exits 2 with a one-line hint", async (args, message) => {
     const result = await runCli(args, { XDG_STATE_HOME: home });
     expect(result.code).toBe(2);
@@ -71,7 +88,7 @@ describe("run and exec with stdin and terminals", () => {
     expect(result.stderr.trim().split("\n")).toHaveLength(1);
   });
 
-  it("exec and cp name a session that does not exist", async () => {
+  it("exec, cp, spawn, ps and attach name a session that does not exist", async () => {
     const exec = await runCli(["exec", "cadre-0123456789abcdef", "--", "true"], {
       XDG_STATE_HOME: home,
     });
@@ -82,5 +99,14 @@ describe("run and exec with stdin and terminals", () => {
     });
     expect(cp.code).toBe(1);
     expect(cp.stderr).toContain("SESSION_NOT_FOUND");
+    for (const [args, code] of [
+      [["spawn", "-p", "stub", "cadre-0123456789abcdef", "--", "true"], 1],
+      [["ps", "-p", "stub", "cadre-0123456789abcdef"], 1],
+      [["attach", "-p", "stub", "cadre-0123456789abcdef", "p-1"], 125],
+    ] as const) {
+      const result = await runCli([...args], { XDG_STATE_HOME: home });
+      expect(result.code, args[0]).toBe(code);
+      expect(result.stderr).toContain("SESSION_NOT_FOUND");
+    }
   });
 });

@@ -65,7 +65,15 @@ describe("cadre-runtime: usage errors", () => {
   });
 
   it("prints help for the command and each subcommand", async () => {
-    for (const args of [["--help"], ["run", "--help"], ["doctor", "-h"], ["sessions", "--help"]]) {
+    for (const args of [
+      ["--help"],
+      ["run", "--help"],
+      ["doctor", "-h"],
+      ["sessions", "--help"],
+      ["spawn", "--help"],
+      ["ps", "-h"],
+      ["attach", "--help"],
+    ]) {
       const result = await runCli(args, env);
       expect(result.code).toBe(0);
       expect(result.stdout).toMatch(/^Usage: cadre-runtime/);

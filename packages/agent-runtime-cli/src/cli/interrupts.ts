@@ -4,11 +4,13 @@ import { progress } from "./output.js";
 const exitCodes = {
   SIGINT: 128 + constants.signals.SIGINT,
   SIGTERM: 128 + constants.signals.SIGTERM,
+  // The terminal went away (its window closed, an ssh link dropped): cleaned up as for the others.
+  SIGHUP: 128 + constants.signals.SIGHUP,
 };
 export type HandledSignal = keyof typeof exitCodes;
 
 export interface Interrupts {
-  /** Aborts at the first SIGINT or SIGTERM. */
+  /** Aborts at the first SIGINT, SIGTERM or SIGHUP. */
   signal: AbortSignal;
   /** The signal received, if any. */
   received(): HandledSignal | undefined;
@@ -18,7 +20,7 @@ export interface Interrupts {
 }
 
 /**
- * SIGINT (Ctrl-C) and SIGTERM for a command that must clean up before it exits: the first one
+ * SIGINT (Ctrl-C), SIGTERM and SIGHUP for a command that must clean up before it exits: the first one
  * says `onFirst` and aborts the signal; a second one exits at once, after saying `onSecond`.
  */
 export function catchInterrupts(onFirst: string, onSecond: string): Interrupts {
@@ -35,8 +37,10 @@ export function catchInterrupts(onFirst: string, onSecond: string): Interrupts {
   };
   const onSigint = () => on("SIGINT");
   const onSigterm = () => on("SIGTERM");
+  const onSighup = () => on("SIGHUP");
   process.on("SIGINT", onSigint);
   process.on("SIGTERM", onSigterm);
+  process.on("SIGHUP", onSighup);
   return {
     signal: controller.signal,
     received: () => received,
@@ -44,6 +48,7 @@ export function catchInterrupts(onFirst: string, onSecond: string): Interrupts {
     dispose() {
       process.off("SIGINT", onSigint);
       process.off("SIGTERM", onSigterm);
+      process.off("SIGHUP", onSighup);
     },
   };
 }

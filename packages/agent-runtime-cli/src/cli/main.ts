@@ -1,12 +1,15 @@
 import { providerIds } from "@cadre/agent-runtime";
+import { attachCommand } from "./attach-command.js";
 import { benchCommand } from "./bench-command.js";
 import { conformanceCommand } from "./conformance-command.js";
 import { cpCommand } from "./cp-command.js";
 import { doctorCommand } from "./doctor-command.js";
 import { execCommand } from "./exec-command.js";
 import { describeError } from "./output.js";
+import { psCommand } from "./ps-command.js";
 import { runCommand, runFailureExitCode } from "./run-command.js";
 import { sessionsCommand } from "./sessions-command.js";
+import { spawnCommand } from "./spawn-command.js";
 import { UsageError } from "./usage-error.js";
 
 export const mainHelp = () => `Usage: cadre-runtime <command> [options]
@@ -15,9 +18,17 @@ Runs commands in isolated sessions through cadre's isolation providers (${provid
 
 Commands:
   run [options] -- CMD [ARGS...]   run CMD in a fresh session, stream its output, exit with its code
+                                   (-it: on a terminal of this terminal's size, keys forwarded)
   sessions start [options]         start a session that outlives the command; prints its id
   exec [options] ID -- CMD [ARGS...]
                                    run CMD in session ID, stream its output, exit with its code
+                                   (-it: on a terminal, as run -it)
+  spawn [options] ID -- CMD [ARGS...]
+                                   start CMD as a process of session ID that outlives the command;
+                                   prints its process id
+  ps ID                            the processes of session ID: id, pid, state, exit, argv[0]
+  attach ID PROCESS_ID             follow a process: its output from the start, then live; stdin;
+                                   exit with its code (Ctrl-C leaves it running)
   cp SRC DST                       copy files and directories in (LOCAL ID:PATH) or out (ID:PATH LOCAL)
   sessions destroy ID...           destroy sessions
   doctor [--provider P] [--json]   readiness of each provider on this host, with fixes
@@ -33,6 +44,9 @@ Exit status: 2 for usage errors; see each command for the rest.`;
 const commands = new Map<string, (args: string[]) => Promise<number>>([
   ["run", runCommand],
   ["exec", execCommand],
+  ["spawn", spawnCommand],
+  ["ps", psCommand],
+  ["attach", attachCommand],
   ["cp", cpCommand],
   ["doctor", doctorCommand],
   ["conformance", conformanceCommand],
@@ -60,6 +74,6 @@ export async function main(argv: string[]): Promise<number> {
     }
     process.stderr.write(`cadre-runtime: ${describeError(error)}\n`);
     // As `docker run` and `docker exec`: the command's own statuses stay apart from ours.
-    return name === "run" || name === "exec" ? runFailureExitCode : 1;
+    return name === "run" || name === "exec" || name === "attach" ? runFailureExitCode : 1;
   }
 }

@@ -4,6 +4,13 @@ import { interruptible } from "./interrupts.js";
 import { describeError, progress } from "./output.js";
 import { parseFlags } from "./parse-flags.js";
 import { policyFlagHelp, policyFlagSpec, policyFromFlags } from "./policy-flags.js";
+import {
+  type ProcessMode,
+  processExec,
+  processMode,
+  terminalFlagSpec,
+  terminalHelp,
+} from "./process-exec.js";
 import { providerFlagSpec } from "./provider-choice.js";
 import { knownProviders, optionHelp, runtimeOptionHelp } from "./provider-help.js";
 import { forwardedStdin } from "./stdin.js";
@@ -16,8 +23,10 @@ export const runHelp = async () => `Usage: cadre-runtime run [options] -- CMD [A
 Starts a session, runs CMD in it with its output streamed live, destroys the session and exits
 with CMD's exit code. stdin is forwarded to CMD when it is a pipe or a file (read to its end
 before CMD starts, at most 64 MiB: give CMD </dev/null when nothing will close it); a terminal is
-not. Ctrl-C (SIGINT) or SIGTERM destroys the session too (exit 130 /
-143).
+not, unless -i says so. Ctrl-C (SIGINT), SIGTERM or SIGHUP destroys the session too (exit 130 /
+143 / 129).
+
+${terminalHelp}
 
 Options:
 ${optionHelp("-p, --provider P", 23, `${knownProviders()} (default: the best one available: ${await automaticOrder()}; fails when none is usable)`)}
@@ -27,30 +36,14 @@ ${optionHelp("", 23, `without --provider: when no isolating provider is usable, 
 ${await runtimeOptionHelp(23)}
 ${policyFlagHelp}
       --timeout T      kill CMD after T, e.g. 30s, 500ms, 2m
+  -i, --interactive    forward stdin as it comes, also from a terminal
+  -t, --tty            run CMD on a terminal of this terminal's size (stdin must be one)
   -h, --help           show this help
 
 Exit status: CMD's exit code; 125 when cadre-runtime itself fails; 2 for usage errors.`;
 
 /** Exit status of `run` and `exec` when cadre-runtime itself failed, as `docker run` does. */
 export const runFailureExitCode = 125;
-
-/** -i and -t: a terminal for the command comes with processes; they are refused until then. */
-export const terminalFlagSpec = {
-  interactive: { type: "boolean", short: "i" },
-  tty: { type: "boolean", short: "t" },
-} as const;
-
-export function refuseTerminalFlags(
-  values: { interactive?: boolean | undefined; tty?: boolean | undefined },
-  command: string,
-): void {
-  if (values.interactive || values.tty) {
-    throw new UsageError(
-      `-i and -t (a terminal for the command) are not available yet; without them, ${command} forwards stdin when it is a pipe or a file`,
-      command,
-    );
-  }
-}
 
 const flagSpec = {
   ...providerFlagSpec,
@@ -67,6 +60,8 @@ interface RunRequest {
   policy: IsolationPolicy;
   argv: string[];
   timeoutMs: number | undefined;
+  /** -i on a terminal, -t: the command runs as a process (the processes API). */
+  mode: ProcessMode | undefined;
 }
 
 /** The command after `--` (and any words before it that are not options). */
@@ -84,7 +79,7 @@ export async function runCommand(args: string[]): Promise<number> {
     process.stdout.write(`${await runHelp()}\n`);
     return 0;
   }
-  refuseTerminalFlags(values, cmd);
+  const mode = processMode(values, cmd);
   const argv = [...positionals, ...after];
   if (argv.length === 0) throw new UsageError("missing the command to run after --", cmd);
   const request: RunRequest = {
@@ -92,6 +87,7 @@ export async function runCommand(args: string[]): Promise<number> {
     argv,
     timeoutMs:
       values.timeout === undefined ? undefined : parseDuration(values.timeout, "--timeout", cmd),
+    mode,
   };
   const { provider } = await chooseProvider(values, cmd);
   try {
@@ -106,12 +102,20 @@ async function runInSession(provider: IsolationProvider, request: RunRequest): P
     "stopping the command and destroying the session",
     '"cadre-runtime sessions reap" removes what is left',
     async (signal) => {
+      const { mode } = request;
       // Read while the session starts; a failure is reported once the start is done.
-      const stdin = forwardedStdin(signal);
+      const stdin = mode ? Promise.resolve(undefined) : forwardedStdin(signal);
       stdin.catch(() => {});
       let sessionId: string | undefined;
       try {
         sessionId = await provider.startSession(request.policy, { signal });
+        if (mode) {
+          return await processExec(provider, sessionId, request.argv, mode, {
+            signal,
+            timeoutMs: request.timeoutMs,
+            sessionSetsTerm: request.policy.env?.TERM !== undefined,
+          });
+        }
         return await streamExec(provider, sessionId, request.argv, {
           signal,
           timeoutMs: request.timeoutMs,

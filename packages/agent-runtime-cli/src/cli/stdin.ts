@@ -2,7 +2,7 @@ import { CommandError } from "./command-error.js";
 
 /**
  * The most stdin a command gets: the exec API takes stdin as bytes, so it is read whole before
- * the command starts (streaming stdin comes with processes).
+ * the command starts (-i on a terminal, and -t, stream it through a process instead).
  */
 export const maxForwardedStdinBytes = 64 * 1024 * 1024;
 

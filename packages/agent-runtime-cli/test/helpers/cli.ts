@@ -106,3 +106,71 @@ export async function expectInterruptDestroysSession(
   expect((await done).code).toBe(128 + (constants.signals[signal] ?? 0));
   expect(await sessions()).toEqual([]);
 }
+
+/** `text` as one word of a POSIX shell command line. */
+export function shellQuote(text: string): string {
+  return `'${text.replaceAll("'", "'\\''")}'`;
+}
+
+/** The command line that runs this package's built `cadre-runtime ARGS`, for a shell. */
+export function cliCommandLine(args: string[]): string {
+  return [process.execPath, binPath, ...args].map(shellQuote).join(" ");
+}
+
+/**
+ * Runs the shell command `script` on a pseudo-terminal of its own, as a user at a terminal would
+ * run it: util-linux's `script` (bsdutils, an essential package of Debian) starts `sh -c
+ * script` on a new PTY whose other side is this child's stdio: what the child's stdin gets is
+ * typed at that terminal, and its stdout is everything the terminal shows (stdout and stderr
+ * together). `-e`: the child exits with the shell's status.
+ */
+export function startInTerminal(script: string, env: NodeJS.ProcessEnv = {}): ChildProcess {
+  const child = spawn("script", ["-qefc", script, "/dev/null"], {
+    env: { ...process.env, ...env },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  child.stdin?.on("error", () => {});
+  return child;
+}
+
+/** What a child printed on stdout so far, and a wait for what it has yet to print. */
+export interface Transcript {
+  text(): string;
+  /** Resolves once stdout, from offset `from` on, contains `text`; rejects if it closes first. */
+  until(text: string, from?: number): Promise<void>;
+}
+
+export function transcript(child: ChildProcess): Transcript {
+  let seen = "";
+  let closed = false;
+  const waiters = new Set<() => void>();
+  child.stdout?.on("data", (chunk: Buffer | string) => {
+    seen += String(chunk);
+    for (const check of waiters) check();
+  });
+  child.on("close", () => {
+    closed = true;
+    for (const check of waiters) check();
+  });
+  return {
+    text: () => seen,
+    until: (text, from = 0) =>
+      new Promise((resolve, reject) => {
+        const check = () => {
+          if (seen.indexOf(text, from) !== -1) {
+            waiters.delete(check);
+            resolve();
+          } else if (closed) {
+            waiters.delete(check);
+            reject(
+              new Error(
+                `closed before printing ${JSON.stringify(text)}; saw ${JSON.stringify(seen)}`,
+              ),
+            );
+          }
+        };
+        waiters.add(check);
+        check();
+      }),
+  };
+}

@@ -1,12 +1,23 @@
+import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { lstat, mkdir, mkdtemp, readdir, readlink, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TopRow } from "../../src/cli/sessions-top.js";
-import { assertBuilt, runCli, runCliWithStdin } from "./cli.js";
+import {
+  assertBuilt,
+  cliCommandLine,
+  finished,
+  runCli,
+  runCliWithStdin,
+  startCli,
+  startInTerminal,
+  transcript,
+} from "./cli.js";
 
 /** An engine the shell's living-session commands are tested on. */
 export interface LivingSessionEngine {
@@ -28,6 +39,14 @@ export interface LivingSessionEngine {
   scratchInCommands: string;
 }
 
+interface ProcessRow {
+  id: string;
+  pid: number;
+  command: string;
+  state: string;
+  pty: boolean;
+}
+
 interface ListedSession {
   id: string;
   owner: string;
@@ -37,14 +56,17 @@ interface ListedSession {
 /**
  * The commands that work with a living session from the shell, each in a process of its own as a
  * user would run them: `sessions start` then `exec`, `cp` both ways (a tree of a few thousand
- * files, a 100 MB file, a tenant's hostile links), `sessions reap` leaving the session alone, and
- * `sessions destroy`, after which the session's keeper exits. No time is asserted.
+ * files, a 100 MB file, a tenant's hostile links), `sessions reap` leaving the session alone,
+ * `spawn`, `ps` and `attach` of processes, `run -it` and `exec -it` on a real pseudo-terminal
+ * (util-linux `script`), and `sessions destroy`, after which the session's keeper exits. No time
+ * is asserted, and nothing waits by sleeping: each step waits for the output it needs.
  */
 export function describeLivingSession(engine: LivingSessionEngine): void {
   describe(`a living session on ${engine.name}`, () => {
     const env = () => engine.env?.() ?? {};
     let work: string;
     let id: string;
+    let processId: string;
 
     const cli = (args: string[]) => runCli(args, env());
     const sessionsOfThisRun = async (): Promise<ListedSession[]> => {
@@ -53,6 +75,14 @@ export function describeLivingSession(engine: LivingSessionEngine): void {
       const [key, value] = engine.label;
       return (JSON.parse(list.stdout) as ListedSession[]).filter((s) => s.labels[key] === value);
     };
+    const processesOfSession = async (): Promise<ProcessRow[]> => {
+      const listed = await cli(["ps", "--json", id]);
+      expect(listed.code, listed.stderr).toBe(0);
+      return JSON.parse(listed.stdout) as ProcessRow[];
+    };
+    /** The state `ps` shows for the process. */
+    const processState = async (processId: string) =>
+      (await processesOfSession()).find((p) => p.id === processId)?.state;
     const inSession = async (script: string) => {
       const result = await cli(["exec", id, "--", "sh", "-c", script]);
       expect(result.code, result.stderr).toBe(0);
@@ -108,6 +138,222 @@ export function describeLivingSession(engine: LivingSessionEngine): void {
         "echo $GREETING",
       ]);
       expect(withEnv.stdout).toBe("hi\n");
+    });
+
+    it("spawn prints a process id alone; ps lists it with argv[0] only, never its arguments or env", async () => {
+      const spawned = await cli([
+        "spawn",
+        "-e",
+        "CADRE_TEST_TOKEN=env-value-not-listed",
+        id,
+        "--",
+        "sh",
+        "-c",
+        "echo before; read line; echo got:$line; exit 9 # argument-not-listed",
+      ]);
+      expect(spawned.code, spawned.stderr).toBe(0);
+      expect(spawned.stdout).toMatch(/^[A-Za-z0-9_-]{1,64}\n$/);
+      processId = spawned.stdout.trim();
+      const table = await cli(["ps", id]);
+      expect(table.code, table.stderr).toBe(0);
+      expect(table.stdout).toMatch(/^PROCESS\s+PID\s+STATE\s+EXIT\s+TTY\s+COMMAND\n/);
+      expect(table.stdout).toMatch(
+        new RegExp(`\\n${processId}\\s+\\d+\\s+running\\s+-\\s+no\\s+sh\\n`),
+      );
+      const json = await cli(["ps", "--json", id]);
+      expect(json.code, json.stderr).toBe(0);
+      const listed = (JSON.parse(json.stdout) as ProcessRow[]).find((p) => p.id === processId);
+      expect(listed).toMatchObject({ command: "sh", state: "running", pty: false });
+      expect(listed!.pid).toBeGreaterThan(0);
+      for (const out of [table.stdout, json.stdout]) {
+        expect(out).not.toContain("not-listed");
+        expect(out).not.toContain("echo");
+      }
+    });
+
+    it("attach replays earlier output then streams; Ctrl-C leaves the process running; another attach forwards stdin and exits with its code", async () => {
+      // A first attach, from a process of its own: the process's output from before it came.
+      const watcher = startCli(["attach", id, processId], env(), "pipe");
+      const watched = transcript(watcher);
+      const watcherDone = finished(watcher);
+      await watched.until("before\n");
+      watcher.kill("SIGINT");
+      const left = await watcherDone;
+      expect(left.code).toBe(130);
+      expect(left.stderr).toContain(`left ${processId} running`);
+      expect(await processState(processId)).toBe("running");
+
+      // Another one: the same replay, then its stdin reaches the process, which ends.
+      const attached = startCli(["attach", id, processId], env(), "pipe");
+      const seen = transcript(attached);
+      const done = finished(attached);
+      await seen.until("before\n");
+      attached.stdin?.end("hello\n");
+      const result = await done;
+      expect(result.code, result.stderr).toBe(9);
+      expect(result.stdout).toBe("before\ngot:hello\n");
+      expect(await processState(processId)).toBe("exited");
+
+      // An ended process: its buffer replayed, its code at once.
+      const again = await cli(["attach", "--no-stdin", id, processId]);
+      expect(again.code).toBe(9);
+      expect(again.stdout).toBe("before\ngot:hello\n");
+      const unknown = await cli(["attach", id, "no-such-process"]);
+      expect(unknown.code).toBe(125);
+      expect(unknown.stderr).toContain("PROCESS_NOT_FOUND");
+    });
+
+    it("exec -it runs the command on a terminal of this terminal's size, forwards keys, exits with its code and restores the terminal", async () => {
+      const term = startInTerminal(
+        `stty rows 33 cols 101; ${cliCommandLine([
+          "exec",
+          "-it",
+          id,
+          "--",
+          "sh",
+          "-c",
+          "test -t 0 && tty >/dev/null && echo has-a-tty; stty size; echo TERM=$TERM; echo ready; read line; echo got:$line; exit 3",
+        ])}; code=$?; stty -a | grep -o -- '-\\?icanon'; exit $code`,
+        env(),
+      );
+      const shown = transcript(term);
+      const done = finished(term);
+      await shown.until("ready");
+      // Enter, as a terminal sends it: the command's own terminal turns it into a newline.
+      term.stdin?.write("typed\r");
+      const result = await done;
+      expect(result.code, shown.text()).toBe(3);
+      expect(shown.text()).toContain("has-a-tty");
+      expect(shown.text()).toMatch(/\b33 101\r/);
+      expect(shown.text()).toMatch(/TERM=\S+/);
+      expect(shown.text()).toContain("got:typed");
+      // After the command: the terminal back in its line mode (icanon, not -icanon).
+      expect(shown.text()).toMatch(/(^|\n)icanon\r?\n/);
+      // The command was a process of the session, and it ended with its terminal.
+      const after = await processesOfSession();
+      expect(after.map((p) => [p.command, p.pty, p.state])).toContainEqual(["sh", true, "exited"]);
+      expect(after.filter((p) => p.state === "running")).toEqual([]);
+    });
+
+    it("exec -it passes this terminal's resize (SIGWINCH) on to the command's terminal", async () => {
+      const fifo = join(work, "resize-trigger");
+      await promisify(execFile)("mkfifo", [fifo]);
+      // A helper in the terminal's shell resizes it when the test says so, through the FIFO.
+      const term = startInTerminal(
+        `stty rows 20 cols 70; (read go < ${fifo}; stty -F /dev/tty rows 40 cols 120) & ${cliCommandLine(
+          [
+            "exec",
+            "-it",
+            id,
+            "--",
+            "sh",
+            "-c",
+            'stty size; echo ready; while [ "$(stty size)" = "20 70" ]; do sleep 0.1; done; echo resized to $(stty size)',
+          ],
+        )}`,
+        env(),
+      );
+      const shown = transcript(term);
+      const done = finished(term);
+      await shown.until("ready");
+      await writeFile(fifo, "go\n");
+      const result = await done;
+      expect(result.code, shown.text()).toBe(0);
+      expect(shown.text()).toContain("resized to 40 120");
+    });
+
+    it("spawn --tty, then attach from a terminal: keys in raw mode, the terminal's size, Ctrl-P Ctrl-Q leaves it running", async () => {
+      const spawned = await cli([
+        "spawn",
+        "--tty",
+        "--rows",
+        "10",
+        "--cols",
+        "50",
+        id,
+        "--",
+        "sh",
+        "-c",
+        "stty size; echo ready; read line; echo got:$line; stty size; read more; echo more:$more; exit 5",
+      ]);
+      expect(spawned.code, spawned.stderr).toBe(0);
+      const ptyProcess = spawned.stdout.trim();
+      const term = startInTerminal(
+        `stty rows 30 cols 90; ${cliCommandLine(["attach", id, ptyProcess])}`,
+        env(),
+      );
+      const shown = transcript(term);
+      const done = finished(term);
+      // Its first size, replayed; then the attaching terminal's, given on attach.
+      await shown.until("ready");
+      expect(shown.text()).toMatch(/\b10 50\r/);
+      term.stdin?.write("one\r");
+      await shown.until("30 90");
+      term.stdin?.write("\x10\x11");
+      const left = await done;
+      expect(left.code, shown.text()).toBe(0);
+      expect(shown.text()).toContain("got:one");
+      expect(shown.text()).toContain(`left ${ptyProcess} running`);
+      expect(await processState(ptyProcess)).toBe("running");
+      // From a pipe: stdin forwarded as bytes, its end the terminal's end-of-file.
+      const last = await runCliWithStdin(["attach", id, ptyProcess], "two\n", env());
+      expect(last.code, last.stderr).toBe(5);
+      expect(last.stdout).toContain("more:two");
+    });
+
+    it("run -it gives a fresh session's command a terminal; SIGTERM destroys the session and restores the terminal", async () => {
+      const run = cliCommandLine([
+        "run",
+        "-it",
+        ...engine.startArgs(),
+        "--",
+        "sh",
+        "-c",
+        "test -t 0 && echo has-a-tty; stty size; echo ready; read line; echo got:$line; exit 4",
+      ]);
+      const term = startInTerminal(
+        `stty rows 25 cols 77; ${run}; code=$?; stty -a | grep -o -- '-\\?icanon'; exit $code`,
+        env(),
+      );
+      const shown = transcript(term);
+      const done = finished(term);
+      await shown.until("ready");
+      term.stdin?.write("keys\r");
+      const result = await done;
+      expect(result.code, shown.text()).toBe(4);
+      expect(shown.text()).toContain("has-a-tty");
+      expect(shown.text()).toMatch(/\b25 77\r/);
+      expect(shown.text()).toContain("got:keys");
+      expect(shown.text()).toMatch(/(^|\n)icanon\r?\n/);
+      expect((await sessionsOfThisRun()).map((s) => s.id)).toEqual([id]);
+
+      // Interrupted: the command's session is destroyed, the terminal given back in line mode.
+      // The command line runs in the background of the terminal's shell (stdin the terminal, given
+      // explicitly) so that the shell prints its pid for the test to signal.
+      const waiting = cliCommandLine([
+        "run",
+        "-it",
+        ...engine.startArgs(),
+        "--",
+        "sh",
+        "-c",
+        "echo waiting; read line",
+      ]);
+      const term2 = startInTerminal(
+        `exec 3<&0; ${waiting} <&3 & echo cli-pid:$!; wait $!; echo cli-exit:$?; stty -a | grep -o -- '-\\?icanon'`,
+        env(),
+      );
+      const shown2 = transcript(term2);
+      const done2 = finished(term2);
+      await shown2.until("waiting");
+      const pid = Number(/cli-pid:(\d+)/.exec(shown2.text())?.[1]);
+      expect(await sessionsOfThisRun()).toHaveLength(2);
+      process.kill(pid, "SIGTERM");
+      const result2 = await done2;
+      expect(result2.code, shown2.text()).toBe(0);
+      expect(shown2.text()).toContain("cli-exit:143");
+      expect(shown2.text()).toMatch(/(^|\n)icanon\r?\n/);
+      expect((await sessionsOfThisRun()).map((s) => s.id)).toEqual([id]);
     });
 
     it("sessions top reads what the session uses from the host, and names one that is not there", async () => {
