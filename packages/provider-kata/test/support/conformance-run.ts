@@ -1,4 +1,4 @@
-import { runConformance } from "@cadre/agent-runtime-conformance";
+import { type ConformanceOptions, runConformance } from "@cadre/agent-runtime-conformance";
 import { createKataProvider } from "../../src/index.js";
 import {
   containerdUnavailableReason,
@@ -19,6 +19,7 @@ export async function runKataConformance(
   name: string,
   variant: Variant,
   timeScale = 1,
+  extra: Pick<ConformanceOptions, "restartEngine"> = {},
 ): Promise<void> {
   const unavailableReason = await containerdUnavailableReason();
   const providerModule = new URL(moduleUrl);
@@ -36,5 +37,6 @@ export async function runKataConformance(
     providerModule: providerModule.href,
     timeScale,
     concurrentSessions: 4,
+    ...extra,
   });
 }
