@@ -2,23 +2,16 @@ import { isSessionId, sessionLabels } from "@cadre/agent-runtime-contract";
 import {
   type EndRecord,
   type EndRecordStore,
+  endRecordLabels,
   isSessionOf,
-  type ReapReason,
+  parseReapReason,
+  parseRecordedEnd,
 } from "@cadre/agent-runtime-provider-utils";
 import type { DockerClient } from "./docker-client.js";
 import type { LabelCodec } from "./labels.js";
 
 /** The label that makes a volume an end record (its value: the end, as JSON). */
-export const endRecordLabel = "cadre.agent-runtime/end";
-
-/** The labels of an end record beyond the session's own, under the provider's label prefix. */
-const recordLabels = {
-  end: endRecordLabel,
-  keepUntil: "cadre.agent-runtime/keep-until",
-  reaped: "cadre.agent-runtime/reaped",
-} as const;
-
-const reapReasons: readonly ReapReason[] = ["ttl", "owner-gone", "older-than"];
+export const endRecordLabel = endRecordLabels.end;
 
 /** The volume that holds session `id`'s end record. */
 export function endRecordVolume(id: string): string {
@@ -40,10 +33,10 @@ export class DockerEndRecords implements EndRecordStore {
   async put(record: EndRecord): Promise<void> {
     const labels: Record<string, string> = {
       ...record.labels,
-      [recordLabels.end]: JSON.stringify(record.end),
-      [recordLabels.keepUntil]: record.keepUntil,
+      [endRecordLabels.end]: JSON.stringify(record.end),
+      [endRecordLabels.keepUntil]: record.keepUntil,
     };
-    if (record.reaped) labels[recordLabels.reaped] = record.reaped;
+    if (record.reaped) labels[endRecordLabels.reaped] = record.reaped;
     await this.client.putVolume(endRecordVolume(record.id), this.codec.toDocker(labels));
   }
 
@@ -75,26 +68,15 @@ export class DockerEndRecords implements EndRecordStore {
   private recordOf(id: string, dockerLabels: Record<string, string>): EndRecord | undefined {
     const all = this.codec.fromDocker(dockerLabels);
     if (!isSessionOf(all, id, this.client.providerId)) return undefined;
-    const { [recordLabels.end]: endText, [recordLabels.keepUntil]: keepUntil, ...labels } = all;
-    const reaped = labels[recordLabels.reaped] as ReapReason | undefined;
-    delete labels[recordLabels.reaped];
-    const end = parseEnd(endText);
-    if (!end || !keepUntil) return undefined;
-    return {
-      id,
-      labels,
-      end,
-      keepUntil,
-      ...(reaped && reapReasons.includes(reaped) ? { reaped } : {}),
-    };
-  }
-}
-
-function parseEnd(text: string | undefined): EndRecord["end"] | undefined {
-  try {
-    const end = JSON.parse(text ?? "") as EndRecord["end"];
-    return typeof end?.at === "string" && typeof end.cause?.kind === "string" ? end : undefined;
-  } catch {
-    return undefined;
+    const {
+      [endRecordLabels.end]: endText,
+      [endRecordLabels.keepUntil]: keepUntil,
+      ...labels
+    } = all;
+    const reaped = parseReapReason(labels[endRecordLabels.reaped]);
+    delete labels[endRecordLabels.reaped];
+    const end = parseRecordedEnd(endText);
+    if (!end || !keepUntil || !Number.isFinite(Date.parse(keepUntil))) return undefined;
+    return { id, labels, end, keepUntil, ...(reaped ? { reaped } : {}) };
   }
 }

@@ -55,7 +55,12 @@ export {
   type EndRecord,
   type EndRecordStore,
   endOfExit,
+  endRecordLabels,
+  parseReapReason,
+  parseRecordedEnd,
   type ReapReason,
+  reapReasons,
+  recordedEnd,
   type SandboxExit,
 } from "./lifecycle/session-ends.js";
 export { type LifecycleConfig, SessionLifecycle } from "./lifecycle/session-lifecycle.js";

@@ -5,6 +5,7 @@ import { parseFlags } from "./parse-flags.js";
 import { providerFlagSpec } from "./provider-choice.js";
 import { runtimeOptionHelp } from "./provider-help.js";
 import { providerOfSession } from "./session-provider.js";
+import { formatTable } from "./table.js";
 import { UsageError } from "./usage-error.js";
 
 export const psHelp = async () => `Usage: cadre-runtime ps [options] ID
@@ -68,13 +69,5 @@ export function formatProcesses(processes: ProcessInfo[]): string {
       p.command,
     ]),
   ];
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return `${rows
-    .map((r) =>
-      r
-        .map((cell, i) => cell.padEnd(widths[i]!))
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n")}\n`;
+  return formatTable(rows);
 }

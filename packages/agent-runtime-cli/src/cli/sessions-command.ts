@@ -10,6 +10,7 @@ import { configFromFlags, defaultConfigFor, providerFlagSpec } from "./provider-
 import { optionHelp, runtimeOptionHelp } from "./provider-help.js";
 import { providerOfSession } from "./session-provider.js";
 import { sessionsTop } from "./sessions-top.js";
+import { formatTable } from "./table.js";
 import { parseDuration } from "./units.js";
 import { UsageError } from "./usage-error.js";
 
@@ -156,15 +157,7 @@ function formatSessions(sessions: SessionInfo[]): string {
     ["ID", "PROVIDER", "STATE", "CREATED", "OWNER"],
     ...sessions.map((s) => [s.id, s.providerId, s.state, s.createdAt, s.owner]),
   ];
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return `${rows
-    .map((r) =>
-      r
-        .map((cell, i) => cell.padEnd(widths[i]!))
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n")}\n`;
+  return formatTable(rows);
 }
 
 async function startSession(args: string[]): Promise<number> {

@@ -10,6 +10,7 @@ import { describeError, progress } from "./output.js";
 import { parseFlags } from "./parse-flags.js";
 import { configFromFlags, defaultConfigFor, providerFlagSpec } from "./provider-choice.js";
 import { providerOfSession } from "./session-provider.js";
+import { formatTable } from "./table.js";
 import { parseDuration, parsePositiveNumber } from "./units.js";
 import { UsageError } from "./usage-error.js";
 
@@ -198,15 +199,7 @@ export function formatTop(rows: TopRow[]): string {
       bytes(stats.diskBytes),
     ]),
   ];
-  const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
-  return `${table
-    .map((r) =>
-      r
-        .map((cell, i) => (i < 2 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n")}\n`;
+  return formatTable(table, (column) => column >= 2);
 }
 
 function bytes(value: number | undefined): string {

@@ -1,17 +1,13 @@
-import {
-  isSessionId,
-  type SessionEnd,
-  type SessionEndCause,
-  type SessionEndKind,
-  sessionLabels,
-} from "@cadre/agent-runtime-contract";
+import { isSessionId, sessionLabels } from "@cadre/agent-runtime-contract";
 import {
   type EndRecord,
   type EndRecordStore,
   isSessionOf,
   joinLabel,
-  maxLabelBytes,
-  type ReapReason,
+  parseReapReason,
+  parseRecordedEnd,
+  recordedEnd,
+  endRecordLabels as sharedRecordLabels,
   splitLabel,
 } from "@cadre/agent-runtime-provider-utils";
 import { providerId } from "../capabilities.js";
@@ -22,10 +18,7 @@ import type { Lease } from "./messages.js";
 
 /** The labels of an end record's lease (beside the session's own, under `sessionLabelPrefix`). */
 export const endRecordLabels = {
-  /** The end, as JSON: its presence makes a lease an end record. */
-  end: "cadre.agent-runtime/end",
-  keepUntil: "cadre.agent-runtime/keep-until",
-  reaped: "cadre.agent-runtime/reaped",
+  ...sharedRecordLabels,
   /** Each of the session's labels, under this prefix. */
   sessionLabelPrefix: "cadre.agent-runtime/session-label/",
 } as const;
@@ -40,18 +33,6 @@ export const endRecordLabels = {
 const gcExpireLabel = "containerd.io/gc.expire";
 
 const endSuffix = "-ended";
-const reapReasons: readonly ReapReason[] = ["ttl", "owner-gone", "older-than"];
-const endKinds: readonly SessionEndKind[] = [
-  "destroyed",
-  "stopped",
-  "ttl",
-  "reaped",
-  "memory",
-  "engine-lost",
-  "agent-lost",
-];
-/** Longer than any signal name; a longer one is not kept (a record's label stays small). */
-const maxSignalLength = 16;
 /**
  * The session's labels that buildSessionLabels splits to fill containerd's 4096 bytes per label:
  * under the longer prefixed key they are joined and split again, and back when read.
@@ -230,7 +211,8 @@ function isRecordOf(lease: Lease, id: string): boolean {
 
 /** The lease labels of a record; throws for a record that could not be read back. */
 function leaseLabelsOf(record: EndRecord): Record<string, string> {
-  const end = normalEnd(record.end);
+  // Only the contract's fields are written, so a record stays small.
+  const end = recordedEnd(record.end);
   const keepUntil = Date.parse(record.keepUntil);
   if (!isSessionId(record.id) || !end || !Number.isFinite(keepUntil)) {
     throw new TypeError(`not an end record of a session: ${JSON.stringify(record.id)}`);
@@ -250,52 +232,11 @@ function recordOf(lease: Lease): EndRecord | undefined {
   const all = lease.labels ?? {};
   const labels = recordedSessionLabels(all);
   if (!isSessionOf(labels, id, providerId)) return undefined;
-  const end = parseEnd(all[endRecordLabels.end]);
+  const end = parseRecordedEnd(all[endRecordLabels.end]);
   const keepUntil = all[endRecordLabels.keepUntil];
   if (!end || keepUntil === undefined || !Number.isFinite(Date.parse(keepUntil))) return undefined;
-  const reaped = all[endRecordLabels.reaped] as ReapReason | undefined;
-  return {
-    id,
-    labels,
-    end,
-    keepUntil,
-    ...(reaped && reapReasons.includes(reaped) ? { reaped } : {}),
-  };
-}
-
-function parseEnd(text: string | undefined): SessionEnd | undefined {
-  if (text === undefined || text.length > maxLabelBytes) return undefined;
-  try {
-    return normalEnd(JSON.parse(text));
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * The end with only the contract's fields, each of its type, or undefined when it is not an end:
- * what is written stays small, and what is read back is what the contract allows.
- */
-function normalEnd(value: unknown): SessionEnd | undefined {
-  if (typeof value !== "object" || value === null) return undefined;
-  const { cause, at } = value as { cause?: unknown; at?: unknown };
-  if (typeof at !== "string" || at.length > 64 || !Number.isFinite(Date.parse(at)))
-    return undefined;
-  if (typeof cause !== "object" || cause === null) return undefined;
-  const given = cause as Record<string, unknown>;
-  const kind = given.kind as SessionEndKind;
-  if (!endKinds.includes(kind)) return undefined;
-  const normal: SessionEndCause = { kind };
-  if (given.by === "owner" || given.by === "outside") normal.by = given.by;
-  if (given.reason === "owner-gone" || given.reason === "older-than") normal.reason = given.reason;
-  for (const field of ["limit", "value", "exitCode"] as const) {
-    const n = given[field];
-    if (typeof n === "number" && Number.isFinite(n)) normal[field] = n;
-  }
-  if (typeof given.signal === "string" && given.signal.length <= maxSignalLength) {
-    normal.signal = given.signal;
-  }
-  return { cause: normal, at };
+  const reaped = parseReapReason(all[endRecordLabels.reaped]);
+  return { id, labels, end, keepUntil, ...(reaped ? { reaped } : {}) };
 }
 
 /**

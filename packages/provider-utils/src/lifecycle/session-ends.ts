@@ -1,4 +1,9 @@
-import type { SessionEnd, SessionEndCause, SessionInfo } from "@cadre/agent-runtime-contract";
+import type {
+  SessionEnd,
+  SessionEndCause,
+  SessionEndKind,
+  SessionInfo,
+} from "@cadre/agent-runtime-contract";
 import { signalForExitCode } from "../signals.js";
 
 /**
@@ -29,6 +34,73 @@ export interface EndRecord {
 
 /** Why reap() removes a session: its TTL ran out, its owner is gone, or it is older than asked. */
 export type ReapReason = "ttl" | "owner-gone" | "older-than";
+export const reapReasons: readonly ReapReason[] = ["ttl", "owner-gone", "older-than"];
+
+/**
+ * The labels an end record keeps beside the session's own, wherever a backend keeps it (a Docker
+ * volume's, a containerd lease's), under the provider's label prefix.
+ */
+export const endRecordLabels = {
+  /** The end, as JSON: its presence makes an object an end record. */
+  end: "cadre.agent-runtime/end",
+  keepUntil: "cadre.agent-runtime/keep-until",
+  reaped: "cadre.agent-runtime/reaped",
+} as const;
+
+const endKinds: readonly SessionEndKind[] = [
+  "destroyed",
+  "stopped",
+  "ttl",
+  "reaped",
+  "memory",
+  "engine-lost",
+  "agent-lost",
+];
+/** Longer than any signal name; a longer one is not kept. */
+const maxSignalLength = 16;
+/** Longer than any end a record writes. */
+const maxEndTextLength = 4096;
+
+/**
+ * An end as a record keeps it (endRecordLabels.end), read back: only the contract's fields with
+ * values of their types; anything else (malformed, another writer's) is no end.
+ */
+export function parseRecordedEnd(text: string | undefined): SessionEnd | undefined {
+  if (text === undefined || text.length > maxEndTextLength) return undefined;
+  try {
+    return recordedEnd(JSON.parse(text));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The contract's fields of an end, each of its type; undefined when it is no end. */
+export function recordedEnd(value: unknown): SessionEnd | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const { cause, at } = value as { cause?: unknown; at?: unknown };
+  if (typeof at !== "string" || at.length > 64 || !Number.isFinite(Date.parse(at)))
+    return undefined;
+  if (typeof cause !== "object" || cause === null) return undefined;
+  const given = cause as Record<string, unknown>;
+  const kind = given.kind as SessionEndKind;
+  if (!endKinds.includes(kind)) return undefined;
+  const normal: SessionEndCause = { kind };
+  if (given.by === "owner" || given.by === "outside") normal.by = given.by;
+  if (given.reason === "owner-gone" || given.reason === "older-than") normal.reason = given.reason;
+  for (const field of ["limit", "value", "exitCode"] as const) {
+    const n = given[field];
+    if (typeof n === "number" && Number.isFinite(n)) normal[field] = n;
+  }
+  if (typeof given.signal === "string" && given.signal.length <= maxSignalLength) {
+    normal.signal = given.signal;
+  }
+  return { cause: normal, at };
+}
+
+/** A record's reap reason (endRecordLabels.reaped), when it is one. */
+export function parseReapReason(text: string | undefined): ReapReason | undefined {
+  return reapReasons.find((reason) => reason === text);
+}
 
 /**
  * Where a backend keeps end records, beside its sessions (a Docker volume's labels, a containerd
