@@ -1,7 +1,17 @@
 import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { lstat, mkdir, mkdtemp, readdir, readlink, rm, symlink, writeFile } from "node:fs/promises";
+import {
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readlink,
+  rename,
+  rm,
+  symlink,
+  writeFile,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
@@ -419,7 +429,7 @@ export function describeLivingSession(engine: LivingSessionEngine): void {
       expect((await readdir(out)).sort()).toEqual(["tree"]);
     }, 300_000);
 
-    it("cp copies a 100 MB file in and out unchanged", async () => {
+    it("cp copies a 100 MB file, and a 100 MB tree, in and out unchanged", async () => {
       const big = join(work, "big.bin");
       await writeFile(big, randomBytes(100 * 1000 * 1000));
       const into = await cli(["cp", big, `${id}:${engine.scratch}/copied.bin`]);
@@ -429,6 +439,21 @@ export function describeLivingSession(engine: LivingSessionEngine): void {
       expect(out.code, out.stderr).toBe(0);
       expect(await fileSha256(back)).toBe(await fileSha256(big));
       await inSession(`rm ${engine.scratchInCommands}/copied.bin`);
+
+      // The same bytes as a tree: the large file beside a few hundred small ones, in one stream.
+      const tree = join(work, "bigtree");
+      await makeTree(tree, 300);
+      await rename(big, join(tree, "d0", "big.bin"));
+      const treeIn = await cli(["cp", tree, `${id}:${engine.scratch}`]);
+      expect(treeIn.code, treeIn.stderr).toBe(0);
+      const outDir = join(work, "bigtree-out");
+      await mkdir(outDir);
+      const treeOut = await cli(["cp", `${id}:${engine.scratch}/bigtree`, outDir]);
+      expect(treeOut.code, treeOut.stderr).toBe(0);
+      expect(await treeDigest(join(outDir, "bigtree"))).toEqual(await treeDigest(tree));
+      await inSession(`rm -r ${engine.scratchInCommands}/bigtree`);
+      await rm(join(work, "bigtree"), { recursive: true });
+      await rm(outDir, { recursive: true });
     }, 300_000);
 
     it("cp out refuses a tenant's links that point outside, and writes nothing", async () => {
