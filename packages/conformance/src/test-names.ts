@@ -217,7 +217,7 @@ export const conformanceTestNames = {
   },
   ends: {
     sessionEvents:
-      "events() tells a session's start, each exec's start and end with its cause, and the session's end, once each [MUST]",
+      "events() tells a session's start, each exec's start and end with its cause (an aborted one too), and the session's end, once each [MUST]",
     killedFromOutside:
       "a sandbox killed from outside the provider ends with agent-lost, in events() and in getSession before and after destroy [MUST]",
     ttl: "ttl.approaching comes the caller's lead time before a TTL runs out, then the session ends with cause ttl [MUST when features.ttl]",

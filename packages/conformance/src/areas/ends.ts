@@ -45,6 +45,16 @@ export function registerEnds(ctx: ConformanceContext): void {
           const id = await ctx.start({ labels });
           const result = await ctx.provider.exec(id, ["sh", "-c", "exit 3"]);
           expect(result.exitCode).toBe(3);
+          // An exec its caller aborts rejects, and its end says so.
+          const abort = new AbortController();
+          const running = ctx.provider.exec(id, ["sleep", "60"], { signal: abort.signal });
+          await watch.waitFor(
+            "the sleep's start",
+            isEvent("exec.started", id, (e) => (e as { command: string }).command === "sleep"),
+            eventWithin(),
+          );
+          abort.abort(new Error("aborted by the conformance suite"));
+          await expect(running).rejects.toThrow("aborted by the conformance suite");
           await ctx.destroy(id);
           await watch.waitFor("its end", isEvent("session.ended", id), eventWithin());
           // A second session after the first one's end: once its end is told, everything the
@@ -58,9 +68,17 @@ export function registerEnds(ctx: ConformanceContext): void {
             "session.started",
             "exec.started",
             "exec.ended",
+            "exec.started",
+            "exec.ended",
             "session.ended",
           ]);
-          const [, started, ended, end] = told;
+          const [, started, ended, sleepStarted, sleepEnded, end] = told;
+          expect(sleepEnded).toMatchObject({
+            execId: (sleepStarted as { execId: string }).execId,
+            command: "sleep",
+            cause: { kind: "aborted" },
+          });
+          expect(sleepEnded).not.toHaveProperty("exitCode");
           expect(started).toMatchObject({ command: "sh" });
           expect(ended).toMatchObject({
             execId: (started as { execId: string }).execId,
