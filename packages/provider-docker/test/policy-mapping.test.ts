@@ -5,7 +5,7 @@ import {
   agentUid,
 } from "@cadre/agent-runtime-sandbox-agent";
 import { describe, expect, it } from "vitest";
-import { scratchTmpOptions } from "../src/container-spec.js";
+import { scratchTmpOptions, sessionDefaults } from "../src/container-spec.js";
 import { defaultSessionNetwork } from "../src/session-network.js";
 import { docker, dockerTestsUnavailable } from "./docker-test-env.js";
 import { useDockerSessions } from "./session-tracker.js";
@@ -65,7 +65,15 @@ describe.skipIf(unavailable !== undefined && process.env.CI !== "true")(
       ]);
       // PID 1 (the agent) starts as root and becomes agentUid; commands run as the policy's user.
       expect(info.Config.User).toBe("0:0");
-      expect(info.Config.Cmd).toEqual(["--agent-uid", String(agentUid), "--user", "1000:1000"]);
+      // It also sets every command's open-files limit (rootless Podman's API ignores Ulimits).
+      expect(info.Config.Cmd).toEqual([
+        "--agent-uid",
+        String(agentUid),
+        "--user",
+        "1000:1000",
+        "--nofile",
+        String(sessionDefaults.nofile),
+      ]);
       const ids = await sessions.provider.exec(id, ["sh", "-c", "id -u; id -g"]);
       expect(ids.stdout).toBe("1000\n1000\n");
       expect(info.Config.WorkingDir).toBe("/tmp");
