@@ -155,6 +155,8 @@ const podmanRootlessRow: CapabilityRow = {
         "crun under rootless Podman: Linux namespaces in a user namespace of the user's subuids",
     },
   },
+  // Its containers have no cgroup: the engine's stats count nothing of what a session uses.
+  features: { ...podmanRow.features, usage: false },
   defaults: { tmpBytes: defaults.tmpBytes, openFiles: defaults.openFiles, network: "none" },
 };
 

@@ -1,5 +1,6 @@
 import {
   BackendError,
+  CapabilityMismatchError,
   type CapabilityReport,
   type DoctorCheck,
   type DoctorReport,
@@ -42,7 +43,7 @@ import { agentCheck, runtimeCheck } from "./doctor-checks.js";
 import { DockerEndRecords } from "./end-records.js";
 import { dockerEngineEvents } from "./engine-events.js";
 import { type ExecSession, sessionEndedError } from "./exec-outcome.js";
-import { type HostFacts, runtimeRegistered } from "./host-facts.js";
+import { enforcesCgroupLimits, type HostFacts, runtimeRegistered } from "./host-facts.js";
 import { reportForHost } from "./host-report.js";
 import { LabelCodec } from "./labels.js";
 import { type DockerProviderOptions, type DockerRuntime, defaultImage } from "./options.js";
@@ -306,6 +307,13 @@ export class DockerBackend implements SessionBackend {
   }
 
   async usage(sessionId: string) {
+    if (!enforcesCgroupLimits(await this.client.hostFacts())) {
+      // Its containers have no cgroup of their own: the engine's stats count nothing of them.
+      throw new CapabilityMismatchError(
+        { "features.usage": rootlessUsageReason },
+        { providerId: this.providerId },
+      );
+    }
     const containerId = await this.sessions.containerId(sessionId);
     if (containerId === undefined)
       throw new SessionNotFoundError(sessionId, { providerId: this.providerId });
@@ -410,3 +418,6 @@ export class DockerBackend implements SessionBackend {
     ];
   }
 }
+
+const rootlessUsageReason =
+  "a rootless engine on cgroup v1 gives its containers no cgroup, so nothing of a session's use is counted (capabilities().features.usage is false)";

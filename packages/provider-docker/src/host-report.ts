@@ -33,7 +33,8 @@ export function reportForHost(
       policy.pids = none("pids limits");
     }
     const { pids: _pids, ...rest } = row.defaults;
-    return { ...row, policy, defaults: rest };
+    // Nor any count of what a session uses: the engine's stats read zero CPU and the host's memory.
+    return { ...row, policy, defaults: rest, features: { ...row.features, usage: false } };
   }
   if (!facts.memoryLimit) policy.memory = missing("memory limit");
   else if (!facts.swapLimit) {

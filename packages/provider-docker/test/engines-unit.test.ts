@@ -262,6 +262,9 @@ describe("Podman (no daemon needed)", () => {
       expect(rootless.policy[field].enforced, field).toBe(false);
     }
     expect(rootless.defaults.pids).toBeUndefined();
+    // Its containers have no cgroup: nothing of their use is counted.
+    expect(rootful.features.usage).toBe(true);
+    expect(rootless.features.usage).toBe(false);
     expect(rootless.defaults.openFiles).toBe(4096);
   });
 

@@ -83,6 +83,8 @@ async function labelledDirectories(
   }
   let count = 0;
   for (const name of names) {
+    // A dot directory is the backend's own (the stub keeps ended sessions' records in .ended).
+    if (name.startsWith(".")) continue;
     let found: Record<string, string> | undefined;
     try {
       found = labelsOf(JSON.parse(await readFile(join(root, name, file), "utf8")));
