@@ -7,8 +7,8 @@ import { containersWithLabels, testImage } from "./docker-test-env.js";
 
 /**
  * A provider for one test file whose sessions all carry this file's run label: each test's
- * sessions are destroyed after it, and the file ends by checking that the daemon holds no
- * container of this run (never counting other runs' containers on the shared daemon).
+ * sessions are destroyed after it, and the file ends by removing their end records and checking
+ * that the daemon holds no container of this run (never counting other runs' containers on the shared daemon).
  */
 export function useDockerSessions(runtime: DockerRuntime = "runc") {
   const runLabels = { "cadre.test/provider-docker-run": randomUUID() };
@@ -20,6 +20,8 @@ export function useDockerSessions(runtime: DockerRuntime = "runc") {
     started.clear();
   });
   afterAll(async () => {
+    // The sessions' end records go too: nothing of this run stays on the daemon.
+    await provider.reap({ labels: runLabels, endedOlderThanMs: 0 });
     await provider.close();
     expect(await containersWithLabels(runLabels)).toEqual([]);
   });

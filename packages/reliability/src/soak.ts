@@ -201,6 +201,8 @@ async function removeLeftovers(provider: IsolationProvider, runLabel: Record<str
   try {
     const left = await provider.listSessions({ labels: runLabel });
     await Promise.allSettled(left.map((s) => provider.destroySession(s.id)));
+    // And how they ended: a soak's thousand records are of no use to a later caller.
+    await provider.reap({ labels: runLabel, endedOlderThanMs: 0 });
   } catch {
     // The count above already reported them.
   }

@@ -109,6 +109,8 @@ export async function benchCommand(args: string[]): Promise<number> {
     return 0;
   } finally {
     await engine?.close();
+    // How the run's sessions ended is of no use to anyone: their records go with the run.
+    await provider.reap({ labels, endedOlderThanMs: 0 }).catch(() => {});
     await provider.close?.();
     await poolProvider?.close?.();
   }
