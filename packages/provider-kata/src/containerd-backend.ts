@@ -475,12 +475,12 @@ export class ContainerdBackend implements SessionBackend {
    */
   private async taskState(
     id: string,
-    cgroupPath?: string,
+    container?: Container,
   ): Promise<Pick<BackendSession, "state" | "exit">> {
     try {
       const process = await this.client.getProcess(id);
       if (process.status !== "STOPPED") return { state: "running" };
-      return { state: "failed", exit: await exitOfTask(process, cgroupPath) };
+      return { state: "failed", exit: await exitOfTask(process, container) };
     } catch (error) {
       if (isNotFound(error)) return { state: "stopped" };
       throw error;
@@ -496,7 +496,7 @@ export class ContainerdBackend implements SessionBackend {
     if (!isOwnSession(container.labels, container.id)) return undefined;
     return {
       labels: container.labels,
-      ...(await this.taskState(container.id, cgroupPathOf(container))),
+      ...(await this.taskState(container.id, container)),
     };
   }
 
@@ -544,14 +544,16 @@ export class ContainerdBackend implements SessionBackend {
  * whole sandbox. The counter cannot tell an earlier command's OOM kill from the agent's, so a
  * session killed from outside after one of its commands was reads memory too.
  */
-async function exitOfTask(process: TaskProcess, cgroupPath?: string): Promise<SandboxExit> {
+async function exitOfTask(process: TaskProcess, container?: Container): Promise<SandboxExit> {
   const seconds = process.exited_at?.seconds;
   const at =
     seconds !== undefined && seconds > 0
       ? new Date(seconds * 1000 + Math.floor((process.exited_at?.nanos ?? 0) / 1e6)).toISOString()
       : undefined;
   const killed = process.exit_status === 137;
-  const reading = killed && cgroupPath ? await readCgroup(cgroupPath) : undefined;
+  // The spec is read only for a killed task, not for every session a listing reads.
+  const cgroupPath = killed && container ? cgroupPathOf(container) : undefined;
+  const reading = cgroupPath ? await readCgroup(cgroupPath) : undefined;
   return {
     exitCode: process.exit_status,
     ...(at !== undefined ? { at } : {}),
