@@ -1,4 +1,4 @@
-import { type Duplex, PassThrough, type Readable, Writable } from "node:stream";
+import { type Duplex, PassThrough, type Readable, type Writable } from "node:stream";
 import {
   type AgentRuntimeError,
   type DoctorCheck,
@@ -33,6 +33,7 @@ import {
 import { dockerodeOptions } from "./dockerode-options.js";
 import { connectionCheckId } from "./doctor-checks.js";
 import { type HostFacts, hostFactsFromInfo } from "./host-facts.js";
+import { DockerStreamSplitter } from "./stream-splitter.js";
 
 /** What a container uses, as SessionStats' numbers. */
 export type ContainerUsage = Partial<
@@ -566,27 +567,25 @@ export class DockerClient {
   }
 
   /**
-   * Splits an exec's output stream (without a TTY, frames of an 8-byte header and a payload) into
-   * `sink` with dockerode's own demultiplexer, and resolves when the stream ends, closes or
-   * fails. The demuxer waits for a whole header and a whole payload however the socket cuts
-   * them, and writes each payload as one Buffer; the writables here pass it on synchronously, so
-   * every byte reaches the sink in order and before the end of the stream is seen. A frame cut
-   * off by a broken connection is dropped.
+   * Splits an attached stream's output (without a TTY, Docker's multiplexed frames) into `sink`,
+   * in order, as the bytes arrive (stream-splitter.ts), and resolves when the stream ends, closes
+   * or fails, or breaks the framing (then it is destroyed). A frame cut off by a broken
+   * connection gives what of it arrived.
    */
   demultiplex(stream: Readable, sink: OutputSink): Promise<void> {
-    const into = (name: "stdout" | "stderr") =>
-      new Writable({
-        write(chunk: Buffer, _encoding, done) {
-          if (chunk.length > 0) sink(name, chunk);
-          done();
-        },
-      });
-    // Stream 0 (stdin) goes to the second writable; Docker never sends it without a TTY.
-    this.docker.modem.demuxStream(stream, into("stdout"), into("stderr"));
+    const splitter = new DockerStreamSplitter(sink);
     return new Promise((resolve) => {
+      stream.on("data", (chunk: Buffer) => {
+        try {
+          splitter.push(chunk);
+        } catch {
+          stream.destroy();
+          resolve();
+        }
+      });
       stream.once("end", () => resolve());
       stream.once("close", () => resolve());
-      // A cut connection ends the output too; the exit code then comes from the exec inspect.
+      // A cut connection ends the output too.
       stream.on("error", () => resolve());
     });
   }

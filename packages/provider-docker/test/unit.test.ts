@@ -44,7 +44,7 @@ async function demultiplexed(pieces: Buffer[], end: "end" | "close" | "error" = 
   return { seen, stdout: joined("stdout"), stderr: joined("stderr") };
 }
 
-describe("DockerClient.demultiplex (dockerode's demuxer)", () => {
+describe("DockerClient.demultiplex (the multiplexed stream's splitter)", () => {
   // Every byte value, so that any decoding on the way would show.
   const binary = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
   const notUtf8 = Buffer.from("657272ff", "hex");
@@ -58,23 +58,45 @@ describe("DockerClient.demultiplex (dockerode's demuxer)", () => {
     }
   });
 
-  it("delivers a stream that arrives one byte at a time, in order, before the end", async () => {
+  it("hands bytes on as they arrive, one at a time if so, in order and before the end", async () => {
     const bytes = Array.from(wire, (byte) => Buffer.from([byte]));
     const out = await demultiplexed(bytes);
-    expect(out.seen.map(([name, chunk]) => [name, chunk.length])).toEqual([
+    expect(out.seen).toHaveLength(256 + 4 + 5);
+    expect(out.seen.map(([name]) => name)).toEqual([
+      ...Array(256).fill("stdout"),
+      ...Array(4).fill("stderr"),
+      ...Array(5).fill("stdout"),
+    ]);
+    // A frame whole in one chunk comes as one piece, a view of it.
+    const whole = await demultiplexed([wire]);
+    expect(whole.seen.map(([name, chunk]) => [name, chunk.length])).toEqual([
       ["stdout", 256],
       ["stderr", 4],
       ["stdout", 5],
     ]);
   });
 
-  it("ends the output when the stream closes or fails, keeping the whole frames", async () => {
+  it("ends the output when the stream closes or fails, with what of a cut frame arrived", async () => {
     const cutOff = wire.subarray(0, wire.length - 2);
     for (const end of ["close", "error"] as const) {
       const out = await demultiplexed([cutOff], end);
-      expect(out.stdout.equals(binary)).toBe(true);
+      expect(out.stdout.equals(Buffer.concat([binary, Buffer.from("out")]))).toBe(true);
       expect(out.stderr.equals(notUtf8)).toBe(true);
     }
+  });
+
+  it("ends the output at a header no daemon writes, and destroys the stream", async () => {
+    const wire = new PassThrough();
+    const seen: Buffer[] = [];
+    const ended = offline.demultiplex(wire, (_name, chunk) => seen.push(Buffer.from(chunk)));
+    const bad = frame(1, Buffer.from("x"));
+    bad[0] = 7;
+    wire.write(
+      Buffer.concat([frame(1, Buffer.from("before")), bad, frame(1, Buffer.from("after"))]),
+    );
+    await ended;
+    expect(Buffer.concat(seen).toString()).toBe("before");
+    expect(wire.destroyed).toBe(true);
   });
 });
 

@@ -282,6 +282,13 @@ static void start(uint32_t link, uint32_t channel, const uint8_t *payload, uint3
 
   int mine[3] = {-1, -1, -1}, theirs[3] = {-1, -1, -1}, rep[2] = {-1, -1};
   int error = open_stdio(pty, rows, cols, mine, theirs);
+  /* A files operation streams a file or an archive: pipes of BULK_PIPE_BYTES let it run ahead
+   * of the host's credit instead of stopping at every 64 KiB. Best effort: the limit
+   * (/proc/sys/fs/pipe-max-size) may be lower. */
+  if (!error && (flags & EXEC_BUILTIN)) {
+    (void)fcntl(mine[0], F_SETPIPE_SZ, BULK_PIPE_BYTES);
+    (void)fcntl(mine[1], F_SETPIPE_SZ, BULK_PIPE_BYTES);
+  }
   if (!error && pipe2(rep, O_CLOEXEC) != 0) error = errno;
   /* The supervisor starts with SIGUSR1 and SIGCHLD blocked: a KILL right behind the EXEC must
    * wait for its sigwaitinfo, not end it by SIGUSR1's default action. */
@@ -565,7 +572,7 @@ static int wants_output(const struct exec *e, int fd) {
   if (fd < 0 || e->killed) return 0;
   if (e->process) {
     int64_t until;
-    return !ring_held_back(&e->process->ring, e->process->subs, MAX_DATA_PAYLOAD, now_ms(), &until);
+    return !ring_held_back(&e->process->ring, e->process->subs, PROCESS_READ_BYTES, now_ms(), &until);
   }
   return e->credit > 0 || dropping(e);
 }
@@ -588,7 +595,7 @@ int exec_poll_fds(struct pollfd *fds, int count, int capacity) {
  * whatever the credit says. */
 static int read_output(struct exec *e, int *fd, uint8_t type, int final) {
   static uint8_t buf[MAX_DATA_PAYLOAD];
-  size_t room = sizeof buf;
+  size_t room = e->process ? PROCESS_READ_BYTES : sizeof buf;
   int capped = e->process || dropping(e);
   if (!capped && !final && e->credit < room) room = e->credit;
   /* The other stream took the last credit in this round: read nothing now (a read of 0 bytes
@@ -796,7 +803,7 @@ int exec_next_deadline_ms(void) {
     int64_t until;
     /* A process held back for a follower: look again when that follower's grace ends. */
     if (e->used && e->process && e->out_fd >= 0 &&
-        ring_held_back(&e->process->ring, e->process->subs, MAX_DATA_PAYLOAD, now, &until)) {
+        ring_held_back(&e->process->ring, e->process->subs, PROCESS_READ_BYTES, now, &until)) {
       int64_t left = until > now ? until - now : 0;
       if (next < 0 || left < next) next = left;
     }

@@ -16,6 +16,8 @@
 #define INITIAL_CREDIT (256u * 1024)
 /* Stdin bytes the agent holds for one exec before the host must wait (STDIN frames are acked). */
 #define MAX_STDIN_BUFFER (1024u * 1024)
+/* The size asked for a files operation's output pipe. */
+#define BULK_PIPE_BYTES (1024 * 1024)
 
 /* Who every command runs as (identity.h); by default the agent's own user. */
 void exec_set_identity(const struct identity *identity);

@@ -15,6 +15,8 @@
 /* A process's ring holds at least this much output, and at most this much. */
 #define MIN_RING_BYTES (64u * 1024)
 #define MAX_RING_BYTES (16u * 1024 * 1024)
+/* A process's output is read in chunks of at most this: the smallest ring always has room for one. */
+#define PROCESS_READ_BYTES (32u * 1024)
 
 /* Output as records: u8 stream, u32 length, u64 output offset, then the bytes. */
 struct ring {

@@ -14,7 +14,7 @@
 /* The largest frame the agent accepts: an exec with argv and env at the contract's limits. */
 #define MAX_HOST_PAYLOAD (4u * 1024 * 1024)
 /* The largest data frame the agent sends. */
-#define MAX_DATA_PAYLOAD (32u * 1024)
+#define MAX_DATA_PAYLOAD (64u * 1024)
 
 /* host -> agent */
 enum {

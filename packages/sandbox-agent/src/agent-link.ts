@@ -20,9 +20,18 @@ import {
   refusedReasons,
 } from "./frames.js";
 
+/** Output the agent may send on a new channel before any credit (INITIAL_CREDIT, agent/exec.h). */
+const agentOutputWindow = 256 * 1024;
 /** Stdin bytes in flight to the agent at most (its window is 1 MiB). */
 const stdinWindow = 768 * 1024;
 const stdinChunk = 32 * 1024;
+/** A payload at least this long goes out as it is, beside its header, instead of copied onto it. */
+const unjoinedPayload = 4096;
+/**
+ * Output at least this long is handed to the callbacks as a view of the bytes read; a shorter one
+ * is copied, so that a few bytes kept long do not keep the whole chunk they came in.
+ */
+const viewedPayload = 1024;
 
 /** The link to the agent ended (it died, or its stream closed): no exec on it can finish. */
 export class AgentLinkClosedError extends Error {
@@ -73,6 +82,12 @@ export interface AgentExecRequest {
   owner?: { uid: number; gid: number };
   /** Output past this (stdout and stderr together) is drained inside the sandbox and dropped. */
   maxOutputBytes: number;
+  /**
+   * Output the agent may have in flight, unread by the callbacks: its own 256 KiB when unset.
+   * A larger one carries a bulk transfer faster over a link whose round trip is long (an engine's
+   * attach stream), for this much more memory on each side.
+   */
+  outputWindow?: number;
   /** The agent kills the command's whole tree at this deadline. */
   timeoutMs?: number;
   /** On abort the agent kills the command's whole tree; exec then resolves as killed. */
@@ -154,6 +169,8 @@ export class AgentLink {
   /** Channels start at a random point: another host attached to the same agent uses others. */
   private nextChannel = 1 + Math.floor(Math.random() * 0x7fff0000);
   private closedReason: string | undefined;
+  /** Output credit owed to the agent per channel, sent together once this round of frames is read. */
+  private readonly owedCredit = new Map<number, number>();
   private markClosed: (reason: string) => void = () => {};
   /** Resolves with the reason once the link has ended. */
   readonly closed = new Promise<string>((resolve) => {
@@ -271,7 +288,11 @@ export class AgentLink {
    * this host attached; fails when it is not a cadre-agent/1.
    */
   static open(input: Readable, output: Writable, timeoutMs = 10_000): Promise<AgentLink> {
-    const reader = new FrameReader(maxAgentPayload);
+    // Output is a byte stream: its frames' pieces go on as they arrive, never joined.
+    const reader = new FrameReader(
+      maxAgentPayload,
+      (type) => type === agentFrame.stdout || type === agentFrame.stderr,
+    );
     return new Promise((resolve, reject) => {
       let link: AgentLink | undefined;
       const timer = setTimeout(() => fail("no HELLO from the agent in time"), timeoutMs);
@@ -338,6 +359,8 @@ export class AgentLink {
           ...(request.owner ? { owner: request.owner } : {}),
         }),
       );
+      if (request.outputWindow !== undefined && request.outputWindow > agentOutputWindow)
+        this.oweCredit(channel, request.outputWindow - agentOutputWindow);
       this.pumpStdin(channel, pending);
       const onAbort = () => this.send(hostFrame.kill, channel);
       if (request.signal?.aborted) onAbort();
@@ -372,7 +395,44 @@ export class AgentLink {
   }
 
   private send(type: number, channel: number, payload?: Uint8Array): void {
-    if (!this.closedReason) this.output.write(encodeFrame(type, channel, payload));
+    if (this.closedReason) return;
+    if (type === hostFrame.credit && payload?.byteLength === 4) {
+      this.oweCredit(channel, Buffer.from(payload.buffer, payload.byteOffset, 4).readUInt32LE(0));
+      return;
+    }
+    if (payload === undefined || payload.byteLength < unjoinedPayload) {
+      this.output.write(encodeFrame(type, channel, payload));
+      return;
+    }
+    // Header and payload in one write (a writev), without copying the payload.
+    const header = encodeFrame(type, channel);
+    header.writeUInt32LE(payload.byteLength, 0);
+    this.output.cork();
+    this.output.write(header);
+    this.output.write(payload);
+    this.output.uncork();
+  }
+
+  /**
+   * Credit is what lets the agent send more, and a frame of its own for every chunk taken would
+   * cost a write each: what one round of the event loop grants goes out as one write.
+   */
+  private oweCredit(channel: number, bytes: number): void {
+    const first = this.owedCredit.size === 0;
+    this.owedCredit.set(channel, (this.owedCredit.get(channel) ?? 0) + bytes);
+    if (!first) return;
+    process.nextTick(() => {
+      if (this.closedReason) return;
+      this.output.cork();
+      for (const [on, more] of this.owedCredit) {
+        if (!this.execs.has(on) && !this.processes.has(on)) continue;
+        const credit = Buffer.alloc(4);
+        credit.writeUInt32LE(Math.min(more, 0xffffffff), 0);
+        this.output.write(encodeFrame(hostFrame.credit, on, credit));
+      }
+      this.owedCredit.clear();
+      this.output.uncork();
+    });
   }
 
   /** Sends stdin within the window, reading the source as room comes; EOF once it ended. */
@@ -458,13 +518,12 @@ export class AgentLink {
         if (!pending) return;
         const callback =
           frame.type === agentFrame.stdout ? pending.request.onStdout : pending.request.onStderr;
-        // The payload is a view of the reader's buffer: a copy outlives it.
-        const taken = callback?.(Buffer.from(frame.payload));
-        const credit = Buffer.alloc(4);
-        credit.writeUInt32LE(frame.payload.length, 0);
+        const chunk =
+          frame.payload.length >= viewedPayload ? frame.payload : Buffer.from(frame.payload);
+        const taken = callback?.(chunk);
         const grant = () => {
           if (this.execs.get(frame.channel) === pending)
-            this.send(hostFrame.credit, frame.channel, credit);
+            this.oweCredit(frame.channel, chunk.length);
         };
         if (taken instanceof Promise) taken.then(grant, grant);
         else grant();

@@ -4,7 +4,7 @@
  */
 export const protocolName = "cadre-agent/1";
 export const headerBytes = 9;
-/** The largest frame the host accepts from the agent: data frames are at most 32 KiB. */
+/** The largest frame the host accepts from the agent: data frames are at most 64 KiB (MAX_DATA_PAYLOAD). */
 export const maxAgentPayload = 64 * 1024;
 /** The largest frame the agent accepts from the host. */
 export const maxHostPayload = 4 * 1024 * 1024;
@@ -170,31 +170,84 @@ export function decodeExit(payload: Buffer): ExitFrame {
 /**
  * Cuts a byte stream into frames. Refuses, by throwing, a frame longer than `maxPayload`: the
  * other side is broken or hostile, and the link must end rather than buffer it.
+ *
+ * Payloads are views of the chunks pushed, which are never written to. A frame of a type that
+ * `piecewise` names (output, a byte stream) comes out in pieces as its bytes arrive, each a
+ * Frame of the same type and channel, and an empty one as one empty piece; any other frame comes
+ * out whole, copied once when the stream cut it.
  */
 export class FrameReader {
-  private pending: Buffer = Buffer.alloc(0);
+  private readonly header = Buffer.alloc(headerBytes);
+  private headerHave = 0;
+  /** The frame being read, once its header is. */
+  private current:
+    | { type: number; channel: number; left: number; piecewise: boolean; parts: Buffer[] }
+    | undefined;
 
-  constructor(private readonly maxPayload: number) {}
+  constructor(
+    private readonly maxPayload: number,
+    private readonly piecewise: (type: number) => boolean = () => false,
+  ) {}
 
   push(chunk: Buffer): Frame[] {
-    this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
     const frames: Frame[] = [];
-    while (this.pending.length >= headerBytes) {
-      const length = this.pending.readUInt32LE(0);
-      if (length > this.maxPayload) {
-        throw new MalformedFrameError(
-          `a frame of ${length} bytes, past the limit of ${this.maxPayload}`,
-        );
+    let at = 0;
+    while (at < chunk.length) {
+      const frame = this.current;
+      if (!frame) {
+        at = this.readHeader(chunk, at, frames);
+        continue;
       }
-      if (this.pending.length < headerBytes + length) break;
-      frames.push({
-        type: this.pending.readUInt8(4),
-        channel: this.pending.readUInt32LE(5),
-        payload: this.pending.subarray(headerBytes, headerBytes + length),
-      });
-      this.pending = this.pending.subarray(headerBytes + length);
+      const end = Math.min(chunk.length, at + frame.left);
+      const piece = chunk.subarray(at, end);
+      frame.left -= piece.length;
+      at = end;
+      if (frame.piecewise)
+        frames.push({ type: frame.type, channel: frame.channel, payload: piece });
+      else frame.parts.push(piece);
+      if (frame.left > 0) continue;
+      this.current = undefined;
+      if (!frame.piecewise) {
+        const payload = frame.parts.length === 1 ? frame.parts[0]! : Buffer.concat(frame.parts);
+        frames.push({ type: frame.type, channel: frame.channel, payload });
+      }
     }
     return frames;
+  }
+
+  /** Reads a header from `chunk` at `at` (or its rest, when the stream cut it); where it ended. */
+  private readHeader(chunk: Buffer, at: number, frames: Frame[]): number {
+    let header: Buffer;
+    if (this.headerHave === 0 && chunk.length - at >= headerBytes) {
+      header = chunk.subarray(at, at + headerBytes);
+      at += headerBytes;
+    } else {
+      const take = Math.min(headerBytes - this.headerHave, chunk.length - at);
+      chunk.copy(this.header, this.headerHave, at, at + take);
+      this.headerHave += take;
+      at += take;
+      if (this.headerHave < headerBytes) return at;
+      this.headerHave = 0;
+      header = this.header;
+    }
+    const length = header.readUInt32LE(0);
+    if (length > this.maxPayload) {
+      throw new MalformedFrameError(
+        `a frame of ${length} bytes, past the limit of ${this.maxPayload}`,
+      );
+    }
+    const type = header.readUInt8(4);
+    const channel = header.readUInt32LE(5);
+    if (length === 0) {
+      frames.push({ type, channel, payload: Buffer.alloc(0) });
+    } else if (!this.piecewise(type) && chunk.length - at >= length) {
+      // Whole in this chunk: a view, no copy.
+      frames.push({ type, channel, payload: chunk.subarray(at, at + length) });
+      at += length;
+    } else {
+      this.current = { type, channel, left: length, piecewise: this.piecewise(type), parts: [] };
+    }
+    return at;
   }
 }
 

@@ -104,4 +104,37 @@ describe("the host's side of the protocol", () => {
       [agentFrame.stderr, 4, ""],
     ]);
   });
+
+  it("gives every frame byte-exact at every cut of the stream, and refuses a cut header past the limit", () => {
+    const payloads = [40_000, 0, 1, 9, 65_536, 3].map((length, i) =>
+      Buffer.from(Array.from({ length }, (_, j) => (i * 31 + j) % 256)),
+    );
+    const bytes = Buffer.concat(payloads.map((p, i) => encodeFrame(agentFrame.stdout, i + 1, p)));
+    const seen = (pieces: Buffer[], piecewise: boolean) => {
+      const reader = new FrameReader(maxAgentPayload, () => piecewise);
+      return pieces.flatMap((piece) => reader.push(piece));
+    };
+    for (let cut = 1; cut < bytes.length; cut += 997) {
+      // Two cuts: one here, and one a little further on, inside the same or the next frame.
+      const second = Math.min(bytes.length, cut + (cut % 13));
+      const pieces = [bytes.subarray(0, cut), bytes.subarray(cut, second), bytes.subarray(second)];
+      const whole = seen(pieces, false);
+      expect(whole.map((f) => f.channel)).toEqual([1, 2, 3, 4, 5, 6]);
+      for (const [i, f] of whole.entries()) expect(f.payload.equals(payloads[i]!)).toBe(true);
+      // In pieces: each frame's pieces, in order, make its payload, and the stream cut it at most twice.
+      const inPieces = seen(pieces, true);
+      expect([...new Set(inPieces.map((f) => f.channel))]).toEqual([1, 2, 3, 4, 5, 6]);
+      payloads.forEach((payload, i) => {
+        const mine = inPieces.filter((f) => f.channel === i + 1);
+        expect(mine.every((f) => f.type === agentFrame.stdout)).toBe(true);
+        expect(Buffer.concat(mine.map((f) => f.payload)).equals(payload)).toBe(true);
+      });
+      expect(inPieces.length).toBeLessThanOrEqual(payloads.length + 3);
+    }
+    const oversized = Buffer.alloc(9);
+    oversized.writeUInt32LE(maxAgentPayload + 1, 0);
+    const reader = new FrameReader(maxAgentPayload);
+    expect(reader.push(oversized.subarray(0, 2))).toEqual([]);
+    expect(() => reader.push(oversized.subarray(2))).toThrow(/past the limit/);
+  });
 });

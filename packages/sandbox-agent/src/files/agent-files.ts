@@ -4,6 +4,11 @@ import { type EntryRecord, MalformedRecordError, RecordReader } from "./records.
 
 /** What the result line of a files operation may take up, at most (agent/builtin.h). */
 const maxResultBytes = 16 * 1024;
+/**
+ * A file's or an archive's bytes in flight from the agent at most: four times the agent's own
+ * window, which over an engine's attach stream waited on credit more than it sent.
+ */
+const outputWindow = 1024 * 1024;
 
 /** A files operation the agent carried out and that failed: errno and the step, as it said. */
 export class AgentFileError extends Error {
@@ -211,6 +216,7 @@ export class AgentFiles {
       env: [],
       builtin: true,
       maxOutputBytes: Number.MAX_SAFE_INTEGER,
+      ...(io.onData ? { outputWindow } : {}),
       ...(io.stdin !== undefined ? { stdin: io.stdin } : {}),
       ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
