@@ -134,6 +134,8 @@ int identity_resolve(const char *spec, struct identity *out, char *why, size_t w
              spec, (unsigned)out->uid);
     return 0;
   }
+  for (int cap = 0; cap <= 63; cap++)
+    if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1) out->bounding |= 1ULL << cap;
   out->set = 1;
   return 1;
 }
@@ -209,6 +211,7 @@ int identity_apply(const struct identity *identity) {
   if (!identity->set) return 0;
   /* The bounding set first: dropping from it needs CAP_SETPCAP, which the switch below loses. */
   for (int cap = 0; cap <= 63; cap++) {
+    if (!(identity->bounding & 1ULL << cap)) continue;
     if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) return errno;
   }
   if (setgroups((size_t)identity->group_count, identity->groups) != 0) return errno;

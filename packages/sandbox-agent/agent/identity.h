@@ -20,6 +20,10 @@ struct identity {
   int group_count;
   gid_t groups[MAX_GROUPS];
   char home[256]; /* HOME of a command whose env has none */
+  /* The capabilities in the bounding set when the identity was resolved, one bit each: a command
+   * drops these (the set only ever shrinks). Read once, not probed for all 64 per command: under
+   * gVisor every system call costs tens of microseconds. */
+  unsigned long long bounding;
 };
 
 /*

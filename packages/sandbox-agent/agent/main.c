@@ -59,6 +59,9 @@ static void on_signal(int sig, siginfo_t *info, void *context) {
 }
 
 static void install_handlers(void) {
+  /* From a parent that ignored some (nohup), not passed on to any command (AGENT_SIGNALS). */
+  for (int sig = 1; sig < NSIG; sig++)
+    if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_sigaction = on_signal;

@@ -206,6 +206,32 @@ describe("cadre-agent's deadline", () => {
   });
 });
 
+describe("cadre-agent's commands' signals", () => {
+  it("start at every signal's default, whatever the agent's own parent ignored", async () => {
+    // A parent that ignores signals (as nohup does) passes that on through exec to the agent.
+    const child = spawn("sh", ["-c", `trap '' HUP USR2 PIPE TERM; exec "$0"`, binary()], {
+      stdio: ["pipe", "pipe", "inherit"],
+    });
+    const link = await AgentLink.open(child.stdout, child.stdin);
+    try {
+      const out: Buffer[] = [];
+      const outcome = await link.exec({
+        argv: ["cat", "/proc/self/status"],
+        env: hostEnv,
+        maxOutputBytes: 1024 * 1024,
+        onStdout: (c) => out.push(c),
+      });
+      expect(outcome.exitCode).toBe(0);
+      const status = Buffer.concat(out).toString();
+      expect(status).toMatch(/^SigIgn:\s+0{16}$/m);
+      expect(status).toMatch(/^SigCgt:\s+0{16}$/m);
+    } finally {
+      child.kill("SIGKILL");
+      link.close();
+    }
+  });
+});
+
 describe("cadre-agent's link", () => {
   it("rejects every running exec with AgentLinkClosedError when the agent dies", async () => {
     const dying = await startAgent();
