@@ -283,8 +283,8 @@ static void start(uint32_t link, uint32_t channel, const uint8_t *payload, uint3
   int mine[3] = {-1, -1, -1}, theirs[3] = {-1, -1, -1}, rep[2] = {-1, -1};
   int error = open_stdio(pty, rows, cols, mine, theirs);
   /* A files operation streams a file or an archive: pipes of BULK_PIPE_BYTES let it run ahead
-   * of the host's credit instead of stopping at every 64 KiB. Best effort: the limit
-   * (/proc/sys/fs/pipe-max-size) may be lower. */
+   * of the host's credit instead of stopping at every 64 KiB. Best effort: the kernel may refuse
+   * (pipe-max-size, the uid's pipe budget). */
   if (!error && (flags & EXEC_BUILTIN)) {
     (void)fcntl(mine[0], F_SETPIPE_SZ, BULK_PIPE_BYTES);
     (void)fcntl(mine[1], F_SETPIPE_SZ, BULK_PIPE_BYTES);
