@@ -39,6 +39,7 @@ function hardenedSuite(target: Target, readBack: (id: string) => Promise<void>) 
     for (const s of await provider.listSessions({ labels: runLabel }))
       await provider.destroySession(s.id);
     expect(censusTotal(await target.census(runLabel))).toBe(0);
+    await provider.reap({ labels: runLabel, endedOlderThanMs: 0 }); // their end records
     await provider.close?.();
   });
   it.each(policies.map((p) => [JSON.stringify(p), p] as const))(

@@ -23,6 +23,8 @@ function hostileSessions(target: Target) {
   });
   afterAll(async () => {
     expect(censusTotal(await target.census(runLabel))).toBe(0);
+    // How the sessions ended is of no use after the run: their records go too.
+    await provider.reap({ labels: runLabel, endedOlderThanMs: 0 });
     await provider.close?.();
   });
   return {

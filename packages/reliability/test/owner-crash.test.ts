@@ -51,6 +51,10 @@ for (const name of ["stub", "docker-runc", "docker-runsc", "kata-runc", "kata-ru
       expect(await target.census(runLabel)).toSatisfy((c: Record<string, number>) =>
         Object.values(c).every((n) => n === 0),
       );
+      // The reaped session's end record goes too.
+      const cleaner = target.createProvider();
+      await cleaner.reap({ labels: runLabel, endedOlderThanMs: 0 });
+      await cleaner.close?.();
     });
   });
 }

@@ -40,6 +40,7 @@ for (const name of ["stub", "docker-runc", "kata-runc"] as const) {
         "the timer's destroySession to finish",
         async () => censusTotal(await target.census(runLabel)) === 0,
       );
+      await provider.reap({ labels: runLabel, endedOlderThanMs: 0 }); // its end record
       await provider.close?.();
     });
 
@@ -58,6 +59,7 @@ for (const name of ["stub", "docker-runc", "kata-runc"] as const) {
       );
       expect(await reaper.reap()).toContain(id);
       expect(censusTotal(await target.census(runLabel))).toBe(0);
+      await reaper.reap({ labels: runLabel, endedOlderThanMs: 0 }); // its end record
       await reaper.close?.();
     });
   });
