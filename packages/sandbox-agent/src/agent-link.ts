@@ -118,6 +118,8 @@ export interface AgentExecOutcome {
 
 interface PendingExec {
   request: AgentExecRequest;
+  /** Output credit is sent back once this much is owed (a quarter of the exec's window). */
+  creditBatch: number;
   resolve(outcome: AgentExecOutcome): void;
   reject(error: Error): void;
   pid?: number;
@@ -169,8 +171,9 @@ export class AgentLink {
   /** Channels start at a random point: another host attached to the same agent uses others. */
   private nextChannel = 1 + Math.floor(Math.random() * 0x7fff0000);
   private closedReason: string | undefined;
-  /** Output credit owed to the agent per channel, sent together once this round of frames is read. */
+  /** Output credit owed to the agent per channel, not sent yet (oweCredit). */
   private readonly owedCredit = new Map<number, number>();
+  private creditFlush = false;
   private markClosed: (reason: string) => void = () => {};
   /** Resolves with the reason once the link has ended. */
   readonly closed = new Promise<string>((resolve) => {
@@ -338,6 +341,7 @@ export class AgentLink {
     return new Promise((resolve, reject) => {
       const pending: PendingExec = {
         request,
+        creditBatch: Math.max(request.outputWindow ?? 0, agentOutputWindow) / 4,
         resolve,
         reject,
         stdin: stdinSource(request.stdin),
@@ -388,6 +392,7 @@ export class AgentLink {
     this.markClosed(reason);
     for (const pending of this.execs.values()) pending.reject(new AgentLinkClosedError(reason));
     this.execs.clear();
+    this.owedCredit.clear();
     for (const process of [...this.processes.values()])
       process.fail(new AgentLinkClosedError(reason));
     for (const list of this.lists.values()) list.reject(new AgentLinkClosedError(reason));
@@ -414,23 +419,30 @@ export class AgentLink {
   }
 
   /**
-   * Credit is what lets the agent send more, and a frame of its own for every chunk taken would
-   * cost a write each: what one round of the event loop grants goes out as one write.
+   * Credit is what lets the agent send more, and a write to an engine's attach stream costs
+   * about 0.1 ms here: credit goes back once `batch` bytes of it are owed on the channel (at
+   * most a quarter of its window, so the agent never waits on credit held back), and what a
+   * round of the event loop grants goes out as one write. A process's follower grants at once
+   * (batch 0): its credit also tells the agent that it still reads.
    */
-  private oweCredit(channel: number, bytes: number): void {
-    const first = this.owedCredit.size === 0;
-    this.owedCredit.set(channel, (this.owedCredit.get(channel) ?? 0) + bytes);
-    if (!first) return;
+  private oweCredit(channel: number, bytes: number, batch = 0): void {
+    const owed = (this.owedCredit.get(channel) ?? 0) + bytes;
+    this.owedCredit.set(channel, owed);
+    if (owed < batch || this.creditFlush) return;
+    this.creditFlush = true;
     process.nextTick(() => {
+      this.creditFlush = false;
       if (this.closedReason) return;
       this.output.cork();
       for (const [on, more] of this.owedCredit) {
-        if (!this.execs.has(on) && !this.processes.has(on)) continue;
+        const pending = this.execs.get(on);
+        if (pending && more < pending.creditBatch) continue;
+        this.owedCredit.delete(on);
+        if (!pending && !this.processes.has(on)) continue;
         const credit = Buffer.alloc(4);
         credit.writeUInt32LE(Math.min(more, 0xffffffff), 0);
         this.output.write(encodeFrame(hostFrame.credit, on, credit));
       }
-      this.owedCredit.clear();
       this.output.uncork();
     });
   }
@@ -523,7 +535,7 @@ export class AgentLink {
         const taken = callback?.(chunk);
         const grant = () => {
           if (this.execs.get(frame.channel) === pending)
-            this.oweCredit(frame.channel, chunk.length);
+            this.oweCredit(frame.channel, chunk.length, pending.creditBatch);
         };
         if (taken instanceof Promise) taken.then(grant, grant);
         else grant();
@@ -548,6 +560,7 @@ export class AgentLink {
         const exit = decodeExit(frame.payload);
         if (!pending) return;
         this.execs.delete(frame.channel);
+        this.owedCredit.delete(frame.channel);
         if (pending.stdinError) pending.reject(pending.stdinError);
         else pending.resolve(outcomeOf(exit, pending.pid));
         return;
@@ -555,6 +568,7 @@ export class AgentLink {
       case agentFrame.fault:
         if (!pending) return;
         this.execs.delete(frame.channel);
+        this.owedCredit.delete(frame.channel);
         pending.reject(new AgentFaultError(printable(frame.payload)));
         return;
       default:

@@ -1,7 +1,9 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AgentExecRequest, AgentLink, AgentLinkClosedError } from "../src/agent-link.js";
+import { FrameReader, hostFrame, maxHostPayload } from "../src/frames.js";
 import { binary, hostEnv, processesWith, type RunningAgent, startAgent } from "./agent-process.js";
 
 let agent: RunningAgent;
@@ -125,6 +127,47 @@ describe("cadre-agent's flow control", () => {
         },
       });
       expect([out.exitCode, Buffer.concat(err).toString()]).toEqual([0, "done\n"]);
+    }
+  });
+
+  it("gives credit back in batches of a quarter of the window, and never leaves the agent waiting", async () => {
+    // The host's frames to the agent pass a tap that counts the CREDIT frames among them.
+    const child = spawn(binary(), [], { stdio: ["pipe", "pipe", "inherit"] });
+    const tap = new PassThrough();
+    tap.pipe(child.stdin);
+    const credits: number[] = [];
+    const reader = new FrameReader(maxHostPayload);
+    tap.on("data", (chunk: Buffer) => {
+      for (const f of reader.push(chunk))
+        if (f.type === hostFrame.credit) credits.push(f.payload.readUInt32LE(0));
+    });
+    const link = await AgentLink.open(child.stdout, tap);
+    try {
+      const bytes = 8 * 1024 * 1024;
+      for (const outputWindow of [undefined, 1024 * 1024]) {
+        credits.length = 0;
+        let got = 0;
+        const outcome = await link.exec({
+          argv: ["head", "-c", String(bytes), "/dev/zero"],
+          env: hostEnv,
+          maxOutputBytes: bytes,
+          ...(outputWindow ? { outputWindow } : {}),
+          // Taken late now and then, so that credit is owed across rounds of the event loop.
+          onStdout: (c) => {
+            got += c.length;
+            return got % 3 === 0 ? new Promise((resolve) => setTimeout(resolve, 1)) : undefined;
+          },
+        });
+        expect([outcome.exitCode, got]).toEqual([0, bytes]);
+        const window = outputWindow ?? 256 * 1024;
+        // The first credit of a wider window widens it; after that, none smaller than a quarter.
+        const batches = outputWindow ? credits.slice(1) : credits;
+        expect(batches.every((n) => n >= window / 4)).toBe(true);
+        expect(batches.length).toBeLessThanOrEqual(bytes / (window / 4));
+      }
+    } finally {
+      child.kill("SIGKILL");
+      link.close();
     }
   });
 });
