@@ -6,6 +6,7 @@ import type {
   PolicyField,
 } from "@cadre/agent-runtime-contract";
 import type { ConformanceOptions } from "./options.js";
+import { type OrphanOwner, startOrphanOwner } from "./orphan-owner.js";
 
 /** Label every session of one suite run carries, so that checks never count other runs' objects. */
 export const runLabelKey = "cadre.conformance/run";
@@ -89,6 +90,24 @@ export class ConformanceContext {
     const id = await this.provider.startSession(this.policy(extra));
     this.shared.add(id);
     return id;
+  }
+
+  /**
+   * Starts a session in a node process of its own that owns it (orphan-owner.ts), and tracks it
+   * for destruction: a test kills that owner when it wants the session orphaned.
+   */
+  async startInOwnerProcess(
+    labels: Record<string, string>,
+    options: { ownPidNamespace?: boolean } = {},
+  ): Promise<OrphanOwner> {
+    const owner = await startOrphanOwner(
+      this.options.providerModule,
+      this.policy({ labels }),
+      this.ms(60_000),
+      options,
+    );
+    this.track(owner.sessionId);
+    return owner;
   }
 
   /** Records a session some other path created (an unexpected success) so that it is destroyed. */

@@ -2,7 +2,6 @@ import { setTimeout as delay } from "node:timers/promises";
 import { type SessionEndCause, SessionNotFoundError } from "@cadre/agent-runtime-contract";
 import { describe, expect, it } from "vitest";
 import { expectEnded, expectStartRefused, sessionLives, unsupportedOf } from "../expect-error.js";
-import { startOrphanOwner } from "../orphan-owner.js";
 import { clampToLimits } from "../policy-values.js";
 import type { ConformanceContext } from "../suite-context.js";
 import { testLabelKey } from "../suite-context.js";
@@ -48,12 +47,7 @@ export function registerCleanup(ctx: ConformanceContext): void {
       names.reapKilledOwner,
       async () => {
         const labels = { [testLabelKey]: ctx.token("orphan") };
-        const owner = await startOrphanOwner(
-          ctx.options.providerModule,
-          ctx.policy({ labels }),
-          ctx.ms(60_000),
-        );
-        ctx.track(owner.sessionId);
+        const owner = await ctx.startInOwnerProcess(labels);
         await owner.kill();
         expect(await ctx.listedIds(labels), "the orphan is listed").toEqual([owner.sessionId]);
         await expectReaped(ctx, owner.sessionId, { kind: "reaped", reason: "owner-gone" });

@@ -7,7 +7,6 @@ import {
 import { describe, expect, it } from "vitest";
 import { EventWatch } from "../event-watch.js";
 import { expectEnded, expectErrorCode } from "../expect-error.js";
-import { startOrphanOwner } from "../orphan-owner.js";
 import { clampToLimits } from "../policy-values.js";
 import { forkBombArgv, memoryHogArgv } from "../probes.js";
 import type { ConformanceContext } from "../suite-context.js";
@@ -239,12 +238,7 @@ export function registerEnds(ctx: ConformanceContext): void {
       async () => {
         const { labels, watch } = watchTest(ctx, "reaped");
         try {
-          const owner = await startOrphanOwner(
-            ctx.options.providerModule,
-            ctx.policy({ labels }),
-            ctx.ms(60_000),
-          );
-          ctx.track(owner.sessionId);
+          const owner = await ctx.startInOwnerProcess(labels);
           await owner.kill();
           const reaped = await ctx.provider.reap({ labels });
           expect(reaped).toEqual([owner.sessionId]);

@@ -1,7 +1,6 @@
 import { isSessionId } from "@cadre/agent-runtime-contract";
 import { expect, it } from "vitest";
 import { expectErrorCode, expectStartRefused, unsupportedOf } from "../../expect-error.js";
-import { startOrphanOwner } from "../../orphan-owner.js";
 import { clampToLimits } from "../../policy-values.js";
 import { type ConformanceContext, testLabelKey } from "../../suite-context.js";
 import { conformanceTestNames } from "../../test-names.js";
@@ -109,13 +108,7 @@ export function registerOwnershipProbes(ctx: ConformanceContext): void {
     names.otherPidNamespace,
     async () => {
       const labels = { [testLabelKey]: ctx.token("pidns-owner") };
-      const owner = await startOrphanOwner(
-        ctx.options.providerModule,
-        ctx.policy({ labels }),
-        ctx.ms(60_000),
-        { ownPidNamespace: true },
-      );
-      ctx.track(owner.sessionId);
+      const owner = await ctx.startInOwnerProcess(labels, { ownPidNamespace: true });
       try {
         const info = await ctx.provider.getSession(owner.sessionId);
         expect(info.state).toBe("running");
