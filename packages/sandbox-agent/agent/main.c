@@ -35,6 +35,7 @@
 #include "link.h"
 #include "paths.h"
 #include "protocol.h"
+#include "supervisor.h"
 
 /* How long a stopping agent waits for its hosts to take their last frames. */
 #define FINAL_FLUSH_MS 500
@@ -67,7 +68,7 @@ static void install_handlers(void) {
   sa.sa_sigaction = on_signal;
   sa.sa_flags = SA_SIGINFO | SA_RESTART;
   sigemptyset(&sa.sa_mask);
-  int handled[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP};
+  int handled[] = {AGENT_HANDLED_SIGNALS};
   for (unsigned i = 0; i < sizeof handled / sizeof *handled; i++) sigaction(handled[i], &sa, NULL);
   signal(SIGPIPE, SIG_IGN);
 }

@@ -38,7 +38,8 @@ void supervise(const struct launch *launch) __attribute__((noreturn));
  * Every other one is at its default from the agent's start, so a command resets only these: under
  * gVisor each system call costs tens of microseconds, and a reset of all 64 cost milliseconds.
  */
-#define AGENT_SIGNALS {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGPIPE}
+#define AGENT_HANDLED_SIGNALS SIGCHLD, SIGTERM, SIGINT, SIGHUP
+#define AGENT_SIGNALS {AGENT_HANDLED_SIGNALS, SIGPIPE}
 
 /* How long a supervisor may spend killing its tree. */
 #define KILL_BUDGET_MS 3000
