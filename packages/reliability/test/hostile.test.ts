@@ -63,12 +63,18 @@ for (const name of targets) {
         const id = await s.start(
           pidsEnforced ? { pids: 64, memory: 256 * MiB } : { memory: 256 * MiB },
         );
+        // The shell waits by exec, not by a fork of sleep: its own bomb has the pids by then, a
+        // fork would fail now and then, and the shell would end before the deadline.
         const bomb = await s
-          .run(id, ["sh", "-c", "f() { f | f & }; f; sleep 600"], { timeoutMs: 8_000 })
+          .run(id, ["sh", "-c", "f() { f | f & }; f; exec sleep 600"], { timeoutMs: 8_000 })
           .catch((e: unknown) => e);
         const after = await s.run(id, listProcessesArgv).catch((e: unknown) => e);
         if (pidsEnforced) {
-          expect((bomb as ExecResult).timedOut).toBe(true);
+          const { stdout: _, stderr, ...seen } = bomb as ExecResult;
+          expect(
+            (bomb as ExecResult).timedOut,
+            JSON.stringify({ ...seen, stderr: stderr?.slice(-200) }),
+          ).toBe(true);
           expect((after as ExecResult).exitCode).toBe(0);
           // Only the session's keeper and the listing itself are left.
           const shells = (after as ExecResult).stdout.split("\0").filter((a) => a === "sh");
