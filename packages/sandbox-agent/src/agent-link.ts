@@ -273,6 +273,7 @@ export class AgentLink {
     const process = new AgentProcessChannel(
       channel,
       (type, on, payload) => this.send(type, on, payload),
+      (bytes) => this.oweCredit(channel, bytes),
       output,
       () => this.processes.delete(channel),
     );
@@ -401,10 +402,6 @@ export class AgentLink {
 
   private send(type: number, channel: number, payload?: Uint8Array): void {
     if (this.closedReason) return;
-    if (type === hostFrame.credit && payload?.byteLength === 4) {
-      this.oweCredit(channel, Buffer.from(payload.buffer, payload.byteOffset, 4).readUInt32LE(0));
-      return;
-    }
     if (payload === undefined || payload.byteLength < unjoinedPayload) {
       this.output.write(encodeFrame(type, channel, payload));
       return;

@@ -72,6 +72,8 @@ export class AgentProcessChannel {
   constructor(
     readonly channel: number,
     private readonly send: Send,
+    /** Gives the agent `bytes` more output credit on this channel (the link sends it). */
+    private readonly grantCredit: (bytes: number) => void,
     private readonly output: ProcessOutput,
     private readonly forget: () => void,
   ) {
@@ -162,10 +164,8 @@ export class AgentProcessChannel {
           frame.type === agentFrame.stdout ? "stdout" : "stderr",
           chunk,
         );
-        const credit = Buffer.alloc(4);
-        credit.writeUInt32LE(chunk.length, 0);
         const grant = () => {
-          if (!this.ended) this.send(hostFrame.credit, this.channel, credit);
+          if (!this.ended) this.grantCredit(chunk.length);
         };
         if (taken instanceof Promise) taken.then(grant, grant);
         else grant();
